@@ -1,0 +1,28 @@
+# Two-command quick start: `make demo` and `make test` (see README.md).
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test bench docs clean
+
+$(BIN)/sfng: pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (or run: make PYTHON=python3 ...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $(BIN)/sfng
+
+demo: $(BIN)/sfng
+	$(BIN)/sfng demo demo-store
+
+test: $(BIN)/sfng
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/sfng
+	$(BIN)/python benchmarks/run_all.py
+
+docs: $(BIN)/sfng
+	$(BIN)/python -m sfng.docs_gen docs
+
+clean:
+	rm -rf $(VENV) demo-store

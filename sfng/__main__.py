@@ -1,0 +1,3 @@
+from sfng.cli import main
+
+main()

@@ -1,0 +1,22 @@
+"""``sfng demo``."""
+
+import click
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False), default="demo-store")
+@click.option("--fresh", is_flag=True, help="Delete DIRECTORY first and build everything anew.")
+def demo(directory, fresh):
+    """Build a small, realistic demo store in DIRECTORY offline, and run the main job on it.
+
+    DIRECTORY/surveys/ receives survey folders as surveys publish them (THINGS, HERACLES, NRO45,
+    BIMASONG, PAWS, SINGS, KINGFISH, HALPHA) for about a dozen real nearby galaxies;
+    DIRECTORY/store/ becomes the sfng store. Every step of the main job runs and says what it did.
+    Deterministic: the same command gives the same files.
+    """
+    from ..demo import clean, run_demo
+
+    if fresh:
+        clean(directory)
+    tree = run_demo(directory, say=click.echo)
+    click.echo(f"demo store ready: {tree.store_dir}  (try: cd {tree.store_dir} && sfng --help)")

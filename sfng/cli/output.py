@@ -1,0 +1,86 @@
+"""Printing for the CLI: human text on stdout, messages on stderr, JSON for tools."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+_VERBOSITY = 1
+
+
+def set_verbosity(level: int) -> None:
+    global _VERBOSITY
+    _VERBOSITY = level
+
+
+def verbosity() -> int:
+    return _VERBOSITY
+
+
+def info(msg: str) -> None:
+    """A progress or status message (stderr; hidden by --quiet)."""
+    if _VERBOSITY >= 1:
+        click.echo(msg, err=True)
+
+
+def debug(msg: str) -> None:
+    if _VERBOSITY >= 2:
+        click.echo(msg, err=True)
+
+
+def warn(msg: str) -> None:
+    click.echo(click.style("warning: ", fg="yellow") + msg, err=True)
+
+
+def error(msg: str) -> None:
+    click.echo(click.style("error: ", fg="red") + msg, err=True)
+
+
+def emit_json(obj) -> None:
+    click.echo(json.dumps(obj, indent=2, default=_default, sort_keys=False))
+
+
+def _default(o):
+    import math
+    from pathlib import Path
+
+    if isinstance(o, Path):
+        return str(o)
+    if hasattr(o, "as_dict"):
+        return o.as_dict()
+    if hasattr(o, "item"):  # numpy scalars
+        v = o.item()
+        return None if isinstance(v, float) and math.isnan(v) else v
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, (set, frozenset)):
+        return sorted(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def table(rows: list[dict], columns: list[str] | None = None, file=None) -> None:
+    """An aligned text table of ``rows`` (dicts) on stdout."""
+    if not rows:
+        return
+    columns = columns or list(rows[0])
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    out = file or sys.stdout
+    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip(), file=out)
+    click.echo("  ".join("-" * w for w in widths), file=out)
+    for row in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip(), file=out)
+
+
+def _cell(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if v != v:
+            return "-"
+        return f"{v:.4g}"
+    if isinstance(v, (list, tuple)):
+        return ",".join(_cell(x) for x in v)
+    return str(v)

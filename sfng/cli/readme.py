@@ -1,0 +1,78 @@
+"""``sfng readme``: survey README metadata."""
+
+import click
+
+from . import output
+from .options import dry_run_option, format_option, store_option
+
+
+@click.group()
+def readme():
+    """Survey README metadata (the KEYWORD = VALUE lines before '---')."""
+
+
+def _parse_sets(sets):
+    from ..readme import cast_value
+
+    values = {}
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--set")
+        values[key.strip()] = cast_value(value)
+    return values
+
+
+@readme.command("new")
+@click.argument("survey")
+@click.option("--tree", type=click.Choice(["data", "derived"]), default="data", show_default=True)
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Set a metadata keyword (repeatable), e.g. --set BUNIT=K --set BMAJ=4.1667e-3.")
+@dry_run_option
+@store_option
+def readme_new(survey, tree, sets, dry_run, store):
+    """Write a template <SURVEY>_README.txt for SURVEY (never overwrites one)."""
+    from ..errors import SfngError
+    from ..fsutil import atomic_write_text
+    from ..readme import template
+
+    path = store.readme_path(survey, tree)
+    try:
+        text = template(survey, _parse_sets(sets))
+    except ValueError as exc:
+        raise SfngError(str(exc)) from exc
+    if path.exists():
+        raise SfngError(f"{path} exists; edit it, or remove it first (sfng never overwrites a file)")
+    if dry_run:
+        click.echo(text, nl=False)
+        return
+    atomic_write_text(path, text)
+    click.echo(f"wrote {store.relpath(path)}")
+
+
+@readme.command("show")
+@click.argument("survey")
+@click.option("--tree", type=click.Choice(["data", "derived"]), default="data", show_default=True)
+@format_option()
+@store_option
+def readme_show(survey, tree, fmt, store):
+    """Show the metadata of SURVEY's README, with types and line numbers."""
+    from ..errors import SfngError
+    from ..readme import read_readme
+
+    path = store.readme_path(survey, tree)
+    if not path.is_file():
+        raise SfngError(f"no README for survey {survey!r} in {tree}/ (expected {path}); "
+                        f"write one with `sfng readme new {survey}`")
+    doc = read_readme(path)
+    if fmt == "json":
+        output.emit_json({"path": str(path), "has_metadata_block": doc.has_metadata_block,
+                          "metadata": doc.metadata, "lines": doc.lines})
+        return
+    click.echo(f"{store.relpath(path)}")
+    if not doc.has_metadata_block:
+        click.echo("  no metadata block (no '---' line): the README supplies no keywords")
+        return
+    rows = [{"line": doc.lines[k], "keyword": k, "value": repr(v) if isinstance(v, str) else v,
+             "type": type(v).__name__} for k, v in doc.metadata.items()]
+    output.table(rows)
