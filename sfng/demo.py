@@ -368,8 +368,32 @@ def step_place(tree: DemoTree, say) -> None:
     say(f"place: {n} files copied into data/")
 
 
-#: The steps of the main job, in order; each is ``(name, function(tree, say))``.
-STEPS = [("init", step_init), ("place", step_place)]
+#: The steps of the main job, in order: ``(name, "module:function", fallback)``.  Each
+#: capability provides ``demo_step(tree, say)`` in its module; a step whose module is not in
+#: this build runs its fallback (or nothing).
+STEPS = [
+    ("init", "sfng.demo:step_init", None),
+    ("ingest", "sfng.ingest:demo_step", "sfng.demo:step_place"),
+    ("validate", "sfng.validate:demo_step", None),
+    ("index", "sfng.index.build:demo_step", None),
+    ("find", "sfng.query:demo_step", None),
+    ("release", "sfng.release:demo_step", None),
+]
+
+
+def _resolve(spec):
+    import importlib
+    import importlib.util
+
+    if spec is None:
+        return None
+    mod, _, attr = spec.partition(":")
+    try:
+        if importlib.util.find_spec(mod) is None:
+            return None
+    except ModuleNotFoundError:
+        return None
+    return getattr(importlib.import_module(mod), attr, None)
 
 
 def run_demo(root, say=print, steps=None) -> DemoTree:
@@ -377,8 +401,10 @@ def run_demo(root, say=print, steps=None) -> DemoTree:
     tree = make_surveys(root)
     n = sum(len(v) for v in tree.files.values())
     say(f"surveys: {n} files in {len(tree.files)} survey folders under {tree.surveys_dir}")
-    for name, fn in (steps or STEPS):
-        fn(tree, say)
+    for name, spec, fallback in (steps or STEPS):
+        fn = _resolve(spec) or _resolve(fallback)
+        if fn is not None:
+            fn(tree, say)
     return tree
 
 

@@ -16,12 +16,34 @@ from .. import __version__
 from ..errors import SfngError
 from . import output
 
-#: command name -> "module:attribute" (modules under sfng.cli), in --help order.
+#: command name -> "module:attribute" (modules under sfng.cli), in --help order.  A command
+#: whose module is not present in this build is not listed.
 COMMANDS = {
     "init": "init:init",
     "readme": "readme:readme",
+    "names": "names:names",
+    "ingest": "ingest:ingest",
+    "links": "links:links",
+    "validate": "validate:validate",
+    "fix": "fix:fix",
+    "galaxies": "galaxies:galaxies",
+    "index": "index:index",
+    "find": "find:find",
+    "info": "find:info",
+    "summary": "find:summary",
+    "plot": "find:plot",
+    "get": "get:get",
+    "release": "release:release",
+    "fetch": "fetch:fetch",
+    "export": "export:export",
     "demo": "demo:demo",
 }
+
+
+def _available(spec: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(f"sfng.cli.{spec.partition(':')[0]}") is not None
 
 
 class LazyGroup(click.Group):
@@ -32,10 +54,11 @@ class LazyGroup(click.Group):
         self.lazy = dict(lazy or {})
 
     def list_commands(self, ctx):
-        return list(self.lazy) + sorted(set(super().list_commands(ctx)) - set(self.lazy))
+        names = [n for n, spec in self.lazy.items() if _available(spec)]
+        return names + sorted(set(super().list_commands(ctx)) - set(self.lazy))
 
     def get_command(self, ctx, name):
-        if name in self.lazy:
+        if name in self.lazy and _available(self.lazy[name]):
             mod, _, attr = self.lazy[name].partition(":")
             return getattr(importlib.import_module(f"sfng.cli.{mod}"), attr)
         return super().get_command(ctx, name)
