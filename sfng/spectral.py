@@ -1,0 +1,365 @@
+"""The spectral axis of a FITS header: which axis, what kind, its unit, channel width, coverage.
+
+CTYPE classification follows FITS WCS Paper III (Greisen et al. 2006) for the standard types
+(``FREQ ENER WAVN VRAD WAVE VOPT ZOPT AWAV VELO BETA`` with optional algorithm codes such as
+``-F2W`` or ``-LOG``) and the AIPS convention (``VELO-LSR``, ``VELO-HEL``, ``FELO-HEL``,
+``FREQ-LSR`` ...: type plus reference frame) that radio surveys such as THINGS still write.
+
+Units come from ``CUNITn`` through :mod:`astropy.units` (also in the upper-case spellings AIPS
+writes, ``HZ``, ``M/S``, ``KM/S``); without ``CUNITn`` the FITS default of the type applies (Hz,
+m/s, m, J, 1/m).  A velocity axis whose numbers look like km/s while its unit says m/s (or the
+reverse) is flagged in :attr:`SpectralAxis.scale_suspect` rather than silently reinterpreted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+FREQUENCY, VELOCITY, WAVELENGTH = "frequency", "velocity", "wavelength"
+C_KMS = 299792.458
+C_MS = 299792458.0
+
+
+@dataclass(frozen=True)
+class SpectralType:
+    """What a CTYPE base code means.  ``default_unit`` is the FITS default (a unit string)."""
+
+    code: str
+    kind: str
+    convention: str   # radio | optical | relativistic | aips | "" (frequency-like / wavelength)
+    default_unit: str
+    description: str
+
+
+#: The standard types of Paper III and the AIPS ones, in one declared list.
+TYPES = {t.code: t for t in [
+    SpectralType("FREQ", FREQUENCY, "", "Hz", "frequency"),
+    SpectralType("ENER", FREQUENCY, "", "J", "photon energy"),
+    SpectralType("WAVN", FREQUENCY, "", "1/m", "wavenumber"),
+    SpectralType("VRAD", VELOCITY, "radio", "m/s", "radio velocity"),
+    SpectralType("WAVE", WAVELENGTH, "", "m", "vacuum wavelength"),
+    SpectralType("VOPT", VELOCITY, "optical", "m/s", "optical velocity"),
+    SpectralType("ZOPT", VELOCITY, "optical", "", "redshift"),
+    SpectralType("AWAV", WAVELENGTH, "", "m", "air wavelength"),
+    SpectralType("VELO", VELOCITY, "relativistic", "m/s", "apparent radial velocity"),
+    SpectralType("BETA", VELOCITY, "relativistic", "", "beta factor v/c"),
+    SpectralType("FELO", VELOCITY, "optical", "m/s", "AIPS optical velocity (linear in frequency)"),
+]}
+
+#: AIPS reference frames written as the CTYPE suffix (``VELO-LSR``): not algorithm codes.
+AIPS_FRAMES = {"LSR": "LSRK", "LSRK": "LSRK", "LSRD": "LSRD", "HEL": "BARYCENT", "BAR": "BARYCENT",
+               "OBS": "TOPOCENT", "GEO": "GEOCENTR", "TOP": "TOPOCENT", "GAL": "GALACTOC",
+               "LGR": "LOCALGRP", "CMB": "CMBDIPOL"}
+#: Paper III algorithm codes (non-linear axes and tables).
+ALGORITHMS = {"F2W", "F2V", "F2A", "W2F", "W2V", "W2A", "V2F", "V2W", "V2A", "A2F", "A2W", "A2V",
+              "LOG", "TAB", "GRI", "GRA"}
+#: Non-standard spellings seen in the wild, mapped to the type they mean.
+ALIASES = {"VELOCITY": "VELO", "VELO_LSR": "VELO", "VLSR": "VELO", "VELOLSR": "VELO",
+           "VRAD_LSR": "VRAD", "FREQUENCY": "FREQ", "LAMBDA": "WAVE", "WAVELENGTH": "WAVE"}
+
+#: Upper-case unit spellings (AIPS, IRAF) -> astropy spelling.
+_UNIT_SPELLING = {"HZ": "Hz", "KHZ": "kHz", "MHZ": "MHz", "GHZ": "GHz", "M/S": "m/s", "KM/S": "km/s",
+                  "M S-1": "m/s", "KM S-1": "km/s", "M": "m", "CM": "cm", "MM": "mm", "UM": "um",
+                  "MICRON": "um", "MICRONS": "um", "NM": "nm", "ANGSTROM": "Angstrom",
+                  "ANGSTROMS": "Angstrom", "A": "Angstrom", "EV": "eV", "J": "J", "/M": "1/m",
+                  "1/M": "1/m", "DEG": "deg", "DEGREE": "deg", "DEGREES": "deg", "RAD": "rad",
+                  "ARCSEC": "arcsec", "ARCMIN": "arcmin"}
+
+
+@dataclass(frozen=True)
+class CtypeInfo:
+    """A CTYPE split into its parts and classified."""
+
+    ctype: str
+    code: str              # the type (FREQ, VRAD, VELO, ...), "" when not spectral
+    suffix: str            # what follows the dash: an algorithm code or an AIPS frame
+    algorithm: str         # Paper III algorithm code, or ""
+    frame: str             # SPECSYS-style frame from an AIPS suffix, or ""
+    standard: bool         # whether the spelling is a FITS/AIPS one (False for aliases)
+    stype: SpectralType | None
+
+    @property
+    def spectral(self) -> bool:
+        return self.stype is not None
+
+
+@lru_cache(maxsize=512)
+def classify_ctype(ctype) -> CtypeInfo:
+    """Classify a CTYPE value: ``"VELO-LSR"`` -> VELO, AIPS frame LSRK; ``"WAVE-LOG"`` -> WAVE, LOG."""
+    raw = str(ctype or "").strip().upper()
+    base, _, suffix = raw.partition("-")
+    suffix = suffix.strip("-")
+    if base in TYPES and (not suffix or suffix in ALGORITHMS or suffix in AIPS_FRAMES):
+        return CtypeInfo(raw, base, suffix, suffix if suffix in ALGORITHMS else "",
+                         AIPS_FRAMES.get(suffix, ""), True, TYPES[base])
+    alias = ALIASES.get(raw) or ALIASES.get(base)
+    if alias:
+        frame = AIPS_FRAMES.get(suffix, "") or ("LSRK" if "LSR" in raw else "")
+        return CtypeInfo(raw, alias, suffix, "", frame, False, TYPES[alias])
+    return CtypeInfo(raw, "", suffix, "", "", False, None)
+
+
+@lru_cache(maxsize=512)
+def parse_axis_unit(text):
+    """An astropy unit for a CUNITn string (``"HZ"``, ``"KM/S"``, ``"Angstrom"`` ...), or None."""
+    import astropy.units as u
+
+    s = str(text).strip()
+    if not s:
+        return None
+    for cand in (s, _UNIT_SPELLING.get(s.upper()), s.lower()):
+        if not cand:
+            continue
+        for fmt in ("fits", None):
+            try:
+                return u.Unit(cand, format=fmt, parse_strict="raise")
+            except (ValueError, TypeError):
+                continue
+    return None
+
+
+@dataclass
+class SpectralAxis:
+    """The spectral axis of a header.
+
+    Attributes
+    ----------
+    axis : int
+        1-based FITS axis number.
+    ctype : str
+        The CTYPEn value as written.
+    code : str
+        Classified type: FREQ, ENER, WAVN, VRAD, VOPT, ZOPT, VELO, FELO, BETA, WAVE, AWAV.
+    kind : str
+        ``"frequency"``, ``"velocity"`` or ``"wavelength"``.
+    convention : str
+        Velocity convention: radio, optical, relativistic, or "" (not a velocity).
+    standard : bool
+        False when the CTYPE is a non-standard spelling (``VELOCITY``, ``VLSR``).
+    algorithm, frame : str
+        Paper III algorithm code (``LOG``, ``F2W``...) and AIPS frame (``LSRK``...), or "".
+    unit : str
+        The axis unit (astropy string, e.g. ``"m / s"``), "" when unknown or dimensionless.
+    unit_source : str
+        ``"CUNITn"``, ``"FITS default"`` or ``"unparseable CUNITn"``.
+    cunit : str
+        The CUNITn value as written ("" when absent).
+    unit_mismatch : str
+        Why CUNITn does not fit the type (e.g. ``m/s`` on a FREQ axis), or "".
+    scale_suspect : str
+        For velocity axes: ``"km/s"`` when the numbers look like km/s under an m/s unit,
+        ``"m/s"`` for the reverse; for frequency axes ``"not Hz"`` when far below 1 MHz; else "".
+    naxis : int
+        Number of channels (0 when unknown).
+    crval, cdelt, crpix : float
+        In the axis unit; ``cdelt`` is the diagonal CD or CDELT*PC element.
+    restfrq : float
+        Rest frequency, Hz (RESTFRQ, RESTFREQ or c/RESTWAV), NaN when unknown.
+    restfrq_key : str
+        Which keyword gave it ("" when none).
+    chan_kms : float
+        Channel width, km/s, positive; NaN when it cannot be known.
+    coverage : tuple
+        ``(min, max, unit)`` over the channel centres, in the axis unit; NaNs when unknown.
+    """
+
+    axis: int
+    ctype: str
+    code: str
+    kind: str
+    convention: str = ""
+    standard: bool = True
+    algorithm: str = ""
+    frame: str = ""
+    unit: str = ""
+    unit_source: str = "FITS default"
+    cunit: str = ""
+    unit_mismatch: str = ""
+    scale_suspect: str = ""
+    naxis: int = 0
+    crval: float = math.nan
+    cdelt: float = math.nan
+    crpix: float = math.nan
+    restfrq: float = math.nan
+    restfrq_key: str = ""
+    chan_kms: float = math.nan
+    coverage: tuple = field(default=(math.nan, math.nan, ""))
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def _float(value) -> float:
+    if value is None or isinstance(value, bool):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        try:
+            return float(str(value).replace("D", "E"))
+        except ValueError:
+            return math.nan
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def find_spectral_axis(header: Mapping) -> int | None:
+    """1-based number of the first axis whose CTYPEn is spectral, or None."""
+    n = max(_int(header.get("NAXIS")), _int(header.get("WCSAXES")))
+    n = max(n, 4) if n == 0 else n  # header-only mappings without NAXIS
+    for i in range(1, n + 1):
+        ct = header.get(f"CTYPE{i}")
+        if ct is not None and classify_ctype(str(ct)).spectral:
+            return i
+    return None
+
+
+def rest_frequency(header: Mapping) -> tuple[float, str]:
+    """``(Hz, keyword)`` from RESTFRQ, RESTFREQ (AIPS) or RESTWAV (m); ``(nan, "")`` when absent."""
+    for key in ("RESTFRQ", "RESTFREQ"):
+        v = _float(header.get(key))
+        if math.isfinite(v) and v > 0:
+            return v, key
+    w = _float(header.get("RESTWAV"))
+    if math.isfinite(w) and w > 0:
+        return C_MS / w, "RESTWAV"
+    return math.nan, ""
+
+
+def _increment(header, i) -> float:
+    cd = header.get(f"CD{i}_{i}")
+    if cd is not None:
+        return _float(cd)
+    cdelt = _float(header.get(f"CDELT{i}", 1.0))
+    pc = _float(header.get(f"PC{i}_{i}", header.get(f"PC{i:03d}{i:03d}", 1.0)))
+    return cdelt * (pc if math.isfinite(pc) else 1.0)
+
+
+def _scale_suspect(kind, unit, crval, cdelt) -> str:
+    import astropy.units as u
+
+    if unit is None or not math.isfinite(cdelt):
+        return ""
+    try:
+        if kind == VELOCITY and unit.physical_type == "speed":
+            dv = abs(cdelt * unit.to(u.m / u.s))
+            v0 = abs(crval * unit.to(u.m / u.s)) if math.isfinite(crval) else 0.0
+            # No line survey has channels narrower than 50 m/s; a "5.2 m/s" channel is 5.2 km/s.
+            if 0 < dv < 50.0 and v0 < 3.0e5:
+                return "km/s"
+            # Faster than light, or a 1000 km/s channel: the numbers are m/s under a km/s label.
+            if v0 > C_MS or dv > 1.0e6:
+                return "m/s"
+        if kind == FREQUENCY and unit.physical_type == "frequency":
+            nu = abs(crval * unit.to(u.Hz)) if math.isfinite(crval) else math.nan
+            if math.isfinite(nu) and 0 < nu < 1.0e6:
+                return "not Hz"
+    except Exception:  # a unit without a conversion: nothing to say about its scale
+        return ""
+    return ""
+
+
+def _world(info: CtypeInfo, crval, cdelt, crpix, p):
+    """World coordinate at 1-based pixel ``p`` for linear and -LOG axes (NaN for others)."""
+    w = cdelt * (p - crpix)
+    if info.algorithm == "LOG":
+        return crval * math.exp(w / crval) if crval else math.nan
+    if info.algorithm in ("", ):
+        return crval + w
+    return math.nan
+
+
+def spectral_axis(header: Mapping) -> SpectralAxis | None:
+    """The spectral axis of a header mapping (effective header, astropy Header or dict), or None.
+
+    Never guesses: a FREQ axis without a rest frequency has ``chan_kms`` NaN.  A wavelength
+    axis without a rest wavelength uses the observed wavelength at the reference pixel (the
+    usual per-pixel velocity width of optical spectra, exact for ``-LOG`` axes).
+    """
+    import astropy.units as u
+
+    i = find_spectral_axis(header)
+    if i is None:
+        return None
+    info = classify_ctype(str(header.get(f"CTYPE{i}")))
+    st = info.stype
+    out = SpectralAxis(axis=i, ctype=str(header.get(f"CTYPE{i}")).strip(), code=info.code, kind=st.kind,
+                       convention=st.convention, standard=info.standard, algorithm=info.algorithm,
+                       frame=info.frame or str(header.get("SPECSYS", "") or "").strip())
+    cunit = header.get(f"CUNIT{i}")
+    if info.code == "VELO" and info.frame:
+        # AIPS: VELREF > 256 marks a radio velocity, 1..3 an optical one; otherwise unknown.
+        velref = _int(header.get("VELREF"))
+        out.convention = "radio" if velref > 256 else ("optical" if 0 < velref < 256 else "")
+    out.cunit = str(cunit).strip() if cunit is not None else ""
+    unit = None
+    if out.cunit:
+        unit = parse_axis_unit(out.cunit)
+        out.unit_source = "CUNIT%d" % i if unit is not None else "unparseable CUNITn"
+    elif st.default_unit:
+        unit = u.Unit(st.default_unit)
+    elif st.code in ("ZOPT", "BETA"):
+        unit = u.dimensionless_unscaled
+    default = u.Unit(st.default_unit) if st.default_unit else u.dimensionless_unscaled
+    if unit is not None and not unit.is_equivalent(default):
+        out.unit_mismatch = (f"CUNIT{i} = {out.cunit!r} is not a {st.description} unit "
+                             f"(expected something like {default.to_string() or 'dimensionless'})")
+    out.unit = unit.to_string() if unit is not None else ""
+
+    out.naxis = _int(header.get(f"NAXIS{i}"))
+    out.crval = _float(header.get(f"CRVAL{i}", 0.0))
+    out.crpix = _float(header.get(f"CRPIX{i}", 0.0))
+    out.cdelt = _increment(header, i)
+    out.restfrq, out.restfrq_key = rest_frequency(header)
+    usable = unit is not None and not out.unit_mismatch
+    if usable:
+        out.scale_suspect = _scale_suspect(st.kind, unit, out.crval, out.cdelt)
+        out.chan_kms = float(_chan_kms(info, unit, out))
+        if out.naxis > 0 and math.isfinite(out.cdelt):
+            ends = [_world(info, out.crval, out.cdelt, out.crpix, p) for p in (1, out.naxis)]
+            if all(math.isfinite(e) for e in ends):
+                out.coverage = (float(min(ends)), float(max(ends)), out.unit)
+    return out
+
+
+def _chan_kms(info: CtypeInfo, unit, ax: SpectralAxis) -> float:
+    import astropy.units as u
+
+    d, c0 = ax.cdelt, ax.crval
+    if not (math.isfinite(d) and math.isfinite(c0)) or d == 0:
+        return math.nan
+    kms = u.km / u.s
+    kind = info.stype.kind
+    try:
+        if kind == VELOCITY:
+            if info.code in ("ZOPT", "BETA"):
+                return abs(d) * C_KMS
+            return abs((d * unit).to_value(kms))
+        if kind == FREQUENCY:
+            if not math.isfinite(ax.restfrq):
+                return math.nan
+            eq = u.doppler_radio(ax.restfrq * u.Hz)
+            a = (c0 * unit).to(u.Hz, equivalencies=u.spectral())
+            b = ((c0 + d) * unit).to(u.Hz, equivalencies=u.spectral())
+            return abs((a.to_value(kms, equivalencies=eq) - b.to_value(kms, equivalencies=eq)))
+        if kind == WAVELENGTH:
+            lam0 = (c0 * unit).to_value(u.m)
+            if info.algorithm == "LOG":
+                # lambda = crval * exp(w / crval): d(ln lambda) per pixel = cdelt / crval.
+                return abs(d / c0) * C_KMS
+            rest = (C_MS / ax.restfrq) if math.isfinite(ax.restfrq) else lam0
+            eq = u.doppler_optical(rest * u.m)
+            a = (c0 * unit).to_value(kms, equivalencies=eq)
+            b = ((c0 + d) * unit).to_value(kms, equivalencies=eq)
+            return abs(a - b)
+    except (u.UnitsError, ValueError, ZeroDivisionError):
+        return math.nan
+    return math.nan
