@@ -1,0 +1,501 @@
+"""Fast FITS header-block reader: the header of every HDU, without reading any data.
+
+The index crawler only needs headers, so this module reads the 2880-byte header blocks of
+each HDU and jumps over the data using ``BITPIX``, ``NAXISn``, ``PCOUNT`` and ``GCOUNT``.
+Plain files are read with positioned reads (``os.pread``): a file costs a handful of system
+calls whatever the size of its data.  Gzip-compressed files (``.fits.gz``, detected by their
+magic bytes, not their name) are streamed and decompressed only as far as the last header
+asked for: with ``max_hdus=1`` only the first blocks are inflated.
+
+Card values follow the FITS standard (4.0, section 4.2) the way :mod:`astropy.io.fits`
+reads them: strings with ``''`` escapes and trailing blanks removed, long strings joined
+from ``CONTINUE`` cards, ``HIERARCH`` keywords (returned without the ``HIERARCH`` prefix),
+logicals ``T``/``F`` as bool, integers as int, reals (including ``D`` exponents) as float,
+complex as complex, an undefined value as None; comments are dropped; ``HISTORY``,
+``COMMENT`` and blank-keyword cards are kept as commentary (their text as value).
+``tests/test_fitsheader.py`` checks every value against ``astropy.io.fits.Header``.
+
+``fitsio`` (cfitsio) was measured against this reader for header-only reads; this reader is
+faster (see ``docs/benchmarks.md``), mainly because fitsio builds a Python record per card and
+inflates a whole ``.gz`` file before reading its first header.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from .errors import SfngError
+
+BLOCK = 2880
+CARD = 80
+#: The END card, alone on its 80-character line.
+_END = "END" + " " * 77
+#: Keywords whose cards carry free text rather than a value.
+COMMENTARY = frozenset(("HISTORY", "COMMENT", ""))
+#: More axes than this is not a real file (the standard allows 999, nobody writes 20).
+MAX_NAXIS = 999
+#: Bigger than this (1 PiB) is a corrupt header, not data.
+MAX_DATA_BYTES = 1 << 50
+_BITPIX = (8, 16, 32, 64, -32, -64)
+_GZIP_MAGIC = b"\x1f\x8b"
+#: First read of a header: four blocks hold nearly every header in one system call.
+_FIRST_READ = 4 * BLOCK
+
+_INT_RE = re.compile(r"[+-]? *\d+")
+_REAL_RE = re.compile(r"[+-]? *(?:\.\d+|\d+(?:\.\d*)?) *(?:[deDE] *[+-]? *\d+)?")
+_CPLX_RE = re.compile(
+    r"\( *([+-]? *(?:\.\d+|\d+(?:\.\d*)?) *(?:[deDE] *[+-]? *\d+)?) *, *"
+    r"([+-]? *(?:\.\d+|\d+(?:\.\d*)?) *(?:[deDE] *[+-]? *\d+)?) *\)"
+)
+
+
+class FitsHeaderError(SfngError):
+    """A file's FITS headers cannot be read.
+
+    Attributes
+    ----------
+    path : str
+        The file.
+    reason : str
+        What is wrong with it (zero bytes, truncated, not FITS, no END card, absurd NAXIS ...).
+    """
+
+    def __init__(self, path, reason):
+        self.path, self.reason = str(path), reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class Card(NamedTuple):
+    """One logical card: ``keyword`` (upper case; HIERARCH keys as written) and its value.
+
+    A plain tuple, so ``for key, value in block.cards`` works; the attribute names match
+    :class:`astropy.io.fits.Card`, so :func:`sfng.header.effective_header` takes a block.
+    """
+
+    keyword: str
+    value: object
+
+
+class FitsHeader(Mapping):
+    """Read-only, case-insensitive keyword -> value view of one HDU's cards.
+
+    As in astropy, a duplicated keyword gives its first value.  Commentary cards are not
+    keys: they are in :attr:`history` and :attr:`comments`.  ``cards`` holds every card in
+    order, so the view can be given wherever an astropy Header is accepted for reading.
+    """
+
+    __slots__ = ("cards", "_d")
+
+    def __init__(self, cards):
+        self.cards = cards
+        d = {}
+        for key, value in cards:
+            if key not in COMMENTARY and key not in d:
+                d[key] = value
+        self._d = d
+
+    def __getitem__(self, key):
+        try:
+            return self._d[key]
+        except KeyError:
+            pass
+        k = key.strip()
+        if k[:9].upper() == "HIERARCH ":
+            k = k[9:].strip()
+        for cand in (k, k.upper()):
+            if cand in self._d:
+                return self._d[cand]
+        for have in self._d:  # HIERARCH keys are case-insensitive too
+            if have.upper() == k.upper():
+                return self._d[have]
+        raise KeyError(key)
+
+    def __contains__(self, key):
+        try:
+            self[key]
+        except KeyError:
+            return False
+        return True
+
+    def __iter__(self):
+        return iter(self._d)
+
+    def __len__(self):
+        return len(self._d)
+
+    @property
+    def history(self) -> list[str]:
+        return [v for k, v in self.cards if k == "HISTORY"]
+
+    @property
+    def comments(self) -> list[str]:
+        return [v for k, v in self.cards if k == "COMMENT"]
+
+    def __repr__(self):
+        return f"FitsHeader({len(self._d)} keys, {len(self.cards)} cards)"
+
+
+@dataclass
+class HeaderBlock:
+    """The header of one HDU and where its data lie.
+
+    Attributes
+    ----------
+    index : int
+        HDU number, 0 for the primary.
+    cards : list of Card
+        Every card in order, CONTINUE cards joined into their long string, without END.
+    offset : int
+        Byte offset of the header's first block (in the uncompressed stream for ``.gz``).
+    data_offset : int
+        Byte offset of the first data byte (the end of the header blocks).
+    data_size : int
+        Bytes of data, without the padding to 2880 (0 for a header-only HDU).
+    text : str
+        The raw header cards up to and including END (80 characters each, no separators),
+        for parsers that want the card images, e.g. ``astropy.wcs.Wcsprm(header=text)``.
+    """
+
+    index: int
+    cards: list
+    offset: int
+    data_offset: int
+    data_size: int
+    text: str = field(repr=False, default="")
+    _view: FitsHeader | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def header(self) -> FitsHeader:
+        """A cheap Mapping view (built once)."""
+        if self._view is None:
+            self._view = FitsHeader(self.cards)
+        return self._view
+
+    @property
+    def extname(self) -> str | None:
+        return self.header.get("EXTNAME")
+
+    @property
+    def xtension(self) -> str | None:
+        """``None`` for the primary HDU, else ``'IMAGE'``, ``'BINTABLE'``, ``'TABLE'`` ..."""
+        return self.header.get("XTENSION")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """``(NAXIS1, NAXIS2, ...)`` in FITS order (numpy order is reversed)."""
+        h = self.header
+        return tuple(h.get(f"NAXIS{i}", 0) for i in range(1, (h.get("NAXIS") or 0) + 1))
+
+    @property
+    def next_offset(self) -> int:
+        """Where the next HDU's header starts."""
+        return self.data_offset + _padded(self.data_size)
+
+
+def _padded(n: int) -> int:
+    return -(-n // BLOCK) * BLOCK
+
+
+# --------------------------------------------------------------------------------- cards
+
+def _number(s: str):
+    """An int, float or complex from a FITS value field, else the text itself."""
+    if _INT_RE.fullmatch(s):
+        return int(s.replace(" ", ""))
+    if _REAL_RE.fullmatch(s):
+        return float(s.replace(" ", "").replace("D", "E").replace("d", "e"))
+    m = _CPLX_RE.fullmatch(s)
+    if m:
+        re_, im = (_number(g) for g in m.groups())
+        return complex(re_, im)
+    return s
+
+
+def _string(vc: str):
+    """``(value, rest)`` of a quoted FITS string starting at ``vc[0] == "'"``."""
+    i = 1
+    while True:
+        j = vc.find("'", i)
+        if j < 0:  # unterminated: astropy keeps the text after the quote
+            return vc[1:].rstrip(), ""
+        if vc[j + 1 : j + 2] == "'":
+            i = j + 2
+            continue
+        return vc[1:j].replace("''", "'"), vc[j + 1 :]
+
+
+def _value(vc: str):
+    """The value of a value/comment field (the text after ``= ``)."""
+    s = vc.lstrip()
+    if not s or s[0] == "/":
+        return None
+    c = s[0]
+    if c == "'":
+        return _string(s)[0].rstrip()
+    if (c == "T" or c == "F") and (len(s) == 1 or s[1] in " /"):
+        return c == "T"
+    slash = s.find("/")
+    tok = (s if slash < 0 else s[:slash]).rstrip()
+    return _number(tok)
+
+
+def parse_cards(text: str) -> list[Card]:
+    """Cards of a header given as a string of 80-character card images (END excluded).
+
+    Returns a list of :class:`Card` with values converted as described in the module.
+    """
+    out: list[Card] = []
+    append = out.append
+    segs = None  # segments of the string card that CONTINUE cards may extend
+    for i in range(0, len(text) - CARD + 1, CARD):
+        card = text[i : i + CARD]
+        key = card[:8]
+        if key == "CONTINUE" and segs is not None:
+            s = card[8:].lstrip()
+            segs.append(_string(s)[0].rstrip() if s[:1] == "'" else "")
+            continue
+        if segs is not None and len(segs) > 1:
+            _join(out, segs)
+        segs = None
+        if card[8:10] == "= " and key != "HIERARCH":
+            kw = key.rstrip().upper()
+            vc = card[10:]
+            s = vc.lstrip()
+            if s[:1] == "'":
+                v = _string(s)[0].rstrip()
+                append(Card(kw, v))
+                segs = [v]
+            else:
+                append(Card(kw, _value(vc)))
+            continue
+        if key == "HIERARCH" and "=" in card:
+            name, _, vc = card[8:].partition("=")
+            v = _value(vc)
+            append(Card(" ".join(name.split()), v))
+            if isinstance(v, str):
+                segs = [v]
+            continue
+        append(Card(key.rstrip().upper(), card[8:].rstrip()))
+    if segs is not None and len(segs) > 1:
+        _join(out, segs)
+    return out
+
+
+def _join(out: list[Card], segs: list[str]) -> None:
+    """Replace the last card's value by its long string (astropy drops one '&' per segment)."""
+    value = "".join(s[:-1] if s.endswith("&") else s for s in segs)
+    out[-1] = Card(out[-1].keyword, value.rstrip())
+
+
+# ---------------------------------------------------------------------------- sources
+
+class _Plain:
+    """Positioned reads on an uncompressed file."""
+
+    def __init__(self, path):
+        self.fd = os.open(path, os.O_RDONLY)
+        self.size = os.fstat(self.fd).st_size
+
+    def read(self, offset, n):
+        return os.pread(self.fd, n, offset)
+
+    def close(self):
+        os.close(self.fd)
+
+
+class _Gzip:
+    """Forward-only reads on a gzip stream; seeking forward inflates and discards."""
+
+    size = None
+
+    def __init__(self, path):
+        import gzip
+
+        self.f = gzip.open(path, "rb")
+
+    def read(self, offset, n):
+        pos = self.f.tell()
+        if offset != pos:
+            if offset < pos:
+                self.f.seek(offset)  # rare: re-inflates from the start
+            else:
+                self.f.seek(offset)
+            if self.f.tell() != offset:
+                return b""
+        return self.f.read(n)
+
+    def close(self):
+        self.f.close()
+
+
+def _open(path):
+    with open(path, "rb") as f:
+        magic = f.read(2)
+    return _Gzip(path) if magic == _GZIP_MAGIC else _Plain(path)
+
+
+# ----------------------------------------------------------------------------- reading
+
+def _find_end(buf: bytes) -> int:
+    """Offset of the END card (at a card boundary) in ``buf``, or -1."""
+    end = _END.encode()
+    start = 0
+    while True:
+        j = buf.find(end, start)
+        if j < 0 or j % CARD == 0:
+            return j
+        start = j + 1
+
+
+def _read_header(src, offset, path, index):
+    """``(text, data_offset)`` of the header at ``offset``; None at a clean end of file."""
+    n = _FIRST_READ
+    while True:
+        buf = src.read(offset, n)
+        if not buf:
+            return None
+        j = _find_end(buf)
+        if j >= 0:
+            text = buf[: j + CARD].decode("latin-1")
+            return text, offset + _padded(j + CARD)
+        if len(buf) < n:  # end of file before END
+            if index == 0 and not buf.strip(b"\0 "):
+                raise FitsHeaderError(path, "not a FITS file (blank first block)")
+            raise FitsHeaderError(
+                path, f"HDU {index}: no END card before the end of the file "
+                      f"(truncated header, {len(buf)} bytes from offset {offset})")
+        n *= 4
+        if n > (1 << 28):
+            raise FitsHeaderError(path, f"HDU {index}: no END card in the first 256 MiB")
+
+
+def _data_size(h: FitsHeader, path, index) -> int:
+    """Bytes of data after a header (FITS 4.0 eqs. 1 and 2), checking the sizing keywords."""
+    bitpix = h.get("BITPIX")
+    naxis = h.get("NAXIS")
+    if bitpix not in _BITPIX or isinstance(bitpix, bool):
+        raise FitsHeaderError(path, f"HDU {index}: invalid BITPIX {bitpix!r}")
+    if not isinstance(naxis, int) or isinstance(naxis, bool) or not 0 <= naxis <= MAX_NAXIS:
+        raise FitsHeaderError(path, f"HDU {index}: invalid NAXIS {naxis!r}")
+    if naxis == 0:
+        return 0
+    dims = []
+    for i in range(1, naxis + 1):
+        v = h.get(f"NAXIS{i}")
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise FitsHeaderError(path, f"HDU {index}: invalid or missing NAXIS{i} {v!r}")
+        dims.append(v)
+    pcount = h.get("PCOUNT", 0)
+    gcount = h.get("GCOUNT", 1)
+    if not isinstance(pcount, int) or pcount < 0 or not isinstance(gcount, int) or gcount < 0:
+        raise FitsHeaderError(path, f"HDU {index}: invalid PCOUNT/GCOUNT {pcount!r}/{gcount!r}")
+    # Random groups: NAXIS1 = 0 means "no axis", the groups are counted by GCOUNT.
+    if index == 0 and dims[0] == 0 and h.get("GROUPS") is True:
+        dims = dims[1:]
+    n = 1
+    for d in dims:
+        n *= d
+    size = abs(bitpix) // 8 * gcount * (pcount + n)
+    if size > MAX_DATA_BYTES:
+        raise FitsHeaderError(path, f"HDU {index}: absurd data size {size} bytes from NAXISn {dims}")
+    return size
+
+
+def read_headers(path, max_hdus: int | None = None) -> list[HeaderBlock]:
+    """Read the headers of the HDUs of a FITS file (plain or gzip), never its data.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    max_hdus : int, optional
+        Stop after this many HDUs (for ``.gz``, the rest of the file is not inflated).
+
+    Returns
+    -------
+    list of HeaderBlock
+        In file order.  Bytes after the last HDU that do not start an extension (padding,
+        trailing garbage) are ignored, as astropy does.
+
+    Raises
+    ------
+    FitsHeaderError
+        Zero-byte file, not FITS, no END card, truncated header or data, invalid BITPIX or
+        NAXIS, absurd data size.
+    """
+    try:
+        src = _open(path)
+    except OSError as exc:
+        raise FitsHeaderError(path, f"cannot open: {exc.strerror or exc}") from None
+    try:
+        if src.size == 0:
+            raise FitsHeaderError(path, "zero-byte file")
+        blocks: list[HeaderBlock] = []
+        offset = 0
+        while max_hdus is None or len(blocks) < max_hdus:
+            index = len(blocks)
+            try:
+                first = src.read(offset, CARD)
+            except (OSError, EOFError) as exc:
+                raise FitsHeaderError(path, f"HDU {index}: unreadable ({exc})") from None
+            if index == 0:
+                if not first:
+                    raise FitsHeaderError(path, "empty file (nothing after decompression)")
+                if first[:9] != b"SIMPLE  =" or first[10:30].strip() != b"T":
+                    raise FitsHeaderError(path, "not a FITS file (does not start with SIMPLE = T)")
+            elif first[:9] != b"XTENSION=":
+                break  # end of file, or padding/garbage after the last HDU
+            try:
+                got = _read_header(src, offset, path, index)
+            except (OSError, EOFError) as exc:
+                raise FitsHeaderError(path, f"HDU {index}: unreadable ({exc})") from None
+            if got is None:
+                break
+            text, data_offset = got
+            cards = parse_cards(text[:-CARD])
+            block = HeaderBlock(index, cards, offset, data_offset, 0, text)
+            block.data_size = _data_size(block.header, path, index)
+            blocks.append(block)
+            end = data_offset + block.data_size
+            if src.size is not None and end > src.size:
+                raise FitsHeaderError(
+                    path, f"HDU {index}: truncated data ({block.data_size} bytes expected from "
+                          f"offset {data_offset}, file has {src.size} bytes)")
+            offset = block.next_offset
+            if src.size is not None and offset >= src.size:
+                break
+            if src.size is None and (max_hdus is None or len(blocks) < max_hdus):
+                # gzip: the data must be inflated to reach the next header; check it is all there
+                try:
+                    probe = src.read(end - 1, 1) if block.data_size else b"x"
+                except (OSError, EOFError) as exc:
+                    raise FitsHeaderError(path, f"HDU {index}: corrupt gzip stream ({exc})") from None
+                if not probe:
+                    raise FitsHeaderError(
+                        path, f"HDU {index}: truncated data ({block.data_size} bytes expected "
+                              f"from offset {data_offset})")
+        return blocks
+    finally:
+        src.close()
+
+
+def read_header(path, hdu: int = 0) -> FitsHeader:
+    """The header of one HDU as a Mapping (reads only the headers up to it)."""
+    blocks = read_headers(path, max_hdus=hdu + 1)
+    if len(blocks) <= hdu:
+        raise FitsHeaderError(path, f"no HDU {hdu} (the file has {len(blocks)})")
+    return blocks[hdu].header
+
+
+def image_blocks(blocks: list[HeaderBlock]) -> list[HeaderBlock]:
+    """The HDUs holding an image or cube (primary or IMAGE extension with NAXIS >= 1, data)."""
+    out = []
+    for b in blocks:
+        x = b.xtension
+        if (x is None or x.strip() == "IMAGE") and b.data_size > 0:
+            out.append(b)
+    return out
