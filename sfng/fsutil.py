@@ -41,8 +41,26 @@ def fsync_dir(path) -> None:
         os.close(fd)
 
 
+def _umask() -> int:
+    try:  # Linux: read it without changing it (os.umask would race with other threads)
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+_UMASK = _umask()
+
+
 def _temp_in(folder: Path):
     fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=folder)
+    # mkstemp makes the file 0600; a store file must be readable like any file the user creates.
+    os.fchmod(fd, 0o666 & ~_UMASK)
     return fd, Path(name)
 
 
