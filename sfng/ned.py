@@ -646,7 +646,10 @@ class Resolver:
 
         def _request(method, url, params=None, timeout=None, **kwargs):
             self.queries += 1
-            return _Response(self.transport(url, dict(params or {}), self.timeout))
+            self._last_content = b""
+            content = self.transport(url, dict(params or {}), self.timeout)
+            self._last_content = content
+            return _Response(content)
 
         ned._request = _request
         return ned
@@ -677,7 +680,11 @@ class Resolver:
                     raise NotFound(f"NED has no object {what}: {msg}") from None
                 last = f"NED error: {msg}"
             except transient as exc:
-                last = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+                # astroquery only looks for the Error PARAM in second place; look everywhere
+                msg = _error_param(getattr(self, "_last_content", b""))
+                if msg and _NOT_FOUND.search(msg):
+                    raise NotFound(f"NED has no object {what}: {msg}") from None
+                last = f"NED error: {msg}" if msg else f"{type(exc).__name__}: {exc}".strip().rstrip(":")
             if attempt + 1 < attempts:
                 self.sleep(min(self.backoff * 2 ** attempt, MAX_BACKOFF))
         if self._batch:
@@ -685,6 +692,15 @@ class Resolver:
         raise Unavailable(f"NED did not answer for {what} after {attempts} attempt(s) ({last}); "
                           f"nothing was cached. Try again later, or work offline from the cache "
                           f"and overrides")
+
+
+_ERROR_PARAM = re.compile(rb"<PARAM\b[^>]*\bname=\"Error\"[^>]*\bvalue=\"([^\"]*)\"", re.I)
+
+
+def _error_param(content) -> str | None:
+    """The message of an ``Error`` PARAM anywhere in a NED answer, or None."""
+    m = _ERROR_PARAM.search(content or b"")
+    return " ".join(m.group(1).decode("utf-8", "replace").split()) if m else None
 
 
 def _ned_message(exc) -> str:

@@ -293,6 +293,18 @@ def test_no_object_found_is_not_retried_nor_cached(resolver, fake, sleeps, store
     assert len(fake.calls) == 2  # the failure was not remembered
 
 
+def test_error_param_found_wherever_it_is(store, sleeps):
+    """astroquery only checks the second PARAM; an answer with the Error PARAM first is still
+    read as NED's answer."""
+    only_error = re.sub(r'<PARAM name="queryDateTime".*?/>', "", NO_OBJECT.decode(), flags=re.S)
+    assert only_error.count("<PARAM") == 1
+    fake = FakeNed({"NGC 99999": [only_error.encode()]})
+    r = Resolver(store=store, transport=fake, sleep=sleeps.append, env={})
+    with pytest.raises(NotFound, match="No object found"):
+        r.resolve("NGC 99999")
+    assert len(fake.calls) == 1 and sleeps == []
+
+
 @pytest.mark.parametrize("transient", [
     EGRET, HTML, TimeoutError("read timed out"), ConnectionError("connection refused"),
 ], ids=["egret", "html", "timeout", "connection"])
@@ -546,6 +558,15 @@ def test_cli_resolve_list_override(online_cli, store, fake):
     assert "removed override" in res.output
 
 
+def test_cli_near(online_cli, store):
+    res = online_cli("names", "near", "--store", store.root, "--radius", "90", *map(str, CENTRE))
+    assert res.exit_code == 0 and "2MASXi J0535210-052225" in res.output
+    res = online_cli("names", "near", "--store", store.root, "--radius", "120", *map(str, CENTRE))
+    assert res.exit_code == 1 and "several galaxies" in res.stderr
+    res = online_cli("names", "near", "--store", store.root, "--radius", "10", *map(str, CENTRE))
+    assert res.exit_code == 1 and "no NED galaxy within 10 arcsec" in res.stderr
+
+
 def test_cli_offline_miss_is_clear(cli, store):
     res = cli("names", "resolve", "--store", store.root, "--offline", "NGC 3184")
     assert res.exit_code == 1
@@ -560,7 +581,7 @@ def test_cli_import_and_help(cli, store):
     assert "added 23 answers" in res.output
     res = cli("names", "resolve", "--store", store.root, "--offline", "M51", "NGC 5195")
     assert "MESSIER 051a" in res.output and "MESSIER 051b" in res.output
-    for sub in ("resolve", "list", "override", "import"):
+    for sub in ("resolve", "list", "override", "import", "near"):
         res = cli("names", sub, "--help")
         assert res.exit_code == 0 and "Example" in res.output
 

@@ -55,6 +55,7 @@ def names():
         sfng names resolve 'NGC 628' NGC4826 M51      ask NED (or the cache)
         sfng names resolve --offline 'NGC 628'        cache and overrides only
         sfng names list                               what the cache holds
+        sfng names near 24.174 15.784                 nearest NED galaxy to a position
         sfng names override 'NGC 4708' 'NGC 4708'     keep a name NED renamed
     """
 
@@ -111,6 +112,43 @@ def resolve(obj, name, offline, refresh, fmt, store_override):
         for k, e in failed.items():
             output.error(f"{k}: {e}")
     if failed:
+        sys.exit(1)
+
+
+@names.command("near", context_settings={"ignore_unknown_options": True})
+@click.argument("ra", type=float)
+@click.argument("dec", type=float)
+@click.option("--radius", type=float, default=30.0, show_default=True,
+              help="Search radius in arcsec.")
+@format_option()
+@_store_opt
+@click.pass_obj
+def near(obj, ra, dec, radius, fmt, store_override):
+    """The NED galaxy nearest to RA DEC (J2000 degrees), as `sfng ingest --by-position` finds it.
+
+    Only NED type G counts; when a second galaxy lies within twice the nearest one's distance the
+    answer is ambiguous and sfng says so rather than choosing.
+
+    \b
+    Example:
+        sfng names near 24.174 15.784 --radius 60
+        sfng names near 359.4576 -32.591             a negative Dec needs no quoting
+    """
+    import sys
+
+    from ..naming import encode_galaxy
+
+    resolver = _resolver(obj, store_override, offline=False, need_store=False)
+    rec = resolver.by_position(ra, dec, radius)
+    _flush_warnings(resolver)
+    if fmt == "json":
+        output.emit_json(None if rec is None else dict(rec.as_dict(),
+                                                      file_name_form=encode_galaxy(rec.ned_name)))
+    elif rec is not None:
+        output.table([dict(rec.as_dict(), **{"file-name form": encode_galaxy(rec.ned_name)})],
+                     ["ned_name", "ra", "dec", "ned_type", "redshift", "file-name form"])
+    if rec is None:
+        output.error(f"no NED galaxy within {radius:g} arcsec of RA {ra} Dec {dec}")
         sys.exit(1)
 
 
