@@ -571,10 +571,7 @@ class Resolver:
         """
         names = list(dict.fromkeys(names))
         out: dict = {}
-        with self._lock:
-            self._batch += 1
-            self._down = None
-        try:
+        with self.batch():
             for i, name in enumerate(names, 1):
                 try:
                     result = self.resolve(name, refresh=refresh)
@@ -585,13 +582,24 @@ class Resolver:
                 out[name] = result
                 if progress is not None:
                     progress(i, len(names), name, result)
+        return out
+
+    @contextlib.contextmanager
+    def batch(self):
+        """Within this block, cache writes wait until the end (one rewrite of the file, also on
+        an exception or Ctrl-C), and once NED proved unreachable it is not asked again."""
+        with self._lock:
+            if not self._batch:
+                self._down = None
+            self._batch += 1
+        try:
+            yield self
         finally:
             with self._lock:
                 self._batch -= 1
                 if not self._batch:
                     self._down = None
                     self.flush()
-        return out
 
     def by_position(self, ra: float, dec: float, radius_arcsec: float = 30.0) -> NameRecord | None:
         """The galaxy NED lists nearest to (``ra``, ``dec``) (J2000 deg) within

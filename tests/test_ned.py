@@ -196,7 +196,7 @@ def test_concurrent_writers_keep_each_others_rows(store, fake):
 def test_readers_never_see_a_partial_cache(store):
     """A reader polling the file while another resolver rewrites it always sees a whole table."""
     path = store.table_path("ned.cache")
-    names = [f"NGC {n}" for n in range(1, 120)]
+    names = [f"NGC {n}" for n in range(1, 50)]
     script = {n: object_response(n.replace(" ", " 0"), 10.0, 10.0, "G", 0.001) for n in names}
     writer = Resolver(store=store, transport=FakeNed(script), env={})
     done = threading.Event()
@@ -219,6 +219,42 @@ def test_readers_never_see_a_partial_cache(store):
     assert seen == sorted(seen)  # rows only ever added, never seen half-written
     assert len(read_table(path, CACHE_COLUMNS)) == len(names)
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".sfng-tmp-")]
+
+
+def _resolve_in_child(cache, names):
+    r = Resolver(cache_path=cache, transport=FakeNed(
+        {n: object_response(n, 1.0, 2.0, "G", 0.01) for n in names}), env={})
+    for n in names:
+        r.resolve(n)
+
+
+def test_concurrent_processes_lose_no_answer(tmp_path):
+    import multiprocessing
+
+    cache = tmp_path / "tables" / "ned_names.csv"
+    ctx = multiprocessing.get_context("fork")
+    groups = [[f"UGC {i}{k:02d}" for k in range(15)] for i in (1, 2, 3)]
+    procs = [ctx.Process(target=_resolve_in_child, args=(cache, g)) for g in groups]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    rows = read_table(cache, CACHE_COLUMNS)
+    assert sorted(r["input"] for r in rows) == sorted(n for g in groups for n in g)
+
+
+def test_batch_context_writes_once(resolver, store, monkeypatch):
+    writes = []
+    real = ned.update_table
+    monkeypatch.setattr(ned, "update_table", lambda *a, **k: writes.append(1) or real(*a, **k))
+    with pytest.raises(KeyboardInterrupt):
+        with resolver.batch():
+            resolver.resolve("NGC 628")
+            resolver.resolve("NGC 4826")
+            assert not store.table_path("ned.cache").exists()
+            raise KeyboardInterrupt
+    assert len(writes) == 1 and len(cache_rows(store)) == 2  # answers kept on interruption
 
 
 def test_corrupt_cache_is_a_clear_error(store, fake):
