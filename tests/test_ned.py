@@ -614,7 +614,9 @@ def test_cli_import_and_help(cli, store):
     res = cli("names", "import", "--store", store.root, "-n", str(ned.demo_cache_path()))
     assert res.output.startswith("would add 23 of 23 answers")
     res = cli("names", "import", "--store", store.root, str(ned.demo_cache_path()))
-    assert "added 23 answers" in res.output
+    assert "added 23 of 23 answers" in res.output
+    res = cli("names", "import", "--store", store.root, "--format", "json", str(ned.demo_cache_path()))
+    assert json.loads(res.output)["added"] == 0
     res = cli("names", "resolve", "--store", store.root, "--offline", "M51", "NGC 5195")
     assert "MESSIER 051a" in res.output and "MESSIER 051b" in res.output
     for sub in ("resolve", "list", "override", "import", "near"):

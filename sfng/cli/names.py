@@ -255,9 +255,10 @@ def override(obj, input_name, ned_name, ra, dec, ned_type, note, remove, dry_run
 @names.command("import")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False))
 @dry_run_option
+@format_option()
 @_store_opt
 @click.pass_obj
-def import_(obj, source, dry_run, store_override):
+def import_(obj, source, dry_run, fmt, store_override):
     """Add the answers of another NED cache CSV (same columns) that this store lacks.
 
     Existing answers are kept. Useful to share a cache between stores, or to work offline.
@@ -265,17 +266,22 @@ def import_(obj, source, dry_run, store_override):
     \b
     Example:
         sfng names import /other/store/tables/ned_names.csv
+        sfng names import -n /other/store/tables/ned_names.csv    count first
     """
     from ..naming import normalise
     from ..ned import CACHE_COLUMNS, read_table
 
     resolver = _resolver(obj, store_override, offline=True)
+    rows = read_table(source, CACHE_COLUMNS)
     if dry_run:
-        rows = read_table(source, CACHE_COLUMNS)
         have = {normalise(r.input) for r in resolver.entries()}
-        new = {normalise(r["input"]) for r in rows} - have
-        click.echo(f"would add {len(new)} of {len(rows)} answers to {resolver.cache_path}")
+        n = len({normalise(r["input"]) for r in rows} - have)
+    else:
+        n = resolver.import_cache(source)
+        _flush_warnings(resolver)
+    if fmt == "json":
+        output.emit_json({"source": source, "rows": len(rows), "added": n, "dry_run": dry_run,
+                          "cache": resolver.cache_path})
         return
-    n = resolver.import_cache(source)
-    _flush_warnings(resolver)
-    click.echo(f"added {n} answers to {resolver.cache_path}")
+    verb = "would add" if dry_run else "added"
+    click.echo(f"{verb} {n} of {len(rows)} answers to {resolver.cache_path}")
