@@ -1,0 +1,361 @@
+"""``sfng find``, ``sfng info``, ``sfng summary``, ``sfng plot``: queries over SFNG-INDEX.fits."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import output
+from .options import SelectionCommand, selection_options
+
+FIND_FORMATS = ("table", "paths", "csv", "json", "ecsv", "fits", "votable")
+
+
+def index_option(f):
+    """``--index PATH`` (a downloaded SFNG-INDEX.fits) and ``--allow-stale``; passes ``index``."""
+    import functools
+
+    @click.option("--index", "index_path", type=click.Path(dir_okay=False),
+                  help="Query this SFNG-INDEX.fits (default: the store's). Works without a store.")
+    @click.option("--store", "store_override", type=click.Path(file_okay=False),
+                  help="Store root (default: discovered from the current folder or $SFNG_STORE).")
+    @click.option("--allow-stale", is_flag=True,
+                  help="Query the index even if the store changed after it was built.")
+    @click.pass_obj
+    @functools.wraps(f)
+    def wrapper(obj, *args, index_path=None, store_override=None, allow_stale=False, **kwargs):
+        from ..query import load_index
+
+        store = _store_for(obj, index_path, store_override)
+        kwargs["index"] = load_index(index_path, store, allow_stale=allow_stale)
+        return f(*args, **kwargs)
+
+    return wrapper
+
+
+def _store_for(obj, index_path, store_override):
+    """The store, when there is one: required without --index, optional with it."""
+    from pathlib import Path
+
+    from ..errors import NotAStoreError
+    from ..store import CONFIG_NAME, Store
+
+    if index_path is None:
+        return obj.store(store_override)
+    if store_override:
+        return Store.discover(store_override)
+    parent = Path(index_path).resolve().parent
+    if (parent / CONFIG_NAME).is_file():
+        try:
+            return Store.open(parent)
+        except NotAStoreError:
+            return None
+    return None
+
+
+def _columns(text, default):
+    if not text:
+        return list(default)
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _print_columns(index) -> None:
+    from ..query import VIRTUAL
+
+    try:
+        from ..index.schema import FILES_COLUMNS
+
+        desc = {c.name: c.description for c in FILES_COLUMNS}
+    except ImportError:
+        desc = {}
+    desc.update({"dist": "the galaxy's adopted distance (GALAXIES table)",
+                 "res_pc": "physical resolution: res at the galaxy's distance",
+                 "depth": "rms in K in a 1 km/s channel (= depth_k; --depth-chan for another width)"})
+    rows = [{"column": n, "unit": u, "description": desc.get(n, "")}
+            for n, u in index.where_columns().items()]
+    output.table(rows, ["column", "unit", "description"])
+
+
+def _write_table(table, fmt, out_path):
+    """Write an astropy table in ``fmt`` to ``out_path`` or stdout."""
+    import io
+
+    astropy_fmt = {"ecsv": "ascii.ecsv", "fits": "fits", "votable": "votable"}[fmt]
+    if out_path:
+        from ..fsutil import atomic_write_bytes
+
+        buf = io.BytesIO()
+        table.write(buf, format=astropy_fmt)
+        atomic_write_bytes(out_path, buf.getvalue())
+        output.info(f"wrote {len(table)} row(s) to {out_path}")
+        return
+    if fmt == "ecsv":
+        buf = io.StringIO()
+        table.write(buf, format=astropy_fmt)
+        click.echo(buf.getvalue(), nl=False)
+        return
+    if sys.stdout.isatty():
+        raise click.UsageError(f"--format {fmt} is binary: give -o FILE or redirect stdout")
+    buf = io.BytesIO()
+    table.write(buf, format=astropy_fmt)
+    sys.stdout.flush()
+    sys.stdout.buffer.write(buf.getvalue())
+    sys.stdout.buffer.flush()
+
+
+def _csv(rows, columns):
+    import csv
+
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    w.writerow(columns)
+    for r in rows:
+        w.writerow(["" if r.get(c) is None or (isinstance(r.get(c), float) and r[c] != r[c])
+                    else r[c] for c in columns])
+
+
+@click.command(cls=SelectionCommand)
+@selection_options
+@index_option
+@click.option("--format", "fmt", type=click.Choice(FIND_FORMATS), default="table", show_default=True,
+              help="table for people; paths one per line; csv/json/ecsv/fits/votable for tools.")
+@click.option("--galaxies/--files", "as_galaxies", default=None,
+              help="List galaxies (default with --has/--lacks) or files (default otherwise).")
+@click.option("--count", is_flag=True, help="Print only the number of files (or galaxies).")
+@click.option("--columns", metavar="A,B,...",
+              help="Columns to show (--columns help lists them; virtual: dist, res_pc, depth).")
+@click.option("--sort", "sort", metavar="A,-B", help="Sort by columns; a leading '-' sorts descending.")
+@click.option("-o", "--output", "out_path", type=click.Path(dir_okay=False),
+              help="Write the ecsv/fits/votable/csv/json output to this file.")
+@click.option("--export-obscore", "obscore", type=click.Path(dir_okay=False), metavar="FILE.xml",
+              help="Write the selection as an IVOA ObsCore VOTable (for TOPCAT, pyvo, astropy).")
+@click.option("--base-url", metavar="URL", help="With --export-obscore: access_url = URL/path.")
+def find(selection, index, fmt, as_galaxies, count, columns, sort, out_path, obscore, base_url):
+    """Find files (or galaxies) in SFNG-INDEX.fits.
+
+    Numbers take a comparison, quoted so the shell does not read '<' and '>' as
+    redirections: '<15', '<=15', '>1', 5..15, with optional units (15arcsec, 0.25arcmin,
+    15Mpc, 1K, 2.5kms). Unknown values never pass a numeric test.
+
+    \b
+    The specification's use cases:
+      sfng find --line CO10 --res '<15' --dist '<15' --depth '<=1K'
+      sfng find --line CO10 '--res<15' '--dist<15' '--depth<=1'     (same, glued)
+      sfng find --has CO10 --has MIPS24 --lacks HALPHA
+      sfng find --galaxy 'IC 342'            (then: sfng get 'IC 342' --to ic342/)
+    \b
+    More:
+      sfng find --index ~/Downloads/SFNG-INDEX.fits --line HI --format paths
+      sfng find --where "res < 10arcsec and (depth_k < 0.5 or survey = 'PAWS')"
+      sfng find --cone 56.70 68.10 5arcmin --format json
+      sfng find --line CO21 --galaxies --sort dist
+      sfng find --line CO10 --export-obscore co10.xml
+    """
+    from ..errors import SfngError
+    from ..query import DEFAULT_COLUMNS, GALAXY_COLUMNS, select
+
+    if columns == "help":
+        _print_columns(index)
+        return
+    result = select(index, selection)
+    if sort:
+        result.sort([s.strip() for s in sort.split(",") if s.strip()])
+    for note in result.notes:
+        output.info(f"note: {note}")
+    galaxies_mode = as_galaxies if as_galaxies is not None else selection.is_galaxy_set
+
+    if obscore:
+        from ..obscore import write_obscore
+
+        try:
+            write_obscore(result, obscore, base_url=base_url)
+        except FileExistsError as exc:
+            raise SfngError(f"{obscore} exists; choose another name (sfng never overwrites)") from exc
+        output.info(f"wrote {len(result)} row(s) as an ObsCore VOTable to {obscore}")
+        return
+
+    if galaxies_mode:
+        rows = result.galaxy_rows()
+        n = len(rows)
+        what = "galaxies"
+        cols = _columns(columns, GALAXY_COLUMNS)
+        bad = [c for c in cols if c not in GALAXY_COLUMNS]
+        if bad:
+            raise SfngError(f"--galaxies: unknown column(s) {', '.join(bad)}; galaxy lists have "
+                            f"{', '.join(GALAXY_COLUMNS)}")
+        rows = [{c: r[c] for c in cols} for r in rows]
+    else:
+        n = len(result)
+        what = "files"
+        cols = _columns(columns, DEFAULT_COLUMNS)
+        rows = None
+    if count:
+        click.echo(n)
+        if n == 0:
+            output.info(f"no {what} match the selection")
+        return
+    if n == 0:
+        output.info(f"no {what} match the selection")
+        if fmt == "json":
+            output.emit_json([])
+        return
+
+    if fmt == "paths":
+        if galaxies_mode:
+            for r in rows:
+                click.echo(r.get("galaxy", ""))
+        else:
+            for p in result.paths():
+                click.echo(p)
+        return
+    if rows is None and fmt in ("table", "csv", "json"):
+        rows = result.records(cols)
+    if fmt == "table":
+        output.table(rows, cols)
+        output.info(f"{n} {what}")
+    elif fmt == "csv":
+        _csv(rows, cols)
+    elif fmt == "json":
+        output.emit_json(rows)
+    else:
+        if galaxies_mode:
+            from astropy.table import Table
+
+            table = Table(rows=[[r[c] for c in cols] for r in rows], names=cols)
+        else:
+            table = result.to_table(cols)
+        _write_table(table, fmt, out_path)
+
+
+@click.command()
+@click.argument("galaxy")
+@index_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def info(galaxy, index, fmt):
+    """Everything the store holds on one GALAXY (any alias).
+
+    Its NED name, aliases, position, distance and the distance's source, then its files by
+    tracer with resolution, depth, size and whether each footprint covers the galaxy's centre.
+
+    \b
+    Examples:
+      sfng info 'IC 342'
+      sfng info ngc628 --format json
+      sfng info M51 --index SFNG-INDEX.fits
+    """
+    from ..query import info as query_info
+
+    rec = query_info(index, galaxy)
+    if fmt == "json":
+        output.emit_json(rec)
+        return
+    pos = "unknown" if rec["ra"] is None else f"RA {rec['ra']:.5f} deg, Dec {rec['dec']:+.5f} deg"
+    dist = "unknown" if rec["dist"] is None else f"{rec['dist']:.3g} Mpc" + (
+        f" ({rec['dist_src']})" if rec["dist_src"] else "")
+    click.echo(f"{rec['galaxy']}")
+    click.echo(f"  aliases:  {', '.join(rec['aliases']) or '-'}")
+    click.echo(f"  position: {pos}")
+    click.echo(f"  distance: {dist}")
+    click.echo(f"  files:    {len(rec['files'])}")
+    if rec["files"]:
+        click.echo("")
+        rows = [{**f, "size": _size(f["size"]),
+                 "covers": {True: "yes", False: "no", None: "?"}[f["covers"]],
+                 "offset": None if f["offset"] is None else round(f["offset"], 2)}
+                for f in rec["files"]]
+        output.table(rows, ["tracer", "survey", "product", "res", "depth_k", "size", "covers", "offset", "path"])
+        output.info("res in arcsec, depth_k in K (1 km/s channel), offset of the field centre in arcmin")
+
+
+def _size(n):
+    try:
+        n = int(n)
+    except (TypeError, ValueError):
+        return "-"
+    if n < 0:
+        return "-"
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+@click.command(cls=SelectionCommand)
+@selection_options
+@index_option
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+@click.option("--png", "png", type=click.Path(dir_okay=False), metavar="FILE.png",
+              help="Also draw the matrix as a heatmap (needs matplotlib: pip install 'sfng[plot]').")
+def summary(selection, index, fmt, png):
+    """The galaxy x tracer coverage matrix: the best resolution (arcsec) in each cell.
+
+    '-' means no file, '?' files of unknown resolution. Any find selection narrows it.
+
+    \b
+    Examples:
+      sfng summary
+      sfng summary --format csv > coverage.csv
+      sfng summary --dist '<10' --png coverage.png
+    """
+    from ..query import summary as query_summary
+
+    s = query_summary(index, selection)
+    if png:
+        s.plot(png)
+        output.info(f"wrote {png}")
+    if not s.galaxies:
+        output.info("no files match the selection")
+        if fmt == "json":
+            output.emit_json(s.as_dict())
+        return
+    if fmt == "json":
+        output.emit_json(s.as_dict())
+    elif fmt == "csv":
+        click.echo(s.to_csv(), nl=False)
+    else:
+        output.table(s.rows(), ["galaxy", *s.tracers])
+        output.info(f"{len(s.galaxies)} galaxies x {len(s.tracers)} tracers; best resolution in arcsec")
+
+
+@click.group()
+def plot():
+    """Pictures of the index (PNG; needs matplotlib: pip install 'sfng[plot]')."""
+
+
+@plot.command("footprints")
+@click.option("--galaxy", required=True, metavar="NAME", help="The galaxy (any alias).")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), metavar="FILE.png",
+              help="Output file (default: <GALAXY>_footprints.png).")
+@index_option
+def plot_footprints(galaxy, out, index):
+    """Draw the footprints of all data on a galaxy around its position.
+
+    \b
+    Example:
+      sfng plot footprints --galaxy 'IC 342' -o ic342.png
+    """
+    from ..query import plot_footprints as draw
+
+    canon = index.resolve_galaxy(galaxy) or galaxy
+    out = out or f"{canon.replace(' ', '_')}_footprints.png"
+    draw(index, galaxy, out)
+    output.info(f"wrote {out}")
+
+
+@plot.command("coverage")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), default="coverage.png",
+              show_default=True, metavar="FILE.png")
+@index_option
+def plot_coverage(out, index):
+    """Draw the galaxy x tracer matrix of `sfng summary` as a heatmap.
+
+    \b
+    Example:
+      sfng plot coverage -o coverage.png
+    """
+    from ..query import summary as query_summary
+
+    query_summary(index).plot(out)
+    output.info(f"wrote {out}")

@@ -1,0 +1,198 @@
+"""A query result as an IVOA ObsCore table (ObsCore 1.1), written as a VOTable.
+
+Virtual-observatory tools (TOPCAT, pyvo, astropy) read the file as they read an ObsTAP
+answer.  Columns follow the standard's names, units, UCDs and utypes; values the index does
+not hold (exposure times, polarisation) are left empty, never invented.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+C_M_S = 299792458.0
+
+#: (name, unit, ucd, utype suffix after "obscore:", description) in the standard's order.
+FIELDS = [
+    ("dataproduct_type", "", "meta.code.class", "ObsDataset.dataProductType", "image, cube or spectrum"),
+    ("calib_level", "", "meta.code;obs.calib", "ObsDataset.calibLevel", "3 science ready (data/), 4 derived/"),
+    ("obs_collection", "", "meta.id", "DataID.Collection", "survey"),
+    ("obs_id", "", "meta.id", "DataID.observationID", "file name (and object in the file)"),
+    ("obs_publisher_did", "", "meta.ref.ivoid", "Curation.PublisherDID", "identifier in the store"),
+    ("access_url", "", "meta.ref.url", "Access.Reference", "where to get the file"),
+    ("access_format", "", "meta.code.mime", "Access.Format", "file format"),
+    ("access_estsize", "kbyte", "phys.size;meta.file", "Access.Size", "file size"),
+    ("target_name", "", "meta.id;src", "Target.Name", "galaxy (NED preferred name)"),
+    ("s_ra", "deg", "pos.eq.ra", "Char.SpatialAxis.Coverage.Location.Coord.Position2D.Value2.C1", "field centre RA"),
+    ("s_dec", "deg", "pos.eq.dec", "Char.SpatialAxis.Coverage.Location.Coord.Position2D.Value2.C2", "field centre Dec"),
+    ("s_fov", "deg", "phys.angSize;instr.fov", "Char.SpatialAxis.Coverage.Bounds.Extent.diameter", "field size"),
+    ("s_region", "", "pos.outline;obs.field", "Char.SpatialAxis.Coverage.Support.Area", "footprint (STC-S)"),
+    ("s_resolution", "arcsec", "pos.angResolution", "Char.SpatialAxis.Resolution.Refval.value", "beam FWHM"),
+    ("s_xel1", "", "meta.number", "Char.SpatialAxis.numBins1", "pixels along axis 1"),
+    ("s_xel2", "", "meta.number", "Char.SpatialAxis.numBins2", "pixels along axis 2"),
+    ("t_min", "d", "time.start;obs.exposure", "Char.TimeAxis.Coverage.Bounds.Limits.StartTime", "unknown"),
+    ("t_max", "d", "time.end;obs.exposure", "Char.TimeAxis.Coverage.Bounds.Limits.StopTime", "unknown"),
+    ("t_exptime", "s", "time.duration;obs.exposure", "Char.TimeAxis.Coverage.Support.Extent", "unknown"),
+    ("t_resolution", "s", "time.resolution", "Char.TimeAxis.Resolution.Refval.value", "unknown"),
+    ("t_xel", "", "meta.number", "Char.TimeAxis.numBins", "unknown"),
+    ("em_min", "m", "em.wl;stat.min", "Char.SpectralAxis.Coverage.Bounds.Limits.LoLimit", "shortest wavelength"),
+    ("em_max", "m", "em.wl;stat.max", "Char.SpectralAxis.Coverage.Bounds.Limits.HiLimit", "longest wavelength"),
+    ("em_res_power", "", "spect.resolution", "Char.SpectralAxis.Resolution.ResolPower.refVal", "unknown"),
+    ("em_xel", "", "meta.number", "Char.SpectralAxis.numBins", "spectral channels"),
+    ("o_ucd", "", "meta.ucd", "Char.ObservableAxis.ucd", "what the pixel values are"),
+    ("pol_states", "", "meta.code;phys.polarization", "Char.PolarizationAxis.stateList", "unknown"),
+    ("pol_xel", "", "meta.number", "Char.PolarizationAxis.numBins", "unknown"),
+    ("facility_name", "", "meta.id;instr.tel", "Provenance.ObsConfig.Facility.name", "TELESCOP"),
+    ("instrument_name", "", "meta.id;instr", "Provenance.ObsConfig.Instrument.name", "INSTRUME"),
+]
+
+_PRODUCT = {"cube": "cube", "image": "image", "spectra": "spectrum", "spectrum": "spectrum",
+            "table": "measurements"}
+
+
+def _o_ucd(bunit: str) -> str:
+    b = bunit.strip().upper().replace(" ", "")
+    if b in ("K", "MK"):
+        return "phot.antennaTemp"
+    if "/SR" in b or "ARCSEC2" in b or "ARCSEC**2" in b or "/PIX" in b:
+        return "phot.flux.density.sb"
+    if "JY" in b:
+        return "phot.flux.density"
+    return ""
+
+
+def _wavelengths(rows: dict, vocab) -> tuple[np.ndarray, np.ndarray]:
+    """(em_min, em_max) in metres from the spectral coverage, the rest frequency or the band."""
+    n = len(rows["path"])
+    lo, hi = np.full(n, np.nan), np.full(n, np.nan)
+    for i in range(n):
+        unit = str(rows["spec_unit"][i]).strip().lower()
+        a, b = float(rows["spec_min"][i]), float(rows["spec_max"][i])
+        f0 = float(rows["restfrq"][i])
+        nus = None
+        if math.isfinite(a) and math.isfinite(b):
+            scale = {"hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9}.get(unit)
+            vscale = {"m/s": 1.0, "km/s": 1e3}.get(unit)
+            if scale:
+                nus = (a * scale, b * scale)
+            elif vscale and math.isfinite(f0) and f0 > 0:
+                nus = tuple(f0 * (1 - v * vscale / C_M_S) for v in (a, b))  # radio convention
+            elif unit in ("m", "um", "nm", "angstrom"):
+                w = {"m": 1.0, "um": 1e-6, "nm": 1e-9, "angstrom": 1e-10}[unit]
+                lo[i], hi[i] = min(a, b) * w, max(a, b) * w
+                continue
+        if nus is None and math.isfinite(f0) and f0 > 0:
+            nus = (f0, f0)
+        if nus is not None and all(x > 0 for x in nus):
+            w = sorted(C_M_S / x for x in nus)
+            lo[i], hi[i] = w
+            continue
+        t = vocab.tracers.get(str(rows["tracer"][i])) if vocab is not None else None
+        if t is not None and t.wavelength:
+            lo[i] = hi[i] = t.wavelength * 1e-6
+        elif t is not None and t.restfrq:
+            lo[i] = hi[i] = C_M_S / t.restfrq
+    return lo, hi
+
+
+def _region(ra, dec, n) -> str:
+    if n < 3:
+        return ""
+    from .footprint import to_stcs
+
+    return to_stcs(ra[:n], dec[:n])
+
+
+def obscore_table(result, base_url: str | None = None, store_name: str | None = None):
+    """An astropy Table with the ObsCore columns for the rows of ``result``."""
+    from astropy.table import Table
+
+    idx = result.index
+    need = ["path", "locator", "tree", "survey", "galaxy", "product", "tracer", "bunit", "naxis1",
+            "naxis2", "naxis3", "ra", "dec", "fov", "res", "restfrq", "spec_min", "spec_max",
+            "spec_unit", "size", "telescop", "instrume", "foot_n"]
+    rows = {c: result.column(c) for c in need if c in idx.files.dtype.names}
+    for c in need:
+        rows.setdefault(c, np.full(len(result), np.nan) if c not in ("spec_unit", "locator", "telescop", "instrume")
+                        else np.array([""] * len(result)))
+    fra = np.asarray(idx.raw("foot_ra", result.rows), dtype=float)
+    fdec = np.asarray(idx.raw("foot_dec", result.rows), dtype=float)
+    try:
+        vocab = idx.vocabulary()
+    except Exception:  # noqa: BLE001 - no vocabulary: wavelengths from the headers only
+        vocab = None
+    em_min, em_max = _wavelengths(rows, vocab)
+    store = store_name or idx.meta.get("store") or "sfng"
+    paths = [str(p) for p in rows["path"]]
+    if base_url:
+        urls = [base_url.rstrip("/") + "/" + p for p in paths]
+    elif idx.store is not None:
+        urls = [(idx.store.root / p).as_uri() for p in paths]
+    else:
+        urls = paths
+    n = len(result)
+    t = Table()
+    t["dataproduct_type"] = [_PRODUCT.get(str(p), str(p)) for p in rows["product"]]
+    t["calib_level"] = np.array([4 if str(tr) == "derived" else 3 for tr in rows["tree"]], dtype=np.int16)
+    t["obs_collection"] = [str(s) for s in rows["survey"]]
+    t["obs_id"] = [Path(p).name + (str(loc) if str(loc) else "") for p, loc in zip(paths, rows["locator"])]
+    t["obs_publisher_did"] = [f"ivo://sfng/{store}?{p}{loc}" for p, loc in zip(paths, rows["locator"])]
+    t["access_url"] = urls
+    t["access_format"] = ["image/fits"] * n
+    t["access_estsize"] = np.array([max(0, int(s)) // 1024 if int(s) >= 0 else -1 for s in rows["size"]],
+                                   dtype=np.int64)
+    t["target_name"] = [str(g) for g in rows["galaxy"]]
+    t["s_ra"] = np.asarray(rows["ra"], dtype=float)
+    t["s_dec"] = np.asarray(rows["dec"], dtype=float)
+    t["s_fov"] = np.asarray(rows["fov"], dtype=float) / 60.0
+    t["s_region"] = [_region(a, d, int(k)) for a, d, k in zip(fra, fdec, rows["foot_n"])]
+    t["s_resolution"] = np.asarray(rows["res"], dtype=float)
+    t["s_xel1"] = np.asarray(rows["naxis1"], dtype=np.int64)
+    t["s_xel2"] = np.asarray(rows["naxis2"], dtype=np.int64)
+    for c in ("t_min", "t_max", "t_exptime", "t_resolution"):
+        t[c] = np.full(n, np.nan)
+    t["t_xel"] = np.full(n, -1, dtype=np.int64)
+    t["em_min"] = em_min
+    t["em_max"] = em_max
+    t["em_res_power"] = np.full(n, np.nan)
+    t["em_xel"] = np.array([int(x) if str(p) == "cube" else 1 for x, p in zip(rows["naxis3"], rows["product"])],
+                           dtype=np.int64)
+    t["o_ucd"] = [_o_ucd(str(b)) for b in rows["bunit"]]
+    t["pol_states"] = [""] * n
+    t["pol_xel"] = np.full(n, -1, dtype=np.int64)
+    t["facility_name"] = [str(x) for x in rows["telescop"]]
+    t["instrument_name"] = [str(x) for x in rows["instrume"]]
+    for name, unit, ucd, utype, desc in FIELDS:
+        if unit:
+            t[name].unit = unit
+        t[name].description = desc
+    return t
+
+
+def write_obscore(result, path, base_url: str | None = None) -> Path:
+    """Write ``result`` as an ObsCore VOTable at ``path`` (atomic; never overwrites)."""
+    import io
+
+    from astropy.io.votable import from_table
+
+    from .fsutil import atomic_write_bytes
+
+    t = obscore_table(result, base_url=base_url)
+    vot = from_table(t)
+    resource = vot.resources[0]
+    resource.type = "results"
+    table = resource.tables[0]
+    table.name = "obscore"
+    table.description = "SFNG store selection in the IVOA ObsCore 1.1 data model"
+    meta = {f[0]: f for f in FIELDS}
+    for fld in table.fields:
+        _, unit, ucd, utype, desc = meta[fld.name]
+        fld.ucd = ucd
+        fld.utype = "obscore:" + utype
+        if fld.datatype == "int" or fld.datatype == "long" or fld.datatype == "short":
+            fld.values.null = -1
+    buf = io.BytesIO()
+    vot.to_xml(buf)
+    return atomic_write_bytes(path, buf.getvalue())
