@@ -917,7 +917,7 @@ def recover(store, survey: str) -> list[str]:
                             f"manifest (check it by hand)")
                 continue
             mf.append(dst.parent, [mf.Entry(dst.name, dst_sha, dst.stat().st_size, _utc_now(),
-                                            tuple(r.get("companions") or ()))])
+                                            tuple(r.get("companions") or ()), r.get("galaxy"))])
             done.append(f"finished: {r['dst']} verified and recorded in the manifest")
             entry = mf.Entry(dst.name, dst_sha)
         if r.get("mode") == "move" and str(src) not in removed and src.is_file() \
@@ -972,7 +972,7 @@ def execute(plan: Plan, mode: str = "copy", jobs: int = 1, progress=None) -> Rep
             dst = root / item.dest
             with guard:
                 mf.append(dst.parent, [mf.Entry(dst.name, digest, size, _utc_now(),
-                                                tuple(item.companions))])
+                                                tuple(item.companions), item.galaxy)])
 
         def do(item: Item) -> Outcome:
             src, dst = Path(item.source), root / item.dest
@@ -991,7 +991,7 @@ def execute(plan: Plan, mode: str = "copy", jobs: int = 1, progress=None) -> Rep
                 item_mode = "copy" if item.kind == "readme" else mode
                 with guard:
                     journal.record("land", src=str(src), dst=item.dest, mode=item_mode,
-                                   companions=item.companions)
+                                   companions=item.companions, galaxy=item.galaxy)
                 digest, size, how = _land(src, dst, item_mode, None)
                 with guard:
                     journal.record("landed", dst=item.dest, sha256=digest, size=size)
@@ -1163,6 +1163,16 @@ def demo_step(tree, say) -> None:
         say(f"ingest: seeded tables/ with the {', '.join(seeded)}")
     for folder in sorted(p for p in Path(tree.surveys_dir).iterdir() if p.is_dir()):
         plan = plan_ingest(store, folder, ned_rename=True, resolver=resolver, offline=True)
+        caught = [i for i in plan.items if i.kind == "data" and i.validation is not None]
+        if caught:
+            # The demo's later steps (validate/fix, find) work on data/: land these with --force
+            # and show what the ingest hook caught.
+            why = caught[0].notes[-1].split(" -> ")[0].split(": ", 1)[-1]
+            say(f"ingest: {plan.survey}: {len(caught)} file(s) fail a minimum rule (e.g. "
+                f"{caught[0].rel}: {why}); without --force they would go to "
+                f"{QUARANTINE_TREE}/{plan.survey}/, the demo lands them for the validate step")
+            plan = plan_ingest(store, folder, ned_rename=True, resolver=resolver, offline=True,
+                               force=True)
         report = execute(plan, mode="copy", jobs=1)
         say("ingest: " + report.summary())
         for o in report.outcomes:

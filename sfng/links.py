@@ -2,8 +2,8 @@
 
 The specification: "It would also be easy to create ``./data/bygalaxy/`` which contains a series
 of galaxy names and each galaxy directory contains links to the data in the by-survey tree."
-Every file of ``data/<SURVEY>/`` and ``derived/<SURVEY>/`` whose name is
-``<NED_NAME>.<original>`` gets a relative symbolic link
+Every file of ``data/<SURVEY>/`` and ``derived/<SURVEY>/`` filed under a galaxy (the NED name
+ingest recorded in the folder's manifest, else a name of the form ``<NED_NAME>.<original>``) gets a relative symbolic link
 ``data/bygalaxy/<NED_NAME>/<file name>`` -> ``../../<SURVEY>/<file name>`` (or
 ``../../../derived/<SURVEY>/<file name>``), so the tree stays valid when the store is moved or
 mounted elsewhere.  Files of galaxy pairs are also linked in their companions' folders: the
@@ -70,6 +70,22 @@ def _skip_name(name: str) -> bool:
             or name.endswith("_README.txt") or name.endswith(".validation.json"))
 
 
+def _galaxy_of(name: str, entry) -> str | None:
+    """The galaxy a store file is filed under.
+
+    Ingest records it in the manifest (None when it kept the survey's name).  For a file put in
+    by hand the name is parsed, and only a name whose remainder still has an extension counts
+    (``MESSIER_074.cube.fits``), so that a raw survey name (``NGC_628_CUBE.FITS``) is not read as
+    galaxy ``NGC 628 CUBE``.
+    """
+    from . import naming
+
+    if entry is not None:
+        return entry.galaxy
+    galaxy, original = naming.parse(name)
+    return galaxy if galaxy is not None and "." in original.strip(".") else None
+
+
 def desired_links(store) -> tuple[dict, list, list]:
     """``({link path relative to bygalaxy: link target}, unnamed files, problems)``."""
     from . import naming
@@ -93,12 +109,12 @@ def desired_links(store) -> tuple[dict, list, list]:
                 path = folder / name
                 if _skip_name(name) or not path.is_file():
                     continue
-                galaxy, _orig = naming.parse(name)
+                entry = entries.get(name)
+                galaxy = _galaxy_of(name, entry)
                 if galaxy is None:
                     unnamed.append(f"{tree}/{survey}/{name}")
                     continue
                 members = [galaxy]
-                entry = entries.get(name)
                 for comp in [*(entry.companions if entry else ()), *pairs.get(galaxy, [])]:
                     if comp not in members:
                         members.append(comp)

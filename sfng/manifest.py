@@ -11,8 +11,8 @@ Hash lines are exactly what ``sha256sum`` writes (hex digest, two spaces, file n
 the folder; names holding ``\\`` or a newline use its ``\\``-escaped form), so
 ``cd data/THINGS && sha256sum -c MANIFEST.sha256`` verifies the folder.  GNU ``sha256sum``
 skips lines starting with ``#``; sfng uses them to record, for the hash line that follows,
-the size in bytes, when it landed and, for files of galaxy pairs, the ``companions`` (NED names)
-that ``sfng links bygalaxy`` links the file for.  Survey READMEs are not listed: people edit them.
+the size in bytes, when it landed, the ``galaxy`` (NED name) it was stored under and, for files
+of galaxy pairs, the ``companions`` (NED names) that ``sfng links bygalaxy`` links it for too.  Survey READMEs are not listed: people edit them.
 
 Readers: :func:`read_manifest` (the index reads ``sha256`` and ``size`` from it).  Writers:
 :func:`append` (one ``write`` + fsync per batch; ingest holds the survey lock) and
@@ -52,6 +52,8 @@ class Entry:
         ISO 8601 UTC time it landed.
     companions : tuple of str
         NED names of the other galaxies of a pair the file also shows.
+    galaxy : str or None
+        NED name the file was stored under (None when ingest did not rename it).
     """
 
     name: str
@@ -59,10 +61,11 @@ class Entry:
     size: int | None = None
     landed: str | None = None
     companions: tuple = field(default_factory=tuple)
+    galaxy: str | None = None
 
     def as_dict(self):
         return {"name": self.name, "sha256": self.sha256, "size": self.size, "landed": self.landed,
-                "companions": list(self.companions)}
+                "galaxy": self.galaxy, "companions": list(self.companions)}
 
 
 def manifest_path(folder) -> Path:
@@ -92,6 +95,8 @@ def _unescape(name: str) -> str:
 def format_entry(entry: Entry) -> str:
     """The two manifest lines of ``entry`` (metadata comment, then the sha256sum line)."""
     meta = {"size": entry.size, "landed": entry.landed}
+    if entry.galaxy:
+        meta["galaxy"] = entry.galaxy
     if entry.companions:
         meta["companions"] = list(entry.companions)
     prefix, name = _escape(entry.name)
@@ -103,7 +108,7 @@ def parse(text: str) -> tuple[dict, list[str]]:
     entries: dict[str, Entry] = {}
     problems: list[str] = []
     meta: dict = {}
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in enumerate(text.split("\n"), start=1):  # not splitlines: \x0c is a name character
         if line.startswith(_META):
             try:
                 meta = json.loads(line[len(_META):])
@@ -125,7 +130,8 @@ def parse(text: str) -> tuple[dict, list[str]]:
         entries[name] = Entry(name=name, sha256=m.group(2),
                               size=size if isinstance(size, int) else None,
                               landed=meta.get("landed"),
-                              companions=tuple(meta.get("companions") or ()))
+                              companions=tuple(meta.get("companions") or ()),
+                              galaxy=meta.get("galaxy") if isinstance(meta.get("galaxy"), str) else None)
         meta = {}
     return entries, problems
 
