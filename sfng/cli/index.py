@@ -1,0 +1,169 @@
+"""``sfng index``: build, inspect and check SFNG-INDEX.fits."""
+
+import sys
+
+import click
+
+from . import output
+from .options import dry_run_option, format_option, store_option
+
+
+@click.group()
+def index():
+    """SFNG-INDEX.fits: the FITS index of data/ and derived/ (see docs/index.md).
+
+    \b
+    Examples:
+        sfng index build                 incremental: only new or changed files are read
+        sfng index build --full -j 2     describe every file again on 2 processes
+        sfng index stats --by tracer     rows per tracer
+        sfng index check                 files new, changed or gone since the build
+        sfng index show data/THINGS/MESSIER_064.NGC_4826_NA_CUBE_THINGS.FITS
+    """
+
+
+@index.command("build")
+@click.option("--full", is_flag=True, help="Describe every file again (default: reuse the rows of "
+                                             "files whose size and mtime are unchanged).")
+@click.option("--jobs", "-j", type=int, default=1, show_default=True,
+              help="Local worker processes (0 = one per core).")
+@click.option("--scheduler", metavar="local|tcp://HOST:PORT",
+              help="Run on Dask: 'local' starts a LocalCluster of --jobs workers; tcp://... joins a "
+                   "running cluster whose workers see the store at the same path (pip install "
+                   "'sfng[dask]').")
+@click.option("--measure-depth", is_flag=True,
+              help="Read data to measure the noise (MAD of emission-free pixels) where no REPUNC "
+                   "is given, and use noise companions' maps.")
+@click.option("--no-validate", is_flag=True, help="Skip header validation (valid/n_problems unknown).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of SFNG-INDEX.fits.")
+@dry_run_option
+@format_option()
+@store_option
+def build(full, jobs, scheduler, measure_depth, no_validate, out, dry_run, fmt, store):
+    """Crawl data/ and derived/ (headers only) and write SFNG-INDEX.fits atomically.
+
+    Unchanged files keep their rows; unreadable files get a flagged row and a report line,
+    and the build completes. A lock stops two builds at once; a killed build leaves the
+    previous index intact.
+
+    \b
+    Example:
+        sfng index build --jobs 2
+        sfng index build --dry-run       what would be described, reused and dropped
+    """
+    from ..index.build import build_index
+
+    progress = None
+    bar = None
+    if fmt == "text" and sys.stderr.isatty() and output.verbosity() >= 1 and not dry_run:
+        def progress(done, total):
+            nonlocal bar
+            if bar is None:
+                bar = click.progressbar(length=total or 0, label="indexing", file=sys.stderr)
+                bar.__enter__()
+            bar.update(done - bar.pos)
+    try:
+        rep = build_index(store, out=out, full=full, jobs=jobs, measure_depth=measure_depth,
+                          progress=progress, scheduler=scheduler, validate=not no_validate,
+                          dry_run=dry_run)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    if fmt == "json":
+        output.emit_json(rep)
+        return
+    for line in rep.lines():
+        click.echo(line)
+
+
+@index.command("stats")
+@click.option("--by", "by", type=click.Choice(["survey", "tracer", "galaxy", "product", "tree"]),
+              multiple=True, help="Count rows by these columns (repeatable; default survey, "
+                                  "tracer and galaxy, one table each).")
+@click.option("--index", "index_path", type=click.Path(dir_okay=False),
+              help="An index file (default: the store's SFNG-INDEX.fits).")
+@format_option()
+@click.pass_obj
+def stats(obj, by, index_path, fmt):
+    """Row counts by survey, tracer and galaxy.
+
+    \b
+    Example:
+        sfng index stats --by tracer --format json
+    """
+    from ..index.stats import index_stats
+
+    path = index_path or obj.store().index_path
+    got = index_stats(path, by or ("survey", "tracer", "galaxy"))
+    if fmt == "json":
+        output.emit_json(got)
+        return
+    click.echo(f"{path}: {got['rows']} rows, built {got['built']} (schema {got['schema_version']})")
+    for col, counts in got["by"].items():
+        click.echo("")
+        output.table([{col: k or "(unknown)", "rows": n} for k, n in counts.items()])
+
+
+@index.command("check")
+@format_option()
+@store_option
+def check(fmt, store):
+    """Compare the index with the tree: files new, changed (size/mtime) or gone since the build.
+
+    Exits 1 when they differ (rebuild with `sfng index build`).
+
+    \b
+    Example:
+        sfng index check || sfng index build
+    """
+    from ..index.build import check_index
+
+    d = check_index(store)
+    if fmt == "json":
+        output.emit_json(d)
+    else:
+        for what in ("new", "changed", "missing"):
+            for p in getattr(d, what):
+                click.echo(f"{what:8s} {p}")
+        click.echo(f"{len(d.new)} new, {len(d.changed)} changed, {len(d.missing)} missing, "
+                   f"{d.unchanged} unchanged" + ("" if not d.clean else ": the index is up to date"))
+    if not d.clean:
+        sys.exit(1)
+
+
+@index.command("show")
+@click.argument("path")
+@click.option("--index", "index_path", type=click.Path(dir_okay=False),
+              help="An index file (default: the store's SFNG-INDEX.fits).")
+@format_option()
+@click.pass_obj
+def show(obj, path, index_path, fmt):
+    """Show the index row(s) of PATH (store-relative, or a path inside the store), with units.
+
+    \b
+    Example:
+        sfng index show data/NRO45/IC_0342.ic342.co10.fits
+    """
+    from ..index.stats import rows_for
+    from ..index.schema import FILES_COLUMNS
+
+    if index_path:
+        ipath, rel = index_path, path
+    else:
+        store = obj.store()
+        ipath = store.index_path
+        from pathlib import Path
+
+        p = Path(path)
+        rel = store.relpath(p) if (p.is_absolute() or p.exists()) and store.contains(p) else path
+    rows = rows_for(ipath, rel)
+    if fmt == "json":
+        output.emit_json(rows)
+        return
+    units = {c.name: c.unit for c in FILES_COLUMNS}
+    for row in rows:
+        width = max(len(k) for k in row)
+        for k, v in row.items():
+            unit = units.get(k, "") if v not in (None, "") else ""
+            click.echo(f"{k.ljust(width)}  {output._cell(v)}{' ' + unit if unit else ''}")
+        click.echo("")

@@ -1,0 +1,725 @@
+"""``sfng index build``: crawl ``data/`` and ``derived/`` into ``SFNG-INDEX.fits``.
+
+One pass, in path order, rows streamed to the writer:
+
+* **walk** the trees (``os.scandir``; temporary files, hidden files, READMEs, manifests and
+  symbolic links such as ``data/bygalaxy/`` are skipped), pairing noise companions per folder;
+* **reuse** the previous index's rows of every file whose size and mtime are unchanged (and
+  whose survey README has not changed since that build) -- copied byte for byte;
+* **describe** the other files (:mod:`sfng.index.describe`) in chunks, serially, on a local
+  process pool (``jobs``), or on a Dask cluster (``scheduler``), keeping at most a small window
+  of chunks in flight so memory stays bounded;
+* **write** to a temporary file beside the index, fsync, and rename over it: a reader sees the
+  old index or the new one, never a partial one; a kill -9 leaves the previous index intact.
+
+A lock (``fcntl.flock`` on ``.<index name>.lock``, released by the kernel if the process dies)
+stops two builds of the same index at once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SfngError
+from ..fsutil import TMP_PREFIX, fsync_dir
+from .schema import FLAGS
+
+#: Files per work unit sent to a worker.
+CHUNK = 64
+#: Work units in flight per worker (bounds memory and keeps workers busy).
+WINDOW_PER_WORKER = 4
+_SKIP_NAMES = ("MANIFEST.sha256",)
+
+
+# -- report -------------------------------------------------------------------------------
+
+@dataclass
+class BuildReport:
+    """What a build did.  ``problems`` lists ``(path, message)`` for every flagged row."""
+
+    out: str = ""
+    rows: int = 0
+    files: int = 0
+    described: int = 0
+    reused: int = 0
+    removed: int = 0
+    skipped: int = 0
+    galaxies: int = 0
+    flagged: int = 0
+    seconds: float = 0.0
+    full: bool = False
+    workers: str = "serial"
+    problems: list = field(default_factory=list)
+    by_product: dict = field(default_factory=dict)
+    dry_run: bool = False
+
+    @property
+    def files_per_s(self) -> float:
+        return self.files / self.seconds if self.seconds > 0 else float("nan")
+
+    def as_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["problems"] = [{"path": p, "problem": m} for p, m in self.problems]
+        d["files_per_s"] = round(self.files_per_s, 1) if self.seconds > 0 else None
+        return d
+
+    def lines(self) -> list[str]:
+        head = (f"{self.out}: {self.rows} rows from {self.files} files ({self.described} described, "
+                f"{self.reused} unchanged reused, {self.removed} gone), {self.galaxies} galaxies, "
+                f"{self.flagged} flagged; {self.seconds:.2f} s ({self.workers})")
+        if self.dry_run:
+            head = (f"would write {self.out}: {self.files} files ({self.described} to describe, "
+                    f"{self.reused} unchanged, {self.removed} gone)")
+        return [head] + [f"  flagged: {p}: {m}" for p, m in self.problems]
+
+
+# -- the walk ----------------------------------------------------------------------------
+
+@dataclass
+class Item:
+    """One file to index (plain data: crosses process boundaries)."""
+
+    relpath: str
+    tree: str
+    survey: str
+    role: str
+    other: str
+    sha256: str
+    size: int
+    mtime: float
+    readme: str  # store-relative README path governing it ('' none)
+
+
+def _is_candidate(name: str) -> bool:
+    from .describe import is_fits_name
+
+    if name.startswith(".") or name.startswith(TMP_PREFIX) or name in _SKIP_NAMES \
+            or name.endswith("_README.txt"):
+        return False
+    if is_fits_name(name):
+        return True
+    return _plugin_claims(name)
+
+
+def _plugin_claims(name: str) -> bool:
+    low = name.lower()
+    if not low.endswith((".h5", ".hdf5")):
+        return False
+    try:
+        from .. import manga
+    except ImportError:
+        return False
+    return hasattr(manga, "recognise")
+
+
+def walk(root: Path, trees=("data", "derived"), only: set | None = None):
+    """Yield :class:`Item` for every indexable file under ``trees``, in path order.
+
+    ``only``: store-relative paths to keep (others are not yielded).
+    """
+    from ..manifest import read_manifest
+    from .describe import pair_companions
+
+    root = Path(root)
+    for tree in trees:
+        base = root / tree
+        if not base.is_dir():
+            continue
+        yield from _walk_dir(root, base, tree, "", only, read_manifest, pair_companions)
+
+
+def _walk_dir(root, folder, tree, survey, only, read_manifest, pair_companions):
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return
+    files, dirs = [], []
+    for e in entries:
+        if e.name.startswith(".") or e.name.startswith(TMP_PREFIX):
+            continue
+        try:
+            if e.is_symlink():
+                continue
+            if e.is_dir():
+                if not (survey == "" and e.name == "bygalaxy"):
+                    dirs.append(e)
+            elif e.is_file() and _is_candidate(e.name):
+                files.append(e)
+        except OSError:
+            continue
+    rel_folder = folder.relative_to(root).as_posix()
+    if files:
+        roles = pair_companions([e.name for e in files])
+        manifest = read_manifest(folder)
+        readme = ""
+        if survey:
+            cand = root / tree / survey / f"{survey}_README.txt"
+            readme = cand.relative_to(root).as_posix() if cand.is_file() else ""
+        for e in files:
+            rel = f"{rel_folder}/{e.name}"
+            if only is not None and rel not in only:
+                continue
+            try:
+                st = e.stat()
+            except OSError:
+                continue
+            role, other = roles.get(e.name, ("product", ""))
+            entry = manifest.get(e.name)
+            yield Item(rel, tree, survey, role, f"{rel_folder}/{other}" if other else "",
+                       entry.sha256 if entry else "", st.st_size, st.st_mtime, readme)
+    for d in dirs:
+        yield from _walk_dir(root, Path(d.path), tree, survey or d.name, only, read_manifest,
+                             pair_companions)
+
+
+# -- workers ------------------------------------------------------------------------------
+
+@dataclass
+class Shared:
+    """What every worker needs once: the store, the vocabulary and the galaxy names."""
+
+    root: str
+    tracers_extra: dict
+    galaxy_keys: dict
+    measure_depth: bool = False
+    validate: bool = True
+    store: object = None
+
+
+_WORKER: dict = {}
+
+
+def _worker_state(shared: Shared):
+    key = id(shared)
+    st = _WORKER.get("state")
+    if st is None or st[0] != key:
+        from ..header import ReadmeCache
+        from ..tracers import vocabulary
+
+        st = (key, shared, vocabulary(shared.tracers_extra), ReadmeCache())
+        _WORKER["state"] = st
+    return st
+
+
+def _init_pool(shared):
+    _WORKER["shared"] = shared
+
+
+def describe_chunk(items, shared: Shared | None = None):
+    """Describe a chunk of :class:`Item`; returns ``(disk records, [(path, problem)])``."""
+    from .describe import Context, describe_file
+    from .io import encode_rows
+    from .schema import FLAG_TRUNCATED
+
+    shared = shared or _WORKER["shared"]
+    _, shared, vocab, readmes = _worker_state(shared)
+    rows = []
+    for it in items:
+        meta, err = {}, ""
+        if it.readme:
+            try:
+                meta = readmes.get(Path(shared.root) / it.readme).metadata
+            except SfngError as exc:
+                err = str(exc)
+        ctx = Context(root=shared.root, relpath=it.relpath, tree=it.tree, survey=it.survey,
+                      readme_meta=meta, readme_error=err, role=it.role, other=it.other,
+                      sha256=it.sha256, measure_depth=shared.measure_depth,
+                      validate=shared.validate, tracers=vocab, galaxy_keys=shared.galaxy_keys,
+                      store=shared.store)
+        rows.extend(describe_file(ctx, _Stat(it.size, it.mtime)))
+    records, cut = encode_rows(rows)
+    if cut:
+        records["flag"][cut] |= FLAG_TRUNCATED
+    problems = [(r["path"] + (r.get("locator") or ""), r["error"] or FLAGS.get(r["flag"], "flagged"))
+                for r in rows if r.get("flag")]
+    for i in cut:
+        problems.append((rows[i]["path"], FLAGS[FLAG_TRUNCATED]))
+    return records, problems
+
+
+@dataclass
+class _Stat:
+    st_size: int
+    st_mtime: float
+
+
+class _Done:
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+class _Serial:
+    name = "serial"
+    workers = 1
+
+    def __init__(self, shared):
+        self.shared = shared
+
+    def submit(self, items):
+        return _Done(describe_chunk(items, self.shared))
+
+    def close(self):
+        pass
+
+
+class _Pool:
+    def __init__(self, shared, jobs):
+        import multiprocessing as mp
+
+        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+        self.pool = mp.get_context(method).Pool(jobs, initializer=_init_pool, initargs=(shared,))
+        self.workers = jobs
+        self.name = f"{jobs} local processes"
+
+    def submit(self, items):
+        res = self.pool.apply_async(describe_chunk, (items,))
+        res.result = res.get
+        return res
+
+    def close(self):
+        self.pool.close()
+        self.pool.join()
+
+
+class _Dask:
+    def __init__(self, shared, scheduler, jobs):
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError as exc:
+            raise SfngError("--scheduler needs Dask: pip install 'sfng[dask]' "
+                            "(dask[distributed])") from exc
+        self.cluster = None
+        if scheduler == "local":
+            self.cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1,
+                                        processes=True, dashboard_address=None)
+            self.client = Client(self.cluster)
+        else:
+            try:
+                self.client = Client(scheduler, timeout=30)
+            except OSError as exc:
+                raise SfngError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
+        self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+        self.shared = self.client.scatter(shared, broadcast=True)
+        self.name = f"dask {scheduler} ({self.workers} workers)"
+
+    def submit(self, items):
+        return self.client.submit(describe_chunk, items, self.shared, pure=False)
+
+    def close(self):
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+# -- the lock -----------------------------------------------------------------------------
+
+class BuildLock:
+    """An exclusive, non-blocking lock on ``.<index name>.lock`` beside the index."""
+
+    def __init__(self, out: Path):
+        self.path = out.parent / f".{out.name}.lock"
+        self.fd = None
+
+    def __enter__(self):
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(self.fd, 64, 0).decode("ascii", "replace").strip()
+            os.close(self.fd)
+            self.fd = None
+            raise SfngError(f"another index build is running on {self.path.parent} "
+                            f"({holder or 'unknown process'}); wait for it to finish") from exc
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"pid {os.getpid()}".encode(), 0)
+        return self
+
+    def __exit__(self, *exc):
+        import fcntl
+
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+# -- previous rows ------------------------------------------------------------------------
+
+class Previous:
+    """The rows of the previous index, looked up by path (memory-mapped, not loaded)."""
+
+    def __init__(self, path: Path | None):
+        from .io import open_records
+
+        self.records = open_records(path) if path is not None and path.is_file() else None
+        self.built = 0.0
+        self.where: dict = {}
+        if self.records is None:
+            return
+        self.built = _built_time(path)
+        paths = self.records["path"]
+        sizes = self.records["size"]
+        mtimes = self.records["mtime"]
+        for i, p in enumerate(paths.tolist()):
+            key = p.decode("utf-8", "surrogateescape")
+            got = self.where.get(key)
+            if got is None:
+                self.where[key] = [i, 1, int(sizes[i]), float(mtimes[i])]
+            else:
+                got[1] += 1
+
+    def match(self, it: Item):
+        """(start, count) of ``it``'s previous rows if they are still valid, else None."""
+        got = self.where.get(it.relpath)
+        if got is None or got[2] != it.size or got[3] != it.mtime:
+            return None
+        return got[0], got[1]
+
+
+def _built_time(path) -> float:
+    from datetime import datetime
+
+    from .io import _read_header
+
+    try:
+        with open(path, "rb") as f:
+            cards, _ = _read_header(f, 0)
+        return datetime.fromisoformat(cards.get("BUILT", "").replace("Z", "+00:00")).timestamp()
+    except (OSError, ValueError):
+        return 0.0
+
+
+# -- build --------------------------------------------------------------------------------
+
+def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
+                measure_depth: bool = False, progress=None, scheduler: str | None = None,
+                validate: bool = True, dry_run: bool = False) -> BuildReport:
+    """Build the index of ``store``'s ``data/`` and ``derived/`` trees.
+
+    Parameters
+    ----------
+    store : sfng.store.Store
+    out : path-like, optional
+        Where to write (default ``store.index_path``).
+    paths : iterable of str, optional
+        Store-relative paths: index only these (release bundles).
+    full : bool
+        Describe every file again instead of reusing unchanged rows.
+    jobs : int
+        Local worker processes (0 = all cores).
+    measure_depth : bool
+        Read data to measure the noise where REPUNC is not given.
+    progress : callable, optional
+        ``progress(done, total)`` after each chunk.
+    scheduler : str, optional
+        ``"local"`` for a Dask LocalCluster of ``jobs`` workers, or ``tcp://HOST:PORT``.
+    validate : bool
+        Run header validation for the ``valid``/``n_problems`` columns.
+    dry_run : bool
+        Count what would be described, reused and dropped; write nothing.
+    """
+    import sfng
+
+    from ..galaxies import name_key, read_galaxies
+    from .io import IndexWriter
+
+    from datetime import datetime, timezone
+
+    t0 = time.perf_counter()
+    # Sub-second build time: a README edited after it re-describes its survey next time.
+    started = datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    root = Path(store.root)
+    out = Path(out) if out is not None else store.index_path
+    jobs = (os.cpu_count() or 1) if not jobs or jobs < 1 else jobs
+    only = set(paths) if paths is not None else None
+    rep = BuildReport(out=str(out), full=full, dry_run=dry_run)
+
+    galaxies = read_galaxies(store)
+    galaxy_keys = {}
+    for g in galaxies:
+        for n in g.names():
+            galaxy_keys.setdefault(name_key(n), g.name)
+
+    with BuildLock(out):
+        _clean_stale(out)
+        prev_path = store.index_path if store.index_path.is_file() else out
+        previous = Previous(None if full else prev_path)
+        readme_mtimes: dict = {}
+        total = None
+        if progress is not None:
+            total = sum(1 for _ in walk(root, only=only))
+            progress(0, total)
+        shared = Shared(str(root), dict(store.config.get("tracers") or {}), galaxy_keys,
+                        measure_depth, validate, store)
+        if dry_run:
+            seen = known = 0
+            for it in walk(root, only=only):
+                seen += 1
+                known += it.relpath in previous.where
+                if _reusable(previous, it, root, readme_mtimes):
+                    rep.reused += 1
+                else:
+                    rep.described += 1
+            rep.files = seen
+            rep.removed = len(previous.where) - known if only is None else 0
+            rep.seconds = time.perf_counter() - t0
+            return rep
+
+        executor = _executor(shared, jobs, scheduler)
+        rep.workers = executor.name
+        tmp = out.parent / f"{TMP_PREFIX}index-{os.getpid()}{out.suffix}"
+        meta = {"store": store.name, "sfng_version": sfng.__version__, "built": started}
+        writer = IndexWriter(tmp, meta)
+        galaxy_counts: Counter = Counter()
+        products: Counter = Counter()
+        window = WINDOW_PER_WORKER * executor.workers
+        pending: deque = deque()
+        done = 0
+
+        def emit(kind, payload, n_files):
+            nonlocal done
+            if kind == "new":
+                records, problems = payload.result()
+                rep.problems.extend(problems)
+            else:
+                records = payload
+                for i in np.flatnonzero(records["flag"]):   # keep reporting known problems
+                    rep.problems.append((records["path"][i].decode("utf-8", "replace"),
+                                         records["error"][i].decode("utf-8", "replace")
+                                         or FLAGS.get(int(records["flag"][i]), "flagged")))
+            writer.add_records(records)
+            _count(records, galaxy_counts, products)
+            done += n_files
+            if progress is not None:
+                progress(done, total)
+
+        try:
+            chunk: list = []
+            reuse_start = reuse_count = reuse_files = 0
+
+            def flush_reuse():
+                nonlocal reuse_start, reuse_count, reuse_files
+                if reuse_count:
+                    recs = _refresh(previous.records[reuse_start:reuse_start + reuse_count],
+                                    reuse_items, galaxy_keys)
+                    pending.append(("old", recs, reuse_files))
+                    reuse_items.clear()
+                reuse_count = reuse_files = 0
+
+            reuse_items: list = []
+            known = 0
+            for it in walk(root, only=only):
+                rep.files += 1
+                known += it.relpath in previous.where
+                got = None if full else _reusable(previous, it, root, readme_mtimes)
+                if got is not None:
+                    if chunk:
+                        pending.append(("new", executor.submit(chunk), len(chunk)))
+                        chunk = []
+                    start, count = got
+                    if reuse_count and start == reuse_start + reuse_count:
+                        reuse_count += count
+                    else:
+                        flush_reuse()
+                        reuse_start, reuse_count = start, count
+                    reuse_files += 1
+                    reuse_items.append(it)
+                    rep.reused += 1
+                else:
+                    flush_reuse()
+                    chunk.append(it)
+                    rep.described += 1
+                    if len(chunk) >= CHUNK:
+                        pending.append(("new", executor.submit(chunk), len(chunk)))
+                        chunk = []
+                while len(pending) > window:
+                    emit(*pending.popleft())
+            flush_reuse()
+            if chunk:
+                pending.append(("new", executor.submit(chunk), len(chunk)))
+            while pending:
+                emit(*pending.popleft())
+            gal_rows = galaxy_rows(galaxies, galaxy_counts)
+            writer.finish(gal_rows)
+        except BaseException:
+            writer.abort()
+            raise
+        finally:
+            executor.close()
+        os.replace(tmp, out)
+        fsync_dir(out.parent)
+
+    rep.rows = writer.n_files
+    rep.flagged = writer.n_flagged
+    rep.galaxies = len(gal_rows)
+    rep.removed = len(previous.where) - known if only is None else 0
+    rep.by_product = dict(products)
+    rep.seconds = time.perf_counter() - t0
+    return rep
+
+
+def _executor(shared, jobs, scheduler):
+    if scheduler:
+        return _Dask(shared, scheduler, jobs)
+    if jobs > 1:
+        return _Pool(shared, jobs)
+    return _Serial(shared)
+
+
+def _reusable(previous: Previous, it: Item, root: Path, readme_mtimes: dict):
+    if previous.records is None:
+        return None
+    got = previous.match(it)
+    if got is None:
+        return None
+    if it.readme:
+        m = readme_mtimes.get(it.readme)
+        if m is None:
+            try:
+                m = readme_mtimes[it.readme] = os.stat(root / it.readme).st_mtime
+            except OSError:
+                m = readme_mtimes[it.readme] = 0.0
+        if m >= previous.built:   # README edited since the previous build: metadata may differ
+            return None
+    return got
+
+
+def _refresh(records, items, galaxy_keys):
+    """Reused rows with what may have changed outside the file: its manifest hash and the
+    galaxy table's name for its galaxy."""
+    from ..naming import normalise
+
+    want = {it.relpath: it.sha256 for it in items}
+    paths = records["path"]
+    sha = records["sha256"]
+    fix_sha = [i for i, p in enumerate(paths.tolist())
+               if want.get(p.decode("utf-8", "surrogateescape"), "").encode() != sha[i]]
+    gal = records["galaxy"]
+    fix_gal = {}
+    for g in set(gal.tolist()):
+        if g:
+            name = g.decode("utf-8", "replace")
+            canon = galaxy_keys.get(normalise(name), name)
+            if canon != name:
+                fix_gal[g] = canon.encode("utf-8")
+    if not fix_sha and not fix_gal:
+        return records
+    records = np.array(records)  # a private copy: the source is the memory-mapped old index
+    for i in fix_sha:
+        records["sha256"][i] = want.get(paths[i].decode("utf-8", "surrogateescape"), "").encode()
+    for old, new in fix_gal.items():
+        records["galaxy"][records["galaxy"] == old] = new
+    return records
+
+
+def _count(records, galaxies: Counter, products: Counter):
+    g, n = np.unique(records["galaxy"], return_counts=True)
+    for name, k in zip(g.tolist(), n.tolist()):
+        if name:
+            galaxies[name.decode("utf-8", "replace")] += k
+    p, n = np.unique(records["product"], return_counts=True)
+    for name, k in zip(p.tolist(), n.tolist()):
+        products[name.decode() or "unreadable"] += k
+
+
+def galaxy_rows(table, counts: Counter) -> list[dict]:
+    """GALAXIES rows: every galaxy of the table, plus galaxies named by files but missing from
+    it (their position and distance unknown)."""
+    rows, seen = [], set()
+    for g in table:
+        rows.append({"name": g.name, "aliases": ";".join(g.aliases), "ra": g.ra, "dec": g.dec,
+                     "dist": g.dist, "dist_src": g.dist_src, "n_files": counts.get(g.name, 0)})
+        seen.add(g.name)
+    for name in sorted(set(counts) - seen):
+        rows.append({"name": name, "n_files": counts[name]})
+    return rows
+
+
+def _clean_stale(out: Path):
+    """Remove temporaries of builds that died (we hold the lock, so none is live)."""
+    for p in out.parent.glob(f"{TMP_PREFIX}index-*"):
+        try:
+            p.unlink()
+        except OSError:
+            pass
+
+
+# -- drift --------------------------------------------------------------------------------
+
+@dataclass
+class Drift:
+    """Index vs tree: files new since the build, changed (size/mtime), and gone."""
+
+    new: list = field(default_factory=list)
+    changed: list = field(default_factory=list)
+    missing: list = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def clean(self) -> bool:
+        return not (self.new or self.changed or self.missing)
+
+    def as_dict(self):
+        return {"new": self.new, "changed": self.changed, "missing": self.missing,
+                "unchanged": self.unchanged, "clean": self.clean}
+
+
+def check_index(store, index=None) -> Drift:
+    """Compare the index with the tree (stat only, no file is read)."""
+    from .io import read_index
+
+    index = Path(index) if index is not None else store.index_path
+    files, _, _ = read_index(index, columns=["path", "size", "mtime"], galaxies=False)
+    known = {}
+    for p, s, m in zip(files["path"].tolist(), files["size"].tolist(), files["mtime"].tolist()):
+        key = p.decode("utf-8", "surrogateescape") if isinstance(p, bytes) else p
+        known[key] = (s, m)
+    d = Drift()
+    seen = set()
+    for it in walk(Path(store.root)):
+        seen.add(it.relpath)
+        got = known.get(it.relpath)
+        if got is None:
+            d.new.append(it.relpath)
+        elif got != (it.size, it.mtime):
+            d.changed.append(it.relpath)
+        else:
+            d.unchanged += 1
+    d.missing = sorted(set(known) - seen)
+    return d
+
+
+# -- demo ---------------------------------------------------------------------------------
+
+def demo_step(tree, say) -> None:
+    """Demo: load the demo's galaxy table (with distances), build the index, print counts."""
+    from ..galaxies import from_demo, merge_galaxies
+    from ..store import Store
+
+    store = Store.open(tree.store_dir)
+    gal = merge_galaxies(store, from_demo(), "sfng.demo.GALAXIES")
+    say(f"galaxies: tables/galaxies.ecsv ({len(gal.added)} added, {len(gal.updated)} updated)")
+    rep = build_index(store)
+    from .io import read_index
+
+    files, galaxies, _ = read_index(store.index_path)
+    tracers = Counter(t.decode() if isinstance(t, bytes) else str(t) for t in files["tracer"])
+    with_depth = int(np.isfinite(np.asarray(files["depth_k"], dtype=float)).sum())
+    say(f"index: {rep.rows} rows ({', '.join(f'{n} {k}' for k, n in sorted(rep.by_product.items()))}) "
+        f"in {rep.seconds:.2f} s; {len(galaxies)} galaxies; {rep.flagged} flagged")
+    say("index: tracers " + ", ".join(f"{k or 'unknown'} {n}" for k, n in sorted(tracers.items())))
+    say(f"index: {with_depth} cubes with a depth in K at 1 km/s -> {store.relpath(store.index_path)}")
+    for p, m in rep.problems[:5]:
+        say(f"index: flagged {p}: {m}")

@@ -1,0 +1,408 @@
+"""One file -> its index row(s).
+
+Header-only: the file's header blocks (:func:`sfng.fitsheader.read_headers`) overlaid on the
+survey README's metadata (:func:`sfng.header.effective_header`) give the product type, tracer,
+beam, spectral axis, footprint and depth.  Data are read only with ``measure_depth``.
+
+Products that need their own reading (MaNGA cubes and maps, GZ3D, HDF5 containers) are
+dispatched to ``sfng.manga.describe(path, blocks, context) -> list[dict]`` when
+``sfng.manga.recognise(path, blocks)`` says so; its rows are laid over the common part of the
+row (path, size, mtime, sha256, validation ...), and may carry a ``locator`` per object.
+
+Noise companions (``X_noise.fits``, ``X_error.fits``, ``X.noise.fits``, PHANGS ``_noise``) are
+paired with their product by name (:func:`companion_of`); each row's ``noise_path`` names the
+other file, and with ``measure_depth`` a product without REPUNC takes its depth from the median
+of its companion noise map.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .schema import (FLAG_DEPTH_ERROR, FLAG_NO_CELESTIAL, FLAG_PLUGIN_ERROR, FLAG_README_ERROR,
+                     FLAG_UNREADABLE, FOOT_MAX, null_row)
+
+NAN = float("nan")
+#: File name suffixes (before the FITS extension) of uncertainty companions.
+NOISE_SUFFIXES = ("_noise", "_error", ".noise", ".error", "-noise", "-error")
+FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
+_STRUCTURAL = frozenset(("SIMPLE", "XTENSION", "BITPIX", "NAXIS", "EXTEND", "PCOUNT", "GCOUNT",
+                         "NAXIS1", "NAXIS2", "NAXIS3", "NAXIS4", "NAXIS5", "EXTNAME", "EXTVER",
+                         "TFIELDS", "THEAP", "GROUPS", "END", "INHERIT", "CHECKSUM", "DATASUM"))
+_BEAM_SRC = {"header": "file", "readme": "readme", "aips-history": "history"}
+
+
+def fits_stem(name: str) -> str | None:
+    """``name`` without its FITS extension (case-insensitive), or None if it is not FITS."""
+    low = name.lower()
+    for suf in FITS_SUFFIXES:
+        if low.endswith(suf):
+            return name[: -len(suf)]
+    return None
+
+
+def is_fits_name(name: str) -> bool:
+    return fits_stem(name) is not None
+
+
+def companion_of(name: str) -> str | None:
+    """For a noise/error companion file name, the stem of its product; else None.
+    ``ngc628_co21_noise.fits`` -> ``ngc628_co21``; ``x.noise.fits`` -> ``x``."""
+    stem = fits_stem(name)
+    if stem is None:
+        return None
+    low = stem.lower()
+    for suf in NOISE_SUFFIXES:
+        if low.endswith(suf) and len(stem) > len(suf):
+            return stem[: -len(suf)]
+    return None
+
+
+def pair_companions(names) -> dict:
+    """Within one folder: ``{file name: (role, other file name or "")}`` for FITS names.
+
+    A companion whose product is not in the folder stays a ``noise`` row with no link.
+    """
+    names = list(names)
+    by_stem = {}
+    for n in names:
+        s = fits_stem(n)
+        if s is not None and companion_of(n) is None:
+            by_stem.setdefault(s, n)
+    out = {}
+    for n in names:
+        if not is_fits_name(n):
+            continue
+        base = companion_of(n)
+        if base is None:
+            out.setdefault(n, ("product", ""))
+        else:
+            product = by_stem.get(base)
+            out[n] = ("noise", product or "")
+            if product:
+                out[product] = ("product", n)
+    return out
+
+
+@dataclass
+class Context:
+    """What describing one file needs besides the file (plain data, picklable for workers).
+
+    ``readme_meta`` is the survey README's metadata; ``readme_error`` its read error, if any.
+    ``galaxy_keys`` maps normalised galaxy names/aliases to the galaxy table's names.
+    """
+
+    root: str
+    relpath: str
+    tree: str = ""
+    survey: str = ""
+    readme_meta: dict = field(default_factory=dict)
+    readme_error: str = ""
+    role: str = "product"
+    other: str = ""            # store-relative path of the companion / product
+    sha256: str = ""
+    measure_depth: bool = False
+    validate: bool = True
+    tracers: object = None     # sfng.tracers.Vocabulary
+    galaxy_keys: dict = field(default_factory=dict)
+    store: object = None       # sfng.store.Store, for validation
+
+    @property
+    def path(self) -> Path:
+        return Path(self.root) / self.relpath
+
+
+def describe_file(ctx: Context, stat=None) -> list[dict]:
+    """The index row(s) of one file; never raises for a bad file (the row is flagged)."""
+    import os
+
+    from ..fitsheader import read_headers
+    from ..naming import parse
+
+    path = ctx.path
+    st = stat or os.stat(path)
+    base = null_row()
+    galaxy, _ = parse(path.name)
+    if galaxy:
+        galaxy = ctx.galaxy_keys.get(_galaxy_key(galaxy), galaxy)
+    base.update(path=ctx.relpath, tree=ctx.tree, survey=ctx.survey, galaxy=galaxy or "",
+                role=ctx.role, noise_path=ctx.other, size=st.st_size, mtime=st.st_mtime,
+                sha256=ctx.sha256, flag=0, error="", valid=False, n_problems=-1)
+    if ctx.readme_error:
+        _flag(base, FLAG_README_ERROR, ctx.readme_error)
+    blocks = None
+    if is_fits_name(path.name):
+        try:
+            blocks = read_headers(path)
+        except Exception as exc:  # noqa: BLE001 - a file that cannot be read is flagged, not fatal
+            _flag(base, FLAG_UNREADABLE, str(exc))
+            return [base]
+        _validate(ctx, base)
+    rows = _plugin_rows(ctx, base, blocks)
+    if rows is not None:
+        return rows
+    if blocks is None:
+        _flag(base, FLAG_UNREADABLE, "not a FITS file, and no product describer reads it")
+        return [base]
+    return [describe_blocks(ctx, blocks, base)]
+
+
+def _galaxy_key(name):
+    from ..naming import normalise
+
+    return normalise(name)
+
+
+def _flag(row, bit, message):
+    row["flag"] = int(row.get("flag") or 0) | bit
+    if not row.get("error"):
+        row["error"] = _short(message)
+
+
+def _short(message: str, width: int = 120) -> str:
+    """One line that fits the ``error`` column (the full text goes to the build report)."""
+    text = " ".join(str(message).split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _validate(ctx, row):
+    if not ctx.validate:
+        return
+    try:
+        from ..validate import validate_file
+    except ImportError:
+        return
+    try:
+        rep = validate_file(ctx.path, ctx.store, readme_metadata=ctx.readme_meta)
+    except Exception as exc:  # noqa: BLE001 - validation trouble must not stop the index
+        row["error"] = row.get("error") or _short(f"validation failed: {exc}")
+        return
+    row["valid"] = not rep.errors
+    row["n_problems"] = len(rep.problems)
+
+
+def _plugin_rows(ctx, base, blocks):
+    try:
+        from .. import manga
+    except ImportError:
+        return None
+    recognise = getattr(manga, "recognise", None)
+    if recognise is None or not recognise(ctx.path, blocks):
+        return None
+    try:
+        got = manga.describe(ctx.path, blocks, store_root=ctx.root, measure_depth=ctx.measure_depth)
+    except Exception as exc:  # noqa: BLE001 - fall back to the generic row, flagged
+        _flag(base, FLAG_PLUGIN_ERROR, f"{type(exc).__name__}: {exc}")
+        return None
+    rows = []
+    for extra in got or []:
+        row = dict(base)
+        row.update(extra)
+        rows.append(row)
+    return rows or None
+
+
+def data_block(blocks):
+    """The HDU a row describes: the first image HDU with two or more axes, else the first
+    image HDU, else the first table; None when the file holds no data."""
+    images = [b for b in blocks if (b.xtension is None or str(b.xtension).strip() == "IMAGE")
+              and b.data_size > 0]
+    for b in images:
+        if (b.header.get("NAXIS") or 0) >= 2:
+            return b
+    if images:
+        return images[0]
+    tables = [b for b in blocks if str(b.xtension or "").strip() in ("BINTABLE", "TABLE")]
+    return tables[0] if tables else None
+
+
+def header_cards(blocks, chosen):
+    """Cards of ``chosen`` with the primary header's non-structural keys underneath (an
+    extension inherits what the primary says unless it says otherwise)."""
+    if chosen is None or chosen.index == 0:
+        return list((chosen or blocks[0]).cards)
+    prim = [c for c in blocks[0].cards if c[0] not in _STRUCTURAL]
+    return prim + list(chosen.cards)
+
+
+def describe_blocks(ctx: Context, blocks, base: dict) -> dict:
+    """The generic FITS row for ``blocks`` over ``base`` (the common part of the row)."""
+    from ..beam import beam_from_header
+    from ..header import effective_header
+    from ..spectral import spectral_axis
+
+    row = dict(base)
+    chosen = data_block(blocks)
+    eff = effective_header(header_cards(blocks, chosen), ctx.readme_meta)
+    row["hdu"] = chosen.index if chosen is not None else 0
+    row["object"] = _text(eff.get("OBJECT"))
+    row["telescop"] = _text(eff.get("TELESCOP"))
+    row["instrume"] = _text(eff.get("INSTRUME"))
+    row["bunit"] = _text(eff.get("BUNIT"))
+    row["from_readme"] = ",".join(eff.from_readme())
+    is_table = chosen is not None and str(chosen.xtension or "").strip() in ("BINTABLE", "TABLE")
+    naxis = _int(eff.get("NAXIS"), 0)
+    row["naxis"] = naxis
+    for n in range(1, 5):
+        row[f"naxis{n}"] = _int(eff.get(f"NAXIS{n}"), -1) if n <= naxis else -1
+        row[f"ctype{n}"] = _text(eff.get(f"CTYPE{n}"))
+        row[f"cunit{n}"] = _text(eff.get(f"CUNIT{n}"))
+        row[f"cdelt{n}"] = _step(eff, n)
+        row[f"crval{n}"] = _float(eff.get(f"CRVAL{n}"))
+    row["specres"] = _float(eff.get("SPECRES"))
+    row["repunc"] = _float(eff.get("REPUNC"))
+
+    beam = beam_from_header(eff)
+    if beam is not None:
+        if beam.ok:
+            row.update(bmaj=beam.major, bmin=beam.minor, bpa=beam.pa,
+                       beam_src=_BEAM_SRC.get(beam.source, beam.source[:8]), res=beam.major)
+        else:
+            row["beam_src"] = "suspect"
+    spec = None if is_table else spectral_axis(eff)
+    restfrq = NAN
+    if spec is not None:
+        restfrq = spec.restfrq
+        row["spec_type"] = spec.code
+        row["chan_kms"] = spec.chan_kms
+        lo, hi, unit = spec.coverage
+        row.update(spec_min=lo, spec_max=hi, spec_unit=unit)
+    else:
+        restfrq = _float(eff.get("RESTFRQ", eff.get("RESTFREQ")))
+    row["restfrq"] = restfrq
+
+    if ctx.tracers is not None:
+        tracer, how = ctx.tracers.infer(eff, restfrq=restfrq if math.isfinite(restfrq) else None)
+        row["tracer"], row["tracer_src"] = tracer or "", how
+    row["product"] = _product(is_table, chosen, eff, spec, naxis)
+
+    if not is_table:
+        fp = _footprint(eff)
+        if isinstance(fp, str):
+            _flag(row, FLAG_NO_CELESTIAL, fp)
+        else:
+            ras, decs, ra0, dec0, fov = fp
+            row.update(ra=ra0, dec=dec0, fov=fov, foot_n=len(ras),
+                       foot_ra=list(ras), foot_dec=list(decs))
+    if row["role"] == "product":
+        _depth(ctx, row, chosen)
+    return row
+
+
+def _product(is_table, chosen, eff, spec, naxis) -> str:
+    if is_table:
+        names = {str(eff.get(f"TTYPE{i}", "")).upper() for i in range(1, _int(eff.get("TFIELDS"), 0) + 1)}
+        spectral = {"WAVE", "WAVELENGTH", "LAMBDA", "FREQ", "FREQUENCY", "VELO", "VELOCITY", "LOGLAM"}
+        return "spectra" if names & spectral else "table"
+    if spec is not None and spec.naxis > 1:
+        sizes = [_int(eff.get(f"NAXIS{n}"), 1) for n in range(1, naxis + 1)]
+        big = [s for s in sizes if s > 1]
+        return "spectra" if len(big) == 1 else "cube"
+    return "image"
+
+
+def _footprint(eff):
+    """``(ras, decs, ra0, dec0, fov_arcmin)`` of the celestial outline, or why there is none."""
+    from ..footprint import outline
+
+    try:
+        fp = outline(eff)
+    except Exception as exc:  # noqa: BLE001 - a broken WCS means no footprint (flagged), not a crash
+        return "no footprint: " + " ".join(str(exc).split())
+    if fp is None:
+        return "no celestial WCS: no footprint"
+    ras, decs = list(fp.ra), list(fp.dec)
+    if len(ras) > FOOT_MAX:
+        step = len(ras) / FOOT_MAX
+        keep = [int(i * step) for i in range(FOOT_MAX)]
+        ras, decs = [ras[i] for i in keep], [decs[i] for i in keep]
+    ra0, dec0 = fp.centre
+    return ras, decs, float(ra0), float(dec0), float(fp.size_arcmin)
+
+
+def _depth(ctx, row, chosen):
+    """rms in K in the native channel and at 1 km/s (see :mod:`sfng.units`)."""
+    from ..units import depth_at, measure_rms, to_kelvin
+
+    sigma, src = NAN, ""
+    if math.isfinite(row["repunc"]):
+        sigma, src = row["repunc"], "repunc"
+    elif ctx.measure_depth:
+        try:
+            if row["noise_path"]:
+                sigma = _median_of(Path(ctx.root) / row["noise_path"])
+                src = "noise"
+            elif chosen is not None and row["product"] in ("cube", "image"):
+                sigma = measure_rms(_read_data(ctx.path, chosen.index))
+                src = "measured"
+        except Exception as exc:  # noqa: BLE001 - unreadable data: depth stays unknown
+            _flag(row, FLAG_DEPTH_ERROR, f"--measure-depth: {exc}")
+            sigma, src = NAN, ""
+    if not math.isfinite(sigma):
+        return
+    rms_k = to_kelvin(sigma, row["bunit"], row["restfrq"], row["bmaj"], row["bmin"])
+    if not math.isfinite(rms_k):
+        return
+    row["rms_k"], row["depth_src"] = rms_k, src
+    if row["product"] == "cube":
+        row["depth_k"] = depth_at(rms_k, row["chan_kms"], 1.0)
+
+
+def _read_data(path, hdu):
+    from astropy.io import fits
+
+    with fits.open(path, memmap=True, lazy_load_hdus=True) as hl:
+        return hl[hdu].data.copy() if hl[hdu].data is not None else []
+
+
+def _median_of(path) -> float:
+    import numpy as np
+
+    from ..fitsheader import read_headers
+
+    blocks = read_headers(path)
+    b = data_block(blocks)
+    if b is None:
+        return NAN
+    a = np.asarray(_read_data(path, b.index), dtype=float).ravel()
+    a = a[np.isfinite(a) & (a > 0)]
+    return float(np.median(a)) if a.size else NAN
+
+
+def _text(v) -> str:
+    if v is None:
+        return ""
+    return str(v).strip()
+
+
+def _float(v) -> float:
+    if v is None or isinstance(v, bool):
+        return NAN
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return NAN
+    return f
+
+
+def _int(v, default):
+    if v is None or isinstance(v, bool):
+        return default
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return default
+
+
+def _step(eff, n) -> float:
+    cd = eff.get(f"CD{n}_{n}")
+    if cd is not None:
+        return _float(cd)
+    cdelt = _float(eff.get(f"CDELT{n}"))
+    pc = eff.get(f"PC{n}_{n}")
+    if pc is not None and math.isfinite(cdelt):
+        return cdelt * _float(pc)
+    return cdelt

@@ -1,0 +1,393 @@
+"""Read and write ``SFNG-INDEX.fits``: a primary HDU and two BINTABLEs, ``FILES`` and ``GALAXIES``.
+
+Written for every reader the collaboration uses: fixed-width columns only (IDL ``mrdfits``
+reads no variable-length arrays), units in ``TUNITn``, arrays with ``TDIMn``, the column's
+description as the ``TTYPEn`` comment and in ``TCOMMn``.  Header cards: ``SFNGSCHV`` (schema
+version), ``SFNGVER`` (sfng version), ``STORE`` (store name), ``BUILT`` (UTC build time),
+``NFILES``/``NGALAXY`` (row counts), on the primary HDU and repeated on each table.
+
+The writer streams: rows arrive in chunks and go straight to the file, the row count is
+patched into the header at the end, so memory does not grow with the store.  It writes only
+to the path it is given; :mod:`sfng.index.build` gives it a temporary name and renames it into
+place (a reader sees the old index or the new one, never a partial one).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SfngError
+from .schema import (FILES_COLUMNS, FILES_HDU, GALAXIES_COLUMNS, GALAXIES_HDU, SCHEMA_VERSION,
+                     Column)
+
+BLOCK = 2880
+_TFORM = {"f8": "D", "f4": "E", "i2": "I", "i4": "J", "i8": "K", "?": "L"}
+
+
+# -- on-disk record layout ----------------------------------------------------------------
+
+def disk_dtype(columns) -> np.dtype:
+    """The big-endian numpy dtype of one FITS table row for ``columns``."""
+    fields = []
+    for c in columns:
+        if c.kind == "U":
+            base = f"S{c.width}"
+        elif c.kind == "?":
+            base = "i1"   # FITS logical: ord('T') / ord('F')
+        else:
+            base = ">" + c.dtype
+        fields.append((c.name, base, c.shape) if c.shape else (c.name, base))
+    return np.dtype(fields)
+
+
+def tform(c: Column) -> str:
+    if c.kind == "U":
+        return f"{c.width}A"
+    n = c.shape[0] if c.shape else 1
+    return f"{n if n != 1 else ''}{_TFORM[c.dtype]}"
+
+
+def encode_rows(rows: list[dict], columns=FILES_COLUMNS) -> tuple[np.ndarray, list[int]]:
+    """Rows (dicts of column -> value, missing keys unknown) as disk records.
+
+    Returns the record array and the indices of rows where a text value was cut to fit its
+    column (the caller flags them).
+    """
+    dt = disk_dtype(columns)
+    out = np.zeros(len(rows), dtype=dt)
+    cut = set()
+    for c in columns:
+        name = c.name
+        if c.kind == "U":
+            vals = []
+            for i, r in enumerate(rows):
+                v = r.get(name)
+                b = ("" if v is None else str(v)).encode("utf-8")
+                if len(b) > c.width:
+                    b = b[: c.width].decode("utf-8", "ignore").encode("utf-8")
+                    cut.add(i)
+                vals.append(b)
+            out[name] = vals
+        elif c.kind == "?":
+            out[name] = [84 if r.get(name) else 70 for r in rows]
+        elif c.shape:
+            n = c.shape[0]
+            arr = np.full((len(rows), n), np.nan if c.kind == "f" else -1, dtype=c.dtype)
+            for i, r in enumerate(rows):
+                v = r.get(name)
+                if v is not None and len(v):
+                    k = min(n, len(v))
+                    arr[i, :k] = v[:k]
+            out[name] = arr
+        else:
+            null = c.null
+            vals = []
+            for r in rows:
+                v = r.get(name)
+                vals.append(null if v is None or (c.kind == "i" and isinstance(v, float)
+                                                  and math.isnan(v)) else v)
+            out[name] = vals
+    return out, sorted(cut)
+
+
+# -- header cards ---------------------------------------------------------------------------
+
+def _card(key, value=None, comment="") -> str:
+    """One 80-character card; a too-long comment or text value is shortened (headers are
+    patched in place, so no card may spill into a CONTINUE card)."""
+    import warnings
+
+    from astropy.io.fits import Card, verify
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", verify.VerifyWarning)
+        return _card_image(Card, key, value, comment)
+
+
+def _card_image(Card, key, value, comment):
+    image = Card(key, value, comment).image
+    while len(image) > 80 and comment:
+        comment = comment[: max(0, len(comment) - (len(image) - 80) - 3)].rstrip() + "..." \
+            if len(comment) > 3 else ""
+        image = Card(key, value, comment).image
+    while len(image) > 80 and isinstance(value, str) and value:
+        value = value[:-1]
+        image = Card(key, value, comment).image
+    return image
+
+
+def _pad_header(cards: list[str]) -> bytes:
+    text = "".join(cards) + "END".ljust(80)
+    text += " " * (-len(text) % BLOCK)
+    return text.encode("ascii")
+
+
+def _meta_cards(meta: dict) -> list[str]:
+    return [
+        _card("SFNGSCHV", SCHEMA_VERSION, "sfng index schema version"),
+        _card("SFNGVER", str(meta.get("sfng_version", "")), "sfng version that wrote the index"),
+        _card("STORE", str(meta.get("store", ""))[:60], "store name"),
+        _card("BUILT", str(meta.get("built", "")), "build time (UTC, ISO 8601)"),
+    ]
+
+
+def _table_cards(extname, columns, nrows_placeholder=0) -> list[str]:
+    dt = disk_dtype(columns)
+    cards = [
+        _card("XTENSION", "BINTABLE", "binary table extension"),
+        _card("BITPIX", 8), _card("NAXIS", 2),
+        _card("NAXIS1", dt.itemsize, "bytes per row"),
+        _card("NAXIS2", nrows_placeholder, "number of rows"),
+        _card("PCOUNT", 0, "no variable-length arrays"), _card("GCOUNT", 1),
+        _card("TFIELDS", len(columns)),
+    ]
+    for i, c in enumerate(columns, start=1):
+        cards.append(_card(f"TTYPE{i}", c.name, c.description))
+        cards.append(_card(f"TFORM{i}", tform(c)))
+        if c.unit:
+            cards.append(_card(f"TUNIT{i}", c.unit))
+        if c.shape:
+            cards.append(_card(f"TDIM{i}", "(" + ",".join(str(n) for n in reversed(c.shape)) + ")"))
+        if c.kind == "i":
+            cards.append(_card(f"TNULL{i}", -1, "unknown"))
+        cards.append(_card(f"TCOMM{i}", c.description))
+    cards.append(_card("EXTNAME", extname))
+    return cards
+
+
+class IndexWriter:
+    """Stream an index to ``path``: ``add_files(records_or_rows)`` any number of times, then
+    ``finish(galaxy_rows)``.  Call :meth:`abort` (or use as a context manager) on failure."""
+
+    def __init__(self, path, meta: dict):
+        self.path = Path(path)
+        self.meta = dict(meta)
+        self.dtype = disk_dtype(FILES_COLUMNS)
+        self.n_files = 0
+        self.n_flagged = 0
+        self._f = open(self.path, "wb")
+        primary = [_card("SIMPLE", True, "conforms to FITS standard"), _card("BITPIX", 8),
+                   _card("NAXIS", 0), _card("EXTEND", True),
+                   _card("ORIGIN", "sfng", "SFNG-INDEX.fits: index of data/ and derived/"),
+                   *_meta_cards(self.meta),
+                   _card("NFILES", 0, "rows in FILES"), _card("NGALAXY", 0, "rows in GALAXIES"),
+                   _card("NFLAGGED", 0, "FILES rows with a non-zero flag")]
+        self._primary = primary
+        self._f.write(_pad_header(primary))
+        self._files_hdr_at = self._f.tell()
+        self._files_cards = _table_cards(FILES_HDU, FILES_COLUMNS) + _meta_cards(self.meta)
+        self._f.write(_pad_header(self._files_cards))
+
+    def add_records(self, records: np.ndarray) -> None:
+        """Append disk records (``disk_dtype(FILES_COLUMNS)``)."""
+        if records.dtype != self.dtype:
+            raise TypeError("records do not have the index's on-disk layout")
+        self._f.write(records.tobytes())
+        self.n_files += len(records)
+        self.n_flagged += int(np.count_nonzero(records["flag"]))
+
+    def add_rows(self, rows: list[dict]) -> list[int]:
+        records, cut = encode_rows(rows)
+        if cut:
+            from .schema import FLAG_TRUNCATED
+
+            records["flag"][cut] |= FLAG_TRUNCATED
+        self.add_records(records)
+        return cut
+
+    def finish(self, galaxy_rows: list[dict]) -> None:
+        f = self._f
+        data_bytes = self.n_files * self.dtype.itemsize
+        f.write(b"\0" * (-data_bytes % BLOCK))
+        gal, _ = encode_rows(galaxy_rows, GALAXIES_COLUMNS)
+        f.write(_pad_header(_table_cards(GALAXIES_HDU, GALAXIES_COLUMNS, len(gal))
+                            + _meta_cards(self.meta)))
+        f.write(gal.tobytes())
+        f.write(b"\0" * (-gal.nbytes % BLOCK))
+        # Patch the counts now that they are known (each card is exactly 80 bytes).
+        self._patch(0, self._primary, {"NFILES": self.n_files, "NGALAXY": len(gal),
+                                       "NFLAGGED": self.n_flagged})
+        self._patch(self._files_hdr_at, self._files_cards, {"NAXIS2": self.n_files})
+        f.flush()
+        os.fsync(f.fileno())
+        f.close()
+
+    def _patch(self, start, cards, values):
+        for i, image in enumerate(cards):
+            key = image[:8].strip()
+            if key in values:
+                from astropy.io.fits import Card
+
+                old = Card.fromstring(image)
+                self._f.seek(start + 80 * i)
+                self._f.write(_card(key, values[key], old.comment).encode("ascii"))
+        self._f.seek(0, os.SEEK_END)
+
+    def abort(self) -> None:
+        try:
+            self._f.close()
+        finally:
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.abort()
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+def _read_header(f, offset: int) -> tuple[dict, int]:
+    """Cards of the header starting at ``offset``: ({key: raw value string}, data offset)."""
+    cards = {}
+    pos = offset
+    while True:
+        f.seek(pos)
+        block = f.read(BLOCK)
+        if len(block) < BLOCK:
+            raise ValueError("file ends inside a header")
+        pos += BLOCK
+        for i in range(0, BLOCK, 80):
+            card = block[i:i + 80].decode("ascii", "replace")
+            key = card[:8].strip()
+            if key == "END":
+                return cards, pos
+            if card[8:10] == "= ":
+                val = card[10:].split("/")[0].strip() if not card[10:].lstrip().startswith("'") \
+                    else card[10:].strip().split("'")[1]
+                cards.setdefault(key, val.strip())
+
+
+def index_version(path) -> int | None:
+    """The schema version of the index at ``path`` (None when it is not an sfng index)."""
+    with open(path, "rb") as f:
+        cards, _ = _read_header(f, 0)
+    v = cards.get("SFNGSCHV")
+    return int(v) if v is not None else None
+
+
+def open_records(path):
+    """The FILES rows of an index written by this version, memory-mapped as disk records
+    (used by incremental builds to copy unchanged rows byte for byte), or None when the file
+    is missing, unreadable or of another layout."""
+    try:
+        with open(path, "rb") as f:
+            prim, off = _read_header(f, 0)
+            if prim.get("SFNGSCHV") != str(SCHEMA_VERSION):
+                return None
+            cards, data_at = _read_header(f, off)
+        dt = disk_dtype(FILES_COLUMNS)
+        if cards.get("EXTNAME") != FILES_HDU or int(cards["NAXIS1"]) != dt.itemsize:
+            return None
+        if [cards.get(f"TTYPE{i}") for i in range(1, len(FILES_COLUMNS) + 1)] != \
+                [c.name for c in FILES_COLUMNS]:
+            return None
+        n = int(cards["NAXIS2"])
+        if os.path.getsize(path) < data_at + n * dt.itemsize:
+            return None
+        if n == 0:
+            return np.zeros(0, dtype=dt)
+        return np.memmap(path, dtype=dt, mode="r", offset=data_at, shape=(n,))
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def read_index(path, columns=None, galaxies: bool = True):
+    """Read ``SFNG-INDEX.fits``.
+
+    Parameters
+    ----------
+    path : path-like
+    columns : list of str, optional
+        FILES columns to read (all by default); reading a few is much faster on big indexes.
+    galaxies : bool
+        Also read the GALAXIES table.
+
+    Returns
+    -------
+    (files, galaxies, meta) : astropy Table, astropy Table or None, dict
+        Text columns are bytes columns (compare them with ``str`` as usual); ``meta`` holds
+        ``schema_version``, ``sfng_version``, ``store``, ``built``, ``n_files``, ``n_galaxies``.
+
+    Raises
+    ------
+    SfngError
+        The file is missing, is not an sfng index, is corrupt, or was written with a newer
+        schema than this sfng reads.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SfngError(f"{path}: no index here; build it with `sfng index build` (or give --index PATH)")
+    try:
+        with open(path, "rb") as f:
+            prim, _ = _read_header(f, 0)
+    except (OSError, ValueError) as exc:
+        raise SfngError(f"{path}: not a readable FITS file ({exc}); rebuild it with "
+                        f"`sfng index build --full`") from exc
+    if "SFNGSCHV" not in prim:
+        raise SfngError(f"{path}: not an sfng index (no SFNGSCHV card in the primary header)")
+    try:
+        version = int(prim["SFNGSCHV"])
+    except ValueError as exc:
+        raise SfngError(f"{path}: bad SFNGSCHV card {prim['SFNGSCHV']!r}") from exc
+    if version > SCHEMA_VERSION:
+        raise SfngError(f"{path}: index schema version {version} is newer than this sfng reads "
+                        f"({SCHEMA_VERSION}); upgrade sfng (pip install -U sfng)")
+    meta = {"schema_version": version, "sfng_version": prim.get("SFNGVER", ""),
+            "store": prim.get("STORE", ""), "built": prim.get("BUILT", ""),
+            "n_files": int(prim.get("NFILES", -1)), "n_galaxies": int(prim.get("NGALAXY", -1))}
+    try:
+        files = _read_table(path, FILES_HDU, columns)
+        gal = _read_table(path, GALAXIES_HDU, None) if galaxies else None
+    except SfngError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any reader failure means a damaged file
+        raise SfngError(f"{path}: the index is corrupt or truncated ({type(exc).__name__}: {exc}); "
+                        f"rebuild it with `sfng index build --full`") from exc
+    if meta["n_files"] >= 0 and len(files) != meta["n_files"]:
+        raise SfngError(f"{path}: FILES has {len(files)} rows but the header says {meta['n_files']}; "
+                        f"the index is damaged, rebuild it with `sfng index build --full`")
+    return files, gal, meta
+
+
+def _read_table(path, extname, columns):
+    from astropy.table import Table
+
+    decl = {c.name: c for c in (FILES_COLUMNS if extname == FILES_HDU else GALAXIES_COLUMNS)}
+    if columns is not None:
+        unknown = [c for c in columns if c not in decl]
+        if unknown:
+            raise SfngError(f"unknown index column(s) {', '.join(unknown)}; known: {', '.join(decl)}")
+    try:
+        import fitsio
+
+        arr = fitsio.read(str(path), ext=extname, columns=columns, lower=True)
+    except ImportError:
+        from astropy.io import fits
+
+        with fits.open(path, memmap=False) as hl:
+            arr = np.asarray(hl[extname].data)
+            if columns is not None:
+                arr = arr[list(columns)]
+    if arr.dtype.names is None:
+        raise SfngError(f"{path}: HDU {extname} is not a table")
+    table = Table(arr, copy=False)
+    for name in table.colnames:
+        c = decl.get(name.lower())
+        if c is None:
+            continue
+        if name != c.name:
+            table.rename_column(name, c.name)
+        col = table[c.name]
+        if c.unit:
+            col.unit = c.unit
+        col.description = c.description
+        if c.kind == "?" and col.dtype.kind != "b":
+            table[c.name] = col.astype(bool)
+    return table

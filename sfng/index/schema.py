@@ -1,0 +1,183 @@
+"""The one declared column list of ``SFNG-INDEX.fits``.
+
+Code (builder, writer, reader), tests and the generated docs page (``docs/index-schema.md``)
+all read these lists; a column exists only if it is declared here.  Every column is
+fixed-width (IDL ``mrdfits`` reads no variable-length arrays): strings have a declared width
+and longer values are cut (the builder reports it), arrays have a fixed ``shape``.
+
+Unknown values are stored as unknown: NaN for floats, ``""`` for strings, ``-1`` for counts
+that cannot be negative (``naxis*``, ``n_problems``, ``size``).
+
+Bump :data:`SCHEMA_VERSION` whenever a column is removed, renamed or changes meaning; readers
+refuse an index whose version is newer than theirs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Version of the index layout (header card ``SFNGSCHV``).
+SCHEMA_VERSION = 1
+
+#: Maximum number of footprint vertices kept per row (``foot_ra``/``foot_dec``).
+FOOT_MAX = 16
+
+FILES_HDU = "FILES"
+GALAXIES_HDU = "GALAXIES"
+
+# ``flag`` bits: why a row is incomplete.
+FLAG_UNREADABLE = 1      #: the file could not be read as FITS (see ``error``)
+FLAG_NO_CELESTIAL = 2    #: no usable celestial WCS: no footprint, no centre
+FLAG_README_ERROR = 4    #: the survey README's metadata block could not be read
+FLAG_TRUNCATED = 8       #: a string value was longer than its column and was cut
+FLAG_PLUGIN_ERROR = 16   #: a product-specific describer failed; generic row written instead
+FLAG_DEPTH_ERROR = 32    #: --measure-depth could not read the data
+
+FLAGS = {
+    FLAG_UNREADABLE: "unreadable: the file could not be read as FITS",
+    FLAG_NO_CELESTIAL: "no celestial WCS: no footprint or centre",
+    FLAG_README_ERROR: "the survey README metadata block could not be read",
+    FLAG_TRUNCATED: "a text value was longer than its column and was cut",
+    FLAG_PLUGIN_ERROR: "the product-specific describer failed; generic row written",
+    FLAG_DEPTH_ERROR: "--measure-depth could not read the data",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One index column.
+
+    Attributes
+    ----------
+    name : str
+        Lower-case column name (TTYPEn).
+    dtype : str
+        numpy type: ``U<n>`` text of width n, ``f8``/``f4`` float, ``i2``/``i4``/``i8`` integer,
+        ``?`` boolean (FITS logical).
+    unit : str
+        FITS unit string (TUNITn), ``""`` when dimensionless or text.
+    description : str
+        One line for people (TTYPEn comment, TCOMMn, and the docs page).
+    shape : tuple
+        ``()`` for scalars, ``(n,)`` for fixed-length arrays (written with TDIMn).
+    """
+
+    name: str
+    dtype: str
+    unit: str
+    description: str
+    shape: tuple = ()
+
+    @property
+    def kind(self) -> str:
+        return self.dtype[0]
+
+    @property
+    def width(self) -> int:
+        """Characters of a text column."""
+        return int(self.dtype[1:]) if self.kind == "U" else 0
+
+    @property
+    def null(self):
+        """The value meaning "unknown"."""
+        return {"U": "", "f": float("nan"), "i": -1, "?": False}[self.kind]
+
+
+def _axes(prefix, dtype, unit, what):
+    return [Column(f"{prefix}{n}", dtype, unit, f"{prefix.upper()}{n}: {what} of axis {n}")
+            for n in range(1, 5)]
+
+
+FILES_COLUMNS: list[Column] = [
+    Column("path", "U240", "", "file path relative to the store root, '/'-separated"),
+    Column("locator", "U64", "", "object inside the file: '' for the file itself, '[EXTNAME]' or "
+                                 "'[n]' for an HDU, '#name' for an object in a container"),
+    Column("tree", "U8", "", "store tree: data or derived"),
+    Column("survey", "U40", "", "survey folder (data/<SURVEY>/)"),
+    Column("galaxy", "U48", "", "galaxy: NED preferred name from the file name (NAME.original), "
+                                "mapped to the galaxy table's name when it is an alias"),
+    Column("object", "U48", "", "OBJECT keyword as written in the file"),
+    Column("product", "U8", "", "product type: image, cube, spectra or table"),
+    Column("role", "U8", "", "product, or noise for an uncertainty companion of a product"),
+    Column("tracer", "U24", "", "canonical tracer (sfng tracers vocabulary); '' when unknown"),
+    Column("tracer_src", "U12", "", "how the tracer was found: maptype, restfrq, instrument, filter, "
+                                    "plugin; '' when unknown"),
+    Column("telescop", "U24", "", "TELESCOP keyword"),
+    Column("instrume", "U24", "", "INSTRUME keyword"),
+    Column("bunit", "U32", "", "BUNIT: brightness unit of the data"),
+    Column("hdu", "i2", "", "HDU number described by the row (0 = primary)"),
+    Column("naxis", "i2", "", "NAXIS: number of data axes"),
+    *[Column(f"naxis{n}", "i4", "", f"NAXIS{n}: pixels along axis {n} (-1 when absent)")
+      for n in range(1, 5)],
+    *_axes("ctype", "U16", "", "type"),
+    *_axes("cunit", "U12", "", "unit"),
+    *[Column(f"cdelt{n}", "f8", "", f"pixel step of axis {n} in CUNIT{n}: CDELT{n}, or the CD/PC "
+                                     f"matrix diagonal element when that is how the file gives it")
+      for n in range(1, 5)],
+    *_axes("crval", "f8", "", "reference value"),
+    Column("ra", "f8", "deg", "right ascension (ICRS/FK5 J2000) of the field centre"),
+    Column("dec", "f8", "deg", "declination of the field centre"),
+    Column("foot_n", "i2", "", f"number of valid footprint vertices (0..{FOOT_MAX})"),
+    Column("foot_ra", "f8", "deg", "footprint polygon vertices, RA (unused entries NaN)", (FOOT_MAX,)),
+    Column("foot_dec", "f8", "deg", "footprint polygon vertices, Dec (unused entries NaN)", (FOOT_MAX,)),
+    Column("fov", "f4", "arcmin", "field size: largest angular extent of the footprint"),
+    Column("bmaj", "f4", "arcsec", "beam major axis FWHM"),
+    Column("bmin", "f4", "arcsec", "beam minor axis FWHM"),
+    Column("bpa", "f4", "deg", "beam position angle, east of north"),
+    Column("beam_src", "U8", "", "where the beam came from: file, readme, history (AIPS card), plugin"),
+    Column("res", "f4", "arcsec", "angular resolution: the beam major axis FWHM"),
+    Column("restfrq", "f8", "Hz", "rest frequency of the line (RESTFRQ/RESTFREQ)"),
+    Column("spec_type", "U12", "", "spectral axis type: FREQ, VRAD, VOPT, VELO, WAVE, ... ('' none)"),
+    Column("chan_kms", "f4", "km/s", "native channel width (absolute) as a velocity"),
+    Column("spec_min", "f8", "", "spectral coverage: smallest value along the spectral axis, in spec_unit"),
+    Column("spec_max", "f8", "", "spectral coverage: largest value along the spectral axis, in spec_unit"),
+    Column("spec_unit", "U12", "", "unit of spec_min/spec_max"),
+    Column("specres", "f8", "", "SPECRES: spectral resolution in the units of the spectral axis"),
+    Column("repunc", "f8", "", "REPUNC: representative 1-sigma uncertainty in BUNIT"),
+    Column("rms_k", "f4", "K", "rms noise in K in the native channel (depth at any width dv: "
+                               "rms_k*sqrt(chan_kms/dv))"),
+    Column("depth_k", "f4", "K", "rms noise in K in a 1 km/s channel: rms_k*sqrt(chan_kms)"),
+    Column("depth_src", "U12", "", "where rms_k came from: repunc, noise (companion map), measured; '' unknown"),
+    Column("noise_path", "U240", "", "for a product: path of its noise/error companion; for a "
+                                     "companion: path of its product"),
+    Column("size", "i8", "byte", "file size"),
+    Column("mtime", "f8", "s", "file modification time, seconds since 1970-01-01 UTC"),
+    Column("sha256", "U64", "", "SHA-256 of the file from the survey's MANIFEST.sha256 ('' if not listed)"),
+    Column("valid", "?", "", "true when validation found no error (see n_problems)"),
+    Column("n_problems", "i2", "", "number of validation problems of any level (-1: not validated)"),
+    Column("from_readme", "U96", "", "keywords taken from the survey README, comma-separated"),
+    Column("flag", "i2", "", "bit flags: " + "; ".join(f"{b} {d}" for b, d in FLAGS.items())),
+    Column("error", "U120", "", "why the row is flagged (first problem met), '' when clean"),
+    Column("extra", "U160", "", "product-specific values as KEY=VALUE;KEY=VALUE (e.g. MaNGA plateifu)"),
+]
+
+GALAXIES_COLUMNS: list[Column] = [
+    Column("name", "U48", "", "NED preferred name (as files in the store are named)"),
+    Column("aliases", "U160", "", "other names, separated by ';'"),
+    Column("ra", "f8", "deg", "right ascension (J2000)"),
+    Column("dec", "f8", "deg", "declination (J2000)"),
+    Column("dist", "f4", "Mpc", "adopted distance"),
+    Column("dist_src", "U64", "", "source of the distance (reference)"),
+    Column("n_files", "i4", "", "number of FILES rows on this galaxy"),
+]
+
+FILES_NAMES = [c.name for c in FILES_COLUMNS]
+GALAXIES_NAMES = [c.name for c in GALAXIES_COLUMNS]
+
+
+def column(name: str, table: str = FILES_HDU) -> Column:
+    cols = FILES_COLUMNS if table == FILES_HDU else GALAXIES_COLUMNS
+    for c in cols:
+        if c.name == name:
+            return c
+    raise KeyError(name)
+
+
+def null_row(columns=None) -> dict:
+    """A row of unknowns."""
+    import math
+
+    out = {}
+    for c in columns or FILES_COLUMNS:
+        out[c.name] = [math.nan] * c.shape[0] if c.shape else c.null
+    return out
