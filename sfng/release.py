@@ -210,6 +210,7 @@ class BundlePlan:
     changes: dict | None = None                      # vs parent: added/removed/changed
     store_name: str = ""
     rehash: bool = False
+    tar: bool = False
 
     @property
     def data_files(self):
@@ -234,7 +235,7 @@ class BundlePlan:
                 "files": [f.as_dict() for f in self.files]}
 
 
-def _selected_paths(store, selection, from_file, paths):
+def _selected_paths(store, selection, from_file, paths, notes):
     wanted = []
     if paths:
         wanted.extend(str(p) for p in paths)
@@ -243,12 +244,13 @@ def _selected_paths(store, selection, from_file, paths):
     selections = [] if selection is None else \
         list(selection) if isinstance(selection, (list, tuple)) else [selection]
     if selections:
-        from .index.io import read_index
-        from .query import select
+        from .query import load_index, select
 
-        files, _, _ = read_index(store.index_path)
+        idx = load_index(store=store)
         for sel in selections:
-            wanted.extend(_text(r["path"]) for r in select(files, sel))
+            res = select(idx, sel)
+            notes.extend(res.notes)
+            wanted.extend(res.paths())
     return wanted
 
 
@@ -267,7 +269,7 @@ def _index_records(store):
 
 def plan_bundle(store, name: str, *, selection=None, from_file=None, paths=None, mode: str = "link",
                 allow_invalid: bool = False, new_version: bool = False, command: str | None = None,
-                rehash: bool = False) -> BundlePlan:
+                rehash: bool = False, tar: bool = False) -> BundlePlan:
     """Plan the release ``name`` of the files chosen by ``selection`` (an ``sfng.select.Selection``),
     ``from_file`` (a file listing store paths) and/or ``paths``; change nothing.
 
@@ -296,10 +298,11 @@ def plan_bundle(store, name: str, *, selection=None, from_file=None, paths=None,
         raise SfngError(f"release/{name} exists and releases are immutable; choose another name, or "
                         f"use --version to make the next version of it")
 
-    wanted = _selected_paths(store, selection, from_file, paths)
+    notes = []
+    wanted = _selected_paths(store, selection, from_file, paths, notes)
     if not wanted:
         raise SfngError("the selection matches no file; nothing to release (try the same options "
-                        "with `sfng find` to see what they select)")
+                        "with `sfng find` to see what they select)" + "".join(f"; {n}" for n in notes))
     seen, chosen, problems = set(), [], []
     for w in wanted:
         try:
@@ -316,7 +319,8 @@ def plan_bundle(store, name: str, *, selection=None, from_file=None, paths=None,
     chosen.sort()
 
     plan = BundlePlan(name=name, path=target, mode=mode, parent=parent, version=version,
-                      allow_invalid=allow_invalid, store_name=store.name, rehash=rehash)
+                      allow_invalid=allow_invalid, store_name=store.name, rehash=rehash,
+                      warnings=notes, tar=tar)
     _attach_index(store, plan, chosen)
     _attach_readmes(store, plan)
     _check_validity(store, plan)
@@ -333,27 +337,34 @@ def plan_bundle(store, name: str, *, selection=None, from_file=None, paths=None,
 
 
 def default_command(plan, selection=None, from_file=None, paths=None) -> str:
+    """The command that remakes the release (several selections: their union, through a pipe)."""
     import shlex
 
     args = ["sfng", "release", "bundle", _family(plan.name)[0] if plan.parent else plan.name]
-    if plan.parent:
-        args.append("--version")
     sels = [] if selection is None else \
         list(selection) if isinstance(selection, (list, tuple)) else [selection]
-    for i, s in enumerate(sels):
-        if i:
-            args.append("+")  # several selections: their union
-        sel = s.to_args() if hasattr(s, "to_args") else str(s)
-        args.extend(shlex.split(sel) if isinstance(sel, str) else list(sel))
+    pipe = ""
+    if len(sels) > 1:
+        finds = [shlex.join(["sfng", "find", *_sel_args(s), "--format", "paths"]) for s in sels]
+        pipe = "{ " + "; ".join(finds) + "; } | "
+        args += ["--from-file", "-"]
+    elif sels:
+        args += _sel_args(sels[0])
     if from_file:
         args += ["--from-file", str(from_file)]
-    for p in paths or ():
-        args.append(str(p))
-    if plan.mode == "copy":
-        args.append("--copy")
-    if plan.allow_invalid:
-        args.append("--allow-invalid")
-    return shlex.join(args)
+    args += [str(p) for p in paths or ()]
+    for flag, on in (("--copy", plan.mode == "copy"), ("--tar", plan.tar), ("--allow-invalid", plan.allow_invalid),
+                     ("--version", bool(plan.parent)), ("--rehash", plan.rehash)):
+        if on:
+            args.append(flag)
+    return pipe + shlex.join(args)
+
+
+def _sel_args(sel) -> list[str]:
+    import shlex
+
+    got = sel.to_args() if hasattr(sel, "to_args") else str(sel)
+    return shlex.split(got) if isinstance(got, str) else list(got)
 
 
 def _attach_index(store, plan: BundlePlan, chosen) -> None:
@@ -475,6 +486,7 @@ class BundleResult:
     path: Path
     linked: int = 0
     copied: int = 0
+    readmes: int = 0
     hashed: int = 0
     resumed: bool = False
     seconds: float = 0.0
@@ -484,7 +496,7 @@ class BundleResult:
 
     def as_dict(self):
         return {"name": self.plan.name, "path": str(self.path), "linked": self.linked,
-                "copied": self.copied, "hashed": self.hashed, "resumed": self.resumed,
+                "copied": self.copied, "readmes": self.readmes, "hashed": self.hashed, "resumed": self.resumed,
                 "seconds": round(self.seconds, 3), "bytes": self.plan.bytes,
                 "n_files": len(self.plan.data_files), "tarball": str(self.tarball) if self.tarball else None,
                 "tar_sha256": self.tar_sha256, "notes": self.notes, "invalid": self.plan.invalid,
@@ -518,8 +530,10 @@ def _now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def bundle(store, plan: BundlePlan, *, tar: bool = False, say=None) -> BundleResult:
-    """Make the release ``plan`` describes (see the module docstring for crash safety)."""
+def bundle(store, plan: BundlePlan, *, tar: bool | None = None, say=None) -> BundleResult:
+    """Make the release ``plan`` describes (see the module docstring for crash safety); ``tar``
+    (default: as planned) also writes ``release/NAME.tar.gz`` and its ``.sha256``."""
+    tar = plan.tar if tar is None else tar
     say = say or (lambda msg: None)
     rdir = release_dir(store)
     rdir.mkdir(parents=True, exist_ok=True)
@@ -553,7 +567,7 @@ def bundle(store, plan: BundlePlan, *, tar: bool = False, say=None) -> BundleRes
             result.tarball = _publish_tar(rdir, plan.name, result.tar_sha256)
     result.seconds = time.perf_counter() - t0
     say(f"release/{plan.name}: {len(plan.data_files)} files ({_human(plan.bytes)}), {result.linked} linked, "
-        f"{result.copied} copied" + (f", tarball {result.tarball.name}" if result.tarball else ""))
+        f"{result.copied} copied, {result.readmes} READMEs" + (f", tarball {result.tarball.name}" if result.tarball else ""))
     return result
 
 
@@ -657,6 +671,8 @@ def _place(f: PlanFile, dst: Path, mode: str, result: BundleResult) -> None:
                 raise
             result.notes.append(f"{f.rel}: copied (hard link impossible: {exc.strerror})")
     digest, size = copy_file(f.src, dst)
+    if f.role == "readme":
+        result.readmes += 1
     if f.sha256 is not None and digest != f.sha256:
         os.unlink(dst)
         raise SfngError(f"{f.rel}: its checksum {digest} differs from the store's record {f.sha256} "
@@ -666,7 +682,8 @@ def _place(f: PlanFile, dst: Path, mode: str, result: BundleResult) -> None:
         os.unlink(dst)
         raise SfngError(f"{f.rel}: changed size while it was being copied; bundle again")
     f.sha256 = digest
-    result.copied += 1
+    if f.role == "data":
+        result.copied += 1
 
 
 def copy_file(src, dst, chunk: int = CHUNK) -> tuple[str, int]:
@@ -714,7 +731,7 @@ def _write_index(path: Path, plan: BundlePlan, created: str) -> None:
 def _record(plan: BundlePlan, created: str) -> dict:
     return {"name": plan.name, "version": plan.version, "parent": plan.parent, "created": created,
             "sfng_version": __version__, "store": plan.store_name, "command": plan.command,
-            "mode": plan.mode, "allow_invalid": plan.allow_invalid, "invalid": plan.invalid,
+            "mode": plan.mode, "tar": plan.tar, "allow_invalid": plan.allow_invalid, "invalid": plan.invalid,
             "validated": plan.validated, "changes": plan.changes, "n_files": len(plan.data_files),
             "bytes": plan.bytes, "files": [f.as_dict() for f in plan.files]}
 
@@ -1208,31 +1225,27 @@ def diff(store, a, b) -> dict:
 
 def demo_step(tree, say) -> None:
     """Release all data on IC 342 plus the CO(1-0) use-case selection, as a tarball, and verify it."""
+    from .query import use_case
     from .store import Store
 
     store = Store.open(tree.store_dir)
     if not store.index_path.is_file():
-        say("release: skipped (no index)")
+        say("release: no index in the demo store; skipped")
         return
     name = "demo-ic342-co10"
     if (release_dir(store) / name).is_dir():
         rep = verify(name, store)
         say(f"release: release/{name} exists; verify: {'OK' if rep.ok else 'FAILED'} ({rep.n_files} files)")
         return
-    selection = _demo_selection()
-    plan = plan_bundle(store, name, selection=selection, allow_invalid=True)
-    res = bundle(store, plan, tar=True)
+    # The demo deliberately carries files that fail the minimum specification (PAWS's singular
+    # WCS); a release states them rather than silently dropping them.
+    plan = plan_bundle(store, name, selection=[use_case(3), use_case(1)], allow_invalid=True, tar=True)
+    res = bundle(store, plan)
     rep = verify(name, store)
     trep = verify(res.tarball, store)
     gal = sorted({f.galaxy for f in plan.data_files})
-    say(f"release: release/{name}: {len(plan.data_files)} files ({_human(plan.bytes)}) on "
-        f"{len(gal)} galaxies, {len(plan.invalid)} flagged invalid; tarball {res.tarball.name} "
-        f"sha256 {res.tar_sha256[:12]}...; verify folder: {'OK' if rep.ok else 'FAILED'}, tarball: "
-        f"{'OK' if trep.ok else 'FAILED'}")
-
-
-def _demo_selection():
-    """IC 342 everything, or CO(1-0) better than 15" within 15 Mpc, 1 K deep in 1 km/s."""
-    from . import select
-
-    return select.demo_release_selection() if hasattr(select, "demo_release_selection") else None
+    say(f"release: release/{name}: {len(plan.data_files)} files ({_human(plan.bytes)}) on {len(gal)} "
+        f"galaxies, {len(plan.invalid)} failing validation (recorded), in {res.seconds:.2f} s")
+    say(f"      $ {plan.command}")
+    say(f"      tarball {res.tarball.name} sha256 {res.tar_sha256[:16]}...; verify: folder "
+        f"{'OK' if rep.ok else 'FAILED'}, tarball {'OK' if trep.ok else 'FAILED'} ({rep.n_files} checksums)")

@@ -101,7 +101,7 @@ def test_copy_mode_makes_read_only_independent_copies(rstore):
     store, paths = rstore
     res = _bundle(store, "c", paths[:2], mode="copy")
     rel = store.root / "release" / "c"
-    assert res.copied == 2 + 1 and res.linked == 0  # two files, one README
+    assert res.copied == 2 and res.readmes == 1 and res.linked == 0
     st = os.stat(rel / paths[0])
     assert st.st_ino != os.stat(store.root / paths[0]).st_ino
     assert st.st_mode & 0o777 == 0o444
@@ -415,7 +415,7 @@ def test_kill_minus_9_mid_bundle_leaves_recognisable_partial_that_rerun_finishes
     # a rerun of the same command finishes it
     plan = R.plan_bundle(store, "crash", paths=paths, mode="copy")
     res = R.bundle(store, plan, tar=True)
-    assert res.resumed and res.copied < len(plan.files)
+    assert res.resumed and res.copied + res.readmes < len(plan.files)
     assert not part.exists() and R.verify("crash", store).ok and R.verify(res.tarball).ok
     assert not list(rdir.glob(".sfng-tmp-*"))
 
@@ -499,3 +499,26 @@ def test_gzip_header_has_no_name(tmp_path):
         g.read()
     raw = (tmp_path / "x.tgz").read_bytes()
     assert raw[3] & 0x08 == 0  # FNAME flag unset
+
+
+# -- selections through the query code ------------------------------------------------------------
+
+def test_bundle_from_selection_and_cli_records_exact_selection(rstore, cli):
+    from sfng.select import Selection
+
+    store, paths = rstore
+    sel = Selection.build(tracers=("CO10",), galaxies=("NGC 0628", "IC 0342"))
+    plan = R.plan_bundle(store, "sel", selection=sel)
+    assert [f.rel for f in plan.data_files] == sorted([paths[2], paths[3]])
+    assert plan.command.startswith("sfng release bundle sel --line CO10 --galaxy 'NGC 0628'")
+    union = R.plan_bundle(store, "u", selection=[sel, Selection.build(surveys=("THINGS",))], tar=True)
+    assert len(union.data_files) == 4
+    assert union.command.startswith("{ sfng find --line CO10") and "--format paths; } | " in union.command
+    assert union.command.endswith("sfng release bundle u --from-file - --tar")
+    r = cli("release", "bundle", "c", "--line", "CO(1-0)", "--res<20", "--tar", "--store", store.root)
+    assert r.exit_code == 0, r.output
+    notes = (store.root / "release/c/RELEASE.md").read_text()
+    assert "sfng release bundle c --line 'CO(1-0)' --res '<20' --tar" in notes
+    assert len(json.loads((store.root / "release/c/RELEASE.json").read_text())["files"]) == 3 + 1
+    r = cli("release", "bundle", "none", "--galaxy", "NGC 9999", "--store", store.root)
+    assert r.exit_code == 1 and "matches no file" in r.output

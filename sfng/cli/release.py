@@ -10,9 +10,9 @@ from . import output
 from .options import dry_run_option, format_option, store_option
 
 try:  # the selection options find and get take (sfng/cli/options.py)
-    from .options import selection_options
+    from .options import SelectionCommand, selection_options
 except ImportError:  # pragma: no cover - builds without the query capability
-    selection_options = None
+    SelectionCommand, selection_options = click.Command, None
 
 
 def _with_selection(f):
@@ -31,40 +31,23 @@ def release():
     """
 
 
-def _command_line(ctx) -> str:
+def _command_line(name, selection, from_file, mode, tar, allow_invalid, new_version, rehash) -> str:
     """The bundle command as given, in canonical form (recorded in RELEASE.md)."""
     import shlex
 
-    skip = {"dry_run", "fmt", "store_override", "store", "mode"}
-    args = ["sfng", "release", "bundle"]
-    seen = set()
-    for p in ctx.command.params:
-        if p.name in skip or p.name in seen or p.name not in ctx.params:
-            continue
-        seen.add(p.name)
-        v = ctx.params[p.name]
-        if isinstance(p, click.Argument):
-            args.append(str(v))
-            continue
-        if v is None or v == p.default or v == () or v is False:
-            continue
-        opt = max(p.opts, key=len)
-        if isinstance(p, click.Option) and p.is_flag:
-            args.append(opt)
-            continue
-        values = v if isinstance(v, (tuple, list)) else [v]
-        for item in values:
-            if isinstance(item, (tuple, list)):
-                args.append(opt)
-                args.extend(str(x) for x in item)
-            else:
-                args += [opt, str(item)]
-    if ctx.params.get("mode") == "copy":
-        args.append("--copy")
+    args = ["sfng", "release", "bundle", name]
+    if selection is not None:
+        args += list(selection.to_args())
+    if from_file:
+        args += ["--from-file", str(from_file)]
+    for flag, on in (("--copy", mode == "copy"), ("--tar", tar), ("--allow-invalid", allow_invalid),
+                     ("--version", new_version), ("--rehash", rehash)):
+        if on:
+            args.append(flag)
     return shlex.join(args)
 
 
-@release.command()
+@release.command(cls=SelectionCommand)
 @click.argument("name")
 @_with_selection
 @click.option("--from-file", "from_file", type=click.Path(dir_okay=False, allow_dash=True),
@@ -81,8 +64,7 @@ def _command_line(ctx) -> str:
 @dry_run_option
 @format_option()
 @store_option
-@click.pass_context
-def bundle(ctx, name, from_file, mode, tar, allow_invalid, new_version, rehash, dry_run, fmt, store,
+def bundle(name, from_file, mode, tar, allow_invalid, new_version, rehash, dry_run, fmt, store,
            selection=None, **_):
     """Make release/NAME from the selected files: the files laid out as in the store, their survey
     READMEs, an SFNG-INDEX.fits of exactly those files, MANIFEST.sha256 and RELEASE.md.
@@ -107,7 +89,8 @@ def bundle(ctx, name, from_file, mode, tar, allow_invalid, new_version, rehash, 
                                "--from-file LIST")
     plan = plan_bundle(store, name, selection=selection, from_file=from_file, mode=mode,
                        allow_invalid=allow_invalid, new_version=new_version, rehash=rehash,
-                       command=_command_line(ctx))
+                       command=_command_line(name, selection, from_file, mode, tar, allow_invalid,
+                                             new_version, rehash))
     for w in plan.warnings:
         output.warn(w)
     if plan.invalid:
@@ -127,8 +110,8 @@ def bundle(ctx, name, from_file, mode, tar, allow_invalid, new_version, rehash, 
     if fmt == "json":
         output.emit_json(result)
         return
-    click.echo(f"made {result.path} ({len(plan.data_files)} files, {result.linked} linked, "
-               f"{result.copied} copied, {result.seconds:.1f} s)")
+    click.echo(f"made {result.path} ({len(plan.data_files)} files: {result.linked} linked, "
+               f"{result.copied} copied; {result.readmes} survey READMEs; {result.seconds:.1f} s)")
     if result.tarball:
         click.echo(f"tarball {result.tarball} sha256 {result.tar_sha256}")
     click.echo(f"check it with: sfng release verify {plan.name}")
