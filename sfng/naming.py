@@ -230,7 +230,8 @@ def pair_members(name: str) -> list[str] | None:
     at the start of ``name`` (an OBJECT value or a file name).  The first member is the primary:
     a file of the pair is stored under the first member's NED name and linked for the other.
     A bare second number after ``_`` or ``-`` counts only when it has as many digits as the
-    first (``NGC5194_5195`` is a pair, ``NGC628_2`` is not).
+    first (``NGC5194_5195`` is a pair, ``NGC628_2`` is not); after ``/`` or ``+`` a shorter
+    number replaces the last digits, as astronomers write it (``NGC 4038/9`` is NGC 4039).
 
     >>> pair_members("NGC 5194/5195")
     ['NGC 5194', 'NGC 5195']
@@ -248,12 +249,13 @@ def pair_members(name: str) -> list[str] | None:
     if cat is not None and loose and cat.upper() != first.split(" ")[0]:
         return None  # NGC628_IC342: two galaxies, not written as a pair; the caller reports it
     if cat is None:
-        if " " not in first and not re.fullmatch(r"M\d+[ab]?", first):
-            return None  # Holmberg II/III is not written this way
-        if loose:
-            first_num = re.sub(r"\D", "", first)
-            if len(num) != len(first_num):
-                return None
+        if first.startswith(("Holmberg", "M81 Dwarf")):
+            return None  # 'Holmberg II/III' is not a catalogue-number pair
+        first_num = re.sub(r"\D", "", first)
+        if loose and len(num) != len(first_num):
+            return None
+        if len(num) < len(first_num):
+            num = first_num[:len(first_num) - len(num)] + num  # 'NGC 4038/9' is NGC 4039
         cat = "M" if first.startswith("M") and " " not in first else first.split(" ")[0]
     second = _designation(cat, num, m.group("suf"))
     return [first, second] if normalise(second) != normalise(first) else None
