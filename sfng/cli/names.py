@@ -26,6 +26,15 @@ def _resolver(obj, store_override, offline, need_store=True):
     return Resolver(store=store, offline=True if offline else None)
 
 
+def _text_row(d: dict) -> dict:
+    """Positions with the precision NED gives (degrees, 5 decimals) instead of 4 digits."""
+    out = dict(d)
+    for key, spec in (("ra", ".5f"), ("dec", "+.5f"), ("redshift", ".6g")):
+        v = out.get(key)
+        out[key] = None if v is None or v == "" else format(float(v), spec)
+    return out
+
+
 def _flush_warnings(resolver):
     for w in resolver.warnings:
         output.warn(w)
@@ -74,9 +83,9 @@ def resolve(obj, name, offline, refresh, fmt, store_override):
     \b
     Example:
         $ sfng names resolve 'NGC 628' ngc4826
-        input     ned_name     ra     dec    ned_type  redshift  source  file-name form
-        NGC 628   MESSIER 074  24.17  15.78  G         0.002192  ned     MESSIER_074
-        ngc4826   MESSIER 064  194.2  21.68  G         0.001361  cache   MESSIER_064
+        input    ned_name     ra         dec        ned_type  redshift  source  file-name form
+        NGC 628  MESSIER 074  24.17395   +15.78364  G         0.002192  ned     MESSIER_074
+        ngc4826  MESSIER 064  194.18208  +21.68306  G         0.001361  ned     MESSIER_064
 
     Exit status 1 when any name could not be resolved (each is reported).
     """
@@ -105,7 +114,7 @@ def resolve(obj, name, offline, refresh, fmt, store_override):
                                      for k, e in failed.items()],
                           "ned_queries": resolver.queries})
     else:
-        output.table([dict(r.as_dict(), **{"file-name form": encode_galaxy(r.ned_name)})
+        output.table([_text_row(dict(r.as_dict(), **{"file-name form": encode_galaxy(r.ned_name)}))
                       for r in ok.values()],
                      ["input", "ned_name", "ra", "dec", "ned_type", "redshift", "source",
                       "file-name form"])
@@ -145,7 +154,7 @@ def near(obj, ra, dec, radius, fmt, store_override):
         output.emit_json(None if rec is None else dict(rec.as_dict(),
                                                       file_name_form=encode_galaxy(rec.ned_name)))
     elif rec is not None:
-        output.table([dict(rec.as_dict(), **{"file-name form": encode_galaxy(rec.ned_name)})],
+        output.table([_text_row(dict(rec.as_dict(), **{"file-name form": encode_galaxy(rec.ned_name)}))],
                      ["ned_name", "ra", "dec", "ned_type", "redshift", "file-name form"])
     if rec is None:
         output.error(f"no NED galaxy within {radius:g} arcsec of RA {ra} Dec {dec}")
@@ -195,7 +204,7 @@ def list_(obj, pattern, show_overrides, fmt, store_override):
             path = resolver.overrides_path if show_overrides else resolver.cache_path
             output.info(f"no entries in {path}" + (f" matching {pattern!r}" if pattern else ""))
             return
-        output.table(rows, columns if show_overrides else _COLUMNS)
+        output.table([_text_row(r) for r in rows], columns if show_overrides else _COLUMNS)
 
 
 @names.command("override")
