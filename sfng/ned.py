@@ -131,7 +131,7 @@ def read_table(path, columns) -> list[dict]:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet may add a BOM
     except FileNotFoundError:
         return []
     except (OSError, UnicodeDecodeError) as exc:

@@ -257,6 +257,24 @@ def test_batch_context_writes_once(resolver, store, monkeypatch):
     assert len(writes) == 1 and len(cache_rows(store)) == 2  # answers kept on interruption
 
 
+def test_unwritable_cache_keeps_answers_for_the_run(resolver, fake, monkeypatch):
+    def fail(*a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(ned, "update_table", fail)
+    assert resolver.resolve("NGC 628").source == "ned"
+    assert resolver.resolve("M74").source == "cache" and len(fake.calls) == 1
+    assert "cannot write the NED cache" in resolver.warnings[0]
+
+
+def test_hand_edited_cache_with_bom_is_read(store, fake):
+    path = store.table_path("ned.cache")
+    path.write_text("\ufeff" + ",".join(CACHE_COLUMNS) + "\nNGC 3184,NGC 3184,154.57,41.42,G,,,manual\n",
+                    encoding="utf-8")
+    rec = Resolver(store=store, offline=True).resolve("ngc3184")
+    assert (rec.ned_name, rec.ra, rec.source) == ("NGC 3184", 154.57, "cache")
+
+
 def test_corrupt_cache_is_a_clear_error(store, fake):
     path = store.table_path("ned.cache")
     path.write_text("name,value\nNGC 628,x\n")
