@@ -85,9 +85,20 @@ def _write_table(table, fmt, out_path):
     if out_path:
         from ..fsutil import atomic_write_bytes
 
-        buf = io.BytesIO()
-        table.write(buf, format=astropy_fmt)
-        atomic_write_bytes(out_path, buf.getvalue())
+        if fmt == "ecsv":
+            text = io.StringIO()
+            table.write(text, format=astropy_fmt)
+            data = text.getvalue().encode("utf-8")
+        else:
+            buf = io.BytesIO()
+            table.write(buf, format=astropy_fmt)
+            data = buf.getvalue()
+        try:
+            atomic_write_bytes(out_path, data)
+        except FileExistsError as exc:
+            from ..errors import SfngError
+
+            raise SfngError(f"{out_path} exists; choose another name (sfng never overwrites)") from exc
         output.info(f"wrote {len(table)} row(s) to {out_path}")
         return
     if fmt == "ecsv":
@@ -104,14 +115,32 @@ def _write_table(table, fmt, out_path):
     sys.stdout.buffer.flush()
 
 
-def _csv(rows, columns):
+def _csv(rows, columns) -> str:
     import csv
+    import io
 
-    w = csv.writer(sys.stdout, lineterminator="\n")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
     w.writerow(columns)
     for r in rows:
         w.writerow(["" if r.get(c) is None or (isinstance(r.get(c), float) and r[c] != r[c])
                     else r[c] for c in columns])
+    return buf.getvalue()
+
+
+def _emit_text(text: str, out_path) -> None:
+    """Text output to stdout, or to ``out_path`` (atomic, never overwriting)."""
+    if not out_path:
+        click.echo(text, nl=False)
+        return
+    from ..errors import SfngError
+    from ..fsutil import atomic_write_text
+
+    try:
+        atomic_write_text(out_path, text)
+    except FileExistsError as exc:
+        raise SfngError(f"{out_path} exists; choose another name (sfng never overwrites)") from exc
+    output.info(f"wrote {out_path}")
 
 
 @click.command(cls=SelectionCommand)
@@ -214,9 +243,11 @@ def find(selection, index, fmt, as_galaxies, count, columns, sort, out_path, obs
         output.table(rows, cols)
         output.info(f"{n} {what}")
     elif fmt == "csv":
-        _csv(rows, cols)
+        _emit_text(_csv(rows, cols), out_path)
     elif fmt == "json":
-        output.emit_json(rows)
+        import json
+
+        _emit_text(json.dumps(rows, indent=2, default=output._default) + "\n", out_path)
     else:
         if galaxies_mode:
             from astropy.table import Table
