@@ -26,6 +26,7 @@ All angles are in degrees unless a name says otherwise.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -49,6 +50,8 @@ _WCS_KEY = re.compile(
     r"|PC\d+_\d+|PV\d+_\d+|PS\d+_\d+|LONPOLE|LATPOLE|EQUINOX|EPOCH|RADESYS|RADECSYS"
     r"|RESTFRQ|RESTFREQ|RESTWAV|SPECSYS|VELREF)"
 )
+_WCS_PREFIXES = frozenset(("NA", "WC", "CT", "CR", "CD", "CU", "PC", "PV", "PS", "LO", "LA", "EQ",
+                           "EP", "RA", "RE", "SP", "VE"))
 _STRING_KEY = re.compile(r"(CTYPE\d+|CUNIT\d+|RADESYS|RADECSYS|SPECSYS|PS\d+_\d+)")
 
 
@@ -127,6 +130,13 @@ def _dot(a, b):
     return np.einsum("...i,...i->...", a, b)
 
 
+def _cross(a, b):
+    """Cross product over the last axis (np.cross is slow on small arrays)."""
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
+
+
 def _unit(v):
     n = np.linalg.norm(v, axis=-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -135,7 +145,7 @@ def _unit(v):
 
 def _angle(a, b):
     """Angle in radians between unit vectors (stable at 0 and pi)."""
-    return np.arctan2(np.linalg.norm(np.cross(a, b), axis=-1), _dot(a, b))
+    return np.arctan2(np.linalg.norm(_cross(a, b), axis=-1), _dot(a, b))
 
 
 def separation(ra1, dec1, ra2, dec2):
@@ -146,30 +156,30 @@ def separation(ra1, dec1, ra2, dec2):
 # ----------------------------------------------------------------------------- outline
 
 def _card(key: str, value) -> str | None:
-    if value is None or isinstance(value, bool):
+    """One card image, or None for a value wcslib cannot use (unknown, not finite)."""
+    t = type(value)
+    if t is str or _STRING_KEY.fullmatch(key):
+        value = str(value)
+        if _STRING_KEY.fullmatch(key):
+            return f"{key:<8}= '{value.replace(chr(39), chr(39) * 2)[:66]}'".ljust(80)[:80]
+        try:  # README values arrive as text when they failed to cast
+            value = float(value)
+        except ValueError:
+            return None
+        t = float
+    if t is bool or value is None:
         return None
-    if _STRING_KEY.fullmatch(key) or isinstance(value, str):
-        if not isinstance(value, str):
-            value = str(value)
-        if not _STRING_KEY.fullmatch(key):
-            try:  # README values arrive as text when they failed to cast
-                value = float(value)
-            except ValueError:
-                return None
-        else:
-            text = "'" + value.replace("'", "''")[:66] + "'"
-            return f"{key:<8}= {text}".ljust(80)[:80]
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    if not math.isfinite(f):
-        return None
-    if isinstance(value, (int, np.integer)):
-        text = str(int(value))
+    if t is int:
+        text = str(value)
     else:
-        text = repr(f).upper()
-    return f"{key:<8}= {text:>20}".ljust(80)[:80]
+        try:
+            f = float(value)
+        except (TypeError, ValueError):
+            return None
+        if not math.isfinite(f):
+            return None
+        text = str(int(f)) if isinstance(value, (int, np.integer)) else repr(f).upper()
+    return f"{key:<8}= {text:>20}".ljust(80)
 
 
 def wcs_text(header) -> str:
@@ -186,17 +196,65 @@ def wcs_text(header) -> str:
         keep = [raw[i : i + 80] for i in range(0, len(raw) - 79, 80)
                 if _WCS_KEY.fullmatch(raw[i : i + 8].rstrip()) and raw[i + 8 : i + 10] == "= "]
         return "".join(keep)
-    items = header.items() if hasattr(header, "items") else header
+    d = getattr(header, "values", None)  # EffectiveHeader: a plain dict, quicker than items()
+    if not isinstance(d, dict):
+        d = getattr(header, "_d", None)  # sfng.fitsheader.FitsHeader
+    if isinstance(d, dict):
+        items = d.items()
+    else:
+        items = header.items() if hasattr(header, "items") else header
     cards = []
     seen = set()
+    match = _WCS_KEY.fullmatch
     for key, value in items:
-        if key in seen or not isinstance(key, str) or not _WCS_KEY.fullmatch(key):
+        if key[:2] not in _WCS_PREFIXES or key in seen or not match(key):
             continue
         seen.add(key)
         c = _card(key, value)
         if c:
             cards.append(c)
     return "".join(cards)
+
+
+_AXIS_KEY = re.compile(r"(NAXIS|CTYPE|CRVAL|CDELT|CRPIX|CUNIT|CROTA)(\d+)")
+_MATRIX_KEY = re.compile(r"(PC|CD)(\d+)_(\d+)")
+_PARAM_KEY = re.compile(r"(PV|PS)(\d+)_(\d+)")
+_GLOBAL_KEYS = frozenset(("LONPOLE", "LATPOLE", "EQUINOX", "EPOCH", "RADESYS", "RADECSYS"))
+
+
+def _sky_text(text: str, a: int, b: int) -> str | None:
+    """The cards of axes ``a`` and ``b`` (1-based) renumbered 1 and 2; None if coupled."""
+    num = {a: "1", b: "2"}
+    out = ["NAXIS   =                    2".ljust(80)]
+    for i in range(0, len(text) - 79, 80):
+        card = text[i : i + 80]
+        key = card[:8].rstrip()
+        if key in _GLOBAL_KEYS:
+            out.append(card)
+            continue
+        m = _AXIS_KEY.fullmatch(key)
+        if m:
+            n = int(m.group(2))
+            if n in num:
+                out.append(f"{m.group(1) + num[n]:<8}" + card[8:])
+            continue
+        m = _MATRIX_KEY.fullmatch(key) or _PARAM_KEY.fullmatch(key)
+        if m:
+            i_, j_ = int(m.group(2)), int(m.group(3))
+            if m.group(1) in ("PV", "PS"):
+                if i_ in num:
+                    out.append(f"{m.group(1)}{num[i_]}_{m.group(3)}".ljust(8) + card[8:])
+                continue
+            if i_ in num and j_ in num:
+                out.append(f"{m.group(1)}{num[i_]}_{num[j_]}".ljust(8) + card[8:])
+            elif i_ in num or j_ in num:
+                try:
+                    coupled = float(card[10:].split("/")[0]) != 0.0
+                except ValueError:
+                    coupled = True
+                if coupled:
+                    return None
+    return "".join(out)
 
 
 def _ctypes(text: str) -> dict[int, str]:
@@ -224,38 +282,70 @@ def _naxes(header, text: str) -> dict[int, int]:
 
 
 def celestial_wcs(header):
-    """``(wcsprm, n1, n2)``: the celestial sub-WCS (wcslib, fixed and set) and its axis lengths.
+    """``(sky, n1, n2)``: the celestial sub-WCS (wcslib Wcsprm, fixed and set) and its axis lengths.
 
     Returns None when the header has no celestial axis pair.  Raises :class:`FootprintError`
     when it has one that wcslib cannot use.
     """
+    return _celestial_from_text(wcs_text(header))
+
+
+def _celestial_from_text(text: str):
     from astropy.wcs import Wcsprm
 
-    text = wcs_text(header)
     # from CTYPE, not wcsprm.lng: that would run wcsset on the whole WCS, and a Stokes axis
     # with CDELT = 0 makes it singular although the sky axes are fine
     ctypes = _ctypes(text)
     axes = _celestial_axes([ctypes.get(i + 1, "") for i in range(max(ctypes, default=0))])
     if axes is None:
         return None
-    try:
-        full = Wcsprm(header=text.encode("latin-1"), relax=True)
-    except Exception as exc:  # noqa: BLE001 - wcslib raises many types for one thing: bad WCS
-        raise FootprintError(f"WCS cannot be parsed: {exc}") from None
-    naxes = _naxes(header, text)
+    naxes = _naxes(None, text)
     n1, n2 = naxes.get(axes[0] + 1, 0), naxes.get(axes[1] + 1, 0)
     if n1 < 1 or n2 < 1:
         return None
+    # wcslib parses only the two sky axes' cards (half the time for a cube); when a PC/CD
+    # term couples a sky axis with another one, the whole WCS is parsed and sub-set instead
+    sky = _sky_text(text, axes[0] + 1, axes[1] + 1)
     try:
-        full.fix(translate_units="", naxis=[naxes.get(i + 1, 1) for i in range(full.naxis)])
-    except Exception:  # noqa: BLE001 - fix() is best effort, like astropy.wcs.WCS
+        if sky is not None:
+            cel = Wcsprm(header=sky.encode("latin-1"), relax=True)
+        else:
+            full = Wcsprm(header=text.encode("latin-1"), relax=True)
+            try:
+                full.fix(translate_units="", naxis=[naxes.get(i + 1, 1) for i in range(full.naxis)])
+            except Exception:  # noqa: BLE001 - best effort, as below
+                pass
+            full.set()
+            return _SkyOfFull(full, axes), n1, n2
+    except Exception as exc:  # noqa: BLE001 - wcslib raises many types for one thing: bad WCS
+        raise FootprintError(f"WCS cannot be parsed: {exc}") from None
+    try:  # as astropy.wcs.WCS does: NCP -> SIN, GLS -> SFL, 'DEG' -> 'deg' ...
+        cel.fix(translate_units="", naxis=[n1, n2])
+    except Exception:  # noqa: BLE001 - fix() is best effort
         pass
     try:
-        cel = full.sub([axes[0] + 1, axes[1] + 1])
         cel.set()
     except Exception as exc:  # noqa: BLE001
         raise FootprintError(f"celestial WCS unusable: {exc}") from None
     return cel, n1, n2
+
+
+class _SkyOfFull:
+    """The sky axes of a WCS whose PC/CD matrix couples them with another axis.
+
+    wcslib cannot cut such a WCS down to its sky axes, so pixels are mapped through the
+    whole WCS with the other axes at their first pixel (the outline at the first channel).
+    """
+
+    def __init__(self, full, axes):
+        self.full, self.axes = full, axes
+        self.lng, self.lat = full.lng, full.lat
+
+    def p2s(self, pix, origin):
+        allpix = np.zeros((len(pix), self.full.naxis))
+        allpix[:, self.axes[0]] = pix[:, 0]
+        allpix[:, self.axes[1]] = pix[:, 1]
+        return self.full.p2s(allpix, origin)
 
 
 def _celestial_axes(ctypes) -> list[int] | None:
@@ -270,6 +360,19 @@ def _celestial_axes(ctypes) -> list[int] | None:
     if len(lng) != 1 or len(lat) != 1:
         return None
     return sorted((lng[0], lat[0]))
+
+
+_NEXT_SIDE = np.array([1, 2, 3, 0])
+
+
+@functools.lru_cache(maxsize=512)
+def _sample_pixels(n1: int, n2: int, k: int) -> np.ndarray:
+    """Edge samples, then the centre and the mid-points of the four edges (read-only)."""
+    cx, cy = (n1 - 1) / 2.0, (n2 - 1) / 2.0
+    extra = np.array([[cx, cy], [0.0, cy], [n1 - 1.0, cy], [cx, 0.0], [cx, n2 - 1.0]])
+    out = np.vstack([_edges_pixels(n1, n2, k), extra])
+    out.flags.writeable = False
+    return out
 
 
 def _edges_pixels(n1: int, n2: int, k: int) -> np.ndarray:
@@ -309,68 +412,71 @@ def outline(header, samples_per_edge: int = SAMPLES_PER_EDGE,
         The celestial WCS is broken (singular matrix, unknown projection) or fewer than three
         edge samples map onto the sky.
     """
-    got = celestial_wcs(header)
+    return _outline(wcs_text(header), max(1, int(samples_per_edge)), float(tolerance_arcsec))
+
+
+@functools.lru_cache(maxsize=1024)
+def _outline(text: str, k: int, tolerance_arcsec: float) -> Footprint | None:
+    # cached on the WCS cards: the products of one observation (cube, moments, noise)
+    # share their celestial WCS, and a survey often repeats one grid
+    got = _celestial_from_text(text)
     if got is None:
         return None
     cel, n1, n2 = got
-    k = max(1, int(samples_per_edge))
-    pix = _edges_pixels(n1, n2, k)
-    centre_pix = np.array([[(n1 - 1) / 2.0, (n2 - 1) / 2.0]])
+    m = 4 * k
     try:
-        res = cel.p2s(np.vstack([pix, centre_pix]), 0)
+        res = cel.p2s(_sample_pixels(n1, n2, k), 0)
     except Exception as exc:  # noqa: BLE001 - invalid pixels raise in some wcslib versions
         raise FootprintError(f"celestial WCS cannot map the image: {exc}") from None
     world = res["world"]
-    stat = np.asarray(res["stat"])
-    lon = world[:, cel.lng]
+    lon = world[:, cel.lng] % 360.0
     lat = world[:, cel.lat]
-    ok = np.isfinite(lon) & np.isfinite(lat) & (stat == 0)
-    edge_ok = ok[:-1]
-    v = xyz(lon[:-1], lat[:-1])
+    ok = np.isfinite(lon) & np.isfinite(lat) & (res["stat"] == 0)
+    allv = xyz(lon, lat)
+    v, edge_ok = allv[:m], ok[:m]
     partial = not edge_ok.all()
-    if edge_ok.sum() < 3:
-        raise FootprintError(f"only {int(edge_ok.sum())} of {len(edge_ok)} edge samples lie on the sky")
+    if partial and edge_ok.sum() < 3:
+        raise FootprintError(f"only {int(edge_ok.sum())} of {m} edge samples lie on the sky")
 
-    keep = np.zeros(len(pix), bool)
+    keep = np.zeros(m, bool)
     keep[::k] = True  # corners
-    tol = math.radians(tolerance_arcsec / 3600.0)
-    for side in range(4):
-        a, b = side * k, ((side + 1) * k) % (4 * k)
-        mid = np.arange(a + 1, a + k)
-        if len(mid) == 0:
-            continue
-        if not (edge_ok[a] and edge_ok[b] and edge_ok[mid].all()):
-            keep[mid] = True
-            continue
-        nrm = _unit(np.cross(v[a], v[b]))
-        dev = np.abs(np.arcsin(np.clip(v[mid] @ nrm, -1, 1)))
-        if not np.all(np.isfinite(dev)) or dev.max() > tol:
-            keep[mid] = True
-    keep &= edge_ok
-    vv = v[keep]
-    # a one-pixel axis (a spectrum, a slit) collapses the outline to an arc or a point
-    nxt = np.roll(vv, -1, axis=0)
-    distinct = _angle(vv, nxt) > 1e-12
-    if not distinct.any():
-        vv = vv[:1]
-    else:
-        vv = vv[distinct]
+    if k > 1:
+        sides = v.reshape(4, k, 3)
+        nrm = _cross(sides[:, 0, :], sides[_NEXT_SIDE, 0, :])
+        # |sin(deviation)| * |nrm| for each intermediate sample
+        dev = np.abs(np.einsum("skj,sj->sk", sides[:, 1:, :], nrm))
+        lim = math.sin(math.radians(tolerance_arcsec / 3600.0)) * np.sqrt(_dot(nrm, nrm))
+        curved = ~np.all(dev <= lim[:, None], axis=1)
+        if partial:
+            eo = edge_ok.reshape(4, k)
+            curved |= ~(eo.all(axis=1) & eo[_NEXT_SIDE, 0])
+        keep.reshape(4, k)[:, 1:] |= curved[:, None]
+    if partial:
+        keep &= edge_ok
+    idx = np.flatnonzero(keep)
+    if n1 == 1 or n2 == 1:  # a one-pixel axis (a spectrum, a slit): an arc or a point
+        vv = v[idx]
+        distinct = np.abs(vv - vv[np.r_[1 : len(vv), 0]]).max(axis=1) > 1e-14
+        idx = idx[distinct] if distinct.any() else idx[:1]
+    vv = v[idx]
 
-    if ok[-1]:
-        c = xyz(lon[-1], lat[-1])
+    if ok[m]:
+        c, cra, cdec = allv[m], float(lon[m]), float(lat[m])
     else:  # the central pixel is off the sky: use the vertices' mean direction
         c = _unit(vv.sum(axis=0))
-    radius = float(np.degrees(_angle(vv, c).max()))
-    ra, dec = radec(vv)
-    cra, cdec = radec(c)
+        cra, cdec = (float(x) for x in radec(c))
+    radius = math.degrees(float(np.arccos(np.clip(vv @ c, -1.0, 1.0)).max()))
+    if radius < 1e-3:  # arccos loses digits for tiny angles
+        radius = float(np.degrees(_angle(vv, c).max()))
     # widths between the mid-points of opposite edges (through the field, not along an edge)
-    mids = np.array([[0.0, (n2 - 1) / 2.0], [n1 - 1.0, (n2 - 1) / 2.0],
-                     [(n1 - 1) / 2.0, 0.0], [(n1 - 1) / 2.0, n2 - 1.0]])
-    mw = cel.p2s(mids, 0)["world"]
-    mv = xyz(mw[:, cel.lng], mw[:, cel.lat])
-    width = float(np.degrees(_angle(mv[0], mv[1]))) * 60.0
-    height = float(np.degrees(_angle(mv[2], mv[3]))) * 60.0
-    return Footprint(ra=ra, dec=dec, centre=(float(cra), float(cdec)), radius=radius,
+    mv = allv[m + 1 :]
+    wh = np.degrees(_angle(mv[[0, 2]], mv[[1, 3]])) * 60.0
+    wok = ok[m + 1 :]
+    width = float(wh[0]) if wok[0] and wok[1] else math.nan
+    height = float(wh[1]) if wok[2] and wok[3] else math.nan
+    ra, dec = lon[idx], lat[idx]
+    ra.flags.writeable = dec.flags.writeable = False  # shared through the cache
+    return Footprint(ra=ra, dec=dec, centre=(cra, cdec), radius=radius,
                      size_arcmin=2.0 * radius * 60.0, width_arcmin=width, height_arcmin=height,
                      partial=partial)
 
@@ -397,7 +503,7 @@ def _winding(p, q, v):
 
     p, q: (..., K, 3) edge ends; v: (..., 1, 3) or broadcastable.  Zero-length edges add 0.
     """
-    num = _dot(v, np.cross(p, q))
+    num = _dot(v, _cross(p, q))
     den = _dot(p, q) - _dot(v, p) * _dot(v, q)
     return np.arctan2(num, den).sum(axis=-1)
 
@@ -435,18 +541,18 @@ def contains_point(poly_ra, poly_dec, ra, dec):
 
 def _on_arc(x, p, q, n):
     """Whether x (on the great circle of p->q, normal n) lies between p and q."""
-    return (_dot(np.cross(p, x), n) >= 0) & (_dot(np.cross(x, q), n) >= 0)
+    return (_dot(_cross(p, x), n) >= 0) & (_dot(_cross(x, q), n) >= 0)
 
 
 def _arcs_cross(a1, a2, b1, b2):
     """Whether arcs a1->a2 and b1->b2 cross (broadcast over leading dimensions)."""
-    na = np.cross(a1, a2)
-    nb = np.cross(b1, b2)
+    na = _cross(a1, a2)
+    nb = _cross(b1, b2)
     sa1, sa2 = _dot(nb, a1), _dot(nb, a2)
     sb1, sb2 = _dot(na, b1), _dot(na, b2)
     straddle = (sa1 * sa2 <= 0) & (sb1 * sb2 <= 0)
     degenerate = (np.linalg.norm(na, axis=-1) == 0) | (np.linalg.norm(nb, axis=-1) == 0)
-    x = np.cross(na, nb)
+    x = _cross(na, nb)
     hit = (_on_arc(x, a1, a2, na) & _on_arc(x, b1, b2, nb)) | (
         _on_arc(-x, a1, a2, na) & _on_arc(-x, b1, b2, nb))
     return straddle & ~degenerate & hit & (np.linalg.norm(x, axis=-1) > 0)
@@ -484,7 +590,7 @@ def overlaps(a_ra, a_dec, b_ra, b_dec) -> bool:
 
 def _arc_distance(v, p, q):
     """Angular distance (radians) from point(s) v to arc(s) p->q (broadcast)."""
-    n = np.cross(p, q)
+    n = _cross(p, q)
     nn = np.linalg.norm(n, axis=-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         n = n / nn
