@@ -339,6 +339,10 @@ def make_surveys(root) -> DemoTree:
             else:
                 _model(df.shape, df.signal, df.noise, rng)  # keep the random stream the same
         tree.files[s.name] = [f.name for f in s.files]
+    # -- MaNGA (issue 8): cubes, DAP maps and GZ3D files of real MaNGA targets (sfng.manga).
+    from .manga import write_demo_files
+
+    tree.files.update(write_demo_files(tree.surveys_dir))
     return tree
 
 

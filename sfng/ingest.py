@@ -521,6 +521,9 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
         raise SfngError(f"{src_dir} is inside the store {root}; ingest takes a folder from "
                         f"outside the store (files already in the store are indexed, not ingested)")
     survey = survey or src_dir.name
+    # -- MaNGA/GZ3D (issue 8): DAP maps and GZ3D masks are derived products, never data/.
+    from . import manga
+    tree = manga.ingest_tree(src_dir, tree)
     naming.check_component(survey, what="survey name")
     if survey in ("bygalaxy",) or survey.startswith(TMP_PREFIX):
         raise SfngError(f"{survey!r} is reserved and cannot be a survey name; use --survey NAME")
@@ -621,7 +624,10 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
                 item.notes.append(problem)
         dest_name = name
         if ned_rename:
-            _name_item(item, primary, image, names, by_position, pairs)
+            if manga.recognise(path):  # MaNGA/GZ3D (issue 8): NED by position, else MaNGA-ID name
+                manga.name_item(item, path, names.resolver)
+            else:
+                _name_item(item, primary, image, names, by_position, pairs)
             if item.action == "error":
                 continue
             try:
