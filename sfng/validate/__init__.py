@@ -1,0 +1,265 @@
+"""Validation of store files against the specification's minimum FITS rules and desiderata.
+
+Public API::
+
+    from sfng.validate import validate_file, validate_paths, RULES
+    report = validate_file("data/THINGS/NGC_2403.NGC_2403_NA_CUBE_THINGS.FITS")
+    report.ok, [p.rule_id for p in report.problems]
+
+The rules are declared in :mod:`sfng.validate.rules` (one list read by code, tests and docs);
+each check is one function in :mod:`sfng.validate.checks`; :mod:`sfng.validate.fix` repairs what
+can be repaired.  Validation reads headers only, unless ``deep=True``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .report import FileReport, Problem, Summary, summarize
+from .rules import BY_ID, ERROR, INFO, RULES, WARNING, Rule
+
+__all__ = ["validate_file", "validate_paths", "validate_header", "store_files", "FileReport", "Problem",
+           "Summary", "summarize", "RULES", "Rule", "ERROR", "WARNING", "INFO", "demo_step"]
+
+#: Names in a survey folder that are not data files.
+_NOT_DATA = ("MANIFEST.sha256",)
+_STRUCTURAL = frozenset(("SIMPLE", "BITPIX", "NAXIS", "EXTEND", "XTENSION", "PCOUNT", "GCOUNT",
+                         "TFIELDS", "GROUPS", "END", "CHECKSUM", "DATASUM", "EXTNAME", "EXTVER",
+                         "INHERIT"))
+
+
+def _problem(rule_id: str, details: dict, eff=None, keys=()) -> Problem:
+    r = BY_ID[rule_id]
+    try:
+        msg = r.message.format(**details)
+    except (KeyError, IndexError, ValueError):
+        msg = r.message
+    from_readme = tuple(k for k in keys if eff is not None and getattr(eff, "origin", lambda _: None)(k) == "readme")
+    return Problem(rule_id, r.level, msg, r.hint, from_readme)
+
+
+def _cards(header):
+    cards = getattr(header, "cards", None)
+    if cards is None:
+        return list(header.items())
+    return [(c[0], c[1]) if isinstance(c, tuple) else (c.keyword, c.value) for c in cards]
+
+
+def _skip(rules_filter, rule_id) -> bool:
+    return rules_filter is not None and not rules_filter(rule_id)
+
+
+def _judge(report: FileReport, file_header, text, xtension, shape, readme_meta, tree,
+           primary_header=None, rules_filter=None):
+    """Run every check on one HDU; appends to ``report``; returns the effective header."""
+    from ..header import effective_header
+    from .checks import CHECKS, Subject
+
+    cards = _cards(file_header)
+    if primary_header is not None and file_header.get("INHERIT") is True:
+        cards = [(k, v) for k, v in _cards(primary_header) if k not in _STRUCTURAL
+                 and not k.startswith("NAXIS")] + cards
+    eff = effective_header(cards, readme_meta)
+    report.from_readme = eff.from_readme()
+    subject = Subject(eff=eff, text=text, xtension=xtension, shape=tuple(shape), tree=tree)
+    for check in CHECKS:
+        for f in check(subject):
+            if not _skip(rules_filter, f.rule_id):
+                report.problems.append(_problem(f.rule_id, f.details, eff, f.keys))
+    if report.from_readme and not _skip(rules_filter, "readme-keys"):
+        report.problems.append(_problem("readme-keys", {"keys": ", ".join(report.from_readme)}, eff,
+                                        report.from_readme))
+    return eff
+
+
+def validate_header(header, name: str = "<header>", readme_metadata=None, tree: str | None = None,
+                    shape=None, xtension=None) -> FileReport:
+    """Validate a header on its own (an astropy Header or a mapping), e.g. before writing a file.
+
+    ``shape`` ``(NAXIS1, ...)`` defaults to the header's NAXISn.
+    """
+    if shape is None:
+        n = int(header.get("NAXIS", 0) or 0)
+        shape = tuple(int(header.get(f"NAXIS{i}", 0) or 0) for i in range(1, n + 1))
+    text = header.tostring() if hasattr(header, "tostring") else ""
+    report = FileReport(path=Path(name), hdu=0)
+    _judge(report, header, text, xtension if xtension is not None else header.get("XTENSION"), shape,
+           readme_metadata, tree)
+    return report
+
+
+def _store_root(store):
+    if store is None:
+        return None
+    root = getattr(store, "root", None)
+    return Path(root) if root is not None else Path(store)
+
+
+def validate_file(path, store=None, deep: bool = False, *, readme_cache=None, readme_metadata=None,
+                  rules_filter=None, tree: str | None = None) -> FileReport:
+    """Validate one file; never raises for a bad file (each problem is a report line).
+
+    Parameters
+    ----------
+    path : str or Path
+    store : sfng.store.Store, path, or None
+        The store the file belongs to (found from the file's folders when None).  Decides the
+        tree (``data``/``derived``) and the survey README.
+    deep : bool
+        Also read the data: blank fraction and planes, measured rms (MAD).
+    readme_cache : sfng.header.ReadmeCache, optional
+        Shared between files of one run.
+    readme_metadata : mapping, optional
+        README defaults to use instead of looking the README up (e.g. for files being ingested).
+    rules_filter : callable(rule_id) -> bool, optional
+        Keep only the findings of rules it accepts.
+    tree : str, optional
+        Judge the file as bound for this tree (``data``/``derived``) whatever its location, e.g.
+        a source file before ingest (derived/ products need not be in sky units).
+    """
+    from ..errors import ReadmeError
+    from ..header import ReadmeCache, readme_for, survey_of
+    from ..store import find_root
+    from .reader import open_file
+
+    path = Path(path)
+    root = _store_root(store)
+    if root is None:
+        root = find_root(path.parent if path.parent.exists() else Path.cwd())
+    if tree is None:
+        tree = survey_of(path, root)[0] if root is not None else None
+    report = FileReport(path=path)
+    try:
+        report.display = Path(os.path.abspath(path)).relative_to(Path(root).resolve()).as_posix() \
+            if root is not None else str(path)
+    except ValueError:
+        report.display = str(path)
+
+    opened = open_file(path)
+    for rule_id, details in opened.findings:
+        if not _skip(rules_filter, rule_id):
+            report.problems.append(_problem(rule_id, details))
+    if opened.kind in ("bad", "other"):
+        return report
+
+    meta = readme_metadata
+    if meta is None:
+        rpath = readme_for(path, root)
+        report.readme = rpath
+        if rpath is None and root is not None and tree in ("data", "derived"):
+            _, survey = survey_of(path, root)
+            if survey and not _skip(rules_filter, "readme-missing"):
+                report.problems.append(_problem("readme-missing", {"expected": f"{survey}_README.txt"}))
+        cache = readme_cache or ReadmeCache()
+        try:
+            meta = cache.get(rpath).metadata
+        except ReadmeError as exc:
+            meta = {}
+            if not _skip(rules_filter, "readme-invalid"):
+                report.problems.append(_problem("readme-invalid", {"reason": str(exc)}))
+
+    hdu = opened.data_hdu()
+    if hdu is None:
+        if opened.kind == "fits" and not _skip(rules_filter, "no-data"):
+            report.problems.append(_problem("no-data", {}))
+        if opened.kind == "header" and opened.hdus:
+            hdu = opened.hdus[0]  # a header dump describes data it does not hold
+        else:
+            return report
+    report.hdu = hdu.index
+    from .reader import illegal_cards
+
+    if hdu.text:
+        bad = illegal_cards(hdu.text)
+        if bad and not _skip(rules_filter, "header-illegal-cards"):
+            report.problems.append(_problem("header-illegal-cards", {"count": len(bad), "example": repr(bad[0])}))
+    primary = opened.hdus[0].header if hdu.index != 0 else None
+    eff = _judge(report, hdu.header, hdu.text, hdu.xtension, hdu.shape, meta, tree, primary, rules_filter)
+
+    if deep and opened.kind == "fits" and hdu.xtension in (None, "IMAGE"):
+        from . import deep as deepmod
+
+        try:
+            report.stats = deepmod.measure(path, hdu.index)
+        except (OSError, ValueError, TypeError, MemoryError) as exc:
+            report.problems.append(_problem("file-unreadable", {"reason": f"data: {exc}"}))
+        else:
+            for f in deepmod.findings(report.stats, eff):
+                if not _skip(rules_filter, f.rule_id):
+                    report.problems.append(_problem(f.rule_id, f.details, eff, f.keys))
+    return report
+
+
+def store_files(store, tree: str | None = None, survey: str | None = None):
+    """Files to validate in a store: data/ and derived/ (or one tree / survey), sorted.
+
+    Skips READMEs, manifests, hidden names, sfng temporaries and the ``bygalaxy`` link farm.
+    """
+    from ..fsutil import TMP_PREFIX
+    from ..store import INDEXED_TREES
+
+    root = _store_root(store)
+    trees = [tree] if tree else list(INDEXED_TREES)
+    for t in trees:
+        base = root / t
+        if survey:
+            base = base / survey
+        if not base.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "bygalaxy")
+            for name in sorted(filenames):
+                if (name.startswith(".") or name.startswith(TMP_PREFIX) or name in _NOT_DATA
+                        or name.endswith("_README.txt") or name.upper().startswith("README")):
+                    continue
+                p = Path(dirpath) / name
+                if p.is_symlink():
+                    continue
+                yield p
+
+
+def expand(paths):
+    """Files named by ``paths`` (folders are walked; READMEs and temporaries skipped)."""
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            from ..fsutil import TMP_PREFIX
+
+            for dirpath, dirnames, filenames in os.walk(p):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    if (name.startswith(".") or name.startswith(TMP_PREFIX) or name in _NOT_DATA
+                            or name.endswith("_README.txt") or name.upper().startswith("README")):
+                        continue
+                    yield Path(dirpath) / name
+        else:
+            yield p
+
+
+def validate_paths(paths=None, store=None, *, tree: str | None = None, survey: str | None = None,
+                   deep: bool = False, rules_filter=None):
+    """Validate many files, yielding one :class:`FileReport` each (the run never stops early).
+
+    ``paths`` None means the whole store (``data/`` and ``derived/``, or ``tree``/``survey``).
+    """
+    from ..header import ReadmeCache
+
+    if not paths:
+        if store is None:
+            from ..store import Store
+
+            store = Store.discover()
+        files = store_files(store, tree, survey)
+    else:
+        files = expand(paths)
+    cache = ReadmeCache()
+    for f in files:
+        yield validate_file(f, store=store, deep=deep, readme_cache=cache, rules_filter=rules_filter)
+
+
+def demo_step(tree, say) -> None:
+    """The demo's validation step: validate, show what is caught, fix, validate again."""
+    from .demo import run
+
+    run(tree, say)

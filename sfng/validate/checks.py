@@ -1,0 +1,347 @@
+"""One function per check.  Each takes a :class:`Subject` and yields :class:`Finding` objects
+naming a rule of :mod:`sfng.validate.rules`; the engine turns findings into report lines.
+
+Checks judge the *effective* header (README defaults overlaid by the file's header) and list
+the keys they looked at, so that a report can say which of them came from the README.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from ..beam import AIPS_BEAM_RE, AIPS_HISTORY, beam_from_header
+from ..spectral import FREQUENCY, VELOCITY, classify_ctype, spectral_axis
+
+CELESTIAL_PREFIXES = ("RA--", "DEC-", "GLON", "GLAT", "ELON", "ELAT", "SLON", "SLAT", "HLON", "HLAT")
+_POSITION_COLUMNS = ("RA", "DEC", "RA_DEG", "DEC_DEG", "RAJ2000", "DEJ2000", "DECJ2000", "OBJRA",
+                     "OBJDEC", "IFURA", "IFUDEC", "PLUG_RA", "PLUG_DEC", "GLON", "GLAT", "RA_J2000",
+                     "DEC_J2000", "SKY_RA", "SKY_DEC", "ALPHA", "DELTA")
+
+
+class Finding(NamedTuple):
+    rule_id: str
+    details: dict
+    keys: tuple = ()
+
+
+@dataclass
+class Subject:
+    """What the checks look at: one HDU of one file, through its effective header.
+
+    Attributes
+    ----------
+    eff : sfng.header.EffectiveHeader
+    text : str
+        The HDU's card images up to and including END ("" when not available).
+    xtension : str or None
+        None for the primary HDU, else IMAGE, BINTABLE ...
+    shape : tuple
+        ``(NAXIS1, NAXIS2, ...)``.
+    tree : str or None
+        ``data``, ``derived`` or None outside a store.
+    """
+
+    eff: object
+    text: str = ""
+    xtension: str | None = None
+    shape: tuple = ()
+    tree: str | None = None
+    _spectral: object = field(default=None, repr=False)
+    _spectral_done: bool = field(default=False, repr=False)
+
+    @property
+    def is_image(self) -> bool:
+        return self.xtension in (None, "IMAGE") and len(self.shape) >= 1
+
+    @property
+    def is_table(self) -> bool:
+        return self.xtension in ("BINTABLE", "TABLE")
+
+    @property
+    def naxis(self) -> int:
+        return len(self.shape)
+
+    @property
+    def spectral(self):
+        if not self._spectral_done:
+            self._spectral = spectral_axis(self.eff) if self.is_image else None
+            self._spectral_done = True
+        return self._spectral
+
+    @property
+    def single_spectrum(self) -> bool:
+        """An image whose only non-degenerate axis is spectral (or a 1-axis image)."""
+        if not self.is_image:
+            return False
+        big = [i + 1 for i, n in enumerate(self.shape) if n > 1]
+        if self.naxis == 1:
+            return True
+        ax = self.spectral
+        return len(big) == 1 and ax is not None and big[0] == ax.axis
+
+    def ctype(self, i: int) -> str:
+        return str(self.eff.get(f"CTYPE{i}", "") or "").strip().upper()
+
+
+def _f(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+# ----------------------------------------------------------------------------- 1 and 4: units
+
+def check_bunit(s: Subject):
+    if not s.is_image:
+        return
+    if "BUNIT" not in s.eff or not str(s.eff["BUNIT"]).strip():
+        yield Finding("bunit-missing", {}, ("BUNIT",))
+        return
+    from .bunit import parse_bunit
+
+    info = parse_bunit(str(s.eff["BUNIT"]))
+    if info.unit is None:
+        yield Finding("bunit-unparseable", {"bunit": info.text}, ("BUNIT",))
+    elif not info.sky and s.tree != "derived":
+        # derived/ holds physical quantities (SFR, surface densities, velocity fields).
+        yield Finding("bunit-not-sky", {"bunit": info.text, "what": info.what}, ("BUNIT",))
+
+
+# ----------------------------------------------------------------------------- 5: beam
+
+def check_beam(s: Subject):
+    if not s.is_image or s.single_spectrum:
+        return
+    beam = beam_from_header(s.eff)
+    if beam is None:
+        yield Finding("beam-missing", {}, ())
+        return
+    keys = ("BMAJ", "BMIN", "BPA")
+    if beam.source == AIPS_HISTORY:
+        card = next((h for h in reversed(s.eff.history) if AIPS_BEAM_RE.search(str(h))), "")
+        yield Finding("beam-aips-history", {"card": "HISTORY " + str(card).strip()}, ())
+    if beam.suspect:
+        yield Finding("beam-implausible", {"reason": beam.suspect}, keys)
+    if beam.source != AIPS_HISTORY:
+        missing = [k for k in ("BMIN", "BPA") if k not in s.eff]
+        if missing:
+            yield Finding("beam-incomplete", {"missing": " and ".join(missing)}, ("BMAJ",))
+
+
+# ----------------------------------------------------------------------------- 3: WCS
+
+def _linear_matrix(eff, n: int):
+    """``(matrix, uses_cd)``: the pixel-to-intermediate matrix of the first ``n`` axes."""
+    uses_cd = any(f"CD{i}_{j}" in eff for i in range(1, n + 1) for j in range(1, n + 1))
+    m = np.zeros((n, n))
+    if uses_cd:
+        for i in range(1, n + 1):
+            for j in range(1, n + 1):
+                m[i - 1, j - 1] = _f(eff.get(f"CD{i}_{j}", 0.0))
+        return m, True
+    for i in range(1, n + 1):
+        cdelt = _f(eff.get(f"CDELT{i}", 1.0))
+        for j in range(1, n + 1):
+            pc = _f(eff.get(f"PC{i}_{j}", eff.get(f"PC{i:03d}{j:03d}", 1.0 if i == j else 0.0)))
+            m[i - 1, j - 1] = cdelt * pc
+    return m, False
+
+
+def _wcs_text(s: Subject) -> bytes:
+    """The card images WCSLIB sees: the file's cards plus README-supplied keys."""
+    from astropy.io import fits
+
+    body = s.text
+    if body.rstrip().endswith("END"):
+        body = body[: len(body.rstrip()) - 3]
+        body = body[: len(body) - len(body) % 80] if len(body) % 80 else body
+    extra = []
+    for key in s.eff.from_readme():
+        try:
+            extra.append(fits.Card(key, s.eff[key]).image)
+        except (ValueError, TypeError, Exception):
+            continue
+    return (body + "".join(extra) + "END".ljust(80)).encode("latin-1", "replace")
+
+
+def _wcslib(s: Subject):
+    """``(Wcsprm or None, error text or "", singular: bool)``."""
+    import warnings
+
+    from astropy import wcs as awcs
+
+    text = _wcs_text(s) if s.text else None
+    if text is None:
+        from astropy.io import fits
+
+        h = fits.Header()
+        for k, v in s.eff.items():
+            try:
+                h[k] = v
+            except (ValueError, TypeError):
+                continue
+        text = h.tostring().encode("latin-1", "replace")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            w = awcs.Wcsprm(header=text, relax=True)
+            if s.naxis and w.naxis > s.naxis and "WCSAXES" not in s.eff:
+                pass
+            w.fix()
+            w.set()
+        return w, "", False
+    except awcs.SingularMatrixError as exc:
+        return None, _first_line(exc), True
+    except Exception as exc:  # WCSLIB raises many types; each is a reason the WCS is unusable
+        return None, _first_line(exc), False
+
+
+def _first_line(exc) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    # WCSLIB: "ERROR 6 in wcs_units() at line ... of file ...:" then the useful line
+    useful = [ln for ln in lines if not ln.startswith("ERROR ")]
+    return (useful[0] if useful else (lines[0] if lines else type(exc).__name__)).rstrip(".")
+
+
+def check_wcs(s: Subject):
+    if not s.is_image:
+        return
+    n = s.naxis
+    nw = max(n, int(_f(s.eff.get("WCSAXES", 0)) or 0) if math.isfinite(_f(s.eff.get("WCSAXES", 0))) else n)
+    m, uses_cd = _linear_matrix(s.eff, nw)
+    singular = ""
+    if not uses_cd:
+        for i in range(1, nw + 1):
+            if _f(s.eff.get(f"CDELT{i}", 1.0)) == 0:
+                length = s.shape[i - 1] if i <= n else 1
+                singular = (f"axis {i} ({s.ctype(i) or 'no CTYPE'}, length {length}) has CDELT{i} = 0")
+                break
+    if not singular and nw and np.all(np.isfinite(m)) and abs(np.linalg.det(m)) == 0:
+        singular = f"the {'CD' if uses_cd else 'PC'} matrix of the {nw} axes has determinant 0"
+    if singular:
+        yield Finding("wcs-singular", {"reason": singular}, ())
+    w, err, wsing = _wcslib(s)
+    if w is None:
+        if not singular:
+            yield Finding("wcs-singular" if wsing else "wcs-unreadable", {"reason": err}, ())
+        return
+    if s.single_spectrum:
+        return
+    lng, lat = int(w.lng), int(w.lat)
+    if lng < 0 or lat < 0:
+        types = ", ".join(f"CTYPE{i} = {s.ctype(i)!r}" for i in range(1, nw + 1)) or "no CTYPEn"
+        yield Finding("wcs-celestial", {"reason": f"WCSLIB finds no longitude/latitude pair ({types})"}, ())
+        return
+    if sorted((lng, lat)) != [0, 1]:
+        yield Finding("wcs-idl-axes", {"axes": f"{lng + 1} and {lat + 1}"}, ())
+    for ax in (lng + 1, lat + 1):
+        has = (f"CDELT{ax}" in s.eff or any(f"CD{ax}_{j}" in s.eff for j in range(1, nw + 1)))
+        if not has:
+            yield Finding("pixel-scale", {"axis": ax, "ctype": s.ctype(ax),
+                                          "reason": f"neither CDELT{ax} nor CD{ax}_j is given "
+                                                    "(WCSLIB would assume 1 degree per pixel)"}, ())
+            return
+    if not singular:
+        cols = [abs(np.hypot(m[lng, j], m[lat, j])) for j in (lng, lat)]
+        dx, dy = cols[0] * 3600, cols[1] * 3600
+        if dx > 0 and dy > 0 and abs(dx - dy) > 1e-3 * max(dx, dy):
+            yield Finding("pixel-nonsquare", {"dx": dx, "dy": dy}, ())
+
+
+# ----------------------------------------------------------------------------- spectral axis
+
+def check_spectral(s: Subject):
+    if not s.is_image:
+        return
+    ax = s.spectral
+    if ax is None:
+        # A cube's third real axis with a CTYPE nobody knows.
+        for i in range(1, s.naxis + 1):
+            ct = s.ctype(i)
+            if s.shape[i - 1] > 1 and ct and not ct.startswith(CELESTIAL_PREFIXES) and ct != "STOKES" \
+                    and i > 2 and not classify_ctype(ct).spectral:
+                yield Finding("spectral-type", {"reason": f"axis {i}: CTYPE{i} = {ct!r} is not a known "
+                                                          f"spectral type"}, (f"CTYPE{i}",))
+        return
+    i = ax.axis
+    if not ax.standard:
+        yield Finding("spectral-type", {"reason": f"CTYPE{i} = {ax.ctype!r} is not a standard spectral "
+                                                  f"type (read as {ax.code})"}, (f"CTYPE{i}",))
+    if ax.unit_source == "unparseable CUNITn":
+        yield Finding("spectral-unit", {"reason": f"CUNIT{i} = {ax.cunit!r} is not a unit astropy can "
+                                                  f"read"}, (f"CUNIT{i}",))
+    elif ax.unit_mismatch:
+        yield Finding("spectral-unit", {"reason": ax.unit_mismatch}, (f"CUNIT{i}",))
+    elif ax.scale_suspect == "not Hz":
+        yield Finding("spectral-unit", {"reason": f"CRVAL{i} = {ax.crval:g} {ax.unit} is below 1 MHz: "
+                                                  f"the values are probably not in Hz"}, (f"CUNIT{i}",))
+    elif ax.scale_suspect in ("km/s", "m/s"):
+        why = ("looks like km/s (no channel is that narrow)" if ax.scale_suspect == "km/s"
+               else "looks like m/s (that channel or velocity is impossible in km/s)")
+        unit = ax.unit + ("" if ax.cunit else " (FITS default)")
+        yield Finding("velocity-scale", {"axis": i, "ctype": ax.ctype, "cdelt": ax.cdelt, "unit": unit,
+                                         "why": why}, (f"CUNIT{i}", f"CDELT{i}"))
+    line = ax.kind in (FREQUENCY, VELOCITY) and ax.naxis > 1
+    if not line:
+        return
+    if not ax.restfrq_key:
+        yield Finding("restfrq-missing", {}, ("RESTFRQ",))
+    else:
+        if ax.restfrq_key == "RESTFREQ" and "RESTFRQ" not in s.eff:
+            yield Finding("restfrq-keyword", {}, ("RESTFREQ",))
+        raw = _f(s.eff.get(ax.restfrq_key))
+        if ax.restfrq_key != "RESTWAV" and 0 < raw < 1e6:
+            yield Finding("restfrq-implausible", {"key": ax.restfrq_key, "value": raw}, (ax.restfrq_key,))
+    if "SPECRES" not in s.eff:
+        yield Finding("specres-missing", {}, ("SPECRES",))
+
+
+# ----------------------------------------------------------------------------- 9: CUNITn
+
+def check_cunit(s: Subject):
+    if not s.is_image:
+        return
+    missing, defaults = [], []
+    ax = s.spectral
+    for i in range(1, s.naxis + 1):
+        ct = s.ctype(i)
+        if not ct or ct == "STOKES" or f"CUNIT{i}" in s.eff:
+            continue
+        if ct.startswith(CELESTIAL_PREFIXES):
+            missing.append(str(i))
+            defaults.append(f"CUNIT{i} = deg")
+        elif ax is not None and ax.axis == i and ax.unit:
+            missing.append(str(i))
+            defaults.append(f"CUNIT{i} = {ax.unit.replace(' ', '')}")
+    if missing:
+        yield Finding("cunit-missing", {"axes": ", ".join(missing), "defaults": ", ".join(defaults)},
+                      tuple(f"CUNIT{i}" for i in missing))
+
+
+# ----------------------------------------------------------------------------- 8: spectra
+
+def check_spectra(s: Subject):
+    if s.single_spectrum:
+        yield Finding("spectrum-as-image", {"naxis": s.naxis}, ())
+        return
+    if s.xtension != "BINTABLE":
+        return
+    nfields = int(_f(s.eff.get("TFIELDS", 0)) or 0)
+    names, vector = [], False
+    for i in range(1, nfields + 1):
+        names.append(str(s.eff.get(f"TTYPE{i}", "")).strip().upper())
+        form = str(s.eff.get(f"TFORM{i}", "")).strip().upper()
+        digits = "".join(ch for ch in form.split("P")[0] if ch.isdigit()) if form else ""
+        if (digits and int(digits) > 1 and not form.endswith("A")) or "P" in form or "Q" in form:
+            vector = True
+    if vector and not any(n in _POSITION_COLUMNS for n in names):
+        yield Finding("spectra-positions", {"columns": ", ".join(n for n in names if n) or "none"}, ())
+
+
+#: The checks, in report order.
+CHECKS = [check_bunit, check_wcs, check_beam, check_spectral, check_cunit, check_spectra]

@@ -1,0 +1,224 @@
+"""Open a file for validation without ever crashing: every way a file can be bad becomes a finding.
+
+Headers are read with :mod:`sfng.fitsheader` (header blocks only, plain or gzip, the same reader
+the index crawl uses) when it is present, else with :mod:`astropy.io.fits` (lazy HDUs).  ``.hdr``
+files are FITS header dumps (the WCSLIB test headers): their cards are read as text.
+
+The result names the HDU that holds the data (the first image or cube, else the first table) and
+its raw card text, which the WCS check hands to WCSLIB directly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz", ".fz", ".fits.fz")
+HEADER_SUFFIXES = (".hdr",)
+CARD = 80
+_KEY_RE = re.compile(r"^[A-Z0-9_-]{0,8} *$")
+_VALUE_RE = re.compile(
+    r"""^\s*(?:'(?:[^']|'')*'\s*|[TF]\s*|[-+]?\s*\d+\s*|[-+]?\s*(?:\d+\.?\d*|\.\d+)\s*(?:[EeDd]\s*[-+]?\s*\d+)?\s*
+        |\(\s*[^)]*\)\s*|)(?:/.*)?$""", re.VERBOSE)
+_COMMENTARY = ("HISTORY ", "COMMENT ", "        ", "CONTINUE", "HIERARCH", "END     ")
+
+
+@dataclass
+class HDU:
+    """One HDU's header and shape.
+
+    ``header`` is a mapping (astropy Header or sfng.fitsheader.FitsHeader); ``text`` the card
+    images up to and including END (80 characters each), "" when not available.
+    """
+
+    index: int
+    header: object
+    text: str = ""
+    xtension: str | None = None
+    shape: tuple = ()
+    data_size: int = 0
+
+
+@dataclass
+class Opened:
+    """The outcome of opening a file.
+
+    Attributes
+    ----------
+    kind : str
+        ``"fits"``, ``"header"`` (a .hdr dump), ``"other"`` (not FITS by name) or ``"bad"``.
+    hdus : list of HDU
+    findings : list of (rule_id, details)
+        Problems met while reading (each bad input gives exactly one).
+    """
+
+    path: Path
+    kind: str
+    hdus: list = field(default_factory=list)
+    findings: list = field(default_factory=list)
+
+    def data_hdu(self) -> HDU | None:
+        """The first image/cube HDU with data, else the first table with data."""
+        for want in ("image", "table"):
+            for h in self.hdus:
+                is_image = h.xtension in (None, "IMAGE")
+                if h.data_size > 0 and (is_image if want == "image" else not is_image):
+                    return h
+        return None
+
+
+def is_fits_name(name: str) -> bool:
+    low = name.lower()
+    return low.endswith(FITS_SUFFIXES)
+
+
+def is_header_name(name: str) -> bool:
+    return name.lower().endswith(HEADER_SUFFIXES)
+
+
+def _classify_reason(reason: str) -> str:
+    r = reason.lower()
+    if "zero-byte" in r or "empty file" in r:
+        return "file-empty"
+    if "not a fits file" in r or "not fits" in r:
+        return "not-fits"
+    if "no end card" in r or "missing end" in r:
+        return "header-no-end"
+    if "truncated data" in r or "truncated" in r and "data" in r:
+        return "file-truncated"
+    if ("bitpix" in r or "naxis" in r or "absurd" in r or "pcount" in r or "gcount" in r):
+        return "naxis-absurd"
+    return "file-unreadable"
+
+
+def illegal_cards(text: str) -> list[str]:
+    """Card images (stripped) that break the FITS standard: bad keyword, non-ASCII, bad value."""
+    bad = []
+    for i in range(0, len(text), CARD):
+        card = text[i:i + CARD]
+        if not card.strip() or card.startswith(_COMMENTARY):
+            continue
+        if any(ord(c) < 32 or ord(c) > 126 for c in card):
+            bad.append(card.rstrip())
+            continue
+        if not _KEY_RE.match(card[:8]):
+            bad.append(card.rstrip())
+            continue
+        if card[8:10] == "= " and not _VALUE_RE.match(card[10:]):
+            bad.append(card.rstrip())
+    return bad
+
+
+def open_file(path) -> Opened:
+    """Read a file's headers; never raises for a bad file."""
+    path = Path(path)
+    name = path.name
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return Opened(path, "bad", findings=[("file-unreadable", {"reason": exc.strerror or str(exc)})])
+    if not os.access(path, os.R_OK):
+        return Opened(path, "bad", findings=[("file-unreadable", {"reason": "permission denied"})])
+    if st.st_size == 0:
+        return Opened(path, "bad", findings=[("file-empty", {})])
+    if is_header_name(name):
+        return _open_header_dump(path)
+    if not is_fits_name(name):
+        try:
+            with open(path, "rb") as f:
+                head = f.read(9)
+        except OSError as exc:
+            return Opened(path, "bad", findings=[("file-unreadable", {"reason": exc.strerror or str(exc)})])
+        if head != b"SIMPLE  =":
+            suffix = "".join(path.suffixes[-2:]) or "no suffix"
+            return Opened(path, "other", findings=[("not-fits-format", {"suffix": suffix})])
+    try:
+        from .. import fitsheader  # noqa: F401
+    except ImportError:
+        return _open_astropy(path)
+    return _open_blocks(path)
+
+
+def _open_blocks(path: Path) -> Opened:
+    from ..fitsheader import FitsHeaderError, read_headers
+
+    try:
+        blocks = read_headers(path)
+    except FitsHeaderError as exc:
+        return Opened(path, "bad", findings=[(_classify_reason(exc.reason), {"reason": exc.reason})])
+    except (OSError, EOFError, ValueError) as exc:  # gzip CRC errors and the like
+        return Opened(path, "bad", findings=[("file-unreadable", {"reason": str(exc)})])
+    out = Opened(path, "fits")
+    for b in blocks:
+        x = b.xtension
+        out.hdus.append(HDU(b.index, b.header, b.text, x.strip() if isinstance(x, str) else None,
+                            b.shape, b.data_size))
+    return out
+
+
+def _open_astropy(path: Path) -> Opened:
+    """Fallback reader on astropy.io.fits; classifies the same bad inputs."""
+    import gzip
+    import warnings
+
+    from astropy.io import fits
+
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(2)
+        opener = gzip.open if magic == b"\x1f\x8b" else open
+        with opener(path, "rb") as f:
+            first = f.read(CARD)
+    except (OSError, EOFError) as exc:
+        return Opened(path, "bad", findings=[("file-unreadable", {"reason": str(exc)})])
+    if not first:
+        return Opened(path, "bad", findings=[("file-empty", {"reason": "empty after decompression"})])
+    if first[:9] != b"SIMPLE  =":
+        return Opened(path, "bad", findings=[("not-fits", {"reason": "does not start with SIMPLE = T"})])
+    out = Opened(path, "fits")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with fits.open(path, lazy_load_hdus=False, memmap=False, do_not_scale_image_data=True) as hdul:
+                for i, hdu in enumerate(hdul):
+                    h = hdu.header
+                    naxis = h.get("NAXIS", 0)
+                    shape = tuple(h.get(f"NAXIS{k}", 0) for k in range(1, naxis + 1))
+                    x = h.get("XTENSION")
+                    size = hdu._data_size if hasattr(hdu, "_data_size") else 0
+                    out.hdus.append(HDU(i, h.copy(), h.tostring(), x.strip() if x else None, shape, size))
+        for w in caught:
+            if "truncated" in str(w.message).lower():
+                return Opened(path, "bad", findings=[("file-truncated", {"reason": str(w.message)})])
+    except (OSError, ValueError, EOFError, IndexError, TypeError, KeyError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return Opened(path, "bad", findings=[(_classify_reason(reason), {"reason": reason})])
+    return out
+
+
+def _open_header_dump(path: Path) -> Opened:
+    """A .hdr file: FITS card images (with or without newlines, END optional)."""
+    from astropy.io import fits
+
+    try:
+        raw = path.read_bytes().decode("latin-1")
+    except OSError as exc:
+        return Opened(path, "bad", findings=[("file-unreadable", {"reason": exc.strerror or str(exc)})])
+    text = "".join(line.ljust(CARD)[:CARD] for line in raw.splitlines()) if "\n" in raw else raw
+    end = next((i for i in range(0, len(text), CARD) if text[i:i + CARD].rstrip() == "END"), None)
+    text = text[:end] if end is not None else text
+    text = text + "END".ljust(CARD)
+    try:
+        header = fits.Header.fromstring(text)
+    except (ValueError, OSError) as exc:
+        return Opened(path, "bad", findings=[("not-fits", {"reason": str(exc)})])
+    naxis = header.get("NAXIS", 0) or 0
+    shape = tuple(header.get(f"NAXIS{k}", 0) for k in range(1, naxis + 1))
+    x = header.get("XTENSION")
+    n = 1
+    for d in shape:
+        n *= d
+    size = abs(header.get("BITPIX", 8) or 8) // 8 * n if shape else 0
+    return Opened(path, "header", hdus=[HDU(0, header, text, x.strip() if x else None, shape, size)])
