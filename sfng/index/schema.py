@@ -174,10 +174,10 @@ def column(name: str, table: str = FILES_HDU) -> Column:
 
 
 def null_row(columns=None) -> dict:
-    """A row of unknowns."""
-    import math
+    """A row of unknowns (a fresh dict; array cells are shared empty tuples)."""
+    if columns is None:
+        return dict(_NULL_FILES)
+    return {c.name: () if c.shape else c.null for c in columns}
 
-    out = {}
-    for c in columns or FILES_COLUMNS:
-        out[c.name] = [math.nan] * c.shape[0] if c.shape else c.null
-    return out
+
+_NULL_FILES = {c.name: () if c.shape else c.null for c in FILES_COLUMNS}
