@@ -484,7 +484,18 @@ def write_sas_mirror(root, targets, *, products=("cubes", "maps", "gz3d"), nwave
                      ifu_size(ifu)))
     t = Table(rows=rows, names=("plateifu", "mangaid", "plate", "ifudsgn", "objra", "objdec", "ifura",
                                 "ifudec", "nsa_z", "drp3qual", "ifusize"))
-    from .fetch import DRPALL_PATH
+    from .fetch import DRPALL_PATH, GZ3D_METADATA
+
+    if "gz3d" in products:
+        with_gz = [t_ for t_ in targets if t_.gz3d_subject]
+        meta = Table({"file_name": [gz3d_name(t_.mangaid, ifu_size(t_.plateifu.split("-")[1]),
+                                              t_.gz3d_subject)[5:-3] for t_ in with_gz],
+                      "MANGAID": [t_.mangaid for t_ in with_gz],
+                      "ra": [t_.ra for t_ in with_gz], "dec": [t_.dec for t_ in with_gz]})
+        dst = root / GZ3D_METADATA
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        meta.write(dst, overwrite=True)
+        written[GZ3D_METADATA] = dst.stat().st_size
 
     dst = root / DRPALL_PATH
     dst.parent.mkdir(parents=True, exist_ok=True)
