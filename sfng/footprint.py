@@ -193,8 +193,10 @@ def wcs_text(header) -> str:
         raw = header if text is None else text
         if isinstance(raw, bytes):
             raw = raw.decode("latin-1")
+        match = _WCS_KEY.fullmatch
         keep = [raw[i : i + 80] for i in range(0, len(raw) - 79, 80)
-                if _WCS_KEY.fullmatch(raw[i : i + 8].rstrip()) and raw[i + 8 : i + 10] == "= "]
+                if raw[i : i + 2] in _WCS_PREFIXES and raw[i + 8 : i + 10] == "= "
+                and match(raw[i : i + 8].rstrip())]
         return "".join(keep)
     d = getattr(header, "values", None)  # EffectiveHeader: a plain dict, quicker than items()
     if not isinstance(d, dict):
@@ -216,69 +218,73 @@ def wcs_text(header) -> str:
     return "".join(cards)
 
 
-_AXIS_KEY = re.compile(r"(NAXIS|CTYPE|CRVAL|CDELT|CRPIX|CUNIT|CROTA)(\d+)")
-_MATRIX_KEY = re.compile(r"(PC|CD)(\d+)_(\d+)")
-_PARAM_KEY = re.compile(r"(PV|PS)(\d+)_(\d+)")
+_AXIS_STEMS = frozenset(("NAXIS", "CTYPE", "CRVAL", "CDELT", "CRPIX", "CUNIT", "CROTA"))
 _GLOBAL_KEYS = frozenset(("LONPOLE", "LATPOLE", "EQUINOX", "EPOCH", "RADESYS", "RADECSYS"))
 
 
-def _sky_text(text: str, a: int, b: int) -> str | None:
-    """The cards of axes ``a`` and ``b`` (1-based) renumbered 1 and 2; None if coupled."""
-    num = {a: "1", b: "2"}
-    out = ["NAXIS   =                    2".ljust(80)]
+def _split_key(key: str):
+    """``("CTYPE", 3, None)``, ``("PC", 1, "2")``, ``("LONPOLE", None, None)``, or None."""
+    stem = key[:5]
+    if stem in _AXIS_STEMS and key[5:].isdigit():
+        return stem, int(key[5:]), None
+    if key[:2] in ("PC", "CD", "PV", "PS") and "_" in key:
+        i, _, j = key[2:].partition("_")
+        if i.isdigit() and j.isdigit():
+            return key[:2], int(i), j
+    if key in _GLOBAL_KEYS:
+        return key, None, None
+    return None
+
+
+def _parse_wcs_cards(text: str):
+    """``(cards, ctypes, naxes)``: the split keys with their card images, CTYPEn, NAXISn."""
+    cards, ctypes, naxes = [], {}, {}
     for i in range(0, len(text) - 79, 80):
         card = text[i : i + 80]
-        key = card[:8].rstrip()
-        if key in _GLOBAL_KEYS:
+        sk = _split_key(card[:8].rstrip())
+        if sk is None:
+            continue
+        cards.append((sk, card))
+        stem, n, _ = sk
+        if stem == "CTYPE":
+            val = card[10:].strip()
+            if val.startswith("'"):
+                ctypes.setdefault(n, val[1:].split("'")[0].strip())
+        elif stem == "NAXIS":
+            try:
+                naxes.setdefault(n, int(card[10:].split("/")[0]))
+            except ValueError:
+                pass
+    return cards, ctypes, naxes
+
+
+def _sky_text(cards, a: int, b: int) -> str | None:
+    """The cards of axes ``a`` and ``b`` (1-based) renumbered 1 and 2; None if coupled."""
+    if isinstance(cards, str):
+        cards = _parse_wcs_cards(cards)[0]
+    num = {a: "1", b: "2"}
+    out = ["NAXIS   =                    2".ljust(80)]
+    for (stem, i, j), card in cards:
+        if i is None:
             out.append(card)
-            continue
-        m = _AXIS_KEY.fullmatch(key)
-        if m:
-            n = int(m.group(2))
-            if n in num:
-                out.append(f"{m.group(1) + num[n]:<8}" + card[8:])
-            continue
-        m = _MATRIX_KEY.fullmatch(key) or _PARAM_KEY.fullmatch(key)
-        if m:
-            i_, j_ = int(m.group(2)), int(m.group(3))
-            if m.group(1) in ("PV", "PS"):
-                if i_ in num:
-                    out.append(f"{m.group(1)}{num[i_]}_{m.group(3)}".ljust(8) + card[8:])
-                continue
-            if i_ in num and j_ in num:
-                out.append(f"{m.group(1)}{num[i_]}_{num[j_]}".ljust(8) + card[8:])
-            elif i_ in num or j_ in num:
+        elif j is None:
+            if i in num:
+                out.append(f"{stem}{num[i]}".ljust(8) + card[8:])
+        elif stem in ("PV", "PS"):
+            if i in num:
+                out.append(f"{stem}{num[i]}_{j}".ljust(8) + card[8:])
+        else:
+            j = int(j)
+            if i in num and j in num:
+                out.append(f"{stem}{num[i]}_{num[j]}".ljust(8) + card[8:])
+            elif i in num or j in num:
                 try:
-                    coupled = float(card[10:].split("/")[0]) != 0.0
+                    coupled = float(card[10:].split("/")[0].replace("D", "E")) != 0.0
                 except ValueError:
                     coupled = True
                 if coupled:
                     return None
     return "".join(out)
-
-
-def _ctypes(text: str) -> dict[int, str]:
-    out = {}
-    for i in range(0, len(text) - 79, 80):
-        if text[i : i + 5] == "CTYPE":
-            key = text[i + 5 : i + 8].rstrip()
-            if key.isdigit():
-                val = text[i + 10 : i + 80].strip()
-                if val.startswith("'"):
-                    out[int(key)] = val[1:].split("'")[0].strip()
-    return out
-
-
-def _naxes(header, text: str) -> dict[int, int]:
-    out = {}
-    for i in range(0, len(text) - 79, 80):
-        key = text[i : i + 8].rstrip()
-        if key.startswith("NAXIS") and key[5:].isdigit():
-            try:
-                out[int(key[5:])] = int(text[i + 10 : i + 80].split("/")[0])
-            except ValueError:
-                pass
-    return out
 
 
 def celestial_wcs(header):
@@ -293,19 +299,18 @@ def celestial_wcs(header):
 def _celestial_from_text(text: str):
     from astropy.wcs import Wcsprm
 
+    cards, ctypes, naxes = _parse_wcs_cards(text)
     # from CTYPE, not wcsprm.lng: that would run wcsset on the whole WCS, and a Stokes axis
     # with CDELT = 0 makes it singular although the sky axes are fine
-    ctypes = _ctypes(text)
     axes = _celestial_axes([ctypes.get(i + 1, "") for i in range(max(ctypes, default=0))])
     if axes is None:
         return None
-    naxes = _naxes(None, text)
     n1, n2 = naxes.get(axes[0] + 1, 0), naxes.get(axes[1] + 1, 0)
     if n1 < 1 or n2 < 1:
         return None
     # wcslib parses only the two sky axes' cards (half the time for a cube); when a PC/CD
     # term couples a sky axis with another one, the whole WCS is parsed and sub-set instead
-    sky = _sky_text(text, axes[0] + 1, axes[1] + 1)
+    sky = _sky_text(cards, axes[0] + 1, axes[1] + 1)
     try:
         if sky is not None:
             cel = Wcsprm(header=sky.encode("latin-1"), relax=True)
@@ -428,57 +433,80 @@ def _outline(text: str, k: int, tolerance_arcsec: float) -> Footprint | None:
         res = cel.p2s(_sample_pixels(n1, n2, k), 0)
     except Exception as exc:  # noqa: BLE001 - invalid pixels raise in some wcslib versions
         raise FootprintError(f"celestial WCS cannot map the image: {exc}") from None
+    # 21 points: plain floats and math are several times quicker than numpy calls here
     world = res["world"]
-    lon = world[:, cel.lng] % 360.0
-    lat = world[:, cel.lat]
-    ok = np.isfinite(lon) & np.isfinite(lat) & (res["stat"] == 0)
-    allv = xyz(lon, lat)
-    v, edge_ok = allv[:m], ok[:m]
-    partial = not edge_ok.all()
-    if partial and edge_ok.sum() < 3:
-        raise FootprintError(f"only {int(edge_ok.sum())} of {m} edge samples lie on the sky")
+    lons = world[:, cel.lng].tolist()
+    lats = world[:, cel.lat].tolist()
+    stat = res["stat"].tolist()
+    isfinite, cos, sin, rad = math.isfinite, math.cos, math.sin, math.radians
+    ok = [s == 0 and isfinite(a) and isfinite(d) for s, a, d in zip(stat, lons, lats)]
+    vec = []
+    for a, d, good in zip(lons, lats, ok):
+        if good:
+            ca, cd = rad(a), rad(d)
+            vec.append((cos(cd) * cos(ca), cos(cd) * sin(ca), sin(cd)))
+        else:
+            vec.append(None)
+    n_ok = sum(ok[:m])
+    partial = n_ok < m
+    if n_ok < 3:
+        raise FootprintError(f"only {n_ok} of {m} edge samples lie on the sky")
 
-    keep = np.zeros(m, bool)
-    keep[::k] = True  # corners
-    if k > 1:
-        sides = v.reshape(4, k, 3)
-        nrm = _cross(sides[:, 0, :], sides[_NEXT_SIDE, 0, :])
-        # |sin(deviation)| * |nrm| for each intermediate sample
-        dev = np.abs(np.einsum("skj,sj->sk", sides[:, 1:, :], nrm))
-        lim = math.sin(math.radians(tolerance_arcsec / 3600.0)) * np.sqrt(_dot(nrm, nrm))
-        curved = ~np.all(dev <= lim[:, None], axis=1)
-        if partial:
-            eo = edge_ok.reshape(4, k)
-            curved |= ~(eo.all(axis=1) & eo[_NEXT_SIDE, 0])
-        keep.reshape(4, k)[:, 1:] |= curved[:, None]
-    if partial:
-        keep &= edge_ok
-    idx = np.flatnonzero(keep)
+    keep = [False] * m
+    sin_tol = sin(rad(tolerance_arcsec / 3600.0))
+    for side in range(4):
+        a, b = side * k, ((side + 1) * k) % m
+        keep[a] = True  # corners
+        mids = range(a + 1, a + k)
+        if not mids:
+            continue
+        if not all(ok[i] for i in (a, b, *mids)):
+            curved = True
+        else:
+            nx, ny, nz = _cross3(vec[a], vec[b])
+            lim = sin_tol * math.sqrt(nx * nx + ny * ny + nz * nz)
+            curved = any(abs(vec[i][0] * nx + vec[i][1] * ny + vec[i][2] * nz) > lim for i in mids)
+        if curved:
+            for i in mids:
+                keep[i] = True
+    idx = [i for i in range(m) if keep[i] and ok[i]]
     if n1 == 1 or n2 == 1:  # a one-pixel axis (a spectrum, a slit): an arc or a point
-        vv = v[idx]
-        distinct = np.abs(vv - vv[np.r_[1 : len(vv), 0]]).max(axis=1) > 1e-14
-        idx = idx[distinct] if distinct.any() else idx[:1]
-    vv = v[idx]
+        distinct = [i for j, i in enumerate(idx)
+                    if max(abs(p - q) for p, q in zip(vec[i], vec[idx[(j + 1) % len(idx)]])) > 1e-14]
+        idx = distinct or idx[:1]
 
     if ok[m]:
-        c, cra, cdec = allv[m], float(lon[m]), float(lat[m])
+        c, cra, cdec = vec[m], lons[m] % 360.0, lats[m]
     else:  # the central pixel is off the sky: use the vertices' mean direction
-        c = _unit(vv.sum(axis=0))
-        cra, cdec = (float(x) for x in radec(c))
-    radius = math.degrees(float(np.arccos(np.clip(vv @ c, -1.0, 1.0)).max()))
-    if radius < 1e-3:  # arccos loses digits for tiny angles
-        radius = float(np.degrees(_angle(vv, c).max()))
+        sx, sy, sz = (sum(vec[i][j] for i in idx) for j in range(3))
+        c = _norm3((sx, sy, sz))
+        cra = math.degrees(math.atan2(c[1], c[0])) % 360.0
+        cdec = math.degrees(math.atan2(c[2], math.hypot(c[0], c[1])))
+    radius = math.degrees(max(_angle3(vec[i], c) for i in idx))
     # widths between the mid-points of opposite edges (through the field, not along an edge)
-    mv = allv[m + 1 :]
-    wh = np.degrees(_angle(mv[[0, 2]], mv[[1, 3]])) * 60.0
-    wok = ok[m + 1 :]
-    width = float(wh[0]) if wok[0] and wok[1] else math.nan
-    height = float(wh[1]) if wok[2] and wok[3] else math.nan
-    ra, dec = lon[idx], lat[idx]
+    width = math.degrees(_angle3(vec[m + 1], vec[m + 2])) * 60.0 if ok[m + 1] and ok[m + 2] else math.nan
+    height = math.degrees(_angle3(vec[m + 3], vec[m + 4])) * 60.0 if ok[m + 3] and ok[m + 4] else math.nan
+    ra = np.array([lons[i] % 360.0 for i in idx])
+    dec = np.array([lats[i] for i in idx])
     ra.flags.writeable = dec.flags.writeable = False  # shared through the cache
     return Footprint(ra=ra, dec=dec, centre=(cra, cdec), radius=radius,
                      size_arcmin=2.0 * radius * 60.0, width_arcmin=width, height_arcmin=height,
                      partial=partial)
+
+
+def _cross3(a, b):
+    return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
+
+
+def _norm3(v):
+    n = math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+    return (v[0] / n, v[1] / n, v[2] / n)
+
+
+def _angle3(a, b):
+    """Angle in radians between two unit 3-tuples (stable at 0 and pi)."""
+    x, y, z = _cross3(a, b)
+    return math.atan2(math.sqrt(x * x + y * y + z * z), a[0] * b[0] + a[1] * b[1] + a[2] * b[2])
 
 
 # ------------------------------------------------------------------------ polygons

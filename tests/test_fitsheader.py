@@ -293,3 +293,22 @@ def test_trailing_padding_is_ignored(tmp_path):
         f.write(b"\0" * 2880)
     (b,) = read_headers(p)
     assert b.shape == (4, 3) and b.header["BITPIX"] == -32
+
+
+def test_benchmark_generator_files_match_astropy(tmp_path):
+    """The synthetic store of the benchmarks (CONTINUE, HIERARCH, MEF, .gz) reads as astropy reads it."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+    try:
+        from common import make_files
+    finally:
+        sys.path.pop(0)
+    paths = make_files(tmp_path / "set", 24, seed=3, gzip_every=6)
+    assert sum(p.name.endswith(".gz") for p in paths) == 4
+    for p in paths:
+        blocks = read_headers(p)
+        with fits.open(p) as hl:
+            assert len(hl) == len(blocks)
+            for b, hdu in zip(blocks, hl):
+                assert_matches_astropy(b.cards, hdu.header)
