@@ -552,6 +552,11 @@ def bundle(store, plan: BundlePlan, *, tar: bool | None = None, say=None) -> Bun
             fsync_dir(part)
             os.rename(part, plan.path)
             fsync_dir(rdir)
+        except SfngError:
+            # A problem with the data (changed or damaged file): a rerun would meet it again.
+            shutil.rmtree(part, ignore_errors=True)
+            _remove_tmp_tar(rdir, plan.name)
+            raise
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 shutil.rmtree(part, ignore_errors=True)
@@ -661,6 +666,9 @@ def _place(f: PlanFile, dst: Path, mode: str, result: BundleResult) -> None:
     if mode == "link" and f.role == "data":
         try:
             os.link(f.src, dst, follow_symlinks=False)
+            if not stat.S_ISREG(os.lstat(dst).st_mode):  # swapped for a link since planning
+                os.unlink(dst)
+                raise SfngError(f"{f.rel}: is no longer a regular file in the store; not released")
             result.linked += 1
             if f.sha256 is None:
                 f.sha256 = sha256_file(dst)
@@ -817,18 +825,10 @@ def render_notes(plan: BundlePlan, created: str) -> str:
 def _tar_partial(part: Path, plan: BundlePlan, created: str) -> str:
     from .tarball import write_tarball
 
-    rdir = part.parent
-    tmp = rdir / f"{TMP_PREFIX}{plan.name}.tar.gz"
+    tmp = part.parent / f"{TMP_PREFIX}{plan.name}.tar.gz"
     tmp.unlink(missing_ok=True)
     mtime = int(datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp())
-    exclude = part / SENTINEL
-    # The sentinel must not enter the tarball: move it aside while writing.
-    hold = rdir / f"{TMP_PREFIX}{plan.name}.sentinel"
-    os.replace(exclude, hold)
-    try:
-        return write_tarball(part, tmp, plan.name, mtime=mtime)
-    finally:
-        os.replace(hold, exclude)
+    return write_tarball(part, tmp, plan.name, mtime=mtime, exclude=(SENTINEL,))
 
 
 def _remove_tmp_tar(rdir: Path, name: str) -> None:

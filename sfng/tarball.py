@@ -54,12 +54,14 @@ def unsafe_reason(name: str) -> str | None:
     return None
 
 
-def write_tarball(folder, out, arcname: str, mtime: int = 0, compresslevel: int = 6) -> str:
+def write_tarball(folder, out, arcname: str, mtime: int = 0, compresslevel: int = 6,
+                  exclude=()) -> str:
     """Write ``folder`` as a gzipped tarball ``out`` whose members sit under ``arcname/``.
 
     Refuses (SfngError) a symbolic link, device, socket or fifo anywhere in ``folder`` and any
     unsafe name.  ``out`` is written in place (callers write to a temporary name and rename).
-    ``mtime`` is the modification time (s since 1970) given to every member.
+    ``mtime`` is the modification time (s since 1970) given to every member; top-level names in
+    ``exclude`` are left out.
     Returns the SHA-256 (hex) of the tarball's bytes.
     """
     folder = Path(folder)
@@ -69,6 +71,9 @@ def write_tarball(folder, out, arcname: str, mtime: int = 0, compresslevel: int 
     entries = []  # (member name, absolute path, is_dir)
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
         rel_dir = Path(dirpath).relative_to(folder).as_posix()
+        if rel_dir == ".":
+            dirnames[:] = [d for d in dirnames if d not in exclude]
+            filenames = [f for f in filenames if f not in exclude]
         for name in dirnames + filenames:
             path = Path(dirpath) / name
             member = name if rel_dir == "." else f"{rel_dir}/{name}"

@@ -119,6 +119,7 @@ def test_copy_detects_store_file_differing_from_its_recorded_checksum(rstore):
     os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))  # silent corruption: same size and time
     with pytest.raises(SfngError, match="differs from the store's record"):
         _bundle(store, "bad", paths[:1], mode="copy")
+    assert not (store.root / "release/.bad.partial").exists()
 
 
 # -- refusals ---------------------------------------------------------------------------------
@@ -376,23 +377,29 @@ KILLER = textwrap.dedent("""
     import os, signal, sys
     sys.path.insert(0, {tests!r})
     import sfng.release as R
+    import sfng.tarball as T
     from sfng.store import Store
     store = Store.open({root!r})
-    real = R._place
+    mod = {{"place": R, "tar": T}}[{where!r}]
+    attr = {{"place": "_place", "tar": "write_tarball"}}[{where!r}]
+    real = getattr(mod, attr)
     count = [0]
     def place(*a, **k):
         count[0] += 1
         if count[0] == {after}:
+            if {where!r} == "tar":
+                open(a[1], "wb").write(b"half a tarball")
             os.kill(os.getpid(), signal.SIGKILL)
         return real(*a, **k)
-    R._place = place
+    setattr(mod, attr, place)
     plan = R.plan_bundle(store, "crash", paths={paths!r}, mode="copy")
     R.bundle(store, plan, tar=True)
 """)
 
 
-def _run_killed(store, paths, after):
-    code = KILLER.format(tests=str(Path(__file__).parent), root=str(store.root), paths=paths, after=after)
+def _run_killed(store, paths, after, where="place"):
+    code = KILLER.format(tests=str(Path(__file__).parent), root=str(store.root), paths=paths, after=after,
+                         where=where)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
 
@@ -418,6 +425,27 @@ def test_kill_minus_9_mid_bundle_leaves_recognisable_partial_that_rerun_finishes
     assert res.resumed and res.copied + res.readmes < len(plan.files)
     assert not part.exists() and R.verify("crash", store).ok and R.verify(res.tarball).ok
     assert not list(rdir.glob(".sfng-tmp-*"))
+
+
+def test_kill_while_writing_the_tarball_then_rerun(rstore):
+    store, paths = rstore
+    _run_killed(store, paths, after=1, where="tar")
+    rdir = store.root / "release"
+    assert (rdir / ".crash.partial/.INCOMPLETE").is_file() and not (rdir / "crash").exists()
+    assert not (rdir / "crash.tar.gz").exists()
+    res = R.bundle(store, R.plan_bundle(store, "crash", paths=paths, mode="copy"), tar=True)
+    assert res.resumed and res.copied == 0 and res.readmes == 0
+    assert R.verify("crash", store).ok and R.verify(res.tarball).ok
+    assert not list(rdir.glob(".sfng-tmp-*"))
+
+
+def test_cli_from_stdin(rstore, cli):
+    store, paths = rstore
+    r = cli("release", "bundle", "piped", "--from-file", "-", "--store", store.root,
+            input="\n".join(paths[:2]) + "\n")
+    assert r.exit_code == 0, r.output
+    assert sorted(json.loads((store.root / "release/piped/RELEASE.json").read_text())["files"][i]["path"]
+                  for i in range(3)) == sorted(paths[:2] + ["data/THINGS/THINGS_README.txt"])
 
 
 def test_rerun_with_other_selection_cleans_partial_and_clean_command(rstore, cli):
