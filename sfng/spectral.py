@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 FREQUENCY, VELOCITY, WAVELENGTH = "frequency", "velocity", "wavelength"
 C_KMS = 299792.458
@@ -243,27 +244,21 @@ def _increment(header, i) -> float:
     return cdelt * (pc if math.isfinite(pc) else 1.0)
 
 
-def _scale_suspect(kind, unit, crval, cdelt) -> str:
-    import astropy.units as u
-
-    if unit is None or not math.isfinite(cdelt):
+def _scale_suspect(kind, scale, crval, cdelt) -> str:
+    """Whether the numbers of an axis contradict its unit (``scale``: axis unit -> Hz or m/s)."""
+    if not (math.isfinite(scale) and math.isfinite(cdelt)) or scale <= 0:
         return ""
-    try:
-        if kind == VELOCITY and unit.physical_type == "speed":
-            dv = abs(cdelt * unit.to(u.m / u.s))
-            v0 = abs(crval * unit.to(u.m / u.s)) if math.isfinite(crval) else 0.0
-            # No line survey has channels narrower than 50 m/s; a "5.2 m/s" channel is 5.2 km/s.
-            if 0 < dv < 50.0 and v0 < 3.0e5:
-                return "km/s"
-            # Faster than light, or a 1000 km/s channel: the numbers are m/s under a km/s label.
-            if v0 > C_MS or dv > 1.0e6:
-                return "m/s"
-        if kind == FREQUENCY and unit.physical_type == "frequency":
-            nu = abs(crval * unit.to(u.Hz)) if math.isfinite(crval) else math.nan
-            if math.isfinite(nu) and 0 < nu < 1.0e6:
-                return "not Hz"
-    except Exception:  # a unit without a conversion: nothing to say about its scale
-        return ""
+    v0 = abs(crval * scale) if math.isfinite(crval) else 0.0
+    if kind == VELOCITY:
+        dv = abs(cdelt * scale)
+        # No line survey has channels narrower than 50 m/s; a "5.2 m/s" channel is 5.2 km/s.
+        if 0 < dv < 50.0 and v0 < 3.0e5:
+            return "km/s"
+        # Faster than light, or a 1000 km/s channel: the numbers are m/s under a km/s label.
+        if v0 > C_MS or dv > 1.0e6:
+            return "m/s"
+    if kind == FREQUENCY and 0 < v0 < 1.0e6:
+        return "not Hz"
     return ""
 
 
@@ -300,29 +295,22 @@ def spectral_axis(header: Mapping) -> SpectralAxis | None:
         velref = _int(header.get("VELREF"))
         out.convention = "radio" if velref > 256 else ("optical" if 0 < velref < 256 else "")
     out.cunit = str(cunit).strip() if cunit is not None else ""
-    unit = None
+    facts = _unit_facts(out.cunit, st.code)
+    out.unit, scale, out.unit_mismatch = facts.unit, facts.scale, facts.mismatch
     if out.cunit:
-        unit = parse_axis_unit(out.cunit)
-        out.unit_source = "CUNIT%d" % i if unit is not None else "unparseable CUNITn"
-    elif st.default_unit:
-        unit = u.Unit(st.default_unit)
-    elif st.code in ("ZOPT", "BETA"):
-        unit = u.dimensionless_unscaled
-    default = u.Unit(st.default_unit) if st.default_unit else u.dimensionless_unscaled
-    if unit is not None and not unit.is_equivalent(default):
-        out.unit_mismatch = (f"CUNIT{i} = {out.cunit!r} is not a {st.description} unit "
-                             f"(expected something like {default.to_string() or 'dimensionless'})")
-    out.unit = unit.to_string() if unit is not None else ""
+        out.unit_source = f"CUNIT{i}" if facts.parsed else "unparseable CUNITn"
+        if out.unit_mismatch:
+            out.unit_mismatch = f"CUNIT{i} = {out.cunit!r} {out.unit_mismatch}"
 
     out.naxis = _int(header.get(f"NAXIS{i}"))
     out.crval = _float(header.get(f"CRVAL{i}", 0.0))
     out.crpix = _float(header.get(f"CRPIX{i}", 0.0))
     out.cdelt = _increment(header, i)
     out.restfrq, out.restfrq_key = rest_frequency(header)
-    usable = unit is not None and not out.unit_mismatch
-    if usable:
-        out.scale_suspect = _scale_suspect(st.kind, unit, out.crval, out.cdelt)
-        out.chan_kms = float(_chan_kms(info, unit, out))
+    if facts.parsed and not out.unit_mismatch:
+        if st.default_unit:  # redshift and beta are dimensionless: no scale to doubt
+            out.scale_suspect = _scale_suspect(st.kind, scale, out.crval, out.cdelt)
+        out.chan_kms = float(_chan_kms(info, scale, out))
         if out.naxis > 0 and math.isfinite(out.cdelt):
             ends = [_world(info, out.crval, out.cdelt, out.crpix, p) for p in (1, out.naxis)]
             if all(math.isfinite(e) for e in ends):
@@ -330,36 +318,61 @@ def spectral_axis(header: Mapping) -> SpectralAxis | None:
     return out
 
 
-def _chan_kms(info: CtypeInfo, unit, ax: SpectralAxis) -> float:
+class _UnitFacts(NamedTuple):
+    unit: str         # astropy string of the axis unit ("" when unknown)
+    parsed: bool      # a unit is known (CUNITn read, or the FITS default of the type)
+    mismatch: str     # why CUNITn does not suit the type ("" when it does)
+    scale: float      # axis unit -> SI of the kind (Hz, m/s, m); 1 for dimensionless types
+
+
+@lru_cache(maxsize=256)
+def _unit_facts(cunit: str, code: str) -> _UnitFacts:
+    """What a CUNITn means for a spectral type (cached: a store has few distinct spellings)."""
     import astropy.units as u
 
+    st = TYPES[code]
+    default = u.Unit(st.default_unit) if st.default_unit else u.dimensionless_unscaled
+    unit = parse_axis_unit(cunit) if cunit else default
+    if unit is None:
+        return _UnitFacts("", False, "", math.nan)
+    if not unit.is_equivalent(default):
+        return _UnitFacts(unit.to_string(), True,
+                          f"is not a {st.description} unit (expected something like "
+                          f"{default.to_string() or 'dimensionless'})", math.nan)
+    si = {FREQUENCY: u.Hz, VELOCITY: u.m / u.s, WAVELENGTH: u.m}[st.kind]
+    if default == u.dimensionless_unscaled:
+        scale = float(unit.to(u.dimensionless_unscaled))
+    else:
+        scale = float((1 * unit).to_value(si, equivalencies=u.spectral()))
+    return _UnitFacts(unit.to_string(), True, "", scale)
+
+
+def _chan_kms(info: CtypeInfo, scale: float, ax: SpectralAxis) -> float:
+    """Channel width in km/s.
+
+    Frequency axes use the radio convention at the rest frequency, v = c (1 - nu/nu0), so
+    dv = c dnu / nu0 (what ``astropy.units.doppler_radio`` gives); wavelength axes the optical
+    one, v = c (lambda - lambda0) / lambda0, so dv = c dlambda / lambda0 (``doppler_optical``).
+    Both are linear, hence exact for a linear axis.  ``scale`` converts the axis unit to Hz,
+    m/s or m.
+    """
     d, c0 = ax.cdelt, ax.crval
-    if not (math.isfinite(d) and math.isfinite(c0)) or d == 0:
+    if not (math.isfinite(d) and math.isfinite(c0) and math.isfinite(scale)) or d == 0:
         return math.nan
-    kms = u.km / u.s
     kind = info.stype.kind
-    try:
-        if kind == VELOCITY:
-            if info.code in ("ZOPT", "BETA"):
-                return abs(d) * C_KMS
-            return abs((d * unit).to_value(kms))
-        if kind == FREQUENCY:
-            if not math.isfinite(ax.restfrq):
-                return math.nan
-            eq = u.doppler_radio(ax.restfrq * u.Hz)
-            a = (c0 * unit).to(u.Hz, equivalencies=u.spectral())
-            b = ((c0 + d) * unit).to(u.Hz, equivalencies=u.spectral())
-            return abs((a.to_value(kms, equivalencies=eq) - b.to_value(kms, equivalencies=eq)))
-        if kind == WAVELENGTH:
-            lam0 = (c0 * unit).to_value(u.m)
-            if info.algorithm == "LOG":
-                # lambda = crval * exp(w / crval): d(ln lambda) per pixel = cdelt / crval.
-                return abs(d / c0) * C_KMS
-            rest = (C_MS / ax.restfrq) if math.isfinite(ax.restfrq) else lam0
-            eq = u.doppler_optical(rest * u.m)
-            a = (c0 * unit).to_value(kms, equivalencies=eq)
-            b = ((c0 + d) * unit).to_value(kms, equivalencies=eq)
-            return abs(a - b)
-    except (u.UnitsError, ValueError, ZeroDivisionError):
-        return math.nan
+    if kind == VELOCITY:
+        if info.code in ("ZOPT", "BETA"):
+            return abs(d) * C_KMS
+        return abs(d * scale) / 1000.0
+    if kind == FREQUENCY:
+        # FREQ, and ENER and WAVN which are proportional to it: dnu = cdelt * scale in Hz.
+        if not math.isfinite(ax.restfrq):
+            return math.nan
+        return C_KMS * abs(d * scale) / ax.restfrq
+    if kind == WAVELENGTH:
+        if info.algorithm == "LOG":
+            # lambda = crval * exp(w / crval): d(ln lambda) per pixel = cdelt / crval.
+            return abs(d / c0) * C_KMS if c0 else math.nan
+        lam0 = (C_MS / ax.restfrq) if math.isfinite(ax.restfrq) else c0 * scale
+        return C_KMS * abs(d * scale) / lam0 if lam0 else math.nan
     return math.nan

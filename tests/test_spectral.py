@@ -127,3 +127,35 @@ def test_frequency_width_round_trip(dv, nu0, vsys):
     crval = nu0 * (1 - vsys / C_KMS)
     h = cube(CTYPE3="FREQ", CRVAL3=crval, CDELT3=-dv / C_KMS * nu0, RESTFRQ=nu0)
     assert spectral_axis(h).chan_kms == pytest.approx(dv, rel=1e-7)
+
+
+@settings(max_examples=40, deadline=None)
+@given(nu0=st.floats(1e9, 5e11), offset=st.floats(-0.01, 0.01), dnu=st.floats(1e3, 1e8))
+def test_channel_width_agrees_with_astropy_doppler(nu0, offset, dnu):
+    """The closed forms are astropy's doppler_radio / doppler_optical differences."""
+    import astropy.units as u
+
+    crval = nu0 * (1 + offset)
+    ax = spectral_axis(cube(CTYPE3="FREQ", CUNIT3="Hz", CRVAL3=crval, CDELT3=dnu, RESTFRQ=nu0))
+    eq = u.doppler_radio(nu0 * u.Hz)
+    want = abs((crval * u.Hz).to_value(u.km / u.s, equivalencies=eq)
+               - ((crval + dnu) * u.Hz).to_value(u.km / u.s, equivalencies=eq))
+    assert ax.chan_kms == pytest.approx(want, rel=1e-6)
+    lam0 = 2.99792458e8 / nu0
+    lam = lam0 * (1 + offset)
+    dlam = lam0 * dnu / nu0
+    ax = spectral_axis(cube(CTYPE3="WAVE", CUNIT3="m", CRVAL3=lam, CDELT3=dlam, RESTFRQ=nu0))
+    eq = u.doppler_optical(lam0 * u.m)
+    want = abs((lam * u.m).to_value(u.km / u.s, equivalencies=eq)
+               - ((lam + dlam) * u.m).to_value(u.km / u.s, equivalencies=eq))
+    assert ax.chan_kms == pytest.approx(want, rel=1e-6)
+
+
+def test_energy_and_wavenumber_axes():
+    import astropy.units as u
+
+    nu0 = 110201353000.0
+    e0 = (nu0 * u.Hz).to_value(u.eV, equivalencies=u.spectral())
+    de = (269537.297 * u.Hz).to_value(u.eV, equivalencies=u.spectral())
+    ax = spectral_axis(cube(CTYPE3="ENER", CUNIT3="eV", CRVAL3=e0, CDELT3=de, RESTFRQ=nu0))
+    assert ax.kind == "frequency" and ax.chan_kms == pytest.approx(C_KMS * 269537.297 / nu0, rel=1e-6)

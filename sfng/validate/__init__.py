@@ -14,6 +14,7 @@ can be repaired.  Validation reads headers only, unless ``deep=True``.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 
 from .report import FileReport, Problem, Summary, summarize
@@ -96,6 +97,45 @@ def _store_root(store):
     return Path(root) if root is not None else Path(store)
 
 
+@lru_cache(maxsize=256)
+def _resolved(root: str) -> Path:
+    return Path(root).resolve()
+
+
+@lru_cache(maxsize=4096)
+def _find_root(folder: str):
+    from ..store import find_root
+
+    return find_root(folder) if os.path.isdir(folder) else None
+
+
+def _locate(path: Path, root):
+    """``(tree, survey, display path, README path or None)`` of a file (store-relative when in one).
+
+    Same layout rule as :func:`sfng.header.readme_for`, without resolving every path (a store
+    validation looks up thousands of files under one root).
+    """
+    if root is None:
+        return None, None, str(path), None
+    rr = _resolved(str(root))
+    ap = Path(os.path.abspath(path))
+    try:
+        rel = ap.relative_to(rr)
+    except ValueError:
+        try:
+            rel = path.resolve().relative_to(rr)
+        except (ValueError, OSError):
+            return None, None, str(path), None
+    parts = rel.parts
+    tree = parts[0] if len(parts) >= 2 else None
+    survey = parts[1] if len(parts) >= 3 else None
+    readme = None
+    if tree and survey:
+        cand = rr / tree / survey / f"{survey}_README.txt"
+        readme = cand if cand.is_file() else None
+    return tree, survey, rel.as_posix(), readme
+
+
 def validate_file(path, store=None, deep: bool = False, *, readme_cache=None, readme_metadata=None,
                   rules_filter=None, tree: str | None = None) -> FileReport:
     """Validate one file; never raises for a bad file (each problem is a report line).
@@ -119,22 +159,17 @@ def validate_file(path, store=None, deep: bool = False, *, readme_cache=None, re
         a source file before ingest (derived/ products need not be in sky units).
     """
     from ..errors import ReadmeError
-    from ..header import ReadmeCache, readme_for, survey_of
-    from ..store import find_root
+    from ..header import ReadmeCache, readme_for
     from .reader import open_file
 
     path = Path(path)
     root = _store_root(store)
     if root is None:
-        root = find_root(path.parent if path.parent.exists() else Path.cwd())
+        root = _find_root(str(Path(os.path.abspath(path)).parent))
+    where = _locate(path, root)
     if tree is None:
-        tree = survey_of(path, root)[0] if root is not None else None
-    report = FileReport(path=path)
-    try:
-        report.display = Path(os.path.abspath(path)).relative_to(Path(root).resolve()).as_posix() \
-            if root is not None else str(path)
-    except ValueError:
-        report.display = str(path)
+        tree = where[0]
+    report = FileReport(path=path, display=where[2])
 
     opened = open_file(path)
     for rule_id, details in opened.findings:
@@ -145,10 +180,10 @@ def validate_file(path, store=None, deep: bool = False, *, readme_cache=None, re
 
     meta = readme_metadata
     if meta is None:
-        rpath = readme_for(path, root)
+        rpath = where[3] if root is not None else readme_for(path, None)
         report.readme = rpath
-        if rpath is None and root is not None and tree in ("data", "derived"):
-            _, survey = survey_of(path, root)
+        if rpath is None and root is not None and where[0] in ("data", "derived"):
+            survey = where[1]
             if survey and not _skip(rules_filter, "readme-missing"):
                 report.problems.append(_problem("readme-missing", {"expected": f"{survey}_README.txt"}))
         cache = readme_cache or ReadmeCache()

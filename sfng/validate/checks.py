@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -152,20 +153,23 @@ def _linear_matrix(eff, n: int):
     return m, False
 
 
-def _wcs_text(s: Subject) -> bytes:
-    """The card images WCSLIB sees: the file's cards plus README-supplied keys."""
+@lru_cache(maxsize=1024)
+def _card_image(key, value) -> str:
     from astropy.io import fits
 
+    try:
+        return fits.Card(key, value).image
+    except Exception:  # a README value FITS cannot hold: WCSLIB does not see it
+        return ""
+
+
+def _wcs_text(s: Subject) -> bytes:
+    """The card images WCSLIB sees: the file's cards plus README-supplied keys."""
     body = s.text
     if body.rstrip().endswith("END"):
         body = body[: len(body.rstrip()) - 3]
         body = body[: len(body) - len(body) % 80] if len(body) % 80 else body
-    extra = []
-    for key in s.eff.from_readme():
-        try:
-            extra.append(fits.Card(key, s.eff[key]).image)
-        except (ValueError, TypeError, Exception):
-            continue
+    extra = [_card_image(key, s.eff[key]) for key in s.eff.from_readme()]
     return (body + "".join(extra) + "END".ljust(80)).encode("latin-1", "replace")
 
 

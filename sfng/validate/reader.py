@@ -96,17 +96,16 @@ def _classify_reason(reason: str) -> str:
 def illegal_cards(text: str) -> list[str]:
     """Card images (stripped) that break the FITS standard: bad keyword, non-ASCII, bad value."""
     bad = []
+    clean = text.isascii() and text.isprintable()
     for i in range(0, len(text), CARD):
         card = text[i:i + CARD]
-        if not card.strip() or card.startswith(_COMMENTARY):
+        if card.startswith(_COMMENTARY) or not card.strip():
+            if not clean and not (card.isascii() and card.isprintable()):
+                bad.append(card.rstrip())
             continue
-        if any(ord(c) < 32 or ord(c) > 126 for c in card):
+        if (not clean and not (card.isascii() and card.isprintable())) or not _KEY_RE.match(card[:8]):
             bad.append(card.rstrip())
-            continue
-        if not _KEY_RE.match(card[:8]):
-            bad.append(card.rstrip())
-            continue
-        if card[8:10] == "= " and not _VALUE_RE.match(card[10:]):
+        elif card[8:10] == "= " and not _VALUE_RE.match(card[10:]):
             bad.append(card.rstrip())
     return bad
 
