@@ -746,7 +746,8 @@ def cap_prefilter(ra, dec, radius, qra, qdec, qradius) -> np.ndarray:
     # haversine is enough here: the exact test follows, a 1e-9 rad slack keeps it conservative
     hav = np.sin((d - q) / 2) ** 2 + np.cos(d) * math.cos(q) * np.sin(np.radians(ra - qra) / 2) ** 2
     sep = 2 * np.arcsin(np.sqrt(np.clip(hav, 0, 1)))
-    lim = np.radians(np.nan_to_num(np.asarray(radius, dtype=float), nan=0.0) + qradius) + 1e-9
+    # relative slack too: the index keeps fov as float32
+    lim = np.radians((np.nan_to_num(np.asarray(radius, dtype=float), nan=0.0) + qradius) * (1 + 1e-6)) + 1e-9
     return sep <= lim
 
 
