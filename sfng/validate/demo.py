@@ -20,6 +20,7 @@ def run(tree, say) -> None:
     reports = list(validate_paths(store=store))
     summary = summarize(reports)
     say("validate: " + summary.as_text().splitlines()[0])
+    say("      $ sfng validate")
     for rid, n in summary.sorted_rules():
         say(f"  {rid}: {n} file(s)")
 
@@ -57,11 +58,19 @@ def run(tree, say) -> None:
     targets += [r.path for r in reports if "BMAJ" in r.from_readme or r.has("beam-aips-history")]
     targets = list(dict.fromkeys(targets))
     n_changes = 0
+    highlights = {r.path for r in shown}
     for res in fix_paths(targets, store, in_place=True):
         n_changes += len(res.plan.changes)
+        if res.plan.path in highlights:
+            key = {"wcs-singular", "beam-aips-history", "readme-keys"}
+            edits = [c.describe().split(":")[0] for c in res.plan.changes if c.rule_id in key
+                     and c.key in ("CDELT4", "BMAJ", "BUNIT", "BMIN", "BPA")]
+            say(f"  fixed: {_rel(store, res.plan.path)}: {'; '.join(edits)}")
     if targets:
+        folders = sorted({_rel(store, p).rsplit('/', 1)[0] for p in targets})
         say(f"fix: {len(targets)} file(s) in data/ fixed in place ({n_changes} header edits, each in a "
             f"HISTORY card; originals kept under .sfng/backup/)")
+        say(f"      $ sfng fix FILE... --in-place      (the {len(targets)} files, in {', '.join(folders)})")
     landed = []
     failing = [r.path for r in q_reports if r.errors]
     for res in fix_paths(failing, store, in_place=True, land_in_data=True):
