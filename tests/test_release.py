@@ -550,3 +550,20 @@ def test_bundle_from_selection_and_cli_records_exact_selection(rstore, cli):
     assert len(json.loads((store.root / "release/c/RELEASE.json").read_text())["files"]) == 3 + 1
     r = cli("release", "bundle", "none", "--galaxy", "NGC 9999", "--store", store.root)
     assert r.exit_code == 1 and "matches no file" in r.output
+
+
+def test_demo_step_makes_and_verifies_a_release(rstore):
+    store, paths = rstore
+    said = []
+    tree = types.SimpleNamespace(store_dir=store.root)
+    R.demo_step(tree, said.append)
+    rel = store.root / "release/demo-ic342-co10"
+    assert rel.is_dir() and (store.root / "release/demo-ic342-co10.tar.gz").is_file()
+    assert R.verify(rel).ok
+    got = json.loads((rel / "RELEASE.json").read_text())
+    assert {f["path"] for f in got["files"] if f["role"] == "data"} >= {paths[1], paths[3]}  # IC 342
+    text = "\n".join(said)
+    assert "verify: folder OK, tarball OK" in text and "sfng find --galaxy 'IC 342'" in text
+    said.clear()
+    R.demo_step(tree, said.append)  # rerun: the release exists and still verifies
+    assert "exists; verify: OK" in said[0]
