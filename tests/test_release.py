@@ -567,3 +567,31 @@ def test_demo_step_makes_and_verifies_a_release(rstore):
     said.clear()
     R.demo_step(tree, said.append)  # rerun: the release exists and still verifies
     assert "exists; verify: OK" in said[0]
+
+
+def test_derived_products_keep_their_place(store):
+    from _release_store import fits_file
+
+    files = FILES[:1]
+    paths = make_store(store, files, index=False)
+    d = store.root / "derived/MOM0/NGC_0628.ngc628.co10.mom0.fits"
+    fits_file(d, seed=9)
+    (d.parent / "MOM0_README.txt").write_text("MAPTYPE = CO(1-0)\n---\nMoment maps.\nCitation: Us et al. (2026)\n")
+    rel = "derived/MOM0/NGC_0628.ngc628.co10.mom0.fits"
+    write_index(store, files + [("MOM0", "NGC 0628", "x", "CO(1-0)")], paths + [rel])
+    res = R.bundle(store, R.plan_bundle(store, "mom", paths=[rel, paths[0]]))
+    assert (res.path / rel).is_file() and (res.path / "derived/MOM0/MOM0_README.txt").is_file()
+    assert "Us et al. (2026)" in (res.path / "RELEASE.md").read_text()
+    assert R.verify(res.path).ok
+
+
+hexes = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
+safe_parts = st.text(alphabet="abcXYZ019_.+", min_size=1, max_size=10).filter(lambda s: s not in (".", ".."))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.dictionaries(st.lists(safe_parts, min_size=1, max_size=4).map("/".join), hexes, max_size=10))
+def test_manifest_lines_round_trip(entries):
+    text = "".join(f"{h}  {p}\n" for p, h in sorted(entries.items()))
+    got, problems = R.parse_manifest(text)
+    assert got == entries and problems == []
