@@ -202,3 +202,13 @@ def test_fix_round_trip_property(tmp_path_factory, bmaj, ratio, bpa, extra_histo
     h = fits.getheader(res.written)
     assert h["BMAJ"] == pytest.approx(float(f"{bmaj:.4E}")) and h["BPA"] == pytest.approx(round(bpa, 2))
     assert data_bytes(res.written) == data_bytes(src) and res.after.ok
+
+
+def test_degenerate_axis_with_zero_pc_row(tmp_path):
+    h = good_header()
+    h["CTYPE4"], h["CRVAL4"], h["CDELT4"], h["CRPIX4"] = "STOKES", 1.0, 1.0, 1.0
+    h["PC4_4"] = 0.0
+    src = write(tmp_path / "pc.fits", h, shape=(1, 6, 16, 16))
+    assert "wcs-singular" in validate_file(src).rule_ids()
+    res = apply_fix(plan_fix(src), out_dir=tmp_path / "o")
+    assert fits.getheader(res.written)["PC4_4"] == 1.0 and res.after.ok

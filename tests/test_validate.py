@@ -499,3 +499,27 @@ def test_cli_validate_outside_a_store(tmp_path, cli, monkeypatch):
 def test_docs_page_lists_the_rules():
     doc = (Path(__file__).parents[1] / "docs" / "validation.md").read_text()
     assert markdown_table() in doc
+
+
+def test_tile_compressed_image_is_judged_as_an_image(tmp_path):
+    data = np.random.default_rng(2).normal(0, 1, size=(6, 16, 16)).astype(np.float32)
+    hdu = fits.CompImageHDU(data)
+    for card in good_header().cards:
+        hdu.header[card.keyword] = card.value
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp_path / "c.fits.fz")
+    r = validate_file(tmp_path / "c.fits.fz")
+    assert r.hdu == 1 and r.problems == [], r.as_text()
+    bad = fits.CompImageHDU(data)
+    for card in good_header(CDELT3=0.0).cards:
+        bad.header[card.keyword] = card.value
+    fits.HDUList([fits.PrimaryHDU(), bad]).writeto(tmp_path / "b.fits.fz")
+    assert "wcs-singular" in ids(validate_file(tmp_path / "b.fits.fz"))
+
+
+def test_store_crawl_skips_quarantine_reports(store):
+    q = store.root / "uncalibrated" / "PAWS"
+    q.mkdir(parents=True)
+    write(q / "x.fits")
+    (q / "x.fits.validation.json").write_text("{}")
+    assert [p.name for p in __import__("sfng.validate", fromlist=["store_files"]).store_files(
+        store, tree="uncalibrated")] == ["x.fits"]

@@ -226,12 +226,21 @@ def validate_file(path, store=None, deep: bool = False, *, readme_cache=None, re
     return report
 
 
+def _not_data(name: str) -> bool:
+    """Names in a survey folder that are not data: READMEs, manifests, quarantine reports,
+    hidden files and sfng temporaries."""
+    from ..fsutil import TMP_PREFIX
+
+    return (name.startswith(".") or name.startswith(TMP_PREFIX) or name in _NOT_DATA
+            or name.endswith("_README.txt") or name.upper().startswith("README")
+            or name.endswith(".validation.json"))
+
+
 def store_files(store, tree: str | None = None, survey: str | None = None):
     """Files to validate in a store: data/ and derived/ (or one tree / survey), sorted.
 
     Skips READMEs, manifests, hidden names, sfng temporaries and the ``bygalaxy`` link farm.
     """
-    from ..fsutil import TMP_PREFIX
     from ..store import INDEXED_TREES
 
     root = _store_root(store)
@@ -245,8 +254,7 @@ def store_files(store, tree: str | None = None, survey: str | None = None):
         for dirpath, dirnames, filenames in os.walk(base):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "bygalaxy")
             for name in sorted(filenames):
-                if (name.startswith(".") or name.startswith(TMP_PREFIX) or name in _NOT_DATA
-                        or name.endswith("_README.txt") or name.upper().startswith("README")):
+                if _not_data(name):
                     continue
                 p = Path(dirpath) / name
                 if p.is_symlink():
@@ -259,15 +267,11 @@ def expand(paths):
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            from ..fsutil import TMP_PREFIX
-
             for dirpath, dirnames, filenames in os.walk(p):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for name in sorted(filenames):
-                    if (name.startswith(".") or name.startswith(TMP_PREFIX) or name in _NOT_DATA
-                            or name.endswith("_README.txt") or name.upper().startswith("README")):
-                        continue
-                    yield Path(dirpath) / name
+                    if not _not_data(name):
+                        yield Path(dirpath) / name
         else:
             yield p
 

@@ -192,9 +192,19 @@ def plan_fix(path, store=None, *, readme_keys: bool = True, drop_stokes: bool = 
                 put(f"CUNIT{i}", ax.unit.replace(" ", ""), "cunit-missing",
                     f"FITS default for {classify_ctype(ct).code or ct}")
     if has("wcs-singular") and want("wcs-singular"):
+        uses_cd = any(k.startswith("CD") and "_" in k for k in header.keys())
         for i in range(1, naxis + 1):
             length = int(header.get(f"NAXIS{i}", 0) or 0)
-            if float(header.get(f"CDELT{i}", 1.0) or 0.0) != 0.0 or length != 1:
+            if length != 1:
+                continue
+            row = [float(header.get(f"{'CD' if uses_cd else 'PC'}{i}_{j}", 1.0 if (i == j and not uses_cd)
+                                    else 0.0) or 0.0) for j in range(1, naxis + 1)]
+            if not any(row):
+                # A degenerate axis whose matrix row is all zero: make it the identity row.
+                key = f"{'CD' if uses_cd else 'PC'}{i}_{i}"
+                put(key, 1.0, "wcs-singular", f"degenerate axis {i} had an all-zero matrix row")
+                continue
+            if uses_cd or float(header.get(f"CDELT{i}", 1.0) or 0.0) != 0.0:
                 continue
             ct = str(header.get(f"CTYPE{i}", "") or "").strip().upper()
             if drop_stokes and ct == "STOKES" and i == naxis:
