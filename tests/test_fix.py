@@ -212,3 +212,14 @@ def test_degenerate_axis_with_zero_pc_row(tmp_path):
     assert "wcs-singular" in validate_file(src).rule_ids()
     res = apply_fix(plan_fix(src), out_dir=tmp_path / "o")
     assert fits.getheader(res.written)["PC4_4"] == 1.0 and res.after.ok
+
+
+def test_compressed_image_is_not_edited(tmp_path):
+    data = np.zeros((6, 16, 16), dtype=np.float32)
+    hdu = fits.CompImageHDU(data)
+    for card in good_header(CDELT3=0.0).cards:
+        hdu.header[card.keyword] = card.value
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp_path / "c.fits.fz")
+    plan = plan_fix(tmp_path / "c.fits.fz")
+    assert plan.changes == [] and "funpack" in plan.note
+    assert apply_fix(plan, out_dir=tmp_path / "o").written is None

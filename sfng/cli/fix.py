@@ -65,6 +65,8 @@ def fix(ctx, obj, paths, out_dir, in_place, backup_dir, land_in_data, drop_stoke
             continue
         plan = res.plan
         click.echo(f"{plan.path}: {len(plan.changes)} change(s)" + (" (dry run)" if dry_run else ""))
+        if plan.note:
+            click.echo(f"  {plan.note}")
         for c in plan.changes:
             click.echo(f"  {c.describe()}  [{c.rule_id}]")
         for p in plan.remaining:

@@ -71,10 +71,11 @@ class FixPlan:
     changes: list = field(default_factory=list)
     before: object = None          # FileReport
     remaining: list = field(default_factory=list)   # problems no change addresses
+    note: str = ""                 # why nothing can be changed, when that is the case
 
     def as_dict(self) -> dict:
         return {"path": str(self.path), "hdu": self.hdu, "changes": [c.as_dict() for c in self.changes],
-                "remaining": [p.as_dict() for p in self.remaining]}
+                "remaining": [p.as_dict() for p in self.remaining], "note": self.note}
 
 
 @dataclass
@@ -136,6 +137,12 @@ def plan_fix(path, store=None, *, readme_keys: bool = True, drop_stokes: bool = 
         plan.remaining = list(before.errors + before.warnings)
         return plan
     with fits.open(path, lazy_load_hdus=True, memmap=False) as hdul:
+        if isinstance(hdul[before.hdu], fits.CompImageHDU):
+            # Its cards live in a BINTABLE header with Z keywords; a byte-level header swap would
+            # corrupt it.  Decompress (funpack) and fix the plain file instead.
+            plan.note = "tile-compressed image: decompress it (funpack) and fix the plain file"
+            plan.remaining = list(before.errors + before.warnings)
+            return plan
         header = hdul[before.hdu].header.copy()
     from ..header import effective_header
 
@@ -414,7 +421,7 @@ def apply_fix(plan: FixPlan, *, out_dir=None, in_place: bool = False, backup_dir
         raise SfngError("choose one of --out DIR or --in-place")
     result = FixResult(plan=plan)
     if not plan.changes:
-        result.message = "nothing to fix"
+        result.message = plan.note or "nothing to fix"
         return result
     stamp = stamp or _stamp()
     root = _store_root(store)
