@@ -182,22 +182,22 @@ def _card(key: str, value) -> str | None:
     return f"{key:<8}= {text:>20}".ljust(80)
 
 
-def wcs_text(header) -> str:
-    """The WCS keywords of ``header`` as FITS card images (what wcslib needs, nothing more).
+def _wcs_entries(header) -> tuple:
+    """The WCS keywords of ``header`` as a hashable tuple of ``(key, image, value)``.
 
-    ``header`` is raw header text (80-column cards), an astropy Header, a
-    :class:`sfng.fitsheader.HeaderBlock` or any Mapping (an effective header).
+    From raw card text (a string, bytes, a HeaderBlock) ``image`` is the 80-column card and
+    ``value`` None; from a Mapping (an astropy Header, an effective header) ``image`` is None.
     """
     text = getattr(header, "text", None)
+    match = _WCS_KEY.fullmatch
     if isinstance(header, (str, bytes)) or isinstance(text, str):
         raw = header if text is None else text
         if isinstance(raw, bytes):
             raw = raw.decode("latin-1")
-        match = _WCS_KEY.fullmatch
-        keep = [raw[i : i + 80] for i in range(0, len(raw) - 79, 80)
-                if raw[i : i + 2] in _WCS_PREFIXES and raw[i + 8 : i + 10] == "= "
-                and match(raw[i : i + 8].rstrip())]
-        return "".join(keep)
+        return tuple((raw[i : i + 8].rstrip(), raw[i : i + 80], None)
+                     for i in range(0, len(raw) - 79, 80)
+                     if raw[i : i + 2] in _WCS_PREFIXES and raw[i + 8 : i + 10] == "= "
+                     and match(raw[i : i + 8].rstrip()))
     d = getattr(header, "values", None)  # EffectiveHeader: a plain dict, quicker than items()
     if not isinstance(d, dict):
         d = getattr(header, "_d", None)  # sfng.fitsheader.FitsHeader
@@ -205,17 +205,35 @@ def wcs_text(header) -> str:
         items = d.items()
     else:
         items = header.items() if hasattr(header, "items") else header
-    cards = []
+    out = []
     seen = set()
-    match = _WCS_KEY.fullmatch
     for key, value in items:
-        if key[:2] not in _WCS_PREFIXES or key in seen or not match(key):
-            continue
-        seen.add(key)
-        c = _card(key, value)
-        if c:
-            cards.append(c)
-    return "".join(cards)
+        if (isinstance(key, str) and key[:2] in _WCS_PREFIXES and key not in seen and match(key)
+                and value is not None):
+            seen.add(key)
+            if isinstance(value, np.generic):
+                value = value.item()
+            out.append((key, None, value))
+    return tuple(out)
+
+
+def _render(key: str, image, value) -> str | None:
+    if image is not None:
+        return key.ljust(8) + image[8:]
+    return _card(key, value)
+
+
+def wcs_text(header) -> str:
+    """The WCS keywords of ``header`` as FITS card images (what wcslib needs, nothing more).
+
+    ``header`` is raw header text (80-column cards), an astropy Header, a
+    :class:`sfng.fitsheader.HeaderBlock` or any Mapping (an effective header).
+    """
+    return _entries_text(_wcs_entries(header))
+
+
+def _entries_text(entries) -> str:
+    return "".join(c for c in (_render(*e) for e in entries) if c)
 
 
 _AXIS_STEMS = frozenset(("NAXIS", "CTYPE", "CRVAL", "CDELT", "CRPIX", "CUNIT", "CROTA"))
@@ -236,54 +254,78 @@ def _split_key(key: str):
     return None
 
 
-def _parse_wcs_cards(text: str):
-    """``(cards, ctypes, naxes)``: the split keys with their card images, CTYPEn, NAXISn."""
-    cards, ctypes, naxes = [], {}, {}
-    for i in range(0, len(text) - 79, 80):
-        card = text[i : i + 80]
-        sk = _split_key(card[:8].rstrip())
+def _entry_value(image, value):
+    """The value of an entry: from the card image (string, int or float) or as given."""
+    if image is None:
+        return value
+    v = image[10:].strip()
+    if v.startswith("'"):
+        return v[1:].split("'")[0].strip()
+    v = v.split("/")[0].strip()
+    try:
+        return int(v)
+    except ValueError:
+        try:
+            return float(v.replace("D", "E"))
+        except ValueError:
+            return v
+
+
+def _split_entries(entries):
+    """``(split, ctypes, naxes)``: entries with split keys, CTYPEn and NAXISn by axis number."""
+    split, ctypes, naxes = [], {}, {}
+    for key, image, value in entries:
+        sk = _split_key(key)
         if sk is None:
             continue
-        cards.append((sk, card))
+        split.append((sk, image, value))
         stem, n, _ = sk
         if stem == "CTYPE":
-            val = card[10:].strip()
-            if val.startswith("'"):
-                ctypes.setdefault(n, val[1:].split("'")[0].strip())
+            ctypes.setdefault(n, str(_entry_value(image, value)).strip())
         elif stem == "NAXIS":
+            v = _entry_value(image, value)
             try:
-                naxes.setdefault(n, int(card[10:].split("/")[0]))
-            except ValueError:
+                naxes.setdefault(n, int(v))
+            except (TypeError, ValueError):
                 pass
-    return cards, ctypes, naxes
+    return split, ctypes, naxes
 
 
-def _sky_text(cards, a: int, b: int) -> str | None:
+def _sky_text(entries, a: int, b: int) -> str | None:
     """The cards of axes ``a`` and ``b`` (1-based) renumbered 1 and 2; None if coupled."""
-    if isinstance(cards, str):
-        cards = _parse_wcs_cards(cards)[0]
+    if isinstance(entries, str):
+        entries = _wcs_entries(entries)
+    if entries and len(entries[0]) == 3 and isinstance(entries[0][0], str):
+        entries = _split_entries(entries)[0]
     num = {a: "1", b: "2"}
     out = ["NAXIS   =                    2".ljust(80)]
-    for (stem, i, j), card in cards:
+    for (stem, i, j), image, value in entries:
         if i is None:
-            out.append(card)
+            key = stem
         elif j is None:
-            if i in num:
-                out.append(f"{stem}{num[i]}".ljust(8) + card[8:])
+            if i not in num:
+                continue
+            key = f"{stem}{num[i]}"
         elif stem in ("PV", "PS"):
-            if i in num:
-                out.append(f"{stem}{num[i]}_{j}".ljust(8) + card[8:])
+            if i not in num:
+                continue
+            key = f"{stem}{num[i]}_{j}"
         else:
-            j = int(j)
-            if i in num and j in num:
-                out.append(f"{stem}{num[i]}_{num[j]}".ljust(8) + card[8:])
-            elif i in num or j in num:
-                try:
-                    coupled = float(card[10:].split("/")[0].replace("D", "E")) != 0.0
-                except ValueError:
-                    coupled = True
-                if coupled:
-                    return None
+            jn = int(j)
+            if i in num and jn in num:
+                key = f"{stem}{num[i]}_{num[jn]}"
+            else:
+                if i in num or jn in num:
+                    try:
+                        coupled = float(_entry_value(image, value)) != 0.0
+                    except (TypeError, ValueError):
+                        coupled = True
+                    if coupled:
+                        return None
+                continue
+        c = _render(key, image, value)
+        if c:
+            out.append(c)
     return "".join(out)
 
 
@@ -293,13 +335,13 @@ def celestial_wcs(header):
     Returns None when the header has no celestial axis pair.  Raises :class:`FootprintError`
     when it has one that wcslib cannot use.
     """
-    return _celestial_from_text(wcs_text(header))
+    return _celestial_from_entries(_wcs_entries(header))
 
 
-def _celestial_from_text(text: str):
+def _celestial_from_entries(entries):
     from astropy.wcs import Wcsprm
 
-    cards, ctypes, naxes = _parse_wcs_cards(text)
+    split, ctypes, naxes = _split_entries(entries)
     # from CTYPE, not wcsprm.lng: that would run wcsset on the whole WCS, and a Stokes axis
     # with CDELT = 0 makes it singular although the sky axes are fine
     axes = _celestial_axes([ctypes.get(i + 1, "") for i in range(max(ctypes, default=0))])
@@ -310,12 +352,12 @@ def _celestial_from_text(text: str):
         return None
     # wcslib parses only the two sky axes' cards (half the time for a cube); when a PC/CD
     # term couples a sky axis with another one, the whole WCS is parsed and sub-set instead
-    sky = _sky_text(cards, axes[0] + 1, axes[1] + 1)
+    sky = _sky_text(split, axes[0] + 1, axes[1] + 1)
     try:
         if sky is not None:
             cel = Wcsprm(header=sky.encode("latin-1"), relax=True)
         else:
-            full = Wcsprm(header=text.encode("latin-1"), relax=True)
+            full = Wcsprm(header=_entries_text(entries).encode("latin-1"), relax=True)
             try:
                 full.fix(translate_units="", naxis=[naxes.get(i + 1, 1) for i in range(full.naxis)])
             except Exception:  # noqa: BLE001 - best effort, as below
@@ -417,14 +459,20 @@ def outline(header, samples_per_edge: int = SAMPLES_PER_EDGE,
         The celestial WCS is broken (singular matrix, unknown projection) or fewer than three
         edge samples map onto the sky.
     """
-    return _outline(wcs_text(header), max(1, int(samples_per_edge)), float(tolerance_arcsec))
+    entries = _wcs_entries(header)
+    k, tol = max(1, int(samples_per_edge)), float(tolerance_arcsec)
+    try:
+        hash(entries)
+    except TypeError:  # an odd value type in a hand-made mapping: no caching
+        return _outline.__wrapped__(entries, k, tol)
+    return _outline(entries, k, tol)
 
 
 @functools.lru_cache(maxsize=1024)
-def _outline(text: str, k: int, tolerance_arcsec: float) -> Footprint | None:
+def _outline(entries: tuple, k: int, tolerance_arcsec: float) -> Footprint | None:
     # cached on the WCS cards: the products of one observation (cube, moments, noise)
     # share their celestial WCS, and a survey often repeats one grid
-    got = _celestial_from_text(text)
+    got = _celestial_from_entries(entries)
     if got is None:
         return None
     cel, n1, n2 = got
