@@ -911,6 +911,8 @@ def recover(store, survey: str) -> list[str]:
         if not dst.is_file():
             done.append(f"rolled back: {r['dst']} had not landed (the rerun lands it)")
             continue
+        if r.get("kind") == "readme":
+            continue  # READMEs are not in manifests, and are copied (never moved)
         entries = mf.read_manifest(dst.parent)
         entry = entries.get(dst.name)
         dst_sha = sha256_file(dst)
@@ -972,11 +974,15 @@ def execute(plan: Plan, mode: str = "copy", jobs: int = 1, progress=None) -> Rep
             if progress:
                 progress(outcome)
 
-        def record_manifest(item, digest, size):
+        def record_manifest(item, digest, size, check=False):
             if item.kind == "readme":
                 return
             dst = root / item.dest
             with guard:
+                if check:  # recovery may have recorded it since the plan was made
+                    have = mf.read_manifest(dst.parent).get(dst.name)
+                    if have is not None and have.sha256 == digest:
+                        return
                 mf.append(dst.parent, [mf.Entry(dst.name, digest, size, _utc_now(),
                                                 tuple(item.companions), item.galaxy)])
 
@@ -996,7 +1002,7 @@ def execute(plan: Plan, mode: str = "copy", jobs: int = 1, progress=None) -> Rep
                                       overwrite=True)
                 item_mode = "copy" if item.kind == "readme" else mode
                 with guard:
-                    journal.record("land", src=str(src), dst=item.dest, mode=item_mode,
+                    journal.record("land", src=str(src), dst=item.dest, mode=item_mode, kind=item.kind,
                                    companions=item.companions, galaxy=item.galaxy)
                 digest, size, how = _land(src, dst, item_mode, None)
                 with guard:
@@ -1059,7 +1065,7 @@ def _skip(item, src, dst, mode, journal, guard, record_manifest) -> Outcome:
     """An identical file is already there: record it if the manifest lacks it; finish a move."""
     msg = "the same bytes are already in the store"
     if item.manifest_missing:
-        record_manifest(item, item.sha256, item.size)
+        record_manifest(item, item.sha256, item.size, check=True)
         msg += "; recorded in the manifest"
     if mode == "move" and item.kind != "readme" and src.is_file():
         try:

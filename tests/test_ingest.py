@@ -511,3 +511,31 @@ def test_manifest_escapes_like_sha256sum(tmp_path):
     assert list(mf.read_manifest(tmp_path)) == [odd]
     mine = subprocess.run(["sha256sum", odd], cwd=tmp_path, capture_output=True, text=True).stdout
     assert mine.splitlines()[0] in (tmp_path / mf.MANIFEST_NAME).read_text()
+
+
+def test_store_inside_the_source_is_not_entered(tmp_path):
+    from sfng.store import Store, init_store
+
+    src = tmp_path / "SURVEY"
+    write_fits(src / "ngc628.fits")
+    init_store(src / "store")
+    store = Store.open(src / "store")
+    plan = ing.plan_ingest(store, src, ned_rename=True, resolver=FakeResolver(), validate=False)
+    assert [i.rel for i in plan.items if i.action == "ignore"] == ["store"]
+    assert {i.dest for i in plan.items if i.kind == "data"} == {"data/SURVEY/MESSIER_074.ngc628.fits"}
+    assert ing.execute(plan).ok
+
+
+def test_readme_option_and_derived_tree(store, survey, tmp_path):
+    other = tmp_path / "mine_README.txt"
+    other.write_text("BUNIT = K km/s\n---\nMoment-0 maps.\n")
+    plan = ing.plan_ingest(store, survey, survey="THINGS", tree="derived", readme=other,
+                           ned_rename=True, resolver=FakeResolver(), validate=False)
+    report = ing.execute(plan)
+    assert report.ok
+    assert (store.root / "derived/THINGS/THINGS_README.txt").read_text() == other.read_text()
+    assert (store.root / "derived/THINGS/MESSIER_064.NGC_4826_NA_CUBE_THINGS.FITS").is_file()
+    # the folder's own README was not chosen: it is a companion document
+    assert (store.root / "docs/THINGS/THINGS_README.txt").is_file()
+    with pytest.raises(SfngError, match="cannot ingest into"):
+        ing.plan_ingest(store, survey, tree="release")
