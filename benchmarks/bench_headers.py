@@ -239,7 +239,10 @@ def record(r, a):
           for _, key in ROWS],
         f"\nSpeed-up of sfng over the astropy path: x{r['speedup_cpu']} in CPU time, x{r['speedup_wall']} "
         f"in wall time. Footprint corners agree with astropy within {r['max_corner_diff_arcsec']:.1e} "
-        "arcsec on 200 files.\n",
+        "arcsec on 200 files. Headers only, sfng's reader is "
+        f"x{r['headers_sfng']['cpu'] / r['headers_fitsio']['cpu']:.1f} fitsio's speed (CPU), so "
+        "`sfng.fitsheader` keeps its own parser (its values are checked against astropy's in "
+        "`tests/test_fitsheader.py`).\n",
     ]
     with open(path, "a", encoding="utf-8") as f:
         f.write(head + "\n".join(lines) + "\n")
