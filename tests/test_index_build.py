@@ -287,3 +287,35 @@ def test_demo_step_and_use_case_1_from_columns(demo):
     # BIMA SONG: all but NGC 3521 (0.5 Jy/beam: 2.8 K) and NGC 4254 (16.7 Mpc); NRO45 is 15"
     assert len(got) == 7
     assert not any("NGC_3521" in p or "MESSIER_099" in p for p in got)
+
+
+def test_product_plugin_dispatch(small, monkeypatch):
+    """Files a product describer claims (sfng.manga) become its rows, one per object."""
+    import sfng.manga as manga
+
+    def recognise(path, headers=None):
+        return "cube" if "ngc628_mips24" in str(path) else None
+
+    def describe(path, headers=None, *, store_root=None, measure_depth=False, catalog=None):
+        return [{"locator": f"#obj{i}", "product": "spectra", "tracer": "OPTICAL-IFU",
+                 "tracer_src": "plugin", "extra": f"plateifu=8485-190{i}"} for i in range(2)]
+
+    monkeypatch.setattr(manga, "recognise", recognise)
+    monkeypatch.setattr(manga, "describe", describe)
+    rep = B.build_index(small, validate=False)
+    assert rep.rows == 7 and rep.files == 6
+    files, _, _ = read_index(small.index_path)
+    paths = np.asarray(files["path"]).astype(str)
+    sel = np.flatnonzero(paths == "data/SINGS/MESSIER_074.ngc628_mips24.fits")
+    assert [str(files["locator"][i]) for i in sel] == ["#obj0", "#obj1"]
+    assert str(files["extra"][sel[1]]) == "plateifu=8485-1901" and files["size"][sel[0]] > 0
+
+    def broken(*a, **k):
+        raise ValueError("bad product")
+
+    monkeypatch.setattr(manga, "describe", broken)
+    B.build_index(small, full=True, validate=False)
+    files, _, _ = read_index(small.index_path)
+    paths = np.asarray(files["path"]).astype(str)
+    i = int(np.flatnonzero(paths == "data/SINGS/MESSIER_074.ngc628_mips24.fits")[0])
+    assert files["flag"][i] & 16 and str(files["tracer"][i]) == "MIPS24"   # generic row, flagged

@@ -601,11 +601,20 @@ def _refresh(records, items, galaxy_keys):
     galaxy table's name for its galaxy."""
     from ..naming import normalise
 
-    want = {it.relpath: it.sha256 for it in items}
-    paths = records["path"]
     sha = records["sha256"]
-    fix_sha = [i for i, p in enumerate(paths.tolist())
-               if want.get(p.decode("utf-8", "surrogateescape"), "").encode() != sha[i]]
+    if len(records) == len(items):   # one row per file, in the same order: compare at once
+        want = np.array([it.sha256.encode() for it in items], dtype=sha.dtype)
+        fix_sha = np.flatnonzero(sha != want).tolist()
+        new_sha = {i: want[i] for i in fix_sha}
+    else:
+        by_path = {it.relpath: it.sha256.encode() for it in items}
+        paths = records["path"]
+        new_sha = {}
+        for i, p in enumerate(paths.tolist()):
+            w = by_path.get(p.decode("utf-8", "surrogateescape"), b"")
+            if w != sha[i]:
+                new_sha[i] = w
+        fix_sha = list(new_sha)
     gal = records["galaxy"]
     fix_gal = {}
     for g in set(gal.tolist()):
@@ -617,8 +626,8 @@ def _refresh(records, items, galaxy_keys):
     if not fix_sha and not fix_gal:
         return records
     records = np.array(records)  # a private copy: the source is the memory-mapped old index
-    for i in fix_sha:
-        records["sha256"][i] = want.get(paths[i].decode("utf-8", "surrogateescape"), "").encode()
+    for i, w in new_sha.items():
+        records["sha256"][i] = w
     for old, new in fix_gal.items():
         records["galaxy"][records["galaxy"] == old] = new
     return records

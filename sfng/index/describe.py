@@ -27,25 +27,24 @@ from .schema import (FLAG_DEPTH_ERROR, FLAG_NO_CELESTIAL, FLAG_PLUGIN_ERROR, FLA
 
 NAN = float("nan")
 #: File name suffixes (before the FITS extension) of uncertainty companions.
-NOISE_SUFFIXES = ("_noise", "_error", ".noise", ".error", "-noise", "-error")
-FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
 _STRUCTURAL = frozenset(("SIMPLE", "XTENSION", "BITPIX", "NAXIS", "EXTEND", "PCOUNT", "GCOUNT",
                          "NAXIS1", "NAXIS2", "NAXIS3", "NAXIS4", "NAXIS5", "EXTNAME", "EXTVER",
                          "TFIELDS", "THEAP", "GROUPS", "END", "INHERIT", "CHECKSUM", "DATASUM"))
 _BEAM_SRC = {"header": "file", "readme": "readme", "aips-history": "history"}
 
 
+_FITS_NAME = re.compile(r"^(?P<stem>.+?)\.(?:fits?|fts)(?:\.gz)?$", re.IGNORECASE)
+_NOISE_STEM = re.compile(r"^(?P<base>.+?)(?:[._-](?:noise|error))$", re.IGNORECASE)
+
+
 def fits_stem(name: str) -> str | None:
     """``name`` without its FITS extension (case-insensitive), or None if it is not FITS."""
-    low = name.lower()
-    for suf in FITS_SUFFIXES:
-        if low.endswith(suf):
-            return name[: -len(suf)]
-    return None
+    m = _FITS_NAME.match(name)
+    return m.group("stem") if m else None
 
 
 def is_fits_name(name: str) -> bool:
-    return fits_stem(name) is not None
+    return _FITS_NAME.match(name) is not None
 
 
 def companion_of(name: str) -> str | None:
@@ -54,11 +53,8 @@ def companion_of(name: str) -> str | None:
     stem = fits_stem(name)
     if stem is None:
         return None
-    low = stem.lower()
-    for suf in NOISE_SUFFIXES:
-        if low.endswith(suf) and len(stem) > len(suf):
-            return stem[: -len(suf)]
-    return None
+    m = _NOISE_STEM.match(stem)
+    return m.group("base") if m else None
 
 
 def pair_companions(names) -> dict:
@@ -66,24 +62,22 @@ def pair_companions(names) -> dict:
 
     A companion whose product is not in the folder stays a ``noise`` row with no link.
     """
-    names = list(names)
-    by_stem = {}
+    by_stem, noise = {}, []
     for n in names:
-        s = fits_stem(n)
-        if s is not None and companion_of(n) is None:
-            by_stem.setdefault(s, n)
-    out = {}
-    for n in names:
-        if not is_fits_name(n):
+        stem = fits_stem(n)
+        if stem is None:
             continue
-        base = companion_of(n)
-        if base is None:
-            out.setdefault(n, ("product", ""))
+        m = _NOISE_STEM.match(stem)
+        if m:
+            noise.append((n, m.group("base")))
         else:
-            product = by_stem.get(base)
-            out[n] = ("noise", product or "")
-            if product:
-                out[product] = ("product", n)
+            by_stem.setdefault(stem, n)
+    out = {n: ("product", "") for n in by_stem.values()}
+    for n, base in noise:
+        product = by_stem.get(base)
+        out[n] = ("noise", product or "")
+        if product:
+            out[product] = ("product", n)
     return out
 
 
@@ -112,7 +106,10 @@ class Context:
 
     @property
     def path(self) -> Path:
-        return Path(self.root) / self.relpath
+        p = self.__dict__.get("_path")
+        if p is None:
+            p = self.__dict__["_path"] = Path(self.root) / self.relpath
+        return p
 
 
 def describe_file(ctx: Context, stat=None) -> list[dict]:
@@ -208,15 +205,19 @@ def _plugin_rows(ctx, base, blocks):
 def data_block(blocks):
     """The HDU a row describes: the first image HDU with two or more axes, else the first
     image HDU, else the first table; None when the file holds no data."""
-    images = [b for b in blocks if (b.xtension is None or str(b.xtension).strip() == "IMAGE")
-              and b.data_size > 0]
+    images = [b for b in blocks if _xtension(b) in ("", "IMAGE") and b.data_size > 0]
     for b in images:
-        if (b.header.get("NAXIS") or 0) >= 2:
+        if len(b.shape) >= 2:
             return b
     if images:
         return images[0]
-    tables = [b for b in blocks if str(b.xtension or "").strip() in ("BINTABLE", "TABLE")]
+    tables = [b for b in blocks if _xtension(b) in ("BINTABLE", "TABLE")]
     return tables[0] if tables else None
+
+
+def _xtension(block) -> str:
+    """'' for the primary HDU, else the XTENSION value."""
+    return "" if block.index == 0 else str(block.xtension or "").strip()
 
 
 def header_cards(blocks, chosen):
@@ -237,23 +238,24 @@ def describe_blocks(ctx: Context, blocks, base: dict) -> dict:
     row = dict(base)
     chosen = data_block(blocks)
     eff = effective_header(header_cards(blocks, chosen), ctx.readme_meta)
+    h = eff.values   # plain dict: the many look-ups below skip the Mapping machinery
     row["hdu"] = chosen.index if chosen is not None else 0
-    row["object"] = _text(eff.get("OBJECT"))
-    row["telescop"] = _text(eff.get("TELESCOP"))
-    row["instrume"] = _text(eff.get("INSTRUME"))
-    row["bunit"] = _text(eff.get("BUNIT"))
+    row["object"] = _text(h.get("OBJECT"))
+    row["telescop"] = _text(h.get("TELESCOP"))
+    row["instrume"] = _text(h.get("INSTRUME"))
+    row["bunit"] = _text(h.get("BUNIT"))
     row["from_readme"] = ",".join(eff.from_readme())
-    is_table = chosen is not None and str(chosen.xtension or "").strip() in ("BINTABLE", "TABLE")
-    naxis = _int(eff.get("NAXIS"), 0)
+    is_table = chosen is not None and _xtension(chosen) in ("BINTABLE", "TABLE")
+    naxis = _int(h.get("NAXIS"), 0)
     row["naxis"] = naxis
     for n in range(1, 5):
-        row[f"naxis{n}"] = _int(eff.get(f"NAXIS{n}"), -1) if n <= naxis else -1
-        row[f"ctype{n}"] = _text(eff.get(f"CTYPE{n}"))
-        row[f"cunit{n}"] = _text(eff.get(f"CUNIT{n}"))
-        row[f"cdelt{n}"] = _step(eff, n)
-        row[f"crval{n}"] = _float(eff.get(f"CRVAL{n}"))
-    row["specres"] = _float(eff.get("SPECRES"))
-    row["repunc"] = _float(eff.get("REPUNC"))
+        row[f"naxis{n}"] = _int(h.get(f"NAXIS{n}"), -1) if n <= naxis else -1
+        row[f"ctype{n}"] = _text(h.get(f"CTYPE{n}"))
+        row[f"cunit{n}"] = _text(h.get(f"CUNIT{n}"))
+        row[f"cdelt{n}"] = _step(h, n)
+        row[f"crval{n}"] = _float(h.get(f"CRVAL{n}"))
+    row["specres"] = _float(h.get("SPECRES"))
+    row["repunc"] = _float(h.get("REPUNC"))
 
     beam = beam_from_header(eff)
     if beam is not None:
@@ -271,13 +273,13 @@ def describe_blocks(ctx: Context, blocks, base: dict) -> dict:
         lo, hi, unit = spec.coverage
         row.update(spec_min=lo, spec_max=hi, spec_unit=unit)
     else:
-        restfrq = _float(eff.get("RESTFRQ", eff.get("RESTFREQ")))
+        restfrq = _float(h.get("RESTFRQ", h.get("RESTFREQ")))
     row["restfrq"] = restfrq
 
     if ctx.tracers is not None:
-        tracer, how = ctx.tracers.infer(eff, restfrq=restfrq if math.isfinite(restfrq) else None)
+        tracer, how = ctx.tracers.infer(h, restfrq=restfrq if math.isfinite(restfrq) else None)
         row["tracer"], row["tracer_src"] = tracer or "", how
-    row["product"] = _product(is_table, chosen, eff, spec, naxis)
+    row["product"] = _product(is_table, chosen, h, spec, naxis)
 
     if not is_table:
         fp = _footprint(eff)

@@ -58,66 +58,65 @@ def encode_rows(rows: list[dict], columns=FILES_COLUMNS) -> tuple[np.ndarray, li
     column (the caller flags them).
     """
     dt = disk_dtype(columns)
-    out = np.zeros(len(rows), dtype=dt)
+    n = len(rows)
+    out = np.zeros(n, dtype=dt)
     cut = set()
     for c in columns:
         name = c.name
+        col = [r.get(name) for r in rows]
         if c.kind == "U":
-            vals = []
-            for i, r in enumerate(rows):
-                v = r.get(name)
-                b = ("" if v is None else str(v)).encode("utf-8")
-                if len(b) > c.width:
-                    b = b[: c.width].decode("utf-8", "ignore").encode("utf-8")
-                    cut.add(i)
-                vals.append(b)
+            vals = [b"" if v is None or v == "" else str(v).encode("utf-8") for v in col]
+            if any(len(b) > c.width for b in vals):
+                for i, b in enumerate(vals):
+                    if len(b) > c.width:
+                        vals[i] = b[: c.width].decode("utf-8", "ignore").encode("utf-8")
+                        cut.add(i)
             out[name] = vals
         elif c.kind == "?":
-            out[name] = [84 if r.get(name) else 70 for r in rows]
+            out[name] = [84 if v else 70 for v in col]
         elif c.shape:
-            n = c.shape[0]
-            arr = np.full((len(rows), n), np.nan if c.kind == "f" else -1, dtype=c.dtype)
-            for i, r in enumerate(rows):
-                v = r.get(name)
+            width = c.shape[0]
+            arr = np.full((n, width), np.nan if c.kind == "f" else -1, dtype=c.dtype)
+            for i, v in enumerate(col):
                 if v is not None and len(v):
-                    k = min(n, len(v))
+                    k = min(width, len(v))
                     arr[i, :k] = v[:k]
             out[name] = arr
         else:
-            null = c.null
-            vals = []
-            for r in rows:
-                v = r.get(name)
-                vals.append(null if v is None or (c.kind == "i" and isinstance(v, float)
-                                                  and math.isnan(v)) else v)
-            out[name] = vals
+            try:
+                out[name] = col
+            except (TypeError, ValueError):   # None (or NaN in an integer column) means unknown
+                null = c.null
+                out[name] = [null if v is None or (c.kind == "i" and isinstance(v, float)
+                                                   and math.isnan(v)) else v for v in col]
     return out, sorted(cut)
 
 
 # -- header cards ---------------------------------------------------------------------------
 
 def _card(key, value=None, comment="") -> str:
-    """One 80-character card; a too-long comment or text value is shortened (headers are
-    patched in place, so no card may spill into a CONTINUE card)."""
-    import warnings
-
-    from astropy.io.fits import Card, verify
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", verify.VerifyWarning)
-        return _card_image(Card, key, value, comment)
-
-
-def _card_image(Card, key, value, comment):
-    image = Card(key, value, comment).image
-    while len(image) > 80 and comment:
-        comment = comment[: max(0, len(comment) - (len(image) - 80) - 3)].rstrip() + "..." \
-            if len(comment) > 3 else ""
-        image = Card(key, value, comment).image
-    while len(image) > 80 and isinstance(value, str) and value:
-        value = value[:-1]
-        image = Card(key, value, comment).image
-    return image
+    """One fixed-format 80-character card (FITS 4.0, section 4.2).  A too-long comment, then a
+    too-long text value, is shortened: headers are patched in place, so no card may spill into
+    a CONTINUE card."""
+    if isinstance(value, bool):
+        v = ("T" if value else "F").rjust(20)
+    elif isinstance(value, int):
+        v = str(value).rjust(20)
+    elif isinstance(value, float):
+        v = repr(value).upper().rjust(20)
+    else:
+        text = str(value)
+        while True:
+            v = ("'" + text.replace("'", "''").ljust(8) + "'").ljust(20)
+            if len(v) <= 70:
+                break
+            text = text[:-1]
+    image = f"{key:<8}= {v}"
+    if comment:
+        room = 80 - len(image) - 3
+        if room > 0:
+            image += " / " + (comment if len(comment) <= room else comment[: max(0, room - 3)] + "...")
+    return image.ljust(80)[:80]
 
 
 def _pad_header(cards: list[str]) -> bytes:
@@ -220,11 +219,9 @@ class IndexWriter:
         for i, image in enumerate(cards):
             key = image[:8].strip()
             if key in values:
-                from astropy.io.fits import Card
-
-                old = Card.fromstring(image)
+                comment = image.partition(" / ")[2].rstrip()
                 self._f.seek(start + 80 * i)
-                self._f.write(_card(key, values[key], old.comment).encode("ascii"))
+                self._f.write(_card(key, values[key], comment).encode("ascii"))
         self._f.seek(0, os.SEEK_END)
 
     def abort(self) -> None:
