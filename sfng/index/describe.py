@@ -284,7 +284,8 @@ def describe_blocks(ctx: Context, blocks, base: dict) -> dict:
     if not is_table:
         fp = _footprint(eff)
         if isinstance(fp, str):
-            _flag(row, FLAG_NO_CELESTIAL, fp)
+            if row["product"] in ("image", "cube"):   # a 1-D spectrum has no footprint to miss
+                _flag(row, FLAG_NO_CELESTIAL, fp)
         else:
             ras, decs, ra0, dec0, fov = fp
             row.update(ra=ra0, dec=dec0, fov=fov, foot_n=len(ras),
