@@ -188,18 +188,35 @@ def test_big_bundle_footprint(files):
 
 
 def test_gzip_cube_reads_only_two_headers(files, monkeypatch):
-    from sfng import fitsheader
-
     asked = []
-    real = fitsheader.read_headers
+    real = manga.scan_headers
 
-    def spy(path, max_hdus=None):
+    def spy(path, keys_of=None, max_hdus=None):
         asked.append(max_hdus)
-        return real(path, max_hdus=max_hdus)
+        return real(path, keys_of=keys_of, max_hdus=max_hdus)
 
-    monkeypatch.setattr(fitsheader, "read_headers", spy)
+    monkeypatch.setattr(manga, "scan_headers", spy)
     manga.describe(files["cube"])
     assert asked == [2]
+
+
+def test_scan_headers_values_equal_astropy(files):
+    """The selective reader gives astropy's values for every card it reads."""
+    import gzip
+    import io
+
+    raw = gzip.decompress(files["cube"].read_bytes())
+    plain = files["cube"].parent / "plain-manga-8485-1901-LOGCUBE.fits"
+    plain.write_bytes(raw)
+    every = frozenset(k for h in mangagen.templates()[mangagen.CUBE_KEY] for k, _, _ in h["cards"])
+    got = manga.scan_headers(plain, keys_of=lambda i: every)
+    names = manga.scan_headers(plain, keys_of=lambda i: frozenset())
+    with fits.open(io.BytesIO(raw)) as hdul:
+        assert len(got) == len(hdul) == 24
+        for h, n, ref in zip(got, names, hdul):
+            for k, v in h.items():
+                assert ref.header[k] == v, (ref.name, k)
+            assert n.get("EXTNAME", "PRIMARY") == ref.name and n["NAXIS"] == ref.header["NAXIS"]
 
 
 def test_redshift_from_a_drpall_catalogue(files, tmp_path):

@@ -131,12 +131,16 @@ def describe_file(ctx: Context, stat=None) -> list[dict]:
     if ctx.readme_error:
         _flag(base, FLAG_README_ERROR, ctx.readme_error)
     blocks = None
-    if is_fits_name(path.name):
+    # MaNGA/GZ3D (issue 8): a product sfng.manga knows by its SDSS name reads only the headers it
+    # needs (a .fits.gz cube holds 24 HDUs behind ~100 MB of compressed data; 2 suffice).
+    claimed = _manga_name(path.name)
+    if is_fits_name(path.name) and not claimed:
         try:
             blocks = read_headers(path)
         except Exception as exc:  # noqa: BLE001 - a file that cannot be read is flagged, not fatal
             _flag(base, FLAG_UNREADABLE, str(exc))
             return [base]
+    if is_fits_name(path.name):
         _validate(ctx, base)
     rows = _plugin_rows(ctx, base, blocks)
     if rows is not None:
@@ -145,6 +149,16 @@ def describe_file(ctx: Context, stat=None) -> list[dict]:
         _flag(base, FLAG_UNREADABLE, "not a FITS file, and no product describer reads it")
         return [base]
     return [describe_blocks(ctx, blocks, base)]
+
+
+def _manga_name(name: str) -> bool:
+    """True for a MaNGA cube/maps or GZ3D file name (sfng.manga reads those itself)."""
+    try:
+        from ..manga import parse_name
+    except ImportError:
+        return False
+    info = parse_name(name)
+    return info is not None and info["kind"] != "hdf5"
 
 
 def _galaxy_key(name):
