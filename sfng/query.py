@@ -58,6 +58,7 @@ class Index:
         self.units = dict(units or {})
         self._gal_keys = None
         self._vocab = None
+        self._dist = None
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
@@ -151,31 +152,66 @@ class Index:
         return np.asarray(self.raw(name, rows), dtype=float)
 
     def match_text(self, name: str, values, rows=None, fold=True) -> np.ndarray:
-        """Mask: the text column equals one of ``values`` (case-insensitive with ``fold``)."""
+        """Mask: the text column equals one of ``values``.
+
+        The column is compared byte for byte (fast on a memory-mapped million rows).  With
+        ``fold`` the usual spellings (as given, upper, lower case) are tried, and only if none
+        matches are the column's distinct values matched case-insensitively.
+        """
         col = np.asarray(self.raw(name, rows))
-        if fold or (len(col) and col.dtype.kind == "S" and _padded(col)):
-            have = _fold(col)
-            want = [v.strip().upper().encode("utf-8") for v in values]
-            return np.isin(have, want)
-        want = [v.encode("utf-8") for v in values]
-        return np.isin(col, want)
+        if col.dtype.kind == "U":
+            col = np.char.encode(col, "utf-8")
+        want = {v.strip().encode("utf-8") for v in values}
+        if fold:
+            want |= {w.upper() for w in want} | {w.lower() for w in want}
+        m = self._equal_any(col, want)
+        if fold and not m.any():
+            keys = {w.upper() for w in want}
+            more = {v for v in self.distinct(name) if v.strip().upper() in keys} - want
+            if more:
+                m = self._equal_any(col, more)
+        return m
+
+    @staticmethod
+    def _equal_any(col, want) -> np.ndarray:
+        if len(col) and _padded(col):
+            width = col.dtype.itemsize
+            want = set(want) | {w.ljust(width) for w in want if len(w) <= width}
+        if not want:
+            return np.zeros(len(col), dtype=bool)
+        if len(want) > 8:
+            return _isin_many(col, want)
+        want = list(want)
+        m = col == want[0]
+        for w in want[1:]:
+            m |= col == w
+        return m
+
+    def distinct(self, name: str) -> set:
+        """The distinct values (bytes) of a text column (cached)."""
+        cache = self.__dict__.setdefault("_distinct", {})
+        if name not in cache:
+            col = np.asarray(self.raw(name))
+            # A set of Python bytes is much faster than np.unique's sort on a million strings.
+            cache[name] = set(col.tolist())
+        return cache[name]
 
     # -- galaxies ---------------------------------------------------------------------------
     def galaxy_table(self) -> list[dict]:
-        g = self.galaxies
-        names = g.dtype.names or ()
-        out = []
-        for i in range(len(g)):
-            row = {}
+        """GALAXIES rows as dicts of plain values (text decoded, NaN kept)."""
+        if getattr(self, "_gal_rows", None) is None:
+            g = self.galaxies
+            names = g.dtype.names or ()
+            cols = {}
             for n in names:
-                v = g[n][i]
-                if isinstance(v, bytes):
-                    v = v.decode("utf-8", "replace").rstrip()
-                elif isinstance(v, np.generic):
-                    v = v.item()
-                row[n] = v
-            out.append(row)
-        return out
+                vals = g[n].tolist()
+                if g.dtype[n].kind == "S":
+                    vals = [v.decode("utf-8", "replace").rstrip() for v in vals]
+                elif g.dtype[n].kind == "U":
+                    vals = [v.rstrip() for v in vals]
+                cols[n] = vals
+            self._gal_rows = [dict(zip(names, vals)) for vals in zip(*cols.values())] if names else []
+        return self._gal_rows
 
     def galaxy_keys(self) -> dict:
         """normalised name or alias -> the GALAXIES name."""
@@ -231,9 +267,7 @@ class Index:
         return None
 
     def file_galaxies(self) -> list[str]:
-        vals = np.unique(np.asarray(self.raw("galaxy")))
-        return [v.decode("utf-8", "replace").rstrip() if isinstance(v, bytes) else str(v)
-                for v in vals if v.strip()]
+        return sorted(_strip(v) for v in self.distinct("galaxy") if _strip(v))
 
     def galaxy_suggestions(self, name: str, n: int = 3) -> list[str]:
         import difflib
@@ -268,17 +302,16 @@ class Index:
     def dist_of(self, rows) -> np.ndarray:
         """Adopted distance (Mpc) of each row's galaxy (NaN when unknown)."""
         gal = np.asarray(self.raw("galaxy", rows))
-        out = np.full(len(gal), np.nan)
         if not len(gal) or "dist" not in (self.galaxies.dtype.names or ()):
-            return out
-        names = np.asarray(self.galaxies["name"])
-        dists = np.asarray(self.galaxies["dist"], dtype=float)
-        if names.dtype.kind != gal.dtype.kind:
-            names = names.astype(gal.dtype.kind + "64")
-        u, inv = np.unique(gal, return_inverse=True)
-        lookup = {_strip(n): d for n, d in zip(names, dists)}
-        vals = np.array([lookup.get(_strip(x), np.nan) for x in u], dtype=float)
-        return vals[inv.reshape(-1)]
+            return np.full(len(gal), np.nan)
+        if self._dist is None:
+            self._dist = {_strip(n).encode("utf-8"): float(d)
+                          for n, d in zip(self.galaxies["name"].tolist(), self.galaxies["dist"].tolist())}
+        lookup = self._dist
+        values = gal.tolist()
+        if gal.dtype.kind == "U" or _padded(gal):
+            values = [_strip(v).encode("utf-8") for v in values]
+        return np.fromiter((lookup.get(v, np.nan) for v in values), dtype=float, count=len(values))
 
     # -- tracers ----------------------------------------------------------------------------
     def vocabulary(self):
@@ -319,8 +352,7 @@ class Index:
         return value
 
     def tracers_present(self) -> list[str]:
-        vals = np.unique(np.asarray(self.raw("tracer")))
-        return [_strip(v) for v in vals if _strip(v)]
+        return sorted(_strip(v) for v in self.distinct("tracer") if _strip(v))
 
     # -- values for expressions ---------------------------------------------------------------
     def values(self, name: str, rows, depth_chan_kms: float = 1.0):
@@ -377,6 +409,45 @@ def _plain(v):
     return v
 
 
+def _row_hash(words: np.ndarray) -> np.ndarray:
+    """A 64-bit hash per fixed-width byte string (rows of ``words``, uint64 each)."""
+    h = np.zeros(len(words), dtype=np.uint64)
+    p = np.uint64(0x100000001B3)
+    with np.errstate(over="ignore"):
+        for j in range(words.shape[1]):
+            h = h * p ^ words[:, j]
+    return h
+
+
+def _as_words(col: np.ndarray) -> np.ndarray:
+    arr = np.ascontiguousarray(col)
+    width = arr.dtype.itemsize
+    raw = arr.view(np.uint8).reshape(len(arr), width)
+    if width % 8:
+        raw = np.concatenate([raw, np.zeros((len(arr), 8 - width % 8), np.uint8)], axis=1)
+    return np.ascontiguousarray(raw).view(np.uint64)
+
+
+def _isin_many(col: np.ndarray, want: set) -> np.ndarray:
+    """``col`` (fixed-width bytes) is one of many values: hash every row in numpy, keep rows
+    whose hash is wanted, then confirm those exactly (a million rows in a few tens of ms,
+    where a Python set look-up per row takes several hundred)."""
+    if not len(col):
+        return np.zeros(0, dtype=bool)
+    fitting = [w for w in want if len(w) <= col.dtype.itemsize]
+    if not fitting:
+        return np.zeros(len(col), dtype=bool)
+    targets = np.sort(_row_hash(_as_words(np.array(fitting, dtype=col.dtype))))
+    h = _row_hash(_as_words(col))
+    pos = np.minimum(np.searchsorted(targets, h), len(targets) - 1)
+    m = targets[pos] == h
+    hit = np.flatnonzero(m)
+    if len(hit):
+        exact = np.fromiter((v in want for v in col[hit].tolist()), dtype=bool, count=len(hit))
+        m[hit[~exact]] = False
+    return m
+
+
 def _strip(v) -> str:
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace").strip()
@@ -387,18 +458,6 @@ def _padded(col) -> bool:
     """True when text values carry trailing blanks (a writer that pads with spaces)."""
     sample = col[: min(len(col), 64)]
     return any(bytes(v).endswith(b" ") for v in sample)
-
-
-def _fold(col) -> np.ndarray:
-    """Upper-cased, blank-stripped bytes (for case-insensitive matching)."""
-    col = np.asarray(col)
-    if col.dtype.kind == "U":
-        col = np.char.encode(col, "utf-8")
-    if len(col) > 4096:
-        # Few distinct values (tracers, surveys): fold each once, not a million times.
-        u, inv = np.unique(col, return_inverse=True)
-        return np.char.upper(np.char.strip(u))[inv.reshape(-1)]
-    return np.char.upper(np.char.strip(col))
 
 
 def _finite(x) -> bool:
@@ -437,6 +496,15 @@ class Result:
     selection: Selection
     galaxies: list | None = None
     notes: list = field(default_factory=list)
+
+    def __getattribute__(self, name):
+        # ``rows`` may be deferred (a callable): a galaxy-set answer printed as names never
+        # needs the galaxies' files, and finding them costs a pass over the whole table.
+        value = object.__getattribute__(self, name)
+        if name == "rows" and callable(value):
+            value = value()
+            object.__setattr__(self, "rows", value)
+        return value
 
     def __len__(self):
         return len(self.rows)
@@ -494,19 +562,28 @@ class Result:
 
     def galaxy_rows(self) -> list[dict]:
         """One row per galaxy of the result: name, distance, number of files, tracers."""
-        gal = self.column("galaxy")
-        tr = self.column("tracer")
-        names = self.galaxies if self.galaxies is not None else sorted({g for g in gal if g})
-        by = {n: [] for n in names}
-        for g, t in zip(gal, tr):
-            if g in by:
-                by[g].append(t)
+        gal = np.asarray(self.index.raw("galaxy", self.rows))
+        tr = np.asarray(self.index.raw("tracer", self.rows))
+        count: dict = {}
+        tracers: dict = {}
+        if len(gal):
+            # Group by a hash of the name in numpy: no Python loop over the rows.
+            gh = _row_hash(_as_words(gal))
+            ug, first, n = np.unique(gh, return_index=True, return_counts=True)
+            name_of = {h: _strip(gal[i]) for h, i in zip(ug.tolist(), first.tolist())}
+            count = {name_of[h]: k for h, k in zip(ug.tolist(), n.tolist())}
+            for t in np.unique(tr).tolist():
+                label = _strip(t)
+                if label:
+                    for h in np.unique(gh[tr == t]).tolist():
+                        tracers.setdefault(name_of[h], set()).add(label)
+        names = self.galaxies if self.galaxies is not None else sorted(n for n in count if n)
         dist = {r["name"]: r.get("dist") for r in self.index.galaxy_table()}
         out = []
         for n in names:
             d = dist.get(n)
-            out.append({"galaxy": n, "dist": None if not _finite(d) else float(d),
-                        "n_files": len(by[n]), "tracers": ",".join(sorted({t for t in by[n] if t}))})
+            out.append({"galaxy": n, "dist": None if not _finite(d) else float(_plain(np.float32(d))),
+                        "n_files": count.get(n, 0), "tracers": ",".join(sorted(tracers.get(n, ())))})
         return out
 
     def to_table(self, columns=None):
@@ -541,7 +618,7 @@ def select(index: Index, selection: Selection) -> Result:
     # Cheap column tests first, on the whole table (memory-mapped: a few ms per column).
     if sel.tracers:
         canon = [index.canonical_tracer(t) for t in sel.tracers]
-        mask &= index.match_text("tracer", canon)
+        mask &= index.match_text("tracer", canon, fold=False)   # the index holds canonical names
     for q, col in (("res", "res"), ("chan", "chan_kms")):
         r = getattr(sel, q)
         if r is not None:
@@ -558,6 +635,8 @@ def select(index: Index, selection: Selection) -> Result:
         mask &= v if sel.valid else ~v
 
     rows = np.flatnonzero(mask)
+    narrowed = len(rows) < n or any((sel.galaxies, sel.dist, sel.res_pc, sel.near, sel.cone,
+                                     sel.polygon, sel.where))
 
     # Galaxy-dependent tests on the survivors.
     if sel.galaxies:
@@ -588,10 +667,17 @@ def select(index: Index, selection: Selection) -> Result:
     galaxies = None
     if sel.is_galaxy_set:
         galaxies = galaxy_set(index, sel)
-        if len(rows):
-            rows = rows[index.match_text("galaxy", galaxies, rows, fold=False)] if galaxies else rows[:0]
-        present = set(index.text("galaxy", rows)) if len(rows) else set()
-        galaxies = [g for g in galaxies if g in present]
+        if not galaxies:
+            rows = rows[:0]
+        elif narrowed:
+            rows = rows[index.match_text("galaxy", galaxies, rows, fold=False)]
+            present = {_strip(g) for g in set(np.asarray(index.raw("galaxy", rows)).tolist())}
+            galaxies = [g for g in galaxies if g in present]
+        else:
+            # Every galaxy of the set has files (it was found through them): their rows are
+            # looked up only if asked for.
+            every = rows
+            rows = lambda: every[index.match_text("galaxy", galaxies, every, fold=False)]  # noqa: E731
     return Result(index, rows, sel, galaxies, notes)
 
 
@@ -616,12 +702,14 @@ def galaxy_set(index: Index, selection: Selection) -> list[str]:
 
     def galaxies_with(term) -> set:
         canon = index.canonical_tracer(term.tracer)
-        rows = np.flatnonzero(index.match_text("tracer", [canon]))
+        rows = np.flatnonzero(index.match_text("tracer", [canon], fold=False))
         if term.where is not None and len(rows):
             term.where.check(known)
             rows = rows[np.asarray(term.where.evaluate(lambda name: index.values(name, rows),
                                                        index.canonical_text), dtype=bool)]
-        return {g for g in index.text("galaxy", rows) if g} if len(rows) else set()
+        if not len(rows):
+            return set()
+        return {_strip(g) for g in set(np.asarray(index.raw("galaxy", rows)).tolist())} - {""}
 
     if has:
         result = galaxies_with(has[0])

@@ -204,15 +204,17 @@ def find(selection, index, fmt, as_galaxies, count, columns, sort, out_path, obs
         return
 
     if galaxies_mode:
-        rows = result.galaxy_rows()
-        n = len(rows)
         what = "galaxies"
         cols = _columns(columns, GALAXY_COLUMNS)
         bad = [c for c in cols if c not in GALAXY_COLUMNS]
         if bad:
             raise SfngError(f"--galaxies: unknown column(s) {', '.join(bad)}; galaxy lists have "
                             f"{', '.join(GALAXY_COLUMNS)}")
-        rows = [{c: r[c] for c in cols} for r in rows]
+        if result.galaxies is not None and (count or fmt == "paths" or cols == ["galaxy"]):
+            rows = [{"galaxy": g} for g in result.galaxies]     # names only: no file look-up
+        else:
+            rows = [{c: r[c] for c in cols} for r in result.galaxy_rows()]
+        n = len(rows)
     else:
         n = len(result)
         what = "files"
@@ -234,8 +236,7 @@ def find(selection, index, fmt, as_galaxies, count, columns, sort, out_path, obs
             for r in rows:
                 click.echo(r.get("galaxy", ""))
         else:
-            for p in result.paths():
-                click.echo(p)
+            click.echo("\n".join(result.paths()))
         return
     if rows is None and fmt in ("table", "csv", "json"):
         rows = result.records(cols)
