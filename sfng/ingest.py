@@ -221,6 +221,8 @@ def _walk(src_dir: Path, store_root: Path):
                 yield p, p.relative_to(src_dir).as_posix(), "the store itself is inside the source folder"
             elif name.startswith("."):
                 yield p, p.relative_to(src_dir).as_posix(), "hidden folder"
+            elif p.is_symlink():
+                yield p, p.relative_to(src_dir).as_posix(), "linked folder (not followed)"
             else:
                 keep.append(name)
         dirnames[:] = keep
@@ -279,6 +281,16 @@ class _Names:
         self.resolver = resolver
         self._memo: dict = {}
 
+    def prefetch(self, names, progress=None) -> None:
+        """Resolve ``names`` in one batch: once NED proves unreachable the resolver stops asking
+        it for the rest of the batch (no retry storm), and the cache is written once."""
+        todo = [n for n in dict.fromkeys(names) if n not in self._memo]
+        if not todo or not hasattr(self.resolver, "resolve_many"):
+            return
+        cb = (lambda i, n, name, result: progress(i, n, name, "names")) if progress else None
+        for name, result in self.resolver.resolve_many(todo, progress=cb).items():
+            self._memo[name] = result
+
     def resolve(self, name: str):
         """NameRecord, or raises the resolver's SfngError (NotFound, Unavailable, ...)."""
         if name not in self._memo:
@@ -301,6 +313,24 @@ def _not_found_kind(exc) -> str:
     name = type(exc).__name__
     return {"NotFound": "unknown to NED", "Unavailable": "NED unavailable",
             "Ambiguous": "ambiguous", "AmbiguousName": "ambiguous"}.get(name, "not resolved")
+
+
+def _names_offered(primary_header, fname: str) -> list[str]:
+    """Every name (pair members split) a file offers, for one batch NED look-up."""
+    from . import naming
+
+    try:
+        cands = naming.candidates(primary_header, fname) if hasattr(naming, "candidates") \
+            else [naming.object_from(primary_header, fname)]
+    except SfngError:
+        cands = [naming.object_from(primary_header, "x")] if primary_header is not None else []
+    out = []
+    for cand, _how in cands:
+        if not cand:
+            continue
+        members = naming.pair_members(cand) if hasattr(naming, "pair_members") else None
+        out.extend(members or [cand])
+    return out
 
 
 def _name_item(item: Item, primary_header, image_header, names: _Names, by_position: bool,
@@ -504,7 +534,8 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
     validate : bool
         Run :func:`validation_hook` (when sfng.validate exists).
     progress : callable, optional
-        ``progress(i, n, rel)`` after each file is planned.
+        ``progress(i, n, what, stage)`` after each file is looked at (``stage == "files"``) and
+        each name is resolved (``"names"``).
     """
     from . import naming
 
@@ -550,6 +581,7 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
         exact = [p for p in tops if p.name.lower() == f"{survey}_readme.txt".lower()
                  or p.name.lower() == f"{src_dir.name}_readme.txt".lower()]
         readme_src = exact[0] if exact else (tops[0] if len(tops) == 1 else None)
+        readme_src = readme_src.resolve() if readme_src is not None else None
 
     manifests: dict = {}
 
@@ -559,11 +591,12 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
         return manifests[folder]
 
     n = len(files)
+    to_name: list = []  # (item, path, primary header, image header) of data files to name
     for i, (path, rel, why) in enumerate(files, 1):
         item = Item(source=str(path), rel=rel, kind="other")
         plan.items.append(item)
         if progress:
-            progress(i, n, rel)
+            progress(i, n, rel, "files")
         if why:
             item.action = "ignore"
             item.notes.append(why + "; not entered")
@@ -622,27 +655,29 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
             primary, image, problem = _read_header(path)
             if problem:
                 item.notes.append(problem)
-        dest_name = name
         if ned_rename:
-            if manga.recognise(path):  # MaNGA/GZ3D (issue 8): NED by position, else MaNGA-ID name
-                manga.name_item(item, path, names.resolver)
-            else:
-                _name_item(item, primary, image, names, by_position, pairs)
-            if item.action == "error":
-                continue
-            try:
-                dest_name = _dest_name(item, name)
-            except SfngError as exc:
-                item.fail("error", str(exc))
-                continue
+            to_name.append((item, path, primary, image))
         else:
-            g, _orig = naming.parse(name)
-            if g is not None and classify(_orig) == "data":
-                item.galaxy = g
-                item.how = "file name already <NED_NAME>.<original> (not checked: no --ned-rename)"
-            else:
-                item.how = "name kept (no --ned-rename)"
-        item.dest = f"{base_dir.relative_to(root).as_posix()}/{dest_name}"
+            # The galaxy stays unknown: a raw survey name (ngc4826.co10.fits) would parse as
+            # galaxy "ngc4826", so nothing is guessed without NED.
+            item.how = "name kept (no --ned-rename); galaxy not determined"
+            item.dest = f"{base_dir.relative_to(root).as_posix()}/{name}"
+
+    # Names: one batch question to the resolver, then each file named from the answers.
+    if to_name:
+        names.prefetch([n for item, path, primary, image in to_name if not manga.recognise(path)
+                        for n in _names_offered(primary, path.name)], progress=progress)
+    for item, path, primary, image in to_name:
+        if manga.recognise(path):  # MaNGA/GZ3D (issue 8): NED by position, else MaNGA-ID name
+            manga.name_item(item, path, names.resolver)
+        else:
+            _name_item(item, primary, image, names, by_position, pairs)
+        if item.action == "error":
+            continue
+        try:
+            item.dest = f"{base_dir.relative_to(root).as_posix()}/{_dest_name(item, path.name)}"
+        except SfngError as exc:
+            item.fail("error", str(exc))
 
     # Two sources wanting one target: none of them lands.
     by_dest: dict = {}

@@ -539,3 +539,23 @@ def test_readme_option_and_derived_tree(store, survey, tmp_path):
     assert (store.root / "docs/THINGS/THINGS_README.txt").is_file()
     with pytest.raises(SfngError, match="cannot ingest into"):
         ing.plan_ingest(store, survey, tree="release")
+
+
+def test_ned_down_is_asked_once_per_run_not_once_per_file(store, tmp_path):
+    """With sfng.ned's resolver: one batch, so an unreachable NED costs one retry cycle."""
+    ned = pytest.importorskip("sfng.ned")
+    calls = []
+
+    def down(url, params, timeout):
+        calls.append(params)
+        raise ConnectionError("network is unreachable")
+
+    src = tmp_path / "S"
+    for n in ("NGC 628", "NGC 3184", "NGC 3521", "NGC 5055", "NGC 6946"):
+        write_fits(src / f"{n.replace(' ', '')}.co.fits", obj=n)
+    resolver = ned.Resolver(store=store, transport=down, retries=2, sleep=lambda s: None, env={})
+    plan = ing.plan_ingest(store, src, ned_rename=True, resolver=resolver, validate=False)
+    data = [i for i in plan.items if i.kind == "data"]
+    assert len(data) == 5 and all(i.action == "error" for i in data)
+    assert all("NED unavailable" in i.problems[0] for i in data)
+    assert len(calls) == 3  # the first name's attempts; the others are not sent

@@ -57,9 +57,9 @@ def ingest(src_dir, survey, ned_rename, tree, mode, readme, jobs, offline, by_po
     """
     from ..ingest import execute, plan_ingest
 
-    def planned(i, n, rel):
+    def planned(i, n, what, stage="files"):
         if fmt == "text" and n >= 20 and (i == n or i % 50 == 0):
-            output.info(f"planning: {i}/{n} files")
+            output.info(f"planning: {i}/{n} {stage}")
 
     plan = plan_ingest(store, src_dir, survey=survey, tree=tree, ned_rename=ned_rename,
                        by_position=by_position, readme=readme, offline=offline, force=force,
