@@ -172,14 +172,17 @@ def test_dask_local_cluster(small):
 def test_subset_paths_and_out(small):
     B.build_index(small)
     keep = ["data/SINGS/MESSIER_074.ngc628_mips24.fits", "data/BIMA/MESSIER_074.ngc628.co.fits"]
-    rep = B.build_index(small, out=small.root / "release.fits", paths=keep)
+    out = small.root / "release" / "r1" / "SFNG-INDEX.fits"
+    out.parent.mkdir(parents=True)
+    rep = B.build_index(small, out=out, paths=keep)
     assert rep.rows == 2 and rep.reused == 2
-    files, _, _ = read_index(small.root / "release.fits")
+    assert [p.name for p in out.parent.iterdir()] == ["SFNG-INDEX.fits"]   # no lock, no temporary
+    files, _, _ = read_index(out)
     assert sorted(p if isinstance(p, str) else p.decode() for p in files["path"]) == sorted(keep)
 
 
 def test_lock_refuses_second_build(small):
-    with B.BuildLock(small.index_path):
+    with B.BuildLock(small.index_path, small):
         with pytest.raises(SfngError, match="another index build is running"):
             B.build_index(small)
     B.build_index(small)  # released
@@ -319,3 +322,19 @@ def test_product_plugin_dispatch(small, monkeypatch):
     paths = np.asarray(files["path"]).astype(str)
     i = int(np.flatnonzero(paths == "data/SINGS/MESSIER_074.ngc628_mips24.fits")[0])
     assert files["flag"][i] & 16 and str(files["tracer"][i]) == "MIPS24"   # generic row, flagged
+
+
+def test_measure_depth_reads_data_only_when_asked(store):
+    cube = {"BUNIT": "K", "BMAJ": 15 / 3600, "BMIN": 15 / 3600, "BPA": 0.0, "CTYPE3": "VRAD",
+            "CUNIT3": "m/s", "CRVAL3": 5e5, "CDELT3": 2600.0, "CRPIX3": 1, "RESTFRQ": 230.538e9,
+            "_NOISE": 0.07}
+    _fits(store.root / "data" / "HERA" / "NGC_3184.n3184_co21.fits", (30, 24, 24), cube)
+    B.build_index(store)
+    rows, _, _ = _rows(store.index_path)
+    row = rows["data/HERA/NGC_3184.n3184_co21.fits"]
+    assert math.isnan(row["rms_k"]) and row["depth_src"] == "" and row["tracer"] == "CO(2-1)"
+    B.build_index(store, full=True, measure_depth=True)
+    rows, _, _ = _rows(store.index_path)
+    row = rows["data/HERA/NGC_3184.n3184_co21.fits"]
+    assert row["depth_src"] == "measured" and row["rms_k"] == pytest.approx(0.07, rel=0.05)
+    assert row["depth_k"] == pytest.approx(row["rms_k"] * math.sqrt(2.6), rel=1e-5)

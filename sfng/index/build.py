@@ -323,10 +323,19 @@ class _Dask:
 # -- the lock -----------------------------------------------------------------------------
 
 class BuildLock:
-    """An exclusive, non-blocking lock on ``.<index name>.lock`` beside the index."""
+    """An exclusive, non-blocking lock for building ``out``: ``.SFNG-INDEX.fits.lock`` in the
+    store root for the store's index, ``.sfng/locks/index-<digest>.lock`` for any other output
+    (so that no lock file lands in a release folder)."""
 
-    def __init__(self, out: Path):
-        self.path = out.parent / f".{out.name}.lock"
+    def __init__(self, out: Path, store=None):
+        import hashlib
+
+        out = Path(out).absolute()
+        if store is None or out == Path(store.index_path).absolute():
+            self.path = out.parent / f".{out.name}.lock"
+        else:
+            digest = hashlib.sha1(str(out).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+            self.path = Path(store.root) / ".sfng" / "locks" / f"index-{digest}.lock"
         self.fd = None
 
     def __enter__(self):
@@ -340,8 +349,8 @@ class BuildLock:
             holder = os.pread(self.fd, 64, 0).decode("ascii", "replace").strip()
             os.close(self.fd)
             self.fd = None
-            raise SfngError(f"another index build is running on {self.path.parent} "
-                            f"({holder or 'unknown process'}); wait for it to finish") from exc
+            raise SfngError(f"another index build is running ({holder or 'unknown process'}, lock "
+                            f"{self.path}); wait for it to finish") from exc
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, f"pid {os.getpid()}".encode(), 0)
         return self
@@ -452,7 +461,7 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
         for n in g.names():
             galaxy_keys.setdefault(name_key(n), g.name)
 
-    with BuildLock(out):
+    with BuildLock(out, store):
         _clean_stale(out)
         prev_path = store.index_path if store.index_path.is_file() else out
         previous = Previous(None if full else prev_path)
@@ -479,7 +488,7 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
 
         executor = _executor(shared, jobs, scheduler)
         rep.workers = executor.name
-        tmp = out.parent / f"{TMP_PREFIX}index-{os.getpid()}{out.suffix}"
+        tmp = out.parent / f"{TMP_PREFIX}index-{out.name}-{os.getpid()}"
         meta = {"store": store.name, "sfng_version": sfng.__version__, "built": started}
         writer = IndexWriter(tmp, meta)
         galaxy_counts: Counter = Counter()
@@ -658,7 +667,7 @@ def galaxy_rows(table, counts: Counter) -> list[dict]:
 
 def _clean_stale(out: Path):
     """Remove temporaries of builds that died (we hold the lock, so none is live)."""
-    for p in out.parent.glob(f"{TMP_PREFIX}index-*"):
+    for p in out.parent.glob(f"{TMP_PREFIX}index-{out.name}-*"):
         try:
             p.unlink()
         except OSError:

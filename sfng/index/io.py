@@ -65,11 +65,12 @@ def encode_rows(rows: list[dict], columns=FILES_COLUMNS) -> tuple[np.ndarray, li
         name = c.name
         col = [r.get(name) for r in rows]
         if c.kind == "U":
+            width = c.width
             vals = [b"" if v is None or v == "" else str(v).encode("utf-8") for v in col]
-            if any(len(b) > c.width for b in vals):
+            if max(map(len, vals), default=0) > width:
                 for i, b in enumerate(vals):
-                    if len(b) > c.width:
-                        vals[i] = b[: c.width].decode("utf-8", "ignore").encode("utf-8")
+                    if len(b) > width:
+                        vals[i] = b[:width].decode("utf-8", "ignore").encode("utf-8")
                         cut.add(i)
             out[name] = vals
         elif c.kind == "?":
