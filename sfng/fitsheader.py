@@ -114,7 +114,18 @@ class FitsHeader(Mapping):
                 return self._d[have]
         raise KeyError(key)
 
+    def get(self, key, default=None):
+        d = self._d
+        if key in d:  # the common case, without Mapping.get's exception round trip
+            return d[key]
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
     def __contains__(self, key):
+        if key in self._d:
+            return True
         try:
             self[key]
         except KeyError:
@@ -246,6 +257,10 @@ def _value(vc: str):
 
 
 _new_tuple = tuple.__new__
+#: Card keyword fields (8 columns) of commentary cards, the bulk of long headers.
+_COMMENTARY8 = {"HISTORY ": "HISTORY", "COMMENT ": "COMMENT", "        ": ""}
+#: Upper-cased, stripped keyword of an 8-column keyword field (headers repeat few keywords).
+_KEYS: dict[str, str] = {}
 
 
 def parse_cards(text: str) -> list[Card]:
@@ -256,28 +271,47 @@ def parse_cards(text: str) -> list[Card]:
     out: list[Card] = []
     append = out.append
     new = _new_tuple  # Card via tuple.__new__: a third of the cost of Card(k, v)
+    commentary = _COMMENTARY8
+    keys = _KEYS
+    string, number = _string, _number
 
     segs = None  # segments of the string card that CONTINUE cards may extend
     for i in range(0, len(text) - CARD + 1, CARD):
         card = text[i : i + CARD]
         key = card[:8]
-        if key == "CONTINUE" and segs is not None:
-            s = card[8:].lstrip()
-            segs.append(_string(s)[0].rstrip() if s[:1] == "'" else "")
+        if segs is not None:
+            if key == "CONTINUE":
+                s = card[8:].lstrip()
+                segs.append(string(s)[0].rstrip() if s[:1] == "'" else "")
+                continue
+            if len(segs) > 1:
+                _join(out, segs)
+            segs = None
+        ck = commentary.get(key)
+        if ck is not None:
+            append(new(Card, (ck, card[8:].rstrip())))
             continue
-        if segs is not None and len(segs) > 1:
-            _join(out, segs)
-        segs = None
         if card[8:10] == "= " and key != "HIERARCH":
-            kw = key.rstrip().upper()
-            vc = card[10:]
-            s = vc.lstrip()
-            if s[:1] == "'":
-                v = _string(s)[0].rstrip()
+            kw = keys.get(key)
+            if kw is None:
+                kw = keys[key] = key.rstrip().upper()
+                if len(keys) > 10000:  # bounded: keywords are few, but be safe
+                    keys.clear()
+            s = card[10:].lstrip()
+            c = s[:1]
+            if c == "'":
+                v = string(s)[0].rstrip()
                 append(new(Card, (kw, v)))
                 segs = [v]
+                continue
+            if not c or c == "/":
+                v = None
+            elif (c == "T" or c == "F") and (len(s) == 1 or s[1] in " /"):
+                v = c == "T"
             else:
-                append(new(Card, (kw, _value(vc))))
+                slash = s.find("/")
+                v = number((s if slash < 0 else s[:slash]).rstrip())
+            append(new(Card, (kw, v)))
             continue
         if key == "HIERARCH" and "=" in card:
             name, _, vc = card[8:].partition("=")
@@ -340,9 +374,11 @@ class _Gzip:
 
 
 def _open(path):
-    with open(path, "rb") as f:
-        magic = f.read(2)
-    return _Gzip(path) if magic == _GZIP_MAGIC else _Plain(path)
+    src = _Plain(path)
+    if src.size >= 2 and src.read(0, 2) == _GZIP_MAGIC:
+        src.close()
+        return _Gzip(path)
+    return src
 
 
 # ----------------------------------------------------------------------------- reading
