@@ -338,3 +338,13 @@ def test_measure_depth_reads_data_only_when_asked(store):
     row = rows["data/HERA/NGC_3184.n3184_co21.fits"]
     assert row["depth_src"] == "measured" and row["rms_k"] == pytest.approx(0.07, rel=0.05)
     assert row["depth_k"] == pytest.approx(row["rms_k"] * math.sqrt(2.6), rel=1e-5)
+
+
+def test_incremental_fills_what_the_previous_build_skipped(small):
+    B.build_index(small, validate=False)
+    rep = B.build_index(small)                      # now validating: unvalidated rows redone
+    assert rep.described == 5 and rep.reused == 1   # the unreadable file's row is kept
+    rep = B.build_index(small, measure_depth=True)  # the cube without REPUNC gets its depth
+    assert rep.described == 1
+    rows, _, _ = _rows(small.index_path)
+    assert rows["data/BIMA/NGC_6946.ngc6946.co.fits"]["depth_src"] == "noise"

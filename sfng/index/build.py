@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import SfngError
 from ..fsutil import TMP_PREFIX, fsync_dir
-from .schema import FLAGS
+from .schema import FLAG_UNREADABLE, FLAGS
 
 #: Files per work unit sent to a worker.
 CHUNK = 64
@@ -369,7 +369,7 @@ class BuildLock:
 class Previous:
     """The rows of the previous index, looked up by path (memory-mapped, not loaded)."""
 
-    def __init__(self, path: Path | None):
+    def __init__(self, path: Path | None, validate: bool = False, measure_depth: bool = False):
         from .io import open_records
 
         self.records = open_records(path) if path is not None and path.is_file() else None
@@ -378,21 +378,29 @@ class Previous:
         if self.records is None:
             return
         self.built = _built_time(path)
-        paths = self.records["path"]
-        sizes = self.records["size"]
-        mtimes = self.records["mtime"]
-        for i, p in enumerate(paths.tolist()):
+        rec = self.records
+        paths, sizes, mtimes = rec["path"].tolist(), rec["size"].tolist(), rec["mtime"].tolist()
+        # Rows the previous build left short of what this one asks for are described again:
+        # not validated (n_problems = -1) when validating, no depth when measuring depths.
+        stale = np.zeros(len(rec), bool)
+        if validate:
+            stale |= (rec["n_problems"] < 0) & ((rec["flag"] & FLAG_UNREADABLE) == 0)
+        if measure_depth:
+            stale |= np.isnan(rec["rms_k"]) & (rec["product"] == b"cube") & (rec["role"] == b"product")
+        stale = stale.tolist()
+        for i, p in enumerate(paths):
             key = p.decode("utf-8", "surrogateescape")
             got = self.where.get(key)
             if got is None:
-                self.where[key] = [i, 1, int(sizes[i]), float(mtimes[i])]
+                self.where[key] = [i, 1, sizes[i], mtimes[i], stale[i]]
             else:
                 got[1] += 1
+                got[4] = got[4] or stale[i]
 
     def match(self, it: Item):
         """(start, count) of ``it``'s previous rows if they are still valid, else None."""
         got = self.where.get(it.relpath)
-        if got is None or got[2] != it.size or got[3] != it.mtime:
+        if got is None or got[2] != it.size or got[3] != it.mtime or got[4]:
             return None
         return got[0], got[1]
 
@@ -464,7 +472,7 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
     with BuildLock(out, store):
         _clean_stale(out)
         prev_path = store.index_path if store.index_path.is_file() else out
-        previous = Previous(None if full else prev_path)
+        previous = Previous(None if full else prev_path, validate=validate, measure_depth=measure_depth)
         readme_mtimes: dict = {}
         total = None
         if progress is not None:
