@@ -353,7 +353,7 @@ def _depth(ctx, row, chosen):
                 sigma = _median_of(Path(ctx.root) / row["noise_path"])
                 src = "noise"
             elif chosen is not None and row["product"] in ("cube", "image"):
-                sigma = measure_rms(_read_data(ctx.path, chosen.index))
+                sigma = _with_data(ctx.path, chosen.index, measure_rms)
                 src = "measured"
         except Exception as exc:  # noqa: BLE001 - unreadable data: depth stays unknown
             _flag(row, FLAG_DEPTH_ERROR, f"--measure-depth: {exc}")
@@ -368,23 +368,30 @@ def _depth(ctx, row, chosen):
         row["depth_k"] = depth_at(rms_k, row["chan_kms"], 1.0)
 
 
-def _read_data(path, hdu):
+def _with_data(path, hdu, fn):
+    """``fn(data)`` on HDU ``hdu``'s data, memory-mapped: ``fn`` subsamples, so a big cube is
+    not read whole."""
     from astropy.io import fits
 
     with fits.open(path, memmap=True, lazy_load_hdus=True) as hl:
-        return hl[hdu].data.copy() if hl[hdu].data is not None else []
+        data = hl[hdu].data
+        return fn(data) if data is not None else NAN
 
 
 def _median_of(path) -> float:
-    import numpy as np
-
+    """Median of the positive finite pixels of a noise map (its typical 1-sigma)."""
     from ..fitsheader import read_headers
 
-    blocks = read_headers(path)
-    b = data_block(blocks)
-    if b is None:
-        return NAN
-    a = np.asarray(_read_data(path, b.index), dtype=float).ravel()
+    b = data_block(read_headers(path))
+    return NAN if b is None else _with_data(path, b.index, _positive_median)
+
+
+def _positive_median(data, max_samples: int = 2_000_000) -> float:
+    import numpy as np
+
+    a = np.asarray(data).ravel()
+    if a.size > max_samples:
+        a = a[:: -(-a.size // max_samples)]
     a = a[np.isfinite(a) & (a > 0)]
     return float(np.median(a)) if a.size else NAN
 
