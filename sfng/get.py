@@ -48,7 +48,7 @@ class GetReport:
             parts.append(f"{len(self.skipped)} skipped")
         if self.failed:
             parts.append(f"{len(self.failed)} FAILED")
-        return ", ".join(parts) + f" ({_human(self.bytes)})"
+        return ", ".join(parts) + f" ({human_size(self.bytes)})"
 
     def as_dict(self):
         return {"dest": str(self.dest), "ok": self.ok, "bytes": self.bytes,
@@ -61,12 +61,19 @@ class GetReport:
                 "planned": [{"path": p, "action": a} for p, a in self.planned]}
 
 
-def _human(n: int) -> str:
+def human_size(n) -> str:
+    """Bytes for people: ``469.4 kB`` (decimal units); ``-`` when unknown (None or negative)."""
+    try:
+        n = int(n)
+    except (TypeError, ValueError):
+        return "-"
+    if n < 0:
+        return "-"
     for unit in ("B", "kB", "MB", "GB", "TB"):
         if n < 1000 or unit == "TB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000.0
-    return f"{n} B"
+    return "-"
 
 
 def _safe_rel(path: str) -> PurePosixPath:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-C_M_S = 299792458.0
 
 #: (name, unit, ucd, utype suffix after "obscore:", description) in the standard's order.
 FIELDS = [
@@ -64,36 +63,37 @@ def _o_ucd(bunit: str) -> str:
 
 
 def _wavelengths(rows: dict, vocab) -> tuple[np.ndarray, np.ndarray]:
-    """(em_min, em_max) in metres from the spectral coverage, the rest frequency or the band."""
+    """(em_min, em_max) in metres: from the spectral coverage (frequencies, wavelengths, or
+    velocities through the radio convention at the rest frequency), else the rest frequency,
+    else the tracer's band in the vocabulary; NaN when nothing says."""
+    import astropy.units as u
+
     n = len(rows["path"])
     lo, hi = np.full(n, np.nan), np.full(n, np.nan)
     for i in range(n):
-        unit = str(rows["spec_unit"][i]).strip().lower()
-        a, b = float(rows["spec_min"][i]), float(rows["spec_max"][i])
         f0 = float(rows["restfrq"][i])
-        nus = None
-        if math.isfinite(a) and math.isfinite(b):
-            scale = {"hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9}.get(unit)
-            vscale = {"m/s": 1.0, "km/s": 1e3}.get(unit)
-            if scale:
-                nus = (a * scale, b * scale)
-            elif vscale and math.isfinite(f0) and f0 > 0:
-                nus = tuple(f0 * (1 - v * vscale / C_M_S) for v in (a, b))  # radio convention
-            elif unit in ("m", "um", "nm", "angstrom"):
-                w = {"m": 1.0, "um": 1e-6, "nm": 1e-9, "angstrom": 1e-10}[unit]
-                lo[i], hi[i] = min(a, b) * w, max(a, b) * w
-                continue
-        if nus is None and math.isfinite(f0) and f0 > 0:
-            nus = (f0, f0)
-        if nus is not None and all(x > 0 for x in nus):
-            w = sorted(C_M_S / x for x in nus)
-            lo[i], hi[i] = w
-            continue
-        t = vocab.tracers.get(str(rows["tracer"][i])) if vocab is not None else None
-        if t is not None and t.wavelength:
-            lo[i] = hi[i] = t.wavelength * 1e-6
-        elif t is not None and t.restfrq:
-            lo[i] = hi[i] = C_M_S / t.restfrq
+        ends = (float(rows["spec_min"][i]), float(rows["spec_max"][i]))
+        waves = None
+        try:
+            unit = u.Unit(str(rows["spec_unit"][i]).strip()) if str(rows["spec_unit"][i]).strip() else None
+        except ValueError:
+            unit = None
+        if unit is not None and all(math.isfinite(e) for e in ends):
+            q = u.Quantity(ends, unit)
+            if unit.physical_type in ("frequency", "length"):
+                waves = q.to_value(u.m, equivalencies=u.spectral())
+            elif unit.physical_type == "speed" and math.isfinite(f0) and f0 > 0:
+                waves = q.to_value(u.m, equivalencies=u.doppler_radio(f0 * u.Hz))
+        if waves is None and math.isfinite(f0) and f0 > 0:
+            waves = [(f0 * u.Hz).to_value(u.m, equivalencies=u.spectral())] * 2
+        if waves is None:
+            t = vocab.tracers.get(str(rows["tracer"][i])) if vocab is not None else None
+            if t is not None and t.wavelength:
+                waves = [t.wavelength * 1e-6] * 2            # the vocabulary gives micron
+            elif t is not None and t.restfrq:
+                waves = [(t.restfrq * u.Hz).to_value(u.m, equivalencies=u.spectral())] * 2
+        if waves is not None:
+            lo[i], hi[i] = min(waves), max(waves)
     return lo, hi
 
 

@@ -105,7 +105,9 @@ class Index:
             base = self.store.root / tree
             if not base.is_dir():
                 continue
-            for d in [base, *(p for p in base.iterdir() if p.is_dir() and p.name != "bygalaxy")]:
+            # bygalaxy/ holds links (rebuilt at will) and dot-folders hold sfng's own state.
+            for d in [base, *(p for p in base.iterdir() if p.is_dir() and p.name != "bygalaxy"
+                              and not p.name.startswith("."))]:
                 if d.stat().st_mtime > built + 1e-3:
                     newer.append(self.store.relpath(d))
         if newer:
@@ -387,9 +389,8 @@ def _fast_meta_galaxies(path, galaxies_hdu):
         return None, None
     if gal.dtype.names:
         gal.dtype.names = [n.lower() for n in gal.dtype.names]
-    meta = {"schema_version": int(hdr.get("SFNGSCHV", -1)), "sfng_version": hdr.get("SFNGVER", ""),
-            "store": hdr.get("STORE", ""), "built": hdr.get("BUILT", ""),
-            "n_files": int(hdr.get("NFILES", -1)), "n_galaxies": int(hdr.get("NGALAXY", -1))}
+    # Only what queries use; sfng.index.io.read_index gives the full set.
+    meta = {"schema_version": int(hdr.get("SFNGSCHV", -1)), "store": hdr.get("STORE", "")}
     return meta, gal
 
 
@@ -1010,7 +1011,7 @@ def demo_step(tree, say) -> None:
     if not store.index_path.is_file():
         say("find: no index in the demo store (the index step is not in this build); skipped")
         return
-    idx = load_index(store=store, allow_stale=True)
+    idx = load_index(store=store)
     for n in (1, 2, 3):
         title, _ = USE_CASES[n]
         sel = use_case(n)

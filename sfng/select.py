@@ -645,20 +645,19 @@ def parse_term(text: str, option: str = "--has") -> GalaxyTerm:
 # Regions
 # ---------------------------------------------------------------------------------------------
 
-def parse_angle(text: str, what: str, default_unit: str = "deg") -> float:
-    """An angle in degrees: ``12.5``, ``12.5deg``, ``30arcmin``; sexagesimal ``03:46:48.5`` (RA in
-    hours when ``what`` starts with 'RA') through astropy.coordinates."""
+def parse_angle(text: str, what: str) -> float:
+    """An angle in degrees: ``12.5``, ``12.5deg``, ``30arcmin``, or sexagesimal (``03:46:48.5``,
+    ``3h46m48.5s`` for an RA when ``what`` starts with 'RA'; ``+68:05:46``), read as
+    :mod:`sfng.footprint` reads polygon vertices."""
     s = str(text).strip()
-    if re.search(r"[:hms]\d|\d[hdms]\b|:", s) and not _NUMBER_RE.match(s):
-        from astropy.coordinates import Angle
+    if _NUMBER_RE.match(s):
+        return convert(parse_quantity(s, "deg", "angle", what), "deg", "deg")
+    from .footprint import _angle_token
 
-        try:
-            unit = "hourangle" if what.upper().startswith("RA") and ("h" in s or ":" in s) else "deg"
-            return float(Angle(s, unit=unit).deg)
-        except Exception as exc:  # noqa: BLE001 - astropy raises several types here
-            raise SfngError(f"{what}: cannot read {s!r} as an angle ({exc})") from exc
-    return parse_quantity(s, default_unit, "angle", what) if default_unit == "deg" else \
-        convert(parse_quantity(s, default_unit, "angle", what), default_unit, "deg")
+    try:
+        return _angle_token(s, what.upper().startswith("RA"))
+    except SfngError as exc:
+        raise SfngError(f"{what}: {exc}") from exc
 
 
 def parse_polygon(text: str) -> tuple:

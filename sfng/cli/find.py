@@ -291,26 +291,14 @@ def info(galaxy, index, fmt):
     click.echo(f"  files:    {len(rec['files'])}")
     if rec["files"]:
         click.echo("")
-        rows = [{**f, "size": _size(f["size"]),
+        from ..get import human_size
+
+        rows = [{**f, "size": human_size(f["size"]),
                  "covers": {True: "yes", False: "no", None: "?"}[f["covers"]],
                  "offset": None if f["offset"] is None else round(f["offset"], 2)}
                 for f in rec["files"]]
         output.table(rows, ["tracer", "survey", "product", "res", "depth_k", "size", "covers", "offset", "path"])
         output.info("res in arcsec, depth_k in K (1 km/s channel), offset of the field centre in arcmin")
-
-
-def _size(n):
-    try:
-        n = int(n)
-    except (TypeError, ValueError):
-        return "-"
-    if n < 0:
-        return "-"
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
 
 
 @click.command(cls=SelectionCommand)
