@@ -232,7 +232,26 @@ def _walk(src_dir: Path, store_root: Path):
 
 
 def _read_header(path: Path):
-    """``(primary header, header of the first image HDU, problem)`` of a FITS file (lazy astropy)."""
+    """``(primary header, first image header, problem)`` of a FITS file.
+
+    Headers come from :mod:`sfng.fitsheader` (header blocks only, no data read), the image
+    header as its card text (turned into an astropy Header only for a position search); astropy
+    is the fallback reader.
+    """
+    try:
+        from .fitsheader import read_headers
+    except ImportError:
+        read_headers = None
+    if read_headers is not None:
+        try:
+            blocks = read_headers(path, max_hdus=3)
+            primary = blocks[0].header
+            image = blocks[0].text
+            if not primary.get("NAXIS"):
+                image = next((b.text for b in blocks[1:] if (b.header.get("NAXIS") or 0) >= 2), image)
+            return primary, image, None
+        except Exception:  # noqa: BLE001 - let astropy have a go, it reports its own way
+            pass
     from astropy.io import fits
 
     try:
@@ -241,11 +260,8 @@ def _read_header(path: Path):
             image = primary
             if primary.get("NAXIS", 0) == 0:
                 for hdu in hdul[1:3]:
-                    if hdu.header.get("NAXIS", 0) >= 2 and hdu.header.get("XTENSION", "IMAGE") in (
-                            "IMAGE", "BINTABLE"):
+                    if hdu.header.get("NAXIS", 0) >= 2:
                         image = hdu.header.copy()
-                        if hdu.header.get("ZIMAGE"):
-                            image = hdu.header.copy()
                         break
             return primary, image, None
     except Exception as exc:  # noqa: BLE001 - any reader failure is a per-file report
@@ -261,6 +277,10 @@ def _centre(header):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            if isinstance(header, str):
+                from astropy.io import fits
+
+                header = fits.Header.fromstring(header)
             w = WCS(header).celestial
             if w.naxis != 2:
                 return None

@@ -559,3 +559,13 @@ def test_ned_down_is_asked_once_per_run_not_once_per_file(store, tmp_path):
     assert len(data) == 5 and all(i.action == "error" for i in data)
     assert all("NED unavailable" in i.problems[0] for i in data)
     assert len(calls) == 3  # the first name's attempts; the others are not sent
+
+
+def test_unreadable_header_is_noted_and_the_file_name_still_names_it(store, tmp_path):
+    src = tmp_path / "S"
+    src.mkdir()
+    (src / "ngc628_broken.fits").write_bytes(b"SIMPLE  =                    T" + b"\x00" * 100)
+    plan = ing.plan_ingest(store, src, ned_rename=True, resolver=FakeResolver(), validate=False)
+    item = next(i for i in plan.items if i.kind == "data")
+    assert item.galaxy == "MESSIER 074" and item.how.startswith("file name")
+    assert any("unreadable" in n for n in item.notes)
