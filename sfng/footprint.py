@@ -785,49 +785,61 @@ def cap_prefilter(ra, dec, radius, qra, qdec, qradius) -> np.ndarray:
     """Rows whose bounding cap (centre ``ra``/``dec``, ``radius``) may meet the query cap.
 
     ``radius`` is per row (for the index: ``fov / 2 / 60``); NaN centres give False.
-    A fast, conservative first pass before the exact ``*_many`` tests.
+    A fast, conservative first pass before the exact ``*_many`` tests: a declination band
+    first (two array operations over all rows), the angular distance only inside it.
     """
     ra = np.asarray(ra, dtype=float)
     dec = np.asarray(dec, dtype=float)
-    d = np.radians(np.asarray(dec))
-    q = math.radians(qdec)
-    # haversine is enough here: the exact test follows, a 1e-9 rad slack keeps it conservative
-    hav = np.sin((d - q) / 2) ** 2 + np.cos(d) * math.cos(q) * np.sin(np.radians(ra - qra) / 2) ** 2
-    sep = 2 * np.arcsin(np.sqrt(np.clip(hav, 0, 1)))
+    radius = np.asarray(radius, dtype=float)
     # relative slack too: the index keeps fov as float32
-    lim = np.radians((np.nan_to_num(np.asarray(radius, dtype=float), nan=0.0) + qradius) * (1 + 1e-6)) + 1e-9
-    return sep <= lim
+    lim = (np.nan_to_num(radius, nan=0.0) + qradius) * (1 + 1e-6) + 1e-7
+    out = np.abs(dec - qdec) <= lim
+    idx = np.flatnonzero(out)
+    if len(idx):
+        d = np.radians(dec[idx])
+        q = math.radians(qdec)
+        # haversine is enough here: the exact test follows, and the slack keeps it conservative
+        hav = np.sin((d - q) / 2) ** 2 + np.cos(d) * math.cos(q) * np.sin(np.radians(ra[idx] - qra) / 2) ** 2
+        sep = 2 * np.arcsin(np.sqrt(np.clip(hav, 0, 1)))
+        lim_i = lim if np.ndim(lim) == 0 else lim[idx]
+        out[idx] = sep <= np.radians(lim_i)
+    return out
 
 
 def _rows(foot_ra, foot_dec, foot_n=None):
-    """(N, K, 3) vertex vectors with unused vertices replaced by the row's first vertex."""
+    """``(v, n, valid, c)`` for footprint rows (N, K): vertex vectors (N, K', 3) trimmed to the
+    longest row, unused vertices replaced by the row's first vertex (zero-length edges that
+    change nothing); vertex counts; the valid mask; each row's centre (mean direction)."""
     fr = np.atleast_2d(np.asarray(foot_ra, dtype=float))
     fd = np.atleast_2d(np.asarray(foot_dec, dtype=float))
     valid = np.isfinite(fr) & np.isfinite(fd)
     if foot_n is not None:
         valid &= np.arange(fr.shape[1])[None, :] < np.asarray(foot_n)[:, None]
+    cols = np.flatnonzero(valid.any(axis=0))
+    k = int(cols[-1]) + 1 if len(cols) else 1
+    fr, fd, valid = fr[:, :k], fd[:, :k], valid[:, :k]
     n = valid.sum(axis=1)
     fr0 = np.where(valid, fr, fr[:, :1])
     fd0 = np.where(valid, fd, fd[:, :1])
     v = xyz(np.nan_to_num(fr0), np.nan_to_num(fd0))
-    return v, n, valid
+    c = _unit((v * valid[:, :, None]).sum(axis=1))
+    return v, n, valid, c
+
+
+def _inside_many(v, n, c, pts):
+    """(N, M) inside tests of M points per row (pts broadcastable to (N, M, 3))."""
+    p = v[:, None, :, :]
+    q = np.roll(v, -1, axis=1)[:, None, :, :]
+    w = _winding(p, q, pts[:, :, None, :])
+    front = np.einsum("nmi,ni->nm", np.broadcast_to(pts, (len(v),) + pts.shape[1:]), c) > 0
+    return (np.abs(w) > np.pi) & front & (n[:, None] >= 3)
 
 
 def contains_point_many(foot_ra, foot_dec, foot_n, ra, dec) -> np.ndarray:
     """For each row (N, K) footprint: does it contain the point (ra, dec)?"""
-    v, n, _ = _rows(foot_ra, foot_dec, foot_n)
+    v, n, _, c = _rows(foot_ra, foot_dec, foot_n)
     p = xyz(ra, dec)
-    return _inside_many(v, n, p[None, None, :])[:, 0]
-
-
-def _inside_many(v, n, pts):
-    """(N, M) inside tests of M points per row (pts broadcastable to (N, M, 3))."""
-    p = v[:, None, :, :]
-    q = np.roll(v, -1, axis=1)[:, None, :, :]
-    w = _winding(p, q, pts[:, :, None, :] if pts.ndim == 3 else pts)
-    c = _unit(v.sum(axis=1))  # padding repeats vertex 0: a slight tilt, still inside the cap
-    front = np.einsum("nmi,ni->nm", np.broadcast_to(pts, (len(v),) + pts.shape[1:]), c) > 0
-    return (np.abs(w) > np.pi) & front & (n[:, None] >= 3)
+    return _inside_many(v, n, c, p[None, None, :])[:, 0]
 
 
 def cone_overlaps_many(foot_ra, foot_dec, foot_n, ra, dec, radius) -> np.ndarray:
@@ -835,32 +847,51 @@ def cone_overlaps_many(foot_ra, foot_dec, foot_n, ra, dec, radius) -> np.ndarray
 
     Rows with one or two vertices are points or arcs; rows with none are False.
     """
-    v, n, _ = _rows(foot_ra, foot_dec, foot_n)
+    v, n, _, c = _rows(foot_ra, foot_dec, foot_n)
     if len(v) == 0:
         return np.zeros(0, bool)
     p = xyz(ra, dec)
-    inside = _inside_many(v, n, p[None, None, :])[:, 0]
-    d = _arc_distance(p[None, None, :], v, np.roll(v, -1, axis=1)).min(axis=1)
-    return (inside | (np.degrees(d) <= radius)) & (n >= 1)
+    hit = _inside_many(v, n, c, p[None, None, :])[:, 0]
+    rest = np.flatnonzero(~hit & (n >= 1))
+    if len(rest):
+        vr = v[rest]
+        d = _arc_distance(p[None, None, :], vr, np.roll(vr, -1, axis=1)).min(axis=1)
+        hit[rest] = np.degrees(d) <= radius
+    return hit & (n >= 1)
 
 
 def polygon_overlaps_many(foot_ra, foot_dec, foot_n, poly_ra, poly_dec) -> np.ndarray:
-    """For each row footprint (N, K): does it overlap the polygon?"""
+    """For each row footprint (N, K): does it overlap the polygon?
+
+    The cheap tests run first; each further test runs only on the rows still undecided.
+    """
     P = _poly_xyz(poly_ra, poly_dec)
     _check(P)
-    v, n, valid = _rows(foot_ra, foot_dec, foot_n)
+    v, n, valid, c = _rows(foot_ra, foot_dec, foot_n)
     if len(v) == 0:
         return np.zeros(0, bool)
-    # polygon vertices (and mid-points, centre) inside a row footprint
-    hit = _inside_many(v, n, _probes(P)[None, :, :]).any(axis=1)
-    # row vertices inside the polygon, and the row's edge mid-points and centre
-    vm = _unit(v + np.roll(v, -1, axis=1))
-    vc = _unit(v.sum(axis=1))[:, None, :]
-    probes = np.concatenate([v, vm, vc], axis=1)
-    pvalid = np.concatenate([valid, valid, np.ones((len(v), 1), bool)], axis=1) & (n >= 1)[:, None]
-    hit |= (_inside(P, probes.reshape(-1, 3)).reshape(probes.shape[:2]) & pvalid).any(axis=1)
-    # edges crossing
-    a1, a2 = v[:, :, None, :], np.roll(v, -1, axis=1)[:, :, None, :]
-    b1, b2 = P[None, None, :, :], np.roll(P, -1, axis=0)[None, None, :, :]
-    hit |= _arcs_cross(a1, a2, b1, b2).any(axis=(1, 2))
-    return hit & (n >= 1)
+    hit = np.zeros(len(v), bool)
+    live = n >= 1
+    # 1. a row vertex inside the polygon
+    ins = _inside(P, v.reshape(-1, 3)).reshape(v.shape[:2]) & valid
+    hit |= ins.any(axis=1) & live
+    # 2. a polygon vertex, edge mid-point or centre inside the row footprint
+    rest = np.flatnonzero(~hit & (n >= 3))
+    if len(rest):
+        hit[rest] = _inside_many(v[rest], n[rest], c[rest], _probes(P)[None, :, :]).any(axis=1)
+    # 3. edges crossing
+    rest = np.flatnonzero(~hit & live)
+    if len(rest):
+        vr = v[rest]
+        a1, a2 = vr[:, :, None, :], np.roll(vr, -1, axis=1)[:, :, None, :]
+        b1, b2 = P[None, None, :, :], np.roll(P, -1, axis=0)[None, None, :, :]
+        hit[rest] = _arcs_cross(a1, a2, b1, b2).any(axis=(1, 2))
+    # 4. a row's edge mid-points or centre inside the polygon (footprints sharing edges)
+    rest = np.flatnonzero(~hit & live)
+    if len(rest):
+        vr, ok = v[rest], valid[rest]
+        vm = _unit(vr + np.roll(vr, -1, axis=1))
+        probes = np.concatenate([vm, c[rest][:, None, :]], axis=1)
+        pvalid = np.concatenate([ok, np.ones((len(rest), 1), bool)], axis=1)
+        hit[rest] = (_inside(P, probes.reshape(-1, 3)).reshape(probes.shape[:2]) & pvalid).any(axis=1)
+    return hit

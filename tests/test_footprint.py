@@ -404,9 +404,15 @@ def test_many_rows_agree_with_single_tests():
                   rng.uniform(0.1, 2), rng.uniform(0, 90)) for i in range(n)]
     foot_ra = np.full((n, 16), np.nan)
     foot_dec = np.full((n, 16), np.nan)
+    foot_n = np.zeros(n, int)
     for i, (r, d) in enumerate(rows):
-        foot_ra[i, :4], foot_dec[i, :4] = r, d
-    foot_n = np.full(n, 4)
+        if i % 4 == 0:  # the same quadrilateral with its edge mid-points: 8 vertices
+            v = fp.xyz(r, d)
+            mids = v + np.roll(v, -1, axis=0)
+            r, d = fp.radec(np.stack([v, mids], axis=1).reshape(-1, 3))
+            rows[i] = (r, d)
+        foot_ra[i, : len(r)], foot_dec[i, : len(r)] = r, d
+        foot_n[i] = len(r)
     caps = [fp.cap(r, d) for r, d in rows]
     cra, cdec, crad = (np.array(x) for x in zip(*caps))
     queries = [(0.3, 1.0, 2.0), (180.0, 89.0, 3.0), (359.0, -88.0, 5.0), (45.0, 10.0, 30.0)]
@@ -423,6 +429,9 @@ def test_many_rows_agree_with_single_tests():
         single = np.array([fp.overlaps(r, d, pra, pdec) for r, d in rows])
         assert np.array_equal(many, single)
     assert many.dtype == bool
+    # a footprint identical to the query polygon, and one sharing an edge, overlap it
+    same = fp.polygon_overlaps_many(foot_ra[:1], foot_dec[:1], foot_n[:1], rows[0][0], rows[0][1])
+    assert same.tolist() == [True]
     # rows without a footprint never match; a one-vertex row is a point
     foot_n[:2] = [0, 1]
     got = fp.cone_overlaps_many(foot_ra[:2], foot_dec[:2], foot_n[:2], foot_ra[1, 0], foot_dec[1, 0], 1e-6)
