@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SfngError
-from .select import QUANTITIES, Range, Selection, parse_where
+from .select import QUANTITIES, Range, Selection
 
 #: Columns computed per row from the index (name -> unit): the galaxy's distance (GALAXIES
 #: table), the physical resolution at that distance, and ``depth`` (= ``depth_k``).

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 # name, aliases, ra, dec, dist (Mpc)
 GALAXIES = [

@@ -61,8 +61,6 @@ def _columns(text, default):
 
 
 def _print_columns(index) -> None:
-    from ..query import VIRTUAL
-
     try:
         from ..index.schema import FILES_COLUMNS
 
@@ -242,7 +240,7 @@ def find(selection, index, fmt, as_galaxies, count, columns, sort, out_path, obs
         rows = result.records(cols)
     if fmt == "table":
         output.table(rows, cols)
-        output.info(f"{n} {what}")
+        output.info(f"{n} {what if n != 1 else what.rstrip('s').replace('galaxie', 'galaxy')}")
     elif fmt == "csv":
         _emit_text(_csv(rows, cols), out_path)
     elif fmt == "json":
