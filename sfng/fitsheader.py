@@ -349,7 +349,11 @@ class _Plain:
 
 
 class _Gzip:
-    """Forward-only reads on a gzip stream; seeking forward inflates and discards."""
+    """Forward reads on a gzip stream; seeking forward inflates and discards.
+
+    The last chunk read is kept, so reading a header a little before the stream position
+    (a small HDU after a four-block read) costs no re-inflation from the start.
+    """
 
     size = None
 
@@ -357,17 +361,22 @@ class _Gzip:
         import gzip
 
         self.f = gzip.open(path, "rb")
+        self.start, self.buf = 0, b""  # stream position == start + len(buf)
 
     def read(self, offset, n):
-        pos = self.f.tell()
-        if offset != pos:
-            if offset < pos:
-                self.f.seek(offset)  # rare: re-inflates from the start
-            else:
-                self.f.seek(offset)
+        end = self.start + len(self.buf)
+        if self.start <= offset <= end:
+            out = self.buf[offset - self.start :]
+            if len(out) < n:
+                out += self.f.read(n - len(out))
+        else:
+            self.f.seek(offset)  # forward: inflate and discard; backward: rare, from the start
             if self.f.tell() != offset:
+                self.start, self.buf = self.f.tell(), b""
                 return b""
-        return self.f.read(n)
+            out = self.f.read(n)
+        self.start, self.buf = offset, out
+        return out[:n]
 
     def close(self):
         self.f.close()

@@ -312,3 +312,16 @@ def test_benchmark_generator_files_match_astropy(tmp_path):
             assert len(hl) == len(blocks)
             for b, hdu in zip(blocks, hl):
                 assert_matches_astropy(b.cards, hdu.header)
+
+
+def test_gzip_with_many_small_hdus(tmp_path):
+    """Small HDUs in a .gz: every header found, in one forward pass."""
+    hdus = [fits.PrimaryHDU()] + [fits.ImageHDU(np.full((3, 5), i, dtype=">i2"), name=f"E{i}")
+                                  for i in range(40)]
+    plain = tmp_path / "many.fits"
+    fits.HDUList(hdus).writeto(plain)
+    gz = tmp_path / "many.fits.gz"
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    a, b = read_headers(plain), read_headers(gz)
+    assert len(b) == 41 and [x.extname for x in b][1:3] == ["E0", "E1"]
+    assert [(x.cards, x.offset, x.data_size) for x in a] == [(x.cards, x.offset, x.data_size) for x in b]
