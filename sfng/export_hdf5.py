@@ -120,11 +120,10 @@ def _label(channel: str) -> str:
 def object_arrays(item: ExportItem):
     """The ``(attrs, spaxels, images, maps)`` of one plate-IFU, as numpy arrays/records."""
     import numpy as np
-    from astropy.io import fits
 
-    from .manga import DAP_DONOTUSE, DRP_DONOTUSE, channels
+    from .manga import DAP_DONOTUSE, DRP_DONOTUSE, channels, open_fits
 
-    with fits.open(item.cube, memmap=False) as cube:
+    with open_fits(item.cube) as cube:
         prim = cube[0].header
         flux_h = cube["FLUX"].header
         flux = _pad(np.asarray(cube["FLUX"].data, dtype=np.float32), 0)
@@ -140,7 +139,7 @@ def object_arrays(item: ExportItem):
             images.append((b, img, str(cube[f"{b.upper()}IMG"].header.get("BUNIT", "")), psf,
                            str(cube[f"{b.upper()}PSF"].header.get("BUNIT", ""))))
     nwave = wave.size
-    with fits.open(item.maps, memmap=False) as maps:
+    with open_fits(item.maps) as maps:
         mprim = maps[0].header
         sky = _pad(np.asarray(maps["SPX_SKYCOO"].data, dtype=np.float32), 0)
         ell = _pad(np.asarray(maps["SPX_ELLCOO"].data, dtype=np.float32), 0)

@@ -647,13 +647,26 @@ def _axes(row: dict, h, naxis: int) -> None:
                 row[f"cdelt{i}"] = _float(h.get(f"CD{i}_{i}", h.get(f"CDELT{i}")))
 
 
+def open_fits(path):
+    """An astropy HDUList of ``path``; a ``.gz`` is inflated once into memory, since astropy
+    re-inflates from the start for every backward seek between HDUs."""
+    import gzip
+    import io
+
+    from astropy.io import fits
+
+    if _is_gzip(path):
+        with gzip.open(path, "rb") as f:
+            return fits.open(io.BytesIO(f.read()), memmap=False)
+    return fits.open(path, memmap=False)
+
+
 def measure_cube(path, extnames=None) -> tuple[float, float]:
     """(median 1-sigma per spaxel per channel in BUNIT from IVAR, median FWHM in Angstrom from
     SPECRES) of a DRP cube; NaN where the data say nothing (no positive IVAR, no SPECRES)."""
     import numpy as np
-    from astropy.io import fits
 
-    with fits.open(path, memmap=False) as hdul:
+    with open_fits(path) as hdul:
         ivar = np.asarray(hdul["IVAR"].data, dtype=np.float64)
         good = np.isfinite(ivar) & (ivar > 0)
         if "MASK" in hdul:
@@ -739,17 +752,18 @@ def describe_maps(path, headers=None, *, store_root=None, measure_depth=False) -
                 _flag_depth(row, f"{extname}_IVAR unreadable: {exc}")
         row["extra"] = _fmt_extra(extra)
         rows.append(row)
+    if "hdul" in ivar_cache:
+        ivar_cache["hdul"].close()
     return rows
 
 
 def measure_map(path, ivar_ext: str, cidx, mask_ext=None, cache=None) -> float:
     """Median 1-sigma of one map channel (in the map's unit) from its IVAR extension."""
     import numpy as np
-    from astropy.io import fits
 
     cache = {} if cache is None else cache
     if "hdul" not in cache:
-        cache["hdul"] = fits.open(path, memmap=False)
+        cache["hdul"] = open_fits(path)
     hdul = cache["hdul"]
     ivar = np.asarray(hdul[str(ivar_ext).strip()].data, dtype=np.float64)
     if cidx is not None:

@@ -67,9 +67,9 @@ class MirrorHandler(http.server.SimpleHTTPRequestHandler):
         self.wfile.write(body)
 
 
-@pytest.fixture
-def mirror(tmp_path):
-    root = tmp_path / "mirror"
+@pytest.fixture(scope="module")
+def mirror_tree(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sas") / "mirror"
     written = mangagen.write_sas_mirror(root, TARGETS, nwave=8, gz3d_size=32)
     # publish sha1 checksums beside the cubes, as an archive would
     for rel in written:
@@ -78,6 +78,16 @@ def mirror(tmp_path):
             digest = hashlib.sha1(p.read_bytes()).hexdigest()
             with open(p.parent / f"manga-{p.parent.parent.name}.sha1sum", "a") as f:
                 f.write(f"{digest}  {p.name}\n")
+    return root, written
+
+
+@pytest.fixture
+def mirror(mirror_tree, tmp_path):
+    import shutil
+
+    root = tmp_path / "mirror"
+    shutil.copytree(mirror_tree[0], root)
+    written = mirror_tree[1]
 
     class Server(http.server.ThreadingHTTPServer):
         daemon_threads = True
