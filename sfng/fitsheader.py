@@ -513,7 +513,7 @@ def read_headers(path, max_hdus: int | None = None) -> list[HeaderBlock]:
             block.data_size = _data_size(block.header, path, index)
             blocks.append(block)
             end = data_offset + block.data_size
-            if src.size is not None and end > src.size:
+            if src.size is not None and end > src.size and block.data_size:
                 raise FitsHeaderError(
                     path, f"HDU {index}: truncated data ({block.data_size} bytes expected from "
                           f"offset {data_offset}, file has {src.size} bytes)")

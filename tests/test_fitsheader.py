@@ -325,3 +325,12 @@ def test_gzip_with_many_small_hdus(tmp_path):
     a, b = read_headers(plain), read_headers(gz)
     assert len(b) == 41 and [x.extname for x in b][1:3] == ["E0", "E1"]
     assert [(x.cards, x.offset, x.data_size) for x in a] == [(x.cards, x.offset, x.data_size) for x in b]
+
+
+def test_header_only_file_without_padding(tmp_path):
+    """A NAXIS = 0 file cut right after END (no padding) is readable, as astropy reads it."""
+    h = fits.Header({"SIMPLE": True, "BITPIX": 8, "NAXIS": 0, "OBJECT": "NGC 628"})
+    p = tmp_path / "short.fits"
+    p.write_bytes(h.tostring().encode().rstrip(b" ") .ljust(80 * (len(h) + 1), b" "))
+    (b,) = read_headers(p)
+    assert b.header["OBJECT"] == "NGC 628" and b.data_size == 0
