@@ -263,7 +263,10 @@ class Downloader:
         sums: dict = {}
         listing = _get_small(self.url(rel_dir.rstrip("/") + "/"), self.timeout)
         if listing:
-            names = {os.path.basename(h.rstrip("/")) for h in _HREF.findall(listing.decode("utf-8", "replace"))}
+            from urllib.parse import unquote
+
+            names = {os.path.basename(unquote(h).rstrip("/"))
+                     for h in _HREF.findall(listing.decode("utf-8", "replace"))}
             for name in sorted(n for n in names if _CHECKSUM_FILE.search(n)):
                 body = _get_small(self.url(f"{rel_dir.rstrip('/')}/{name}"), self.timeout)
                 if body:
@@ -326,7 +329,7 @@ class Downloader:
             have = part.stat().st_size if part.exists() else 0
             try:
                 with _open(url, start=have, timeout=self.timeout) as r:
-                    status = getattr(r, "status", 200)
+                    status = getattr(r, "status", None) or 200  # file:// answers without one
                     if have and status == 200:
                         have = 0  # the server ignored Range: start again
                     total = _total_size(r, have)
@@ -367,7 +370,7 @@ def _total_size(r, have: int) -> int | None:
             return int(m[1])
     cl = r.headers.get("Content-Length")
     if cl and cl.isdigit():
-        return int(cl) + (have if getattr(r, "status", 200) == 206 else 0)
+        return int(cl) + (have if getattr(r, "status", None) == 206 else 0)
     return None
 
 

@@ -228,3 +228,12 @@ def test_cli_help_teaches():
 
     out = CliRunner().invoke(main, ["fetch", "manga", "--help"]).output
     assert "--plateifu" in out and "Examples" in out and "--base-url" in out
+
+
+def test_file_url_mirror(mirror, store, tmp_path):
+    """A mirror on a local or network file system works through file:// as well."""
+    report = fetch.fetch_manga(store, plateifus=["8485-1901"], products="cubes",
+                               base_url=mirror.root.as_uri() + "/", cache_dir=tmp_path / "c", land=False)
+    (res,) = report.files
+    assert res.status == "downloaded"
+    assert Path(res.path).read_bytes() == (mirror.root / fetch.sas_paths("8485-1901")["cubes"]).read_bytes()
