@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from . import output
-from .options import SelectionCommand, dry_run_option, format_option, selection_options
+from .options import SelectionCommand, dry_run_option, format_option, index_option, selection_options
 
 
 @click.command(cls=SelectionCommand)
@@ -14,15 +14,10 @@ from .options import SelectionCommand, dry_run_option, format_option, selection_
               help="Destination folder (created; the store's layout is kept under it).")
 @click.option("--link", is_flag=True, help="Hard-link instead of copying (same file system; else copy).")
 @selection_options
-@click.option("--store", "store_override", type=click.Path(file_okay=False),
-              help="Store root (default: discovered from the current folder or $SFNG_STORE).")
-@click.option("--index", "index_path", type=click.Path(dir_okay=False),
-              help="Select with this SFNG-INDEX.fits (files still come from the store).")
-@click.option("--allow-stale", is_flag=True, help="Use the index even if the store changed since it was built.")
+@index_option
 @dry_run_option
 @format_option()
-@click.pass_obj
-def get(obj, galaxy_args, dest, link, selection, store_override, index_path, allow_stale, dry_run, fmt):
+def get(galaxy_args, dest, link, selection, index, dry_run, fmt):
     """Copy the files of GALAXY (any alias), or of any find selection, into DIR.
 
     Each file keeps its place in the store's layout (data/<SURVEY>/...), its survey README
@@ -38,15 +33,18 @@ def get(obj, galaxy_args, dest, link, selection, store_override, index_path, all
     """
     from ..errors import SfngError
     from ..get import get_files
-    from ..query import load_index, select
+    from ..query import select
 
     if galaxy_args:
         selection.galaxies = tuple(selection.galaxies) + tuple(galaxy_args)
     if selection.is_empty():
         raise SfngError("sfng get needs a galaxy or a selection (e.g. `sfng get 'IC 342' --to DIR`); "
                         "it does not fetch the whole store")
-    store = obj.store(store_override)
-    index = load_index(index_path, store, allow_stale=allow_stale)
+    if index.store is None:
+        from ..store import Store
+
+        index.store = Store.discover()   # the files come from a store even if the index does not
+    store = index.store
     result = select(index, selection)
     for note in result.notes:
         output.info(f"note: {note}")

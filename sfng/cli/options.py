@@ -99,3 +99,46 @@ def selection_options(f):
     for opt in reversed(opts):
         wrapper = opt(wrapper)
     return wrapper
+
+
+def index_option(f):
+    """``--index PATH`` (a downloaded SFNG-INDEX.fits), ``--store`` and ``--allow-stale``; passes
+    ``index`` (a :class:`sfng.query.Index`; ``index.store`` is None for an index used without
+    its store)."""
+
+    @click.option("--index", "index_path", type=click.Path(dir_okay=False),
+                  help="Query this SFNG-INDEX.fits (default: the store's). Works without a store.")
+    @click.option("--store", "store_override", type=click.Path(file_okay=False),
+                  help="Store root (default: discovered from the current folder or $SFNG_STORE).")
+    @click.option("--allow-stale", is_flag=True,
+                  help="Query the index even if the store changed after it was built.")
+    @click.pass_obj
+    @functools.wraps(f)
+    def wrapper(obj, *args, index_path=None, store_override=None, allow_stale=False, **kwargs):
+        from ..query import load_index
+
+        store = _store_for(obj, index_path, store_override)
+        kwargs["index"] = load_index(index_path, store, allow_stale=allow_stale)
+        return f(*args, **kwargs)
+
+    return wrapper
+
+
+def _store_for(obj, index_path, store_override):
+    """The store, when there is one: required without --index, optional with it."""
+    from pathlib import Path
+
+    from ..errors import NotAStoreError
+    from ..store import CONFIG_NAME, Store
+
+    if index_path is None:
+        return obj.store(store_override)
+    if store_override:
+        return Store.discover(store_override)
+    parent = Path(index_path).resolve().parent
+    if (parent / CONFIG_NAME).is_file():
+        try:
+            return Store.open(parent)
+        except NotAStoreError:
+            return None
+    return None
