@@ -262,6 +262,34 @@ def _scale_suspect(kind, scale, crval, cdelt) -> str:
     return ""
 
 
+def _world_wcslib(header, ax: SpectralAxis) -> list:
+    """Channel-centre world values at both ends of a non-linear axis (``-F2W``, ``-V2F`` ...),
+    through WCSLIB on the spectral axis alone; NaNs when WCSLIB cannot do it (e.g. ``-TAB``)."""
+    import warnings
+
+    from astropy.wcs import WCS
+
+    i = ax.axis
+    cards = {"CTYPE1": ax.ctype, "CRVAL1": ax.crval, "CDELT1": ax.cdelt, "CRPIX1": ax.crpix}
+    if ax.cunit:
+        cards["CUNIT1"] = ax.cunit
+    for key in ("RESTFRQ", "RESTWAV", "SPECSYS"):
+        if key in header:
+            cards[key] = header[key]
+    if "RESTFRQ" not in cards and math.isfinite(ax.restfrq):
+        cards["RESTFRQ"] = ax.restfrq
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            w = WCS(cards)
+            world = w.wcs_pix2world([[0.0], [ax.naxis - 1.0]], 0)
+            # WCSLIB answers in SI; back to the axis unit
+            factor = 1.0 / _unit_facts(ax.cunit, classify_ctype(ax.ctype).code).scale
+        return [float(world[0][0]) * factor, float(world[1][0]) * factor]
+    except Exception:  # an axis WCSLIB cannot evaluate: the coverage stays unknown
+        return [math.nan, math.nan]
+
+
 def _world(info: CtypeInfo, crval, cdelt, crpix, p):
     """World coordinate at 1-based pixel ``p`` for linear and -LOG axes (NaN for others)."""
     w = cdelt * (p - crpix)
@@ -312,7 +340,10 @@ def spectral_axis(header: Mapping) -> SpectralAxis | None:
             out.scale_suspect = _scale_suspect(st.kind, scale, out.crval, out.cdelt)
         out.chan_kms = float(_chan_kms(info, scale, out))
         if out.naxis > 0 and math.isfinite(out.cdelt):
-            ends = [_world(info, out.crval, out.cdelt, out.crpix, p) for p in (1, out.naxis)]
+            if info.algorithm in ("", "LOG"):
+                ends = [_world(info, out.crval, out.cdelt, out.crpix, p) for p in (1, out.naxis)]
+            else:
+                ends = _world_wcslib(header, out)
             if all(math.isfinite(e) for e in ends):
                 out.coverage = (float(min(ends)), float(max(ends)), out.unit)
     return out

@@ -159,3 +159,13 @@ def test_energy_and_wavenumber_axes():
     de = (269537.297 * u.Hz).to_value(u.eV, equivalencies=u.spectral())
     ax = spectral_axis(cube(CTYPE3="ENER", CUNIT3="eV", CRVAL3=e0, CDELT3=de, RESTFRQ=nu0))
     assert ax.kind == "frequency" and ax.chan_kms == pytest.approx(C_KMS * 269537.297 / nu0, rel=1e-6)
+
+
+def test_nonlinear_axis_coverage_through_wcslib():
+    # optical velocity sampled linearly in frequency (VOPT-F2W): coverage from WCSLIB
+    h = cube(CTYPE3="VOPT-F2W", CUNIT3="km/s", CRVAL3=1000.0, CDELT3=5.0, CRPIX3=1.0, NAXIS3=11,
+             RESTFRQ=HI)
+    ax = spectral_axis(h)
+    lo, hi, unit = ax.coverage
+    assert unit == "km / s" and lo == pytest.approx(1000.0) and hi == pytest.approx(1050.0, abs=0.5)
+    assert hi != pytest.approx(1050.0, abs=1e-6)   # not linear: WCSLIB did the work
