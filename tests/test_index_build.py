@@ -128,8 +128,18 @@ def test_build_rows(small):
 
 def test_incremental(small):
     B.build_index(small)
+    before = small.index_path.stat()
     rep = B.build_index(small)
     assert rep.reused == 6 and rep.described == 0 and rep.rows == 6
+    assert rep.unchanged and "up to date" in rep.lines()[0]   # nothing rewritten
+    assert small.index_path.stat().st_mtime_ns == before.st_mtime_ns
+    from sfng.galaxies import set_galaxy
+
+    set_galaxy(small, "NGC 6946", dist=7.7)                    # GALAXIES differs: rewritten
+    rep = B.build_index(small)
+    assert not rep.unchanged and rep.reused == 6
+    _, gal, _ = _rows(small.index_path)
+    assert 7.7 == pytest.approx(float(gal["dist"][list(gal["name"]).index("NGC 6946")]))
     f = small.root / "data/SINGS/MESSIER_074.ngc628_mips24.fits"
     os.utime(f, (time.time(), time.time() + 5))
     (small.root / "data/BIMA/MESSIER_074.ngc628.co.fits").unlink()

@@ -58,6 +58,7 @@ class BuildReport:
     problems: list = field(default_factory=list)
     by_product: dict = field(default_factory=dict)
     dry_run: bool = False
+    unchanged: bool = False   # the index was already up to date and was left untouched
 
     @property
     def files_per_s(self) -> float:
@@ -73,6 +74,9 @@ class BuildReport:
         head = (f"{self.out}: {self.rows} rows from {self.files} files ({self.described} described, "
                 f"{self.reused} unchanged reused, {self.removed} gone), {self.galaxies} galaxies, "
                 f"{self.flagged} flagged; {self.seconds:.2f} s ({self.workers})")
+        if self.unchanged:
+            head = (f"{self.out}: up to date ({self.rows} rows from {self.files} files, all unchanged; "
+                    f"{self.flagged} flagged); {self.seconds:.2f} s")
         if self.dry_run:
             head = (f"would write {self.out}: {self.files} files ({self.described} to describe, "
                     f"{self.reused} unchanged, {self.removed} gone)")
@@ -498,25 +502,42 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
         rep.workers = executor.name
         tmp = out.parent / f"{TMP_PREFIX}index-{out.name}-{os.getpid()}"
         meta = {"store": store.name, "sfng_version": sfng.__version__, "built": started}
-        writer = IndexWriter(tmp, meta)
         galaxy_counts: Counter = Counter()
         products: Counter = Counter()
         window = WINDOW_PER_WORKER * executor.workers
         pending: deque = deque()
         done = 0
+        # While every row so far is the previous index's row at the same place, nothing is
+        # written: an index that is already up to date is left untouched (no rewrite, no fsync).
+        state = {"writer": None, "same": 0,
+                 "can_keep": previous.records is not None and prev_path == out}
+
+        def writer():
+            if state["writer"] is None:
+                state["writer"] = w = IndexWriter(tmp, meta)
+                if state["same"]:
+                    w.add_records(previous.records[: state["same"]])
+            return state["writer"]
+
+        if not state["can_keep"]:
+            writer()
 
         def emit(kind, payload, n_files):
             nonlocal done
             if kind == "new":
                 records, problems = payload.result()
                 rep.problems.extend(problems)
+                writer().add_records(records)
             else:
-                records = payload
+                records, start, changed = payload
                 for i in np.flatnonzero(records["flag"]):   # keep reporting known problems
                     rep.problems.append((records["path"][i].decode("utf-8", "replace"),
                                          records["error"][i].decode("utf-8", "replace")
                                          or FLAGS.get(int(records["flag"][i]), "flagged")))
-            writer.add_records(records)
+                if state["writer"] is None and not changed and start == state["same"]:
+                    state["same"] += len(records)
+                else:
+                    writer().add_records(records)
             _count(records, galaxy_counts, products)
             done += n_files
             if progress is not None:
@@ -529,9 +550,9 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
             def flush_reuse():
                 nonlocal reuse_start, reuse_count, reuse_files
                 if reuse_count:
-                    recs = _refresh(previous.records[reuse_start:reuse_start + reuse_count],
-                                    reuse_items, galaxy_keys)
-                    pending.append(("old", recs, reuse_files))
+                    recs, changed = _refresh(previous.records[reuse_start:reuse_start + reuse_count],
+                                             reuse_items, galaxy_keys)
+                    pending.append(("old", (recs, reuse_start, changed), reuse_files))
                     reuse_items.clear()
                 reuse_count = reuse_files = 0
 
@@ -569,17 +590,27 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
             while pending:
                 emit(*pending.popleft())
             gal_rows = galaxy_rows(galaxies, galaxy_counts)
-            writer.finish(gal_rows)
+            if state["writer"] is None and state["same"] == len(previous.records) \
+                    and _same_galaxies(prev_path, gal_rows):
+                rep.unchanged = True
+            else:
+                writer().finish(gal_rows)
         except BaseException:
-            writer.abort()
+            if state["writer"] is not None:
+                state["writer"].abort()
             raise
         finally:
             executor.close()
-        os.replace(tmp, out)
-        fsync_dir(out.parent)
+        if not rep.unchanged:
+            os.replace(tmp, out)
+            fsync_dir(out.parent)
 
-    rep.rows = writer.n_files
-    rep.flagged = writer.n_flagged
+    if rep.unchanged:
+        rep.rows = len(previous.records)
+        rep.flagged = int(np.count_nonzero(previous.records["flag"]))
+    else:
+        rep.rows = state["writer"].n_files
+        rep.flagged = state["writer"].n_flagged
     rep.galaxies = len(gal_rows)
     rep.removed = len(previous.where) - known if only is None else 0
     rep.by_product = dict(products)
@@ -615,7 +646,7 @@ def _reusable(previous: Previous, it: Item, root: Path, readme_mtimes: dict):
 
 def _refresh(records, items, galaxy_keys):
     """Reused rows with what may have changed outside the file: its manifest hash and the
-    galaxy table's name for its galaxy."""
+    galaxy table's name for its galaxy.  Returns ``(records, changed)``."""
     from ..naming import normalise
 
     sha = records["sha256"]
@@ -641,13 +672,13 @@ def _refresh(records, items, galaxy_keys):
             if canon != name:
                 fix_gal[g] = canon.encode("utf-8")
     if not fix_sha and not fix_gal:
-        return records
+        return records, False
     records = np.array(records)  # a private copy: the source is the memory-mapped old index
     for i, w in new_sha.items():
         records["sha256"][i] = w
     for old, new in fix_gal.items():
         records["galaxy"][records["galaxy"] == old] = new
-    return records
+    return records, True
 
 
 def _count(records, galaxies: Counter, products: Counter):
@@ -658,6 +689,14 @@ def _count(records, galaxies: Counter, products: Counter):
     p, n = np.unique(records["product"], return_counts=True)
     for name, k in zip(p.tolist(), n.tolist()):
         products[name.decode() or "unreadable"] += k
+
+
+def _same_galaxies(path, rows) -> bool:
+    """Whether the index at ``path`` already holds exactly these GALAXIES rows."""
+    from .io import galaxies_bytes, encode_rows
+    from .schema import GALAXIES_COLUMNS
+
+    return galaxies_bytes(path) == encode_rows(rows, GALAXIES_COLUMNS)[0].tobytes()
 
 
 def galaxy_rows(table, counts: Counter) -> list[dict]:

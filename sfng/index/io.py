@@ -262,6 +262,21 @@ def _read_header(f, offset: int) -> tuple[dict, int]:
                 cards.setdefault(key, val.strip())
 
 
+def galaxies_bytes(path) -> bytes | None:
+    """The raw GALAXIES rows of an index file (None when unreadable)."""
+    try:
+        with open(path, "rb") as f:
+            _, off = _read_header(f, 0)
+            files, data_at = _read_header(f, off)
+            off = data_at + int(files["NAXIS1"]) * int(files["NAXIS2"])
+            off += -off % BLOCK
+            gal, data_at = _read_header(f, off)
+            f.seek(data_at)
+            return f.read(int(gal["NAXIS1"]) * int(gal["NAXIS2"]))
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def index_version(path) -> int | None:
     """The schema version of the index at ``path`` (None when it is not an sfng index)."""
     with open(path, "rb") as f:
@@ -291,7 +306,8 @@ def open_records(path):
             return None
         if n == 0:
             return np.zeros(0, dtype=dt)
-        return np.memmap(path, dtype=dt, mode="r", offset=data_at, shape=(n,))
+        # copy-on-write: callers may edit their rows; the file never changes
+        return np.memmap(path, dtype=dt, mode="c", offset=data_at, shape=(n,))
     except (OSError, ValueError, KeyError):
         return None
 
@@ -362,20 +378,33 @@ def _read_table(path, extname, columns):
         unknown = [c for c in columns if c not in decl]
         if unknown:
             raise SfngError(f"unknown index column(s) {', '.join(unknown)}; known: {', '.join(decl)}")
-    try:
-        import fitsio
+    arr = open_records(path) if extname == FILES_HDU else None
+    if arr is not None:
+        # Our own layout: memory-mapped, text stays bytes (no 4x unicode copy of 1M rows).
+        arr = arr[list(columns)] if columns is not None else arr
+        if columns is not None:
+            arr = np.ascontiguousarray(arr)
+        logical = {c.name for c in FILES_COLUMNS if c.kind == "?"} & set(arr.dtype.names)
+        if logical:
+            table = Table(arr, copy=False)
+            for name in logical:
+                table[name] = arr[name] == ord("T")
+            arr = table
+    else:
+        try:
+            import fitsio
 
-        arr = fitsio.read(str(path), ext=extname, columns=columns, lower=True)
-    except ImportError:
-        from astropy.io import fits
+            arr = fitsio.read(str(path), ext=extname, columns=columns, lower=True)
+        except ImportError:
+            from astropy.io import fits
 
-        with fits.open(path, memmap=False) as hl:
-            arr = np.asarray(hl[extname].data)
-            if columns is not None:
-                arr = arr[list(columns)]
-    if arr.dtype.names is None:
+            with fits.open(path, memmap=False) as hl:
+                arr = np.asarray(hl[extname].data)
+                if columns is not None:
+                    arr = arr[list(columns)]
+    if not isinstance(arr, Table) and arr.dtype.names is None:
         raise SfngError(f"{path}: HDU {extname} is not a table")
-    table = Table(arr, copy=False)
+    table = arr if isinstance(arr, Table) else Table(arr, copy=False)
     for name in table.colnames:
         c = decl.get(name.lower())
         if c is None:
