@@ -66,7 +66,8 @@ def encode_rows(rows: list[dict], columns=FILES_COLUMNS) -> tuple[np.ndarray, li
         col = [r.get(name) for r in rows]
         if c.kind == "U":
             width = c.width
-            vals = [b"" if v is None or v == "" else str(v).encode("utf-8") for v in col]
+            # trailing blanks are not significant in FITS strings: drop them, as readers do
+            vals = [b"" if v is None or v == "" else str(v).rstrip(" ").encode("utf-8") for v in col]
             if max(map(len, vals), default=0) > width:
                 for i, b in enumerate(vals):
                     if len(b) > width:
