@@ -269,7 +269,6 @@ def _world_wcslib(header, ax: SpectralAxis) -> list:
 
     from astropy.wcs import WCS
 
-    i = ax.axis
     cards = {"CTYPE1": ax.ctype, "CRVAL1": ax.crval, "CDELT1": ax.cdelt, "CRPIX1": ax.crpix}
     if ax.cunit:
         cards["CUNIT1"] = ax.cunit
@@ -307,8 +306,6 @@ def spectral_axis(header: Mapping) -> SpectralAxis | None:
     axis without a rest wavelength uses the observed wavelength at the reference pixel (the
     usual per-pixel velocity width of optical spectra, exact for ``-LOG`` axes).
     """
-    import astropy.units as u
-
     i = find_spectral_axis(header)
     if i is None:
         return None

@@ -133,9 +133,9 @@ def open_file(path) -> Opened:
         if head != b"SIMPLE  =":
             suffix = "".join(path.suffixes[-2:]) or "no suffix"
             return Opened(path, "other", findings=[("not-fits-format", {"suffix": suffix})])
-    try:
-        from .. import fitsheader  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("sfng.fitsheader") is None:
         return _open_astropy(path)
     return _open_blocks(path)
 
