@@ -1029,6 +1029,8 @@ def execute(plan: Plan, mode: str = "copy", jobs: int = 1, progress=None) -> Rep
             if progress:
                 progress(outcome)
 
+        touched: set = set()  # manifests appended to without fsync: synced at the end
+
         def record_manifest(item, digest, size, check=False):
             if item.kind == "readme":
                 return
@@ -1039,7 +1041,8 @@ def execute(plan: Plan, mode: str = "copy", jobs: int = 1, progress=None) -> Rep
                     if have is not None and have.sha256 == digest:
                         return
                 mf.append(dst.parent, [mf.Entry(dst.name, digest, size, _utc_now(),
-                                                tuple(item.companions), item.galaxy)])
+                                                tuple(item.companions), item.galaxy)], sync=False)
+                touched.add(dst.parent)
 
         def do(item: Item) -> Outcome:
             src, dst = Path(item.source), root / item.dest
@@ -1101,6 +1104,8 @@ def execute(plan: Plan, mode: str = "copy", jobs: int = 1, progress=None) -> Rep
         else:
             for item in todo:
                 finish(do(item))
+        for folder in touched:
+            mf.sync_manifest(folder)
         journal.close(remove=True)
     report.seconds = time.perf_counter() - t0
     return report

@@ -1,8 +1,10 @@
 """Write-ahead journal and lock of an ingest, so that a rerun after kill -9 can finish its work.
 
 The journal is a JSON-lines file under the store's ``.sfng/journal/``; every record is written
-with one ``write`` and fsynced before the step it announces, so after a crash the file says what
-was under way.  A torn last line (power cut) is ignored.  The lock is an ``flock`` on a file
+with one ``write`` before the step it announces, so after kill -9 the file says what was under
+way (the ``begin`` record is also fsynced).  After a power cut records may be missing or the
+last line torn (ignored): ingest does not depend on them for correctness, because the rerun's
+plan compares every target with its source and repairs the manifest.  The lock is an ``flock`` on a file
 under ``.sfng/locks/``: the kernel drops it when the process dies, so a killed ingest never
 leaves a stale lock behind.
 """
@@ -68,13 +70,16 @@ class Journal:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         if new:
             fsync_dir(self.path.parent)
-        self.record("begin", pid=os.getpid(), **header)
+        self.record("begin", sync=True, pid=os.getpid(), **header)
         return self
 
-    def record(self, op: str, **fields) -> None:
+    def record(self, op: str, *, sync: bool = False, **fields) -> None:
+        """Append one record.  A ``write`` survives kill -9 as soon as it returns (the kernel holds
+        it); ``sync`` also fsyncs, for records that must survive a power cut."""
         line = json.dumps({"op": op, "t": round(time.time(), 3), **fields}, default=str) + "\n"
         os.write(self._fd, line.encode("utf-8", errors="surrogateescape"))
-        os.fsync(self._fd)
+        if sync:
+            os.fsync(self._fd)
 
     def close(self, remove: bool = True) -> None:
         if self._fd is not None:

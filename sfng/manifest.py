@@ -108,7 +108,11 @@ def parse(text: str) -> tuple[dict, list[str]]:
     entries: dict[str, Entry] = {}
     problems: list[str] = []
     meta: dict = {}
-    for n, line in enumerate(text.split("\n"), start=1):  # not splitlines: \x0c is a name character
+    lines = text.split("\n")  # not splitlines: \x0c is a name character
+    if lines[-1]:  # no newline at the end: a write torn by a power cut
+        problems.append(f"line {len(lines)}: incomplete last line (ignored)")
+    lines.pop()
+    for n, line in enumerate(lines, start=1):
         if line.startswith(_META):
             try:
                 meta = json.loads(line[len(_META):])
@@ -150,32 +154,48 @@ def read_manifest(folder) -> dict:
     return parse(text)[0]
 
 
-def append(folder, entries) -> None:
-    """Append ``entries`` to the folder's manifest in one write, then fsync.
+def append(folder, entries, *, sync: bool = True) -> None:
+    """Append ``entries`` to the folder's manifest in one write, then fsync (unless ``sync`` is
+    false: the caller fsyncs later with :func:`sync_manifest`).
 
     The caller holds the survey lock; a write of a few lines to a local file is not torn by
-    kill -9, and :func:`rewrite` repairs a torn tail after a power cut.
+    kill -9, and a torn tail after a power cut is skipped by the reader.
     """
     entries = list(entries)
     if not entries:
         return
     path = manifest_path(folder)
     new = not path.exists()
+    if not new and path.stat().st_size:
+        with open(path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            torn = f.read(1) != b"\n"
+        if torn:  # a write cut by a power failure: drop the partial line before appending
+            rewrite(folder, parse(path.read_text(encoding="utf-8", errors="surrogateescape"))[0])
     data = (HEADER if new else "") + "".join(format_entry(e) for e in entries)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
-        if not new and os.fstat(fd).st_size:
-            # A previous writer killed mid-line (power cut) leaves no newline at the end.
-            with open(path, "rb") as f:
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":
-                    data = "\n" + data
         os.write(fd, data.encode("utf-8", errors="surrogateescape"))
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    if new and sync:
+        fsync_dir(path.parent)
+
+
+def sync_manifest(folder) -> None:
+    """fsync the folder's manifest and the folder (after unsynced :func:`append` calls)."""
+    path = manifest_path(folder)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    if new:
-        fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def rewrite(folder, entries: dict) -> None:

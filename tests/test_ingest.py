@@ -569,3 +569,16 @@ def test_unreadable_header_is_noted_and_the_file_name_still_names_it(store, tmp_
     item = next(i for i in plan.items if i.kind == "data")
     assert item.galaxy == "MESSIER 074" and item.how.startswith("file name")
     assert any("unreadable" in n for n in item.notes)
+
+
+def test_manifest_torn_tail_is_ignored_and_next_append_starts_a_new_line(tmp_path):
+    (tmp_path / "a.fits").write_bytes(b"a")
+    (tmp_path / "b.fits").write_bytes(b"b")
+    mf.append(tmp_path, [mf.Entry("a.fits", sha256_file(tmp_path / "a.fits"), 1, None)])
+    with open(tmp_path / mf.MANIFEST_NAME, "a") as f:
+        f.write("#sfng {\"size\": 1}\n" + "0" * 64 + "  b.fi")  # power cut mid-line
+    entries, problems = mf.parse((tmp_path / mf.MANIFEST_NAME).read_text())
+    assert list(entries) == ["a.fits"] and "incomplete" in problems[0]
+    mf.append(tmp_path, [mf.Entry("b.fits", sha256_file(tmp_path / "b.fits"), 1, None)])
+    assert sorted(mf.read_manifest(tmp_path)) == ["a.fits", "b.fits"]
+    assert mf.verify(tmp_path) == []
