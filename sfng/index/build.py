@@ -28,6 +28,7 @@ import numpy as np
 
 from ..errors import SfngError
 from ..fsutil import TMP_PREFIX, fsync_dir
+from .describe import is_fits_name, pair_companions
 from .schema import FLAG_UNREADABLE, FLAGS
 
 #: Files per work unit sent to a worker.
@@ -101,8 +102,6 @@ class Item:
 
 
 def _is_candidate(name: str) -> bool:
-    from .describe import is_fits_name
-
     if name.startswith(".") or name.startswith(TMP_PREFIX) or name in _SKIP_NAMES \
             or name.endswith("_README.txt"):
         return False
@@ -128,7 +127,6 @@ def walk(root: Path, trees=("data", "derived"), only: set | None = None):
     ``only``: store-relative paths to keep (others are not yielded).
     """
     from ..manifest import read_manifest
-    from .describe import pair_companions
 
     root = Path(root)
     for tree in trees:
@@ -498,13 +496,11 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
             rep.seconds = time.perf_counter() - t0
             return rep
 
-        executor = _executor(shared, jobs, scheduler)
-        rep.workers = executor.name
+        executor = _LazyExecutor(shared, jobs, scheduler)
         tmp = out.parent / f"{TMP_PREFIX}index-{out.name}-{os.getpid()}"
         meta = {"store": store.name, "sfng_version": sfng.__version__, "built": started}
         galaxy_counts: Counter = Counter()
         products: Counter = Counter()
-        window = WINDOW_PER_WORKER * executor.workers
         pending: deque = deque()
         done = 0
         # While every row so far is the previous index's row at the same place, nothing is
@@ -582,7 +578,7 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
                     if len(chunk) >= CHUNK:
                         pending.append(("new", executor.submit(chunk), len(chunk)))
                         chunk = []
-                while len(pending) > window:
+                while len(pending) > WINDOW_PER_WORKER * executor.workers:
                     emit(*pending.popleft())
             flush_reuse()
             if chunk:
@@ -601,6 +597,7 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
             raise
         finally:
             executor.close()
+        rep.workers = executor.name
         if not rep.unchanged:
             os.replace(tmp, out)
             fsync_dir(out.parent)
@@ -616,6 +613,30 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
     rep.by_product = dict(products)
     rep.seconds = time.perf_counter() - t0
     return rep
+
+
+class _LazyExecutor:
+    """Starts the workers (processes, Dask client) only when a file needs describing: a build
+    that reuses every row forks nothing."""
+
+    def __init__(self, shared, jobs, scheduler):
+        self.args = (shared, jobs, scheduler)
+        self.workers = 1 if not scheduler and jobs <= 1 else max(1, jobs)
+        self._ex = None
+
+    @property
+    def name(self):
+        return self._ex.name if self._ex is not None else "no worker needed"
+
+    def submit(self, items):
+        if self._ex is None:
+            self._ex = _executor(*self.args)
+            self.workers = self._ex.workers
+        return self._ex.submit(items)
+
+    def close(self):
+        if self._ex is not None:
+            self._ex.close()
 
 
 def _executor(shared, jobs, scheduler):
