@@ -218,7 +218,7 @@ sparse holes ({apparent:.0f} GB apparent), warm page cache; best of 3 passes.
 | `describe` on {ngz} `.fits.gz` cubes (PRIMARY + FLUX inflated) | {r_gz:.0f} |
 
 Target >= 1000 files/s: describe {r_desc:.0f} ({'met' if r_desc >= TARGET else 'not met'}), {r_desc / r_base:.1f}x the
-astropy baseline.
+astropy baseline. Load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machine).
 """
     with open(REPO / "docs" / "benchmarks.md", "a", encoding="utf-8") as f:
         f.write(text)
