@@ -281,12 +281,16 @@ def _centre(header):
                 from astropy.io import fits
 
                 header = fits.Header.fromstring(header)
-            w = WCS(header).celestial
-            if w.naxis != 2:
+            full = WCS(header)
+            w = full.celestial
+            if w.naxis != 2 or full.wcs.lng < 0 or full.wcs.lat < 0:
                 return None
-            nx = header.get(f"NAXIS{w.wcs.lng + 1}") or header.get("NAXIS1")
-            ny = header.get(f"NAXIS{w.wcs.lat + 1}") or header.get("NAXIS2")
-            sky = w.pixel_to_world((nx - 1) / 2.0, (ny - 1) / 2.0)
+            # the celestial pair need not be axes 1 and 2 of the file; the sub-WCS keeps the
+            # file's axis order
+            sizes = [header.get(f"NAXIS{k + 1}") for k in sorted((full.wcs.lng, full.wcs.lat))]
+            if not all(sizes):
+                return None
+            sky = w.pixel_to_world(*[(n - 1) / 2.0 for n in sizes])
             icrs = sky.icrs
             return float(icrs.ra.deg) % 360.0, float(icrs.dec.deg)
     except Exception:  # noqa: BLE001 - no usable WCS: no position

@@ -582,3 +582,19 @@ def test_manifest_torn_tail_is_ignored_and_next_append_starts_a_new_line(tmp_pat
     mf.append(tmp_path, [mf.Entry("b.fits", sha256_file(tmp_path / "b.fits"), 1, None)])
     assert sorted(mf.read_manifest(tmp_path)) == ["a.fits", "b.fits"]
     assert mf.verify(tmp_path) == []
+
+
+def test_image_centre_with_the_celestial_axes_anywhere():
+    from astropy.io import fits
+
+    h = fits.Header()
+    h["NAXIS"], h["NAXIS1"], h["NAXIS2"], h["NAXIS3"] = 3, 5, 11, 21
+    h["CTYPE1"], h["CRVAL1"], h["CDELT1"], h["CRPIX1"] = "FREQ", 1.4e9, 1e5, 1
+    h["CTYPE2"], h["CRVAL2"], h["CDELT2"], h["CRPIX2"] = "DEC--TAN", 30.0, 1e-3, 6   # centre pixel
+    h["CTYPE3"], h["CRVAL3"], h["CDELT3"], h["CRPIX3"] = "RA---TAN", 150.0, -1e-3, 11  # centre pixel
+    ra, dec = ing._centre(h)
+    assert ra == pytest.approx(150.0, abs=1e-9) and dec == pytest.approx(30.0, abs=1e-9)
+    ra, dec = ing._centre(h.tostring())  # card text, as sfng.fitsheader hands it over
+    assert ra == pytest.approx(150.0, abs=1e-9)
+    h["CTYPE3"] = "VELO-LSR"
+    assert ing._centre(h) is None  # no celestial pair: no position, never a guess
