@@ -91,7 +91,9 @@ def _axes(prefix, dtype, unit, what):
 FILES_COLUMNS: list[Column] = [
     Column("path", "U240", "", "file path relative to the store root, '/'-separated"),
     Column("locator", "U64", "", "object inside the file: '' for the file itself, '[EXTNAME]' or "
-                                 "'[n]' for an HDU, '#name' for an object in a container"),
+                                 "'[n]' for an HDU, 'EXTNAME#channel' for one channel of a "
+                                 "multi-channel HDU (MaNGA DAP maps), '#name' for an object in a "
+                                 "container"),
     Column("tree", "U8", "", "store tree: data or derived"),
     Column("survey", "U40", "", "survey folder (data/<SURVEY>/)"),
     Column("galaxy", "U48", "", "galaxy: NED preferred name from the file name (NAME.original), "
