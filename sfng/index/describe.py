@@ -5,9 +5,11 @@ survey README's metadata (:func:`sfng.header.effective_header`) give the product
 beam, spectral axis, footprint and depth.  Data are read only with ``measure_depth``.
 
 Products that need their own reading (MaNGA cubes and maps, GZ3D, HDF5 containers) are
-dispatched to ``sfng.manga.describe(path, blocks, context) -> list[dict]`` when
-``sfng.manga.recognise(path, blocks)`` says so; its rows are laid over the common part of the
-row (path, size, mtime, sha256, validation ...), and may carry a ``locator`` per object.
+dispatched to ``sfng.manga.describe(path, blocks, store_root=..., measure_depth=...) ->
+list[dict]`` when ``sfng.manga.recognise(path, blocks)`` says so (``blocks`` is None for a
+non-FITS container such as HDF5); its rows are laid over the common part of the row (path,
+size, mtime, sha256, validation ...), and may carry a ``locator`` per object.  If it fails, the
+generic FITS row is written with flag 16.
 
 Noise companions (``X_noise.fits``, ``X_error.fits``, ``X.noise.fits``, PHANGS ``_noise``) are
 paired with their product by name (:func:`companion_of`); each row's ``noise_path`` names the
@@ -26,7 +28,6 @@ from .schema import (FLAG_DEPTH_ERROR, FLAG_NO_CELESTIAL, FLAG_PLUGIN_ERROR, FLA
                      FLAG_UNREADABLE, FOOT_MAX, null_row)
 
 NAN = float("nan")
-#: File name suffixes (before the FITS extension) of uncertainty companions.
 _STRUCTURAL = frozenset(("SIMPLE", "XTENSION", "BITPIX", "NAXIS", "EXTEND", "PCOUNT", "GCOUNT",
                          "NAXIS1", "NAXIS2", "NAXIS3", "NAXIS4", "NAXIS5", "EXTNAME", "EXTVER",
                          "TFIELDS", "THEAP", "GROUPS", "END", "INHERIT", "CHECKSUM", "DATASUM"))
@@ -34,6 +35,7 @@ _BEAM_SRC = {"header": "file", "readme": "readme", "aips-history": "history"}
 
 
 _FITS_NAME = re.compile(r"^(?P<stem>.+?)\.(?:fits?|fts)(?:\.gz)?$", re.IGNORECASE)
+#: Stem endings (before the FITS extension) of uncertainty companions: _noise, .error, -noise ...
 _NOISE_STEM = re.compile(r"^(?P<base>.+?)(?:[._-](?:noise|error))$", re.IGNORECASE)
 
 
@@ -219,7 +221,9 @@ def _plugin_rows(ctx, base, blocks):
 def data_block(blocks):
     """The HDU a row describes: the first image HDU with two or more axes, else the first
     image HDU, else the first table; None when the file holds no data."""
-    images = [b for b in blocks if _xtension(b) in ("", "IMAGE") and b.data_size > 0]
+    from ..fitsheader import image_blocks
+
+    images = image_blocks(blocks)
     for b in images:
         if len(b.shape) >= 2:
             return b
