@@ -267,8 +267,13 @@ def export_hdf5(store, out=None, *, plateifus=(), max_per_file: int = MAX_PER_FI
         if dest.exists() and not replace:
             raise SfngError(f"{dest} exists; sfng never overwrites a file (use --replace to replace it "
                             f"atomically, or --out DIR)")
-    from .fsutil import TMP_PREFIX, fsync_dir
+    from .fsutil import TMP_PREFIX, atomic_write_text, fsync_dir
+    from .manga import readme_text
 
+    if out.resolve() == (Path(store.root) / "derived" / "MMU").resolve():
+        readme = out / "MMU_README.txt"
+        if not readme.exists():  # the survey README of the store folder (citation, layout)
+            atomic_write_text(readme, readme_text("MMU"))
     for n, (rel, group) in enumerate(files.items(), 1):
         dest = out / rel
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -60,6 +60,7 @@ def test_export_layout(manga_store):
     from sfng.export_hdf5 import export_hdf5
 
     rep = export_hdf5(manga_store)
+    assert "Multimodal Universe" in (manga_store.root / "derived" / "MMU" / "MMU_README.txt").read_text()
     assert sorted(rep.files) == ["manga/healpix=618/0001-of-0001.hdf5", "manga/healpix=622/0001-of-0001.hdf5"]
     path = manga_store.root / "derived" / "MMU" / "manga" / "healpix=622" / "0001-of-0001.hdf5"
     with h5py.File(path, "r") as f:

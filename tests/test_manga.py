@@ -176,6 +176,19 @@ def test_cube_row_from_a_generated_file(files):
     assert deep["specres"] == pytest.approx(expect)
 
 
+def test_full_row_completes_a_row_for_use_outside_the_crawler(files, store):
+    import shutil
+
+    dest = store.root / "data" / "MANGA" / ("MaNGA_1-209232." + files["cube"].name)
+    dest.parent.mkdir(parents=True)
+    shutil.copy(files["cube"], dest)
+    (row,) = manga.describe(dest, store_root=store.root)
+    full = manga.full_row(row, store.root)
+    assert full["path"] == "data/MANGA/MaNGA_1-209232.manga-8485-1901-LOGCUBE.fits.gz"
+    assert (full["tree"], full["survey"], full["galaxy"]) == ("data", "MANGA", "MaNGA 1-209232")
+    assert full["size"] == dest.stat().st_size and full["flag"] == 0 and full["tracer"] == "OPTICAL-IFU"
+
+
 def test_old_release_cube(files):
     (row,) = manga.describe(files["cube15"], measure_depth=True)
     assert manga.parse_extra(row["extra"])["lsf"] == "DISP"
