@@ -169,7 +169,8 @@ def main(argv=None):
         write_big_index(index, args.rows)
         print(f"wrote {index} ({index.stat().st_size / 1e9:.2f} GB, {args.rows:,} rows) in "
               f"{time.perf_counter() - t0:.1f} s")
-    sfng = [sys.executable, "-m", "sfng"]
+    script = Path(sys.executable).with_name("sfng")
+    sfng = [str(script)] if script.exists() else [sys.executable, "-m", "sfng"]
     naive = [sys.executable, "-c", NAIVE, str(index)]
     for case, opts in USE_CASES.items():   # warm the page cache and the imports
         timed([*sfng, "find", "--index", str(index), *opts, "--format", "paths"])
@@ -221,8 +222,14 @@ def record(results, args, index, t_start, load):
                      f"{r['naive_s']:.3f} s ({r['naive_cpu']:.3f} s) | x{r['naive_s'] / r['sfng_s']:.1f} |")
     lines.append(f"\nPython + numpy + click + fitsio start-up alone: {t_start:.3f} s; load average "
                  f"{load:.1f} on {os.cpu_count()} cores during the run (other work shared the machine).\n")
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(head + "\n".join(lines) + "\n")
+    old = path.read_text(encoding="utf-8") if path.exists() else head
+    # A rerun replaces this script's earlier section for the same index size.
+    title = lines[0].strip().split(" (")[0]
+    kept = [part for part in old.split("\n## ") if not ("## " + part).startswith(title)]
+    text = "\n## ".join(kept).rstrip("\n") + "\n" + "\n".join(lines) + "\n"
+    from sfng.fsutil import atomic_write_text
+
+    atomic_write_text(path, text, overwrite=True)
     print(f"recorded in {path}")
 
 

@@ -473,7 +473,12 @@ def _compare(expr: Expr, n: Compare, resolver, canon=None):
                          f"column {left.name!r} holds text; compare it with a quoted string", expr.label)
     v = lit.value
     if lit.unit:
-        v = convert(v, canonical_unit(lit.unit), col_unit)
+        try:
+            v = convert(v, canonical_unit(lit.unit), col_unit)
+        except Exception as exc:  # noqa: BLE001 - astropy raises several types for bad units
+            raise WhereError(expr.text, lit.pos, lit.length,
+                             f"cannot express {lit.unit!r} in {col_unit!r}, the unit of column "
+                             f"{left.name!r} ({exc})", expr.label) from exc
     return _apply(op, values.astype(float), v, expr, n)
 
 

@@ -132,7 +132,10 @@ def _store_for(obj, index_path, store_override):
     from ..store import CONFIG_NAME, Store
 
     if index_path is None:
-        return obj.store(store_override)
+        try:
+            return obj.store(store_override)
+        except NotAStoreError as exc:
+            raise NotAStoreError(f"{exc}; or query a downloaded index with --index PATH") from exc
     if store_override:
         return Store.discover(store_override)
     parent = Path(index_path).resolve().parent
