@@ -1136,6 +1136,11 @@ def name_item(item, path, resolver) -> None:
     Sets ``galaxy``, ``input_name``, ``how`` (and a note for the fallback); on an unreadable file
     marks the item as an error, as ingest does for its own naming failures.
     """
+    if recognise(path) == "hdf5":
+        item.fail("error", "a Multimodal-Universe HDF5 file holds many galaxies and its healpix=/ "
+                           "folders matter: copy the tree under derived/MMU/ as it is (sfng export "
+                           "hdf5 writes there); it is indexed, not ingested")
+        return
     try:
         ident = product_identity(path)
         choice = galaxy_name(ident, resolver)

@@ -466,3 +466,16 @@ def test_demo_writes_manga_products(tmp_path):
     h = fits.getheader(tmp_path / "MANGA" / got["MANGA"][0], 0)
     assert (h["IFURA"], h["IFUDEC"], h["MANGAID"]) == (232.5447, 48.690201, "1-209232")
     assert (tmp_path / "MANGA-DAP" / "MANGA-DAP_README.txt").is_file()
+
+
+def test_ingest_refuses_mmu_containers_with_a_reason(store, tmp_path):
+    h5py = pytest.importorskip("h5py")
+    from sfng import ingest
+
+    src = tmp_path / "MMU" / "healpix=622"
+    src.mkdir(parents=True)
+    with h5py.File(src / "0001-of-0001.hdf5", "w") as f:
+        f.attrs["survey"] = "MaNGA"
+    plan = ingest.plan_ingest(store, tmp_path / "MMU", tree="derived", ned_rename=True, offline=True)
+    (item,) = [i for i in plan.items if i.kind == "data"]
+    assert item.action == "error" and "derived/MMU" in item.problems[0]
