@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SfngError
@@ -393,7 +393,7 @@ def _galaxy_from_name(name: str) -> str | None:
     return decode_galaxy(prefix) or prefix.replace("_", " ")
 
 
-def _common(row: dict, prim, dataset: str, extra: dict) -> None:
+def _common(row: dict, prim, extra: dict) -> None:
     """Fill what DRP cubes and DAP maps share: position, footprint, PSF, identity."""
     ifura, ifudec = _float(prim.get("IFURA")), _float(prim.get("IFUDEC"))
     objra, objdec = _float(prim.get("OBJRA")), _float(prim.get("OBJDEC"))
@@ -587,7 +587,7 @@ def describe_cube(path, headers=None, *, store_root=None, measure_depth=False, c
         raise SfngError(f"{path}: a MaNGA cube without a FLUX extension")
     row = _base_row(path, store_root)
     extra: dict = {}
-    _common(row, prim, "cube", extra)
+    _common(row, prim, extra)
     row["product"] = "cube"
     row["tracer"] = "OPTICAL-IFU"
     row["tracer_src"] = "plugin"
@@ -731,7 +731,7 @@ def describe_maps(path, headers=None, *, store_root=None, measure_depth=False) -
             unit = chans[cidx][1]
         row = _base_row(path, store_root)
         extra: dict = {}
-        _common(row, prim, "maps", extra)
+        _common(row, prim, extra)
         row["product"] = "image"
         row["tracer"] = tracer
         row["tracer_src"] = "plugin"

@@ -189,7 +189,6 @@ def write_cube(path, target, *, nwave: int = 128, release: str = "DR17", seed: i
     size = ifu_size(target.plateifu.split("-")[1])
     grid = SPAXEL_GRID[size]
     tmpl = templates()[CUBE_KEY]
-    prim_cards = tmpl[0]["cards"]
     crval3 = next(v for k, v, _ in tmpl[1]["cards"] if k == "CRVAL3")
     cd33 = next(v for k, v, _ in tmpl[1]["cards"] if k == "CD3_3")
     step = -(-NWAVE_DR17 // nwave)  # subsampling keeps the coverage

@@ -1,7 +1,6 @@
 """``sfng export hdf5``: the Multimodal-Universe parent-sample layout, then indexing the HDF5 gives
 back the same objects; HEALPix nested pixel numbers against known values."""
 
-import math
 import shutil
 
 import numpy as np

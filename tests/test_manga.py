@@ -109,7 +109,6 @@ def test_hexagon_radius_and_orientation():
     c = SkyCoord(ra0 * u.deg, dec0 * u.deg)
     sep = SkyCoord(ras * u.deg, decs * u.deg).separation(c).arcsec
     assert np.allclose(sep, 6.25, atol=1e-6)
-    pa = SkyCoord(ras * u.deg, decs * u.deg).position_angle  # noqa: F841 - attribute exists
     pas = c.position_angle(SkyCoord(ras * u.deg, decs * u.deg)).deg
     assert pas[0] == pytest.approx(90.0, abs=1e-4)   # first vertex due east
     assert pas[3] == pytest.approx(270.0, abs=1e-4)  # fourth due west
