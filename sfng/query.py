@@ -651,6 +651,8 @@ def select(index: Index, selection: Selection) -> Result:
             else:
                 names.append(canon)
         rows = rows[index.match_text("galaxy", names, rows, fold=False)] if names else rows[:0]
+        if names and not len(rows):
+            notes.extend(_covering_hint(index, names))
     for q in ("dist", "res_pc"):
         r = getattr(sel, q)
         if r is not None and len(rows):
@@ -680,6 +682,31 @@ def select(index: Index, selection: Selection) -> Result:
             every = rows
             rows = lambda: every[index.match_text("galaxy", galaxies, every, fold=False)]  # noqa: E731
     return Result(index, rows, sel, galaxies, notes)
+
+
+def _covering_hint(index: Index, names) -> list[str]:
+    """For galaxies no file is named after (the companion of a pair, a dwarf in a big field):
+    say how many files cover their position, and how to ask for them."""
+    from . import footprint
+
+    out = []
+    for name in names:
+        pos = index.galaxy_position(name)
+        if pos is None or not len(index):
+            continue
+        near = footprint.cap_prefilter(index.numbers("ra"), index.numbers("dec"),
+                                       index.numbers("fov") / 120.0, pos[0], pos[1], 0.0)
+        cand = np.flatnonzero(near)
+        if len(cand):
+            inside = footprint.contains_point_many(
+                np.asarray(index.raw("foot_ra", cand), dtype=float),
+                np.asarray(index.raw("foot_dec", cand), dtype=float),
+                np.asarray(index.raw("foot_n", cand), dtype=int), pos[0], pos[1])
+            k = int(np.count_nonzero(inside))
+            if k:
+                out.append(f"no file is named for {name}, but {k} file(s) cover its position: "
+                           f"sfng find --near '{name}' --radius 0.1arcmin")
+    return out
 
 
 def _range_filter(mask, values, rng: Range, quantity: str, notes: list) -> None:

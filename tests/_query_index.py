@@ -14,6 +14,7 @@ GALAXIES = [
     ("MESSIER 099", "NGC 4254;M99", 184.706667, 14.416500, 16.7),
     ("NGC 7793", "NGC7793", 359.457630, -32.591028, 3.9),
     ("POLE GALAXY", "", 10.0, 89.9, 20.0),
+    ("COMPANION", "", 24.173946, 15.80, 7.3),     # no file named for it, inside M74's fields
 ]
 
 # galaxy, survey, tracer, product, res (arcsec), rms_k (K native), chan_kms, bunit, valid

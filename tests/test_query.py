@@ -72,6 +72,14 @@ def test_use_case_3(idx):
         assert sorted(res.column("survey")) == ["BIMASONG", "KINGFISH", "SINGS"], name
 
 
+def test_galaxy_without_files_of_its_own_hints_at_covering_files(idx):
+    res = q(idx, galaxies=("companion",))
+    assert len(res) == 0
+    assert "5 file(s) cover its position" in res.notes[0]
+    assert "--near 'COMPANION'" in res.notes[0]
+    assert galaxies_of(q(idx, near="COMPANION", radius="0.1arcmin")) == ["MESSIER 074"]
+
+
 def test_unknown_galaxy_is_an_empty_result_with_a_note(idx):
     res = q(idx, galaxies=("IC 343",))
     assert len(res) == 0
@@ -158,7 +166,7 @@ def test_info(idx):
 
 def test_summary_matrix(idx):
     s = summary(idx)
-    assert s.galaxies == sorted(g[0] for g in GALAXIES)
+    assert s.galaxies == sorted(g[0] for g in GALAXIES if g[0] != "COMPANION")
     i, j = s.galaxies.index("MESSIER 074"), s.tracers.index("CO(1-0)")
     assert s.res[i, j] == pytest.approx(6.2)          # best of 6.2, 15 and unknown
     assert s.count[i, j] == 3
