@@ -684,28 +684,33 @@ def select(index: Index, selection: Selection) -> Result:
     return Result(index, rows, sel, galaxies, notes)
 
 
+def covering_rows(index: Index, ra: float, dec: float) -> np.ndarray:
+    """FILES rows whose footprint contains the point (ra, dec) in degrees."""
+    from . import footprint
+
+    if not len(index):
+        return np.zeros(0, dtype=int)
+    near = footprint.cap_prefilter(index.numbers("ra"), index.numbers("dec"),
+                                   index.numbers("fov") / 120.0, ra, dec, 0.0)
+    cand = np.flatnonzero(near)
+    if not len(cand):
+        return cand
+    inside = footprint.contains_point_many(np.asarray(index.raw("foot_ra", cand), dtype=float),
+                                           np.asarray(index.raw("foot_dec", cand), dtype=float),
+                                           np.asarray(index.raw("foot_n", cand), dtype=int), ra, dec)
+    return cand[inside]
+
+
 def _covering_hint(index: Index, names) -> list[str]:
     """For galaxies no file is named after (the companion of a pair, a dwarf in a big field):
     say how many files cover their position, and how to ask for them."""
-    from . import footprint
-
     out = []
     for name in names:
         pos = index.galaxy_position(name)
-        if pos is None or not len(index):
-            continue
-        near = footprint.cap_prefilter(index.numbers("ra"), index.numbers("dec"),
-                                       index.numbers("fov") / 120.0, pos[0], pos[1], 0.0)
-        cand = np.flatnonzero(near)
-        if len(cand):
-            inside = footprint.contains_point_many(
-                np.asarray(index.raw("foot_ra", cand), dtype=float),
-                np.asarray(index.raw("foot_dec", cand), dtype=float),
-                np.asarray(index.raw("foot_n", cand), dtype=int), pos[0], pos[1])
-            k = int(np.count_nonzero(inside))
-            if k:
-                out.append(f"no file is named for {name}, but {k} file(s) cover its position: "
-                           f"sfng find --near '{name}' --radius 0.1arcmin")
+        k = len(covering_rows(index, *pos)) if pos is not None else 0
+        if k:
+            out.append(f"no file is named for {name}, but {k} file(s) cover its position: "
+                       f"sfng find --near '{name}' --radius 0.1arcmin")
     return out
 
 
@@ -810,7 +815,8 @@ def info(index: Index, name: str) -> dict:
     (Mpc), ``dist_src``, and ``files``: one dict per file, grouped by tracer order, with
     ``path, survey, tracer, product, res`` (arcsec), ``depth_k`` (K in 1 km/s), ``size``
     (bytes), ``covers`` (whether the footprint contains the galaxy's centre; None unknown) and
-    ``offset`` (arcmin, file centre to galaxy centre).
+    ``offset`` (arcmin, file centre to galaxy centre); ``covering``: files named for other
+    galaxies whose footprint contains this galaxy's centre (a pair's companion, a wide field).
     """
     canon = index.resolve_galaxy(name)
     if canon is None:
@@ -830,7 +836,12 @@ def info(index: Index, name: str) -> dict:
         f["covers"] = c
         f["offset"] = _sep_arcmin(f.pop("ra"), f.pop("dec"), pos[0], pos[1])
     aliases = [a for a in str(rec.get("aliases", "") or "").split(";") if a.strip()]
-    return {"galaxy": canon, "aliases": aliases,
+    covering = []
+    if _finite(pos[0]) and _finite(pos[1]):
+        others = covering_rows(index, float(pos[0]), float(pos[1]))
+        others = np.setdiff1d(others, res.rows)
+        covering = Result(index, others, Selection()).records(["path", "galaxy", "survey", "tracer", "res"])
+    return {"galaxy": canon, "aliases": aliases, "covering": covering,
             "ra": rec.get("ra") if _finite(rec.get("ra")) else None,
             "dec": rec.get("dec") if _finite(rec.get("dec")) else None,
             "dist": float(rec["dist"]) if _finite(rec.get("dist")) else None,

@@ -78,6 +78,10 @@ def test_galaxy_without_files_of_its_own_hints_at_covering_files(idx):
     assert "5 file(s) cover its position" in res.notes[0]
     assert "--near 'COMPANION'" in res.notes[0]
     assert galaxies_of(q(idx, near="COMPANION", radius="0.1arcmin")) == ["MESSIER 074"]
+    rec = info(idx, "companion")
+    assert rec["files"] == []
+    assert {c["galaxy"] for c in rec["covering"]} == {"MESSIER 074"} and len(rec["covering"]) == 5
+    assert info(idx, "M74")["covering"] == []
 
 
 def test_unknown_galaxy_is_an_empty_result_with_a_note(idx):

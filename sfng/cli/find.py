@@ -255,6 +255,10 @@ def info(galaxy, index, fmt):
                 for f in rec["files"]]
         output.table(rows, ["tracer", "survey", "product", "res", "depth_k", "size", "covers", "offset", "path"])
         output.info("res in arcsec, depth_k in K (1 km/s channel), offset of the field centre in arcmin")
+    if rec["covering"]:
+        click.echo("")
+        click.echo(f"  also covering its position ({len(rec['covering'])} file(s) named for other galaxies):")
+        output.table(rec["covering"], ["galaxy", "tracer", "survey", "res", "path"])
 
 
 @click.command(cls=SelectionCommand)
