@@ -24,12 +24,12 @@ class GetReport:
     dest: Path
     copied: list = field(default_factory=list)       # (path, bytes)
     linked: list = field(default_factory=list)       # (path, bytes)
-    present: list = field(default_factory=list)      # (path, "already there, checksum ok")
-    skipped: list = field(default_factory=list)      # (path, reason): not fetched, not an error
+    present: list = field(default_factory=list)      # (path, why): skipped, already there and verified
     failed: list = field(default_factory=list)       # (path, reason): an error
     readmes: list = field(default_factory=list)      # (path, what happened)
     planned: list = field(default_factory=list)      # dry run: (path, action)
     unverified: list = field(default_factory=list)   # paths with no checksum to verify against
+    warnings: list = field(default_factory=list)     # (path, message): fetched, but worth a look
 
     @property
     def ok(self) -> bool:
@@ -44,8 +44,6 @@ class GetReport:
             return f"would fetch {len(self.planned)} file(s); nothing changed (dry run)"
         parts = [f"{len(self.copied)} copied", f"{len(self.linked)} linked",
                  f"{len(self.present)} already there"]
-        if self.skipped:
-            parts.append(f"{len(self.skipped)} skipped")
         if self.failed:
             parts.append(f"{len(self.failed)} FAILED")
         return ", ".join(parts) + f" ({human_size(self.bytes)})"
@@ -54,10 +52,10 @@ class GetReport:
         return {"dest": str(self.dest), "ok": self.ok, "bytes": self.bytes,
                 "copied": [p for p, _ in self.copied], "linked": [p for p, _ in self.linked],
                 "present": [p for p, _ in self.present],
-                "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
                 "failed": [{"path": p, "reason": r} for p, r in self.failed],
                 "readmes": [{"path": p, "action": a} for p, a in self.readmes],
                 "unverified": self.unverified,
+                "warnings": [{"path": p, "message": m} for p, m in self.warnings],
                 "planned": [{"path": p, "action": a} for p, a in self.planned]}
 
 
@@ -113,7 +111,11 @@ def get_files(result, store, dest, *, link: bool = False, dry_run: bool = False,
     fetched_by_folder: dict = {}
     total = len(paths)
     for n, path in enumerate(paths, start=1):
-        rel = _safe_rel(path)
+        try:
+            rel = _safe_rel(path)
+        except SfngError as exc:
+            report.failed.append((path, str(exc)))
+            continue
         folder = rel.parent
         src = store.root / rel
         if folder not in manifests:
@@ -121,8 +123,8 @@ def get_files(result, store, dest, *, link: bool = False, dry_run: bool = False,
         entry = manifests[folder].get(rel.name)
         expected = entry.sha256 if entry else (str(index_sha.get(path) or "").strip() or None)
         if entry and index_sha.get(path) and index_sha[path] != entry.sha256:
-            report.skipped.append((path, "the index's SHA-256 differs from the manifest's (stale "
-                                         "index?); verified against the manifest"))
+            report.warnings.append((path, "the index's SHA-256 differs from the manifest's (stale "
+                                          "index?); verified against the manifest"))
         target = dest / rel
         if not src.is_file():
             report.failed.append((path, f"missing in the store ({src})"))

@@ -116,3 +116,28 @@ def test_refusals(cli, demo, tmp_path):
     assert r.exit_code == 1 and "inside the store" in r.stderr
     r = cli("get", "NGC 9999", "--to", tmp_path / "none", "--store", demo.store_dir)
     assert r.exit_code == 0 and "nothing to fetch" in r.stderr
+
+
+def test_index_paths_cannot_escape_and_missing_files_fail(cli, store, tmp_path):
+    import json
+
+    from _query_index import rows, write_index
+
+    bad = rows()[:3]
+    bad[0]["path"] = "data/../../outside.fits"
+    bad[1]["path"] = "/etc/passwd"
+    bad[2]["path"] = "data/BIMASONG/not-there.fits"
+    for r in bad:
+        r["galaxy"] = "MESSIER 074"
+    write_index(store.index_path, files=bad)
+    outside = store.root.parent / "outside.fits"
+    outside.write_bytes(b"secret")
+    dest = tmp_path / "out"
+    r = cli("get", "M74", "--to", dest, "--store", store.root, "--format", "json")
+    assert r.exit_code == 1
+    rep = json.loads(r.stdout)
+    reasons = {f["path"]: f["reason"] for f in rep["failed"]}
+    assert "refusing index path" in reasons["data/../../outside.fits"]
+    assert "refusing index path" in reasons["/etc/passwd"]
+    assert "missing in the store" in reasons["data/BIMASONG/not-there.fits"]
+    assert not dest.exists() or not any(p.is_file() for p in dest.rglob("*"))

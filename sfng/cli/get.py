@@ -69,7 +69,7 @@ def get(galaxy_args, dest, link, selection, index, dry_run, fmt):
             click.echo(f"linked: {path}")
         for path, why in report.present:
             click.echo(f"skipped (already there, checksum ok): {path}")
-        for path, why in report.skipped:
+        for path, why in report.warnings:
             output.warn(f"{path}: {why}")
         for path in report.unverified:
             output.warn(f"{path}: not in the survey's MANIFEST.sha256 nor the index; copied unverified")
