@@ -129,6 +129,10 @@ def get_files(result, store, dest, *, link: bool = False, dry_run: bool = False,
         if not src.is_file():
             report.failed.append((path, f"missing in the store ({src})"))
             continue
+        if not _inside(src, store.root):
+            report.failed.append((path, f"{src} is a link to {src.resolve()}, outside the store; "
+                                        f"not fetched"))
+            continue
         if expected is None:
             report.unverified.append(path)
         if dry_run:

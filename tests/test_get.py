@@ -123,10 +123,13 @@ def test_index_paths_cannot_escape_and_missing_files_fail(cli, store, tmp_path):
 
     from _query_index import rows, write_index
 
-    bad = rows()[:3]
+    bad = rows()[:4]
     bad[0]["path"] = "data/../../outside.fits"
     bad[1]["path"] = "/etc/passwd"
     bad[2]["path"] = "data/BIMASONG/not-there.fits"
+    bad[3]["path"] = "data/BIMASONG/link.fits"
+    (store.root / "data" / "BIMASONG").mkdir()
+    (store.root / "data" / "BIMASONG" / "link.fits").symlink_to(store.root.parent / "outside.fits")
     for r in bad:
         r["galaxy"] = "MESSIER 074"
     write_index(store.index_path, files=bad)
@@ -140,4 +143,5 @@ def test_index_paths_cannot_escape_and_missing_files_fail(cli, store, tmp_path):
     assert "refusing index path" in reasons["data/../../outside.fits"]
     assert "refusing index path" in reasons["/etc/passwd"]
     assert "missing in the store" in reasons["data/BIMASONG/not-there.fits"]
+    assert "outside the store" in reasons["data/BIMASONG/link.fits"]
     assert not dest.exists() or not any(p.is_file() for p in dest.rglob("*"))
