@@ -15,7 +15,7 @@ import pytest
 from sfng.errors import SfngError
 from sfng.index import build as B
 from sfng.index.io import read_index
-from sfng.index.schema import FLAG_NO_CELESTIAL, FLAG_UNREADABLE
+from sfng.index.schema import FLAG_UNREADABLE
 
 CO10 = 115.2712018e9
 

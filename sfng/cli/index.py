@@ -53,19 +53,20 @@ def build(full, jobs, scheduler, measure_depth, no_validate, out, dry_run, fmt, 
     """
     from ..index.build import build_index
 
-    progress = None
     bar = None
-    if fmt == "text" and sys.stderr.isatty() and output.verbosity() >= 1 and not dry_run:
-        def progress(done, total):
-            nonlocal bar
-            if bar is None:
-                bar = click.progressbar(length=total or 0, label="indexing", file=sys.stderr)
-                bar.__enter__()
-            bar.update(done - bar.pos)
+
+    def show_progress(done, total):
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total or 0, label="indexing", file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    on_tty = fmt == "text" and sys.stderr.isatty() and output.verbosity() >= 1 and not dry_run
     try:
         rep = build_index(store, out=out, full=full, jobs=jobs, measure_depth=measure_depth,
-                          progress=progress, scheduler=scheduler, validate=not no_validate,
-                          dry_run=dry_run)
+                          progress=show_progress if on_tty else None, scheduler=scheduler,
+                          validate=not no_validate, dry_run=dry_run)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)

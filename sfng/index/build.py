@@ -18,6 +18,7 @@ stops two builds of the same index at once.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections import Counter, deque
@@ -449,12 +450,12 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
     dry_run : bool
         Count what would be described, reused and dropped; write nothing.
     """
+    from datetime import datetime, timezone
+
     import sfng
 
     from ..galaxies import name_key, read_galaxies
     from .io import IndexWriter
-
-    from datetime import datetime, timezone
 
     t0 = time.perf_counter()
     # Sub-second build time: a README edited after it re-describes its survey next time.
@@ -544,7 +545,7 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
             reuse_start = reuse_count = reuse_files = 0
 
             def flush_reuse():
-                nonlocal reuse_start, reuse_count, reuse_files
+                nonlocal reuse_count, reuse_files
                 if reuse_count:
                     recs, changed = _refresh(previous.records[reuse_start:reuse_start + reuse_count],
                                              reuse_items, galaxy_keys)
@@ -585,7 +586,7 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
                 pending.append(("new", executor.submit(chunk), len(chunk)))
             while pending:
                 emit(*pending.popleft())
-            gal_rows = galaxy_rows(galaxies, galaxy_counts)
+            gal_rows = galaxy_rows(galaxies, galaxy_counts, store)
             if state["writer"] is None and state["same"] == len(previous.records) \
                     and _same_galaxies(prev_path, gal_rows):
                 rep.unchanged = True
@@ -720,17 +721,41 @@ def _same_galaxies(path, rows) -> bool:
     return galaxies_bytes(path) == encode_rows(rows, GALAXIES_COLUMNS)[0].tobytes()
 
 
-def galaxy_rows(table, counts: Counter) -> list[dict]:
+def galaxy_rows(table, counts: Counter, store=None) -> list[dict]:
     """GALAXIES rows: every galaxy of the table, plus galaxies named by files but missing from
-    it (their position and distance unknown)."""
+    it (distance unknown; position from the store's NED cache when it has them, never asked
+    from the network)."""
     rows, seen = [], set()
     for g in table:
         rows.append({"name": g.name, "aliases": ";".join(g.aliases), "ra": g.ra, "dec": g.dec,
                      "dist": g.dist, "dist_src": g.dist_src, "n_files": counts.get(g.name, 0)})
         seen.add(g.name)
-    for name in sorted(set(counts) - seen):
-        rows.append({"name": name, "n_files": counts[name]})
+    missing = sorted(set(counts) - seen)
+    cached = _ned_positions(store, missing) if missing and store is not None else {}
+    for name in missing:
+        ra, dec = cached.get(name, (None, None))
+        rows.append({"name": name, "ra": ra, "dec": dec, "n_files": counts[name]})
     return rows
+
+
+def _ned_positions(store, names) -> dict:
+    """``{name: (ra, dec)}`` from the store's NED name cache (offline look-ups only)."""
+    try:
+        from ..ned import Resolver
+
+        res = Resolver(store, offline=True)
+    except Exception:  # noqa: BLE001 - no usable cache: positions stay unknown
+        return {}
+    out = {}
+    for name in names:
+        try:
+            hit = res.lookup(name)
+            ra, dec = float(hit["ra"]), float(hit["dec"])
+        except Exception:  # noqa: BLE001 - not cached, or no position recorded
+            continue
+        if math.isfinite(ra) and math.isfinite(dec):
+            out[name] = (ra, dec)
+    return out
 
 
 def _clean_stale(out: Path):
