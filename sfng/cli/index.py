@@ -102,6 +102,8 @@ def stats(obj, by, index_path, fmt):
     click.echo(f"{path}: {got['rows']} rows, built {got['built']} (schema {got['schema_version']})")
     for col, counts in got["by"].items():
         click.echo("")
+        if not counts:
+            click.echo(f"{col}: no rows")
         output.table([{col: k or "(unknown)", "rows": n} for k, n in counts.items()])
 
 
