@@ -122,6 +122,7 @@ def radec(v) -> tuple[np.ndarray, np.ndarray]:
     """RA in [0, 360) and Dec in degrees from vectors (..., 3) (need not be unit)."""
     v = np.asarray(v, dtype=float)
     ra = np.degrees(np.arctan2(v[..., 1], v[..., 0])) % 360.0
+    ra = np.where(ra >= 360.0, 0.0, ra)  # -1e-20 % 360 is 360.0 in floating point
     dec = np.degrees(np.arctan2(v[..., 2], np.hypot(v[..., 0], v[..., 1])))
     return ra, dec
 
@@ -487,7 +488,9 @@ def _outline(entries: tuple, k: int, tolerance_arcsec: float) -> Footprint | Non
     lats = world[:, cel.lat].tolist()
     stat = res["stat"].tolist()
     isfinite, cos, sin, rad = math.isfinite, math.cos, math.sin, math.radians
-    ok = [s == 0 and isfinite(a) and isfinite(d) for s, a, d in zip(stat, lons, lats)]
+    # a linear (projection-less) RA/DEC pair can run past the pole: such samples are off the sky
+    ok = [s == 0 and isfinite(a) and isfinite(d) and -90.0 <= d <= 90.0
+          for s, a, d in zip(stat, lons, lats)]
     vec = []
     for a, d, good in zip(lons, lats, ok):
         if good:
@@ -524,22 +527,28 @@ def _outline(entries: tuple, k: int, tolerance_arcsec: float) -> Footprint | Non
         idx = distinct or idx[:1]
 
     if ok[m]:
-        c, cra, cdec = vec[m], lons[m] % 360.0, lats[m]
+        c, cra, cdec = vec[m], _wrap(lons[m]), lats[m]
     else:  # the central pixel is off the sky: use the vertices' mean direction
         sx, sy, sz = (sum(vec[i][j] for i in idx) for j in range(3))
         c = _norm3((sx, sy, sz))
-        cra = math.degrees(math.atan2(c[1], c[0])) % 360.0
+        cra = _wrap(math.degrees(math.atan2(c[1], c[0])))
         cdec = math.degrees(math.atan2(c[2], math.hypot(c[0], c[1])))
     radius = math.degrees(max(_angle3(vec[i], c) for i in idx))
     # widths between the mid-points of opposite edges (through the field, not along an edge)
     width = math.degrees(_angle3(vec[m + 1], vec[m + 2])) * 60.0 if ok[m + 1] and ok[m + 2] else math.nan
     height = math.degrees(_angle3(vec[m + 3], vec[m + 4])) * 60.0 if ok[m + 3] and ok[m + 4] else math.nan
-    ra = np.array([lons[i] % 360.0 for i in idx])
+    ra = np.array([_wrap(lons[i]) for i in idx])
     dec = np.array([lats[i] for i in idx])
     ra.flags.writeable = dec.flags.writeable = False  # shared through the cache
     return Footprint(ra=ra, dec=dec, centre=(cra, cdec), radius=radius,
                      size_arcmin=2.0 * radius * 60.0, width_arcmin=width, height_arcmin=height,
                      partial=partial)
+
+
+def _wrap(ra: float) -> float:
+    """RA in [0, 360): ``-1e-20 % 360`` is 360.0 in floating point, hence the second test."""
+    r = ra % 360.0
+    return 0.0 if r >= 360.0 else r
 
 
 def _cross3(a, b):
@@ -734,7 +743,7 @@ def parse_polygon(text: str) -> tuple[np.ndarray, np.ndarray]:
             if len(parts) != 2:
                 raise FootprintError(f"polygon vertex {vtx!r}: expected RA,DEC")
             pairs.append(tuple(parts))
-    ra = np.array([_angle_token(a, True) for a, _ in pairs]) % 360.0
+    ra = np.array([_wrap(_angle_token(a, True)) for a, _ in pairs])
     dec = np.array([_angle_token(d, False) for _, d in pairs])
     if len(ra) < 3:
         raise FootprintError(f"polygon {text!r}: needs at least 3 vertices")

@@ -334,3 +334,26 @@ def test_header_only_file_without_padding(tmp_path):
     p.write_bytes(h.tostring().encode().rstrip(b" ") .ljust(80 * (len(h) + 1), b" "))
     (b,) = read_headers(p)
     assert b.header["OBJECT"] == "NGC 628" and b.data_size == 0
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_damaged_files_raise_only_fits_header_errors(tmp_path, data):
+    """Bytes changed anywhere in a two-HDU file: the reader answers or raises FitsHeaderError."""
+    h0 = fits.Header({"SIMPLE": True, "BITPIX": 16, "NAXIS": 2, "NAXIS1": 10, "NAXIS2": 7,
+                      "EXTEND": True, "OBJECT": "NGC 628", "CDELT1": -1e-4})
+    h1 = fits.Header({"XTENSION": "IMAGE", "BITPIX": -32, "NAXIS": 1, "NAXIS1": 30, "PCOUNT": 0,
+                      "GCOUNT": 1, "EXTNAME": "ERR"})
+    raw = bytearray(h0.tostring().encode() + bytes(2880) + h1.tostring().encode() + bytes(2880))
+    for _ in range(data.draw(st.integers(1, 6))):
+        pos = data.draw(st.integers(0, len(raw) - 1))
+        raw[pos] = data.draw(st.sampled_from(b"0123456789 -+.'=/TFEDX()&\x00\xff"))
+    cut = data.draw(st.sampled_from([len(raw), len(raw) - 100, 3000, 6000, 8000]))
+    p = tmp_path / "damaged.fits"
+    p.write_bytes(bytes(raw[:cut]))
+    try:
+        blocks = read_headers(p)
+    except FitsHeaderError:
+        return
+    for b in blocks:
+        dict(b.header)  # the view builds

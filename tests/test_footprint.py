@@ -451,3 +451,30 @@ def test_every_manga_hdu_matches_astropy():
         assert_corners_match(out, ref)
         compared += 1
     assert compared >= 70
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    proj=st.sampled_from(["TAN", "SIN", "ARC", "CAR", "AIT", "ZEA", "NCP", "GLS", "XYZ", ""]),
+    naxes=st.lists(st.integers(0, 3000), min_size=2, max_size=4),
+    crval=st.tuples(st.floats(-720, 720), st.floats(-100, 100)),
+    cdelt=st.tuples(st.floats(-10, 10), st.floats(-10, 10)),
+    pc=st.floats(-2, 2),
+    cunit=st.sampled_from(["deg", "DEG", "arcsec", "Hz", ""]),
+)
+def test_any_wcs_gives_a_footprint_none_or_a_clear_error(proj, naxes, crval, cdelt, pc, cunit):
+    h = {"NAXIS": len(naxes), **{f"NAXIS{i}": n for i, n in enumerate(naxes, 1)},
+         "CTYPE1": f"RA---{proj}" if proj else "RA", "CTYPE2": f"DEC--{proj}" if proj else "DEC",
+         "CRVAL1": crval[0], "CRVAL2": crval[1], "CDELT1": cdelt[0], "CDELT2": cdelt[1],
+         "CRPIX1": naxes[0] / 2, "CRPIX2": naxes[1] / 2, "PC1_2": pc, "CUNIT1": cunit, "CUNIT2": cunit}
+    if len(naxes) > 2:
+        h.update({"CTYPE3": "FREQ", "CRVAL3": 1e9, "CDELT3": 0.0, "PC3_1": pc})
+    try:
+        out = fp.outline(h)
+    except fp.FootprintError as exc:
+        assert str(exc)
+        return
+    if out is not None:
+        assert 1 <= out.n <= fp.MAX_VERTICES
+        assert np.all((out.ra >= 0) & (out.ra < 360)) and np.all(np.abs(out.dec) <= 90)
+        assert out.radius >= 0
