@@ -52,6 +52,7 @@ _WCS_KEY = re.compile(
 )
 _WCS_PREFIXES = frozenset(("NA", "WC", "CT", "CR", "CD", "CU", "PC", "PV", "PS", "LO", "LA", "EQ",
                            "EP", "RA", "RE", "SP", "VE"))
+_STRING_PREFIXES = frozenset(("CT", "CU", "RA", "SP", "PS"))
 _STRING_KEY = re.compile(r"(CTYPE\d+|CUNIT\d+|RADESYS|RADECSYS|SPECSYS|PS\d+_\d+)")
 
 
@@ -159,9 +160,10 @@ def separation(ra1, dec1, ra2, dec2):
 def _card(key: str, value) -> str | None:
     """One card image, or None for a value wcslib cannot use (unknown, not finite)."""
     t = type(value)
-    if t is str or _STRING_KEY.fullmatch(key):
+    string_key = key[:2] in _STRING_PREFIXES and _STRING_KEY.fullmatch(key)
+    if t is str or string_key:
         value = str(value)
-        if _STRING_KEY.fullmatch(key):
+        if string_key:
             return f"{key:<8}= '{value.replace(chr(39), chr(39) * 2)[:66]}'".ljust(80)[:80]
         try:  # README values arrive as text when they failed to cast
             value = float(value)
