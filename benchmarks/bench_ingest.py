@@ -9,7 +9,8 @@ target (issue 3) is a throughput ratio of at least 0.8.  Because ingest fsyncs a
 not, the baseline with a final ``sync`` is printed too.
 
 Fault test (``--trials N``): each trial starts ``sfng ingest`` (copy or move) in a subprocess,
-kills it with SIGKILL at a random moment, checks that no partial file sits under a final name and
+kills it with SIGKILL at a random point of its progress (after a random number of files, a random
+fraction of a file later), checks that no partial file sits under a final name and
 that every manifest entry verifies, then reruns it to completion and checks that every source
 landed exactly once with its bytes, nothing is left over, and (move) every source is gone.
 
@@ -226,20 +227,41 @@ def check_complete(store_root: Path, src: Path, sums: dict, mode: str) -> list[s
     return bad
 
 
+def _landed(folder: Path) -> int:
+    try:
+        return sum(1 for n in os.listdir(folder) if n.endswith(".fits") and not n.startswith(TMP_PREFIX))
+    except FileNotFoundError:
+        return 0
+
+
 def fault_trial(work: Path, seed: int, mode: str, n_files: int = 12, size_mb: float = 24.0,
-                window: tuple = (0.0, 1.5)) -> dict:
-    """One kill -9 trial, the kill falling uniformly in ``window`` (seconds after the start);
-    returns ``{"ok", "delay_s", "landed_at_kill", "problems", ...}``."""
+                startup: float = 0.3, per_file: float = 0.03) -> dict:
+    """One kill -9 trial; returns ``{"ok", "delay_s", "landed_at_kill", "problems", ...}``.
+
+    The kill point is drawn in progress, not in time, so that every trial interrupts real work:
+    a number of files ``k`` in [0, n_files - 1] is drawn; the kill comes a random fraction of one
+    file's time (``per_file`` seconds) after the ``k``-th file landed (for ``k == 0``: at a
+    random moment between half the start-up time and the first file landing).
+    """
     rng = random.Random(seed)
     work.mkdir(parents=True, exist_ok=True)
     src = work / "S"
     sums = make_survey(src, n_files, size_mb, seed=seed)
     store = new_store(work / "store")
     env = _env()
-    delay = rng.uniform(*window)
+    k = rng.randrange(n_files)
+    extra = rng.uniform(0.0, per_file)
+    folder = store.root / "data" / "S"
+    t0 = time.perf_counter()
     proc = subprocess.Popen(_ingest_cmd(store.root, src, mode), env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    time.sleep(delay)
+    if k == 0:
+        time.sleep(rng.uniform(0.5 * startup, startup + per_file))
+    else:
+        while proc.poll() is None and _landed(folder) < k:
+            time.sleep(0.001)
+        time.sleep(extra)
+    delay = time.perf_counter() - t0
     finished_before_kill = proc.poll() is not None
     if not finished_before_kill:
         os.kill(proc.pid, signal.SIGKILL)
@@ -256,7 +278,7 @@ def fault_trial(work: Path, seed: int, mode: str, n_files: int = 12, size_mb: fl
 
 
 def fault_test(work: Path, trials: int, n_files: int, size_mb: float) -> list[dict]:
-    # Calibrate: kill anywhere in an uninterrupted run's duration.
+    # Calibrate the start-up and the time per file of an uninterrupted run.
     cal = work / "calibrate"
     src = cal / "S"
     make_survey(src, n_files, size_mb, seed=0)
@@ -267,22 +289,22 @@ def fault_test(work: Path, trials: int, n_files: int, size_mb: float) -> list[di
     subprocess.run(_ingest_cmd(cal / "store", empty, "copy"), env=_env(), check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     startup = time.perf_counter() - t0
-    windows = {}
+    per_file = {}
     for mode in ("copy", "move"):  # copy first: the move empties the folder
         new_store(cal / f"store-{mode}")
         t0 = time.perf_counter()
         subprocess.run(_ingest_cmd(cal / f"store-{mode}", src, mode), env=_env(), check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         full = time.perf_counter() - t0
-        windows[mode] = (0.7 * startup, 1.1 * full)
-        print(f"  {mode}: start-up {startup:.2f} s, an uninterrupted run {full:.2f} s; kills fall "
-              f"uniformly in [{windows[mode][0]:.2f}, {windows[mode][1]:.2f}] s")
+        per_file[mode] = max(0.002, (full - startup) / n_files)
+        print(f"  {mode}: start-up {startup:.2f} s, an uninterrupted run {full:.2f} s, "
+              f"{per_file[mode] * 1e3:.0f} ms per file")
     shutil.rmtree(cal)
     out = []
     for t in range(trials):
         mode = ("copy", "move")[t % 2]
         r = fault_trial(work / f"t{t}", seed=t + 1, mode=mode, n_files=n_files, size_mb=size_mb,
-                        window=windows[mode])
+                        startup=startup, per_file=per_file[mode])
         shutil.rmtree(work / f"t{t}", ignore_errors=True)
         state = "finished before the kill" if r["finished_before_kill"] else \
             f"killed with {r['landed_at_kill']}/{n_files} landed"
@@ -345,7 +367,8 @@ def main(argv=None):
             killed = [r for r in res if not r["finished_before_kill"]]
             ok &= n_ok == len(res)
             lines += [f"Fault test: {len(res)} trials (copy and move alternating), {args.trial_files} files / "
-                      f"{args.trial_mb:.0f} MB each, SIGKILL at a random moment then a rerun: "
+                      f"{args.trial_mb:.0f} MB each, SIGKILL at a random point (after a random number of "
+                      f"landed files, a random fraction of a file's time later) then a rerun: "
                       f"{n_ok}/{len(res)} passed; {len(killed)} killed mid-run (with "
                       f"{', '.join(str(r['landed_at_kill']) for r in killed)} files landed at the kill). "
                       f"Checks: no partial file under a final name, every manifest entry verifies, the "
