@@ -467,19 +467,27 @@ def _validator():
         return None
 
 
-def validation_hook(path: Path):
+def validation_hook(path: Path, readme_metadata=None, tree: str | None = None):
     """Minimum-rule check of one source file before it lands, through :mod:`sfng.validate`.
 
     Returns ``None`` when sfng.validate is not available in this build (nothing is checked),
     else ``(errors, report dict)``: a file with errors goes to ``uncalibrated/<SURVEY>/`` with
-    its report (``<file name>.validation.json``), unless ingest runs with ``force``.  The source
-    is validated where it is (``store=None``), so the README defaults that apply are those of
-    its own folder's ``<FOLDER>_README.txt`` (see :func:`sfng.header.readme_for`).
+    its report (``<file name>.validation.json``), unless ingest runs with ``force``.  The file is
+    judged as it will be in the store: with ``readme_metadata``, the defaults of the README that
+    will govern it (the store's, else the one being landed), and as bound for ``tree``.
     """
+    import inspect
+
     validate_file = _validator()
     if validate_file is None:
         return None
-    report = validate_file(path, store=None)
+    wanted = {"readme_metadata": dict(readme_metadata or {}), "tree": tree}
+    try:
+        accepted = inspect.signature(validate_file).parameters
+    except (TypeError, ValueError):
+        accepted = {}
+    kwargs = {k: v for k, v in wanted.items() if k in accepted and v is not None}
+    report = validate_file(path, store=None, **kwargs)
     errors = [e if isinstance(e, str) else str(getattr(e, "message", e)) for e in report.errors]
     return errors, report.as_dict()
 
@@ -606,6 +614,8 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
                  or p.name.lower() == f"{src_dir.name}_readme.txt".lower()]
         readme_src = exact[0] if exact else (tops[0] if len(tops) == 1 else None)
         readme_src = readme_src.resolve() if readme_src is not None else None
+    readme_meta = _governing_readme_metadata(store.readme_path(survey, tree), readme_src) \
+        if do_validate else {}
 
     manifests: dict = {}
 
@@ -724,7 +734,7 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
             _compare_existing(item, dest, entries_of(dest.parent))
             continue
         if item.kind == "data" and _is_fits_name(Path(item.rel).name) and do_validate:
-            _validate_item(item, plan, root, quarantine_dir, entries_of)
+            _validate_item(item, plan, root, quarantine_dir, entries_of, readme_meta)
         elif item.kind == "data" and force and _validation_available():
             item.notes.append("not validated (--force)")
 
@@ -744,9 +754,25 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
     return plan
 
 
-def _validate_item(item, plan, root, quarantine_dir, entries_of):
+def _governing_readme_metadata(store_readme: Path, readme_src: Path | None) -> dict:
+    """README defaults that will apply to the landed files: the store's README when it exists
+    (it is kept), else the source README being landed; unreadable metadata count as none (the
+    README item reports it)."""
+    from .errors import ReadmeError
+    from .readme import read_readme
+
+    path = store_readme if store_readme.is_file() else readme_src
+    if path is None:
+        return {}
     try:
-        got = validation_hook(Path(item.source))
+        return dict(read_readme(path).metadata)
+    except (ReadmeError, OSError):
+        return {}
+
+
+def _validate_item(item, plan, root, quarantine_dir, entries_of, readme_meta):
+    try:
+        got = validation_hook(Path(item.source), readme_meta, plan.tree)
     except Exception as exc:  # noqa: BLE001 - a validator crash must not block ingest
         item.notes.append(f"validation failed to run ({type(exc).__name__}: {exc}); not checked")
         return

@@ -598,3 +598,32 @@ def test_image_centre_with_the_celestial_axes_anywhere():
     assert ra == pytest.approx(150.0, abs=1e-9)
     h["CTYPE3"] = "VELO-LSR"
     assert ing._centre(h) is None  # no celestial pair: no position, never a guess
+
+
+def test_validation_sees_the_readme_that_will_govern_the_file(store, tmp_path, monkeypatch):
+    """A file without BUNIT passes when the README that will apply in the store supplies it."""
+    from astropy.io import fits
+
+    seen = []
+
+    def fake_validate_file(path, store=None, deep=False, *, readme_metadata=None, tree=None):
+        seen.append((readme_metadata, tree))
+        ok = "BUNIT" in fits.getheader(path) or "BUNIT" in (readme_metadata or {})
+        return SimpleNamespace(errors=[] if ok else ["bunit-missing"], as_dict=lambda: {"ok": ok})
+
+    monkeypatch.setattr(ing, "_validator", lambda: fake_validate_file)
+    src = tmp_path / "HERA"
+    write_fits(src / "ngc628_co21.fits")
+    with fits.open(src / "ngc628_co21.fits", mode="update") as h:
+        del h[0].header["BUNIT"]
+    (src / "notes_README.txt").write_text("BUNIT = K\n---\nunits only here\n")
+    plan = ing.plan_ingest(store, src, ned_rename=True, resolver=FakeResolver(), tree="derived")
+    item = next(i for i in plan.items if i.kind == "data")
+    assert item.dest.startswith("derived/HERA/") and seen[-1] == ({"BUNIT": "K"}, "derived")
+    # The store's README, once there, is the one that governs (it is kept).
+    store_readme = store.readme_path("HERA", "derived")
+    store_readme.parent.mkdir(parents=True)
+    store_readme.write_text("MAPTYPE = CO(2-1)\n---\nno units\n")
+    plan = ing.plan_ingest(store, src, ned_rename=True, resolver=FakeResolver(), tree="derived")
+    item = next(i for i in plan.items if i.kind == "data")
+    assert item.dest.startswith("uncalibrated/HERA/") and seen[-1][0] == {"MAPTYPE": "CO(2-1)"}
