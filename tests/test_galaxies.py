@@ -71,3 +71,26 @@ def test_set_and_cli(store, cli):
     assert got[0]["name"] == "NGC 3184" and got[0]["dist"] == 12.0
     r = cli("galaxies", "list", "--format", "csv", "--store", store.root)
     assert r.output.splitlines()[0] == "name,aliases,ra,dec,dist,dist_src"
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_name = st.text(st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters=";|,\"'#"),
+                min_size=1, max_size=20)
+_num = st.one_of(st.just(float("nan")), st.floats(-1e3, 1e3, allow_nan=False))
+
+
+@settings(max_examples=30, deadline=None)
+@given(rows=st.lists(st.tuples(_name, st.lists(_name, max_size=3), _num, _num, _num, _name),
+                     min_size=1, max_size=5, unique_by=lambda r: G.name_key(r[0])))
+def test_table_round_trip(tmp_path_factory, rows):
+    path = tmp_path_factory.mktemp("g") / "galaxies.ecsv"
+    gals = [G.Galaxy(n, tuple(a), ra, dec, d, src) for n, a, ra, dec, d, src in rows]
+    G.write_galaxies(G.GalaxyTable(gals), path=path)
+    back = {g.name: g for g in G.read_galaxies(path=path)}
+    assert set(back) == {g.name for g in gals}
+    for g in gals:
+        b = back[g.name]
+        assert b.aliases == g.aliases and b.dist_src == g.dist_src
+        for x, y in ((b.ra, g.ra), (b.dec, g.dec), (b.dist, g.dist)):
+            assert (math.isnan(x) and math.isnan(y)) or x == y
