@@ -1097,7 +1097,13 @@ def execute(plan: Plan, mode: str = "copy", jobs: int = 1, progress=None) -> Rep
                     journal.record("landed", dst=item.dest, sha256=digest, size=size)
                 record_manifest(item, digest, size)
                 if item_mode == "move":
-                    src.unlink()
+                    try:
+                        src.unlink()
+                    except OSError as exc:
+                        msg = (f"landed and verified as {item.dest}, but the source could not be "
+                               f"removed ({exc.strerror or exc}); remove it by hand or rerun")
+                        item.problems.append(msg)
+                        return Outcome(item, "failed", msg, digest, size, how)
                     with guard:
                         journal.record("source-removed", src=str(src))
                 return Outcome(item, "landed", "", digest, size, how)

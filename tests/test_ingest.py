@@ -627,3 +627,25 @@ def test_validation_sees_the_readme_that_will_govern_the_file(store, tmp_path, m
     plan = ing.plan_ingest(store, src, ned_rename=True, resolver=FakeResolver(), tree="derived")
     item = next(i for i in plan.items if i.kind == "data")
     assert item.dest.startswith("uncalibrated/HERA/") and seen[-1][0] == {"MAPTYPE": "CO(2-1)"}
+
+
+def test_move_that_cannot_remove_its_source_says_so(store, survey, monkeypatch):
+    plan = ing.plan_ingest(store, survey, ned_rename=True, resolver=FakeResolver(), validate=False)
+    real_unlink = Path.unlink
+
+    def refuse(self, *a, **k):
+        if self.parent == survey:
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_unlink(self, *a, **k)
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    report = ing.execute(plan, mode="move")
+    monkeypatch.undo()
+    bad = [o for o in report.outcomes if o.status == "failed"]
+    assert bad and all("landed and verified" in o.message for o in bad)
+    assert all((store.root / o.item.dest).is_file() for o in bad)
+    assert not report.ok
+    # the rerun finishes the move
+    report = ing.execute(ing.plan_ingest(store, survey, ned_rename=True, resolver=FakeResolver(),
+                                         validate=False), mode="move")
+    assert report.ok and not list(survey.glob("*.fits"))
