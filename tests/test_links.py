@@ -91,3 +91,41 @@ def test_cli(cli, store, monkeypatch):
     assert r.exit_code == 0 and "1 link(s) created" in r.output
     assert Path(store.root / "data/bygalaxy/MESSIER_074/MESSIER_074.a.fits").is_symlink()
     assert "Example" in cli("links", "bygalaxy", "--help").output
+
+
+def test_property_every_file_linked_once_under_its_galaxy():
+    import tempfile
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from sfng import naming
+    from sfng.store import Store, init_store
+
+    galaxy = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=20) \
+        .filter(lambda g: g.strip() == g and g)
+
+    @settings(max_examples=15, deadline=None)
+    @given(st.lists(st.tuples(galaxy, st.sampled_from(["data", "derived"]), st.sampled_from(["A", "B"])),
+                    min_size=1, max_size=6))
+    def check(files):
+        with tempfile.TemporaryDirectory() as tmp:
+            init_store(Path(tmp) / "s")
+            store = Store.open(Path(tmp) / "s")
+            want = {}
+            for i, (g, tree, survey) in enumerate(files):
+                name = naming.compose(g, f"f{i}.fits")
+                p = put(store, f"{tree}/{survey}/{name}")
+                want[p.resolve()] = g
+            build_bygalaxy(store)
+            got = {}
+            for rel, target in links_of(store).items():
+                gdir, _ = rel.split("/", 1)
+                link = store.root / "data" / "bygalaxy" / rel
+                assert not os.path.isabs(target)
+                got.setdefault(link.resolve(), []).append(naming.decode_galaxy(gdir))
+            assert {p: gs for p, gs in got.items()} == {p: [g] for p, g in want.items()}
+            again = build_bygalaxy(store)
+            assert again.created == again.updated == again.removed == []
+
+    check()
