@@ -176,6 +176,7 @@ def write_obscore(result, path, base_url: str | None = None) -> Path:
     import io
 
     from astropy.io.votable import from_table
+    from astropy.io.votable.tree import Info
 
     from .fsutil import atomic_write_bytes
 
@@ -183,6 +184,8 @@ def write_obscore(result, path, base_url: str | None = None) -> Path:
     vot = from_table(t)
     resource = vot.resources[0]
     resource.type = "results"
+    # What a TAP service answers with; pyvo's DALResults looks for it.
+    resource.infos.append(Info(name="QUERY_STATUS", value="OK"))
     table = resource.tables[0]
     table.name = "obscore"
     table.description = "SFNG store selection in the IVOA ObsCore 1.1 data model"

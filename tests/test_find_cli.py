@@ -144,6 +144,11 @@ def test_export_obscore(cli, demo, tmp_path):
     # CO(1-0) at 115.27 GHz is 2.6 mm; the cubes cover a few hundred km/s around it.
     assert all(2.59e-3 < lo <= hi < 2.61e-3 for lo, hi in zip(t["em_min"], t["em_max"]))
     assert str(t["access_url"][0]).startswith("file://")
+    pyvo = pytest.importorskip("pyvo")
+    from astropy.io.votable import parse
+
+    dal = pyvo.dal.DALResults(parse(str(out)))
+    assert len(dal) == len(t) and dal[0]["obs_collection"] in ("BIMASONG", "PAWS")
     # never overwritten
     again = cli("find", *UC1, "--store", demo.store_dir, "--export-obscore", out)
     assert again.exit_code == 1 and "exists" in again.stderr
