@@ -22,7 +22,7 @@ def schema_markdown() -> str:
            "HDU (cards `SFNGSCHV`, `SFNGVER`, `STORE`, `BUILT`, `NFILES`, `NGALAXY`, `NFLAGGED`) and "
            f"two BINTABLEs, `{schema.FILES_HDU}` and `{schema.GALAXIES_HDU}`. Every column is fixed-width "
            "(IDL `mrdfits` reads it), with its unit in `TUNITn`, arrays with `TDIMn`, and the description "
-           "below as the `TTYPEn` comment and `TCOMMn`. Unknown values: NaN (floats), empty text, -1 "
+           "below in `TCOMMn` (and, shortened, as the `TTYPEn` comment). Unknown values: NaN (floats), empty text, -1 "
            "(counts and sizes; also declared as `TNULLn`).", "",
            "Text columns hold at most the width given; a longer value is cut and the row gets flag "
            f"{schema.FLAG_TRUNCATED}.", ""]

@@ -60,7 +60,7 @@ def test_astropy_and_fitsio_read_it_with_units_tdim_and_descriptions(tmp_path):
             assert h1[f"TTYPE{i}"] == c.name
             assert "P" not in h1[f"TFORM{i}"] and "Q" not in h1[f"TFORM{i}"]
             assert h1.get(f"TUNIT{i}", "") == c.unit
-            assert h1[f"TCOMM{i}"] and h1.comments[f"TTYPE{i}"]
+            assert h1[f"TCOMM{i}"] == c.description and h1.comments[f"TTYPE{i}"]
             if c.shape:
                 assert h1[f"TDIM{i}"] == f"({c.shape[0]})"
     t = Table.read(p, hdu="FILES")

@@ -121,6 +121,26 @@ def _card(key, value=None, comment="") -> str:
     return image.ljust(80)[:80]
 
 
+def _long_card(key, text: str) -> str:
+    """A text card of any length with the FITS long-string convention (``&`` + CONTINUE
+    cards), as one string of 80-character images.  astropy and fitsio join them back."""
+    pieces, cur = [], ""
+    for ch in text:
+        if len((cur + ch).replace("'", "''")) > 67:
+            pieces.append(cur)
+            cur = ""
+        cur += ch
+    pieces.append(cur)
+    if len(pieces) == 1:
+        return _card(key, text)
+    images = []
+    for i, piece in enumerate(pieces):
+        body = piece.replace("'", "''") + ("&" if i < len(pieces) - 1 else "")
+        lead = f"{key:<8}= " if i == 0 else "CONTINUE  "
+        images.append(f"{lead}'{body}'".ljust(80))
+    return "".join(images)
+
+
 def _pad_header(cards: list[str]) -> bytes:
     text = "".join(cards) + "END".ljust(80)
     text += " " * (-len(text) % BLOCK)
@@ -155,7 +175,7 @@ def _table_cards(extname, columns, nrows_placeholder=0) -> list[str]:
             cards.append(_card(f"TDIM{i}", "(" + ",".join(str(n) for n in reversed(c.shape)) + ")"))
         if c.kind == "i":
             cards.append(_card(f"TNULL{i}", -1, "unknown"))
-        cards.append(_card(f"TCOMM{i}", c.description))
+        cards.append(_long_card(f"TCOMM{i}", c.description))
     cards.append(_card("EXTNAME", extname))
     return cards
 
@@ -218,12 +238,14 @@ class IndexWriter:
         f.close()
 
     def _patch(self, start, cards, values):
-        for i, image in enumerate(cards):
+        at = start
+        for image in cards:   # an entry may hold several 80-character images (long strings)
             key = image[:8].strip()
             if key in values:
-                comment = image.partition(" / ")[2].rstrip()
-                self._f.seek(start + 80 * i)
+                comment = image[:80].partition(" / ")[2].rstrip()
+                self._f.seek(at)
                 self._f.write(_card(key, values[key], comment).encode("ascii"))
+            at += len(image)
         self._f.seek(0, os.SEEK_END)
 
     def abort(self) -> None:

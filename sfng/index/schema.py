@@ -89,7 +89,7 @@ def _axes(prefix, dtype, unit, what):
 
 
 FILES_COLUMNS: list[Column] = [
-    Column("path", "U240", "", "file path relative to the store root, '/'-separated"),
+    Column("path", "U240", "", "file path relative to the store root, with / between folders"),
     Column("locator", "U64", "", "object inside the file: '' for the file itself, '[EXTNAME]' or "
                                  "'[n]' for an HDU, 'EXTNAME#channel' for one channel of a "
                                  "multi-channel HDU (MaNGA DAP maps), '#name' for an object in a "
