@@ -69,3 +69,20 @@ def test_store_extends_vocabulary(store):
     assert voc.lookup("COONE") == "CO(1-0)" and voc.lookup("CO10") == "CO(1-0)"
     assert voc.infer({"RESTFRQ": 23.6944955e9}) == ("NH3(1,1)", "restfrq")
     assert tracers.lookup("NH311", store=s) == "NH3(1,1)"
+
+
+def test_vocabulary_has_no_ambiguous_alias():
+    voc = tracers.vocabulary()
+    owner = {}
+    for t in voc.tracers.values():
+        for n in (t.name, *t.aliases):
+            k = tracers.normalise(n)
+            assert owner.setdefault(k, t.name) == t.name, (n, owner[k], t.name)
+
+
+def test_plugin_tracers_are_in_the_vocabulary(voc):
+    manga = pytest.importorskip("sfng.manga")
+    names = {t for _, _, t, _ in getattr(manga, "MAPS_TRACERS", [])}
+    names |= {t for _, t, _, _ in getattr(manga, "GZ3D_HDUS", [])} | {"OPTICAL-IFU", "GZ3D"}
+    for n in names:
+        assert voc.lookup(n) == n
