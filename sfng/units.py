@@ -48,7 +48,9 @@ def jyb_to_k(freq_hz: float, bmaj_arcsec: float, bmin_arcsec: float) -> float:
         return NAN
     import astropy.units as u
 
-    omega = (math.pi / (4 * math.log(2))) * (bmaj_arcsec * u.arcsec) * (bmin_arcsec * u.arcsec)
+    from .beam import Beam
+
+    omega = Beam(bmaj_arcsec, bmin_arcsec, NAN, "").area_arcsec2 * u.arcsec ** 2
     t = (1 * u.Jy / omega).to(u.K, equivalencies=u.brightness_temperature(freq_hz * u.Hz))
     return float(t.value)
 
