@@ -21,3 +21,11 @@ def test_cli_reference_and_write(tmp_path):
     written = docs_gen.write_all(tmp_path)
     assert sorted(p.name for p in written) == ["cli.md", "index-schema.md"]
     assert (tmp_path / "cli.md").read_text().startswith(docs_gen.GENERATED)
+
+
+def test_committed_schema_page_is_current():
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "index-schema.md"
+    assert page.read_text().rstrip("\n") == docs_gen.schema_markdown().rstrip("\n"), \
+        "docs/index-schema.md is stale: run `make docs`"
