@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -337,9 +338,8 @@ def _join(out: list[Card], segs: list[str]) -> None:
 class _Plain:
     """Positioned reads on an uncompressed file."""
 
-    def __init__(self, path):
-        self.fd = os.open(path, os.O_RDONLY)
-        self.size = os.fstat(self.fd).st_size
+    def __init__(self, fd, size):
+        self.fd, self.size = fd, size
 
     def read(self, offset, n):
         return os.pread(self.fd, n, offset)
@@ -383,11 +383,25 @@ class _Gzip:
 
 
 def _open(path):
-    src = _Plain(path)
+    """``(source, identity)``: a reader for the file, and what identifies its current bytes."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        os.close(fd)
+        raise
+    src = _Plain(fd, st.st_size)
+    ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
     if src.size >= 2 and src.read(0, 2) == _GZIP_MAGIC:
         src.close()
-        return _Gzip(path)
-    return src
+        return _Gzip(path), ident
+    return src, ident
+
+
+#: The last few files read: the crawler and the validator read the same file one after the
+#: other.  Keyed on device, inode, size and modification time, so a changed file is re-read.
+_RECENT: dict = {}
+_RECENT_MAX = 8
 
 
 # ----------------------------------------------------------------------------- reading
@@ -471,7 +485,8 @@ def read_headers(path, max_hdus: int | None = None) -> list[HeaderBlock]:
     -------
     list of HeaderBlock
         In file order.  Bytes after the last HDU that do not start an extension (padding,
-        trailing garbage) are ignored, as astropy does.
+        trailing garbage) are ignored, as astropy does.  The blocks of the last few files are
+        kept and handed out again while the file is unchanged: treat them as read-only.
 
     Raises
     ------
@@ -480,59 +495,75 @@ def read_headers(path, max_hdus: int | None = None) -> list[HeaderBlock]:
         NAXIS, absurd data size.
     """
     try:
-        src = _open(path)
+        src, ident = _open(path)
     except OSError as exc:
         raise FitsHeaderError(path, f"cannot open: {exc.strerror or exc}") from None
+    key = (ident, max_hdus)
+    hit = _RECENT.get(key)
+    if hit is not None:
+        src.close()
+        return list(hit)
     try:
-        if src.size == 0:
-            raise FitsHeaderError(path, "zero-byte file")
-        blocks: list[HeaderBlock] = []
-        offset = 0
-        while max_hdus is None or len(blocks) < max_hdus:
-            index = len(blocks)
-            try:
-                first = src.read(offset, CARD)
-            except (OSError, EOFError) as exc:
-                raise FitsHeaderError(path, f"HDU {index}: unreadable ({exc})") from None
-            if index == 0:
-                if not first:
-                    raise FitsHeaderError(path, "empty file (nothing after decompression)")
-                if first[:9] != b"SIMPLE  =" or first[10:30].strip() != b"T":
-                    raise FitsHeaderError(path, "not a FITS file (does not start with SIMPLE = T)")
-            elif first[:9] != b"XTENSION=":
-                break  # end of file, or padding/garbage after the last HDU
-            try:
-                got = _read_header(src, offset, path, index)
-            except (OSError, EOFError) as exc:
-                raise FitsHeaderError(path, f"HDU {index}: unreadable ({exc})") from None
-            if got is None:
-                break
-            text, data_offset = got
-            cards = parse_cards(text[:-CARD])
-            block = HeaderBlock(index, cards, offset, data_offset, 0, text)
-            block.data_size = _data_size(block.header, path, index)
-            blocks.append(block)
-            end = data_offset + block.data_size
-            if src.size is not None and end > src.size and block.data_size:
-                raise FitsHeaderError(
-                    path, f"HDU {index}: truncated data ({block.data_size} bytes expected from "
-                          f"offset {data_offset}, file has {src.size} bytes)")
-            offset = block.next_offset
-            if src.size is not None and offset >= src.size:
-                break
-            if src.size is None and (max_hdus is None or len(blocks) < max_hdus):
-                # gzip: the data must be inflated to reach the next header; check it is all there
-                try:
-                    probe = src.read(end - 1, 1) if block.data_size else b"x"
-                except (OSError, EOFError) as exc:
-                    raise FitsHeaderError(path, f"HDU {index}: corrupt gzip stream ({exc})") from None
-                if not probe:
-                    raise FitsHeaderError(
-                        path, f"HDU {index}: truncated data ({block.data_size} bytes expected "
-                              f"from offset {data_offset})")
-        return blocks
+        blocks = _read_all(src, path, max_hdus)
     finally:
         src.close()
+    # Only files unmodified for 2 s are kept: file times tick coarsely (milliseconds), so a
+    # file rewritten just now with the same size could show the same time (git's "racy" case).
+    if ident[3] < time.time_ns() - 2_000_000_000:
+        if len(_RECENT) >= _RECENT_MAX:
+            _RECENT.pop(next(iter(_RECENT)))
+        _RECENT[key] = tuple(blocks)
+    return blocks
+
+
+def _read_all(src, path, max_hdus) -> list[HeaderBlock]:
+    if src.size == 0:
+        raise FitsHeaderError(path, "zero-byte file")
+    blocks: list[HeaderBlock] = []
+    offset = 0
+    while max_hdus is None or len(blocks) < max_hdus:
+        index = len(blocks)
+        try:
+            first = src.read(offset, CARD)
+        except (OSError, EOFError) as exc:
+            raise FitsHeaderError(path, f"HDU {index}: unreadable ({exc})") from None
+        if index == 0:
+            if not first:
+                raise FitsHeaderError(path, "empty file (nothing after decompression)")
+            if first[:9] != b"SIMPLE  =" or first[10:30].strip() != b"T":
+                raise FitsHeaderError(path, "not a FITS file (does not start with SIMPLE = T)")
+        elif first[:9] != b"XTENSION=":
+            break  # end of file, or padding/garbage after the last HDU
+        try:
+            got = _read_header(src, offset, path, index)
+        except (OSError, EOFError) as exc:
+            raise FitsHeaderError(path, f"HDU {index}: unreadable ({exc})") from None
+        if got is None:
+            break
+        text, data_offset = got
+        cards = parse_cards(text[:-CARD])
+        block = HeaderBlock(index, cards, offset, data_offset, 0, text)
+        block.data_size = _data_size(block.header, path, index)
+        blocks.append(block)
+        end = data_offset + block.data_size
+        if src.size is not None and end > src.size and block.data_size:
+            raise FitsHeaderError(
+                path, f"HDU {index}: truncated data ({block.data_size} bytes expected from "
+                      f"offset {data_offset}, file has {src.size} bytes)")
+        offset = block.next_offset
+        if src.size is not None and offset >= src.size:
+            break
+        if src.size is None and (max_hdus is None or len(blocks) < max_hdus):
+            # gzip: the data must be inflated to reach the next header; check it is all there
+            try:
+                probe = src.read(end - 1, 1) if block.data_size else b"x"
+            except (OSError, EOFError) as exc:
+                raise FitsHeaderError(path, f"HDU {index}: corrupt gzip stream ({exc})") from None
+            if not probe:
+                raise FitsHeaderError(
+                    path, f"HDU {index}: truncated data ({block.data_size} bytes expected "
+                          f"from offset {data_offset})")
+    return blocks
 
 
 def read_header(path, hdu: int = 0) -> FitsHeader:
