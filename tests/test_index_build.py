@@ -358,3 +358,10 @@ def test_incremental_fills_what_the_previous_build_skipped(small):
     assert rep.described == 1
     rows, _, _ = _rows(small.index_path)
     assert rows["data/BIMA/NGC_6946.ngc6946.co.fits"]["depth_src"] == "noise"
+
+
+def test_unwritable_destination_is_a_clear_error(small, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(SfngError, match="cannot write the index there"):
+        B.build_index(small, out=blocker / "SFNG-INDEX.fits", validate=False)

@@ -344,8 +344,12 @@ class BuildLock:
     def __enter__(self):
         import fcntl
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise SfngError(f"{self.path}: cannot create the index build lock: "
+                            f"{exc.strerror or exc}") from exc
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -511,7 +515,11 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
 
         def writer():
             if state["writer"] is None:
-                state["writer"] = w = IndexWriter(tmp, meta)
+                try:
+                    state["writer"] = w = IndexWriter(tmp, meta)
+                except OSError as exc:
+                    raise SfngError(f"{out}: cannot write the index there: "
+                                    f"{exc.strerror or exc}") from exc
                 if state["same"]:
                     w.add_records(previous.records[: state["same"]])
             return state["writer"]
