@@ -365,3 +365,16 @@ def test_unwritable_destination_is_a_clear_error(small, tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(SfngError, match="cannot write the index there"):
         B.build_index(small, out=blocker / "SFNG-INDEX.fits", validate=False)
+
+
+def test_bad_readme_flags_its_rows_and_the_build_completes(store):
+    from sfng.index.schema import FLAG_README_ERROR
+
+    folder = store.root / "data" / "BAD"
+    _fits(folder / "NGC_628.x.fits", (10, 10), {"BUNIT": "K"})
+    (folder / "BAD_README.txt").write_text("BUNIT K\n---\nno equals sign above\n")
+    rep = B.build_index(store, validate=False)
+    rows, _, _ = _rows(store.index_path)
+    row = rows["data/BAD/NGC_628.x.fits"]
+    assert row["flag"] & FLAG_README_ERROR and "BAD_README.txt" in row["error"]
+    assert row["bunit"] == "K" and rep.rows == 1 and rep.problems
