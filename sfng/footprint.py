@@ -3,8 +3,9 @@
 Outline
     :func:`outline` samples the four edges of the image (centres of the edge pixels, as
     :meth:`astropy.wcs.WCS.calc_footprint` does) through wcslib (:class:`astropy.wcs.Wcsprm`
-    on a minimal sub-header holding only the WCS keywords, then the celestial sub-WCS), so
-    a cube, a Stokes axis or a degenerate axis do not matter and no singular matrix is met.
+    on a minimal header holding only the two sky axes' WCS cards, renumbered 1 and 2), so
+    a cube, a Stokes axis or a degenerate axis do not matter and their singular matrices are
+    never met.  Results are cached on the WCS cards (products of one observation share a grid).
     Edges are kept as straight great-circle arcs between corners when the sampled points lie
     within :data:`TOLERANCE_ARCSEC` of that arc (always true for TAN); otherwise the
     intermediate samples are kept, up to :data:`MAX_VERTICES` vertices.
@@ -12,7 +13,8 @@ Outline
 Region tests
     Polygon edges are great-circle arcs; everything is computed on unit vectors, so RA = 0/360
     and the poles need no special case.  Point in polygon is a winding-number test seen from
-    the point; two polygons overlap if a vertex of one is inside the other or two edges cross;
+    the point; two polygons overlap if a vertex (or edge mid-point, or the centre) of one is
+    inside the other or two edges cross;
     a cone overlaps a polygon if its centre is inside or an edge passes within its radius.
     Polygons must fit in a hemisphere (bounding-cap radius below 90 degrees).
 
@@ -29,7 +31,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -410,9 +411,6 @@ def _celestial_axes(ctypes) -> list[int] | None:
     if len(lng) != 1 or len(lat) != 1:
         return None
     return sorted((lng[0], lat[0]))
-
-
-_NEXT_SIDE = np.array([1, 2, 3, 0])
 
 
 @functools.lru_cache(maxsize=512)
