@@ -173,7 +173,7 @@ class HeaderBlock:
     """
 
     index: int
-    cards: list
+    cards: list = field(repr=False)
     offset: int
     data_offset: int
     data_size: int
