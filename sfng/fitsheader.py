@@ -443,7 +443,7 @@ def _data_size(h: FitsHeader, path, index) -> int:
     """Bytes of data after a header (FITS 4.0 eqs. 1 and 2), checking the sizing keywords."""
     bitpix = h.get("BITPIX")
     naxis = h.get("NAXIS")
-    if bitpix not in _BITPIX or isinstance(bitpix, bool):
+    if type(bitpix) is not int or bitpix not in _BITPIX:  # -32.0 == -32, but not valid
         raise FitsHeaderError(path, f"HDU {index}: invalid BITPIX {bitpix!r}")
     if not isinstance(naxis, int) or isinstance(naxis, bool) or not 0 <= naxis <= MAX_NAXIS:
         raise FitsHeaderError(path, f"HDU {index}: invalid NAXIS {naxis!r}")
@@ -457,7 +457,7 @@ def _data_size(h: FitsHeader, path, index) -> int:
         dims.append(v)
     pcount = h.get("PCOUNT", 0)
     gcount = h.get("GCOUNT", 1)
-    if not isinstance(pcount, int) or pcount < 0 or not isinstance(gcount, int) or gcount < 0:
+    if type(pcount) is not int or pcount < 0 or type(gcount) is not int or gcount < 0:
         raise FitsHeaderError(path, f"HDU {index}: invalid PCOUNT/GCOUNT {pcount!r}/{gcount!r}")
     # Random groups: NAXIS1 = 0 means "no axis", the groups are counted by GCOUNT.
     if index == 0 and dims[0] == 0 and h.get("GROUPS") is True:
