@@ -67,3 +67,27 @@ def test_spectra_table_product(tmp_path):
     base.update(flag=0, role="product")
     row = D.describe_blocks(ctx, read_headers(p), base)
     assert row["product"] == "spectra" and row["flag"] == 0 and row["foot_n"] in (0, -1)
+
+
+@pytest.mark.parametrize("ra,dec", [(359.995, -32.6), (0.002, 10.0), (120.0, 89.98), (300.0, -89.97)])
+def test_footprint_across_ra_zero_and_near_poles(tmp_path, ra, dec):
+    import numpy as np
+    from astropy.io import fits
+
+    from sfng.fitsheader import read_headers
+    from sfng.footprint import separation
+
+    h = fits.Header({"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CRVAL1": ra, "CRVAL2": dec,
+                     "CDELT1": -2 / 3600, "CDELT2": 2 / 3600, "CRPIX1": 50.5, "CRPIX2": 50.5})
+    p = tmp_path / "x.fits"
+    fits.PrimaryHDU(np.zeros((100, 100), "f4"), h).writeto(p)
+    base = D.null_row()
+    base.update(flag=0, role="noise")
+    row = D.describe_blocks(D.Context(root=str(tmp_path), relpath="x.fits", validate=False),
+                            read_headers(p), base)
+    n = row["foot_n"]
+    ras, decs = np.array(row["foot_ra"][:n]), np.array(row["foot_dec"][:n])
+    assert n >= 4 and ((ras >= 0) & (ras < 360)).all() and (np.abs(decs) <= 90).all()
+    # a 198" x 198" field: its size is its diagonal, wherever it is on the sky
+    assert row["fov"] == pytest.approx(198 * np.sqrt(2) / 60, rel=0.01)
+    assert (separation(ras, decs, row["ra"], row["dec"]) * 3600 < 150).all()
