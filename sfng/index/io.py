@@ -349,7 +349,9 @@ def read_index(path, columns=None, galaxies: bool = True):
     Returns
     -------
     (files, galaxies, meta) : astropy Table, astropy Table or None, dict
-        Text columns are bytes columns (compare them with ``str`` as usual); ``meta`` holds
+        FILES is memory-mapped when the file has this version's layout, and its text columns
+        are then bytes columns (astropy compares them with ``str`` as usual; numpy users decode
+        with ``.astype(str)``); GALAXIES text columns are ``str``.  ``meta`` holds
         ``schema_version``, ``sfng_version``, ``store``, ``built``, ``n_files``, ``n_galaxies``.
 
     Raises
