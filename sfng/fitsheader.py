@@ -391,7 +391,7 @@ def _open(path):
         os.close(fd)
         raise
     src = _Plain(fd, st.st_size)
-    ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     if src.size >= 2 and src.read(0, 2) == _GZIP_MAGIC:
         src.close()
         return _Gzip(path), ident
@@ -402,6 +402,8 @@ def _open(path):
 #: other.  Keyed on device, inode, size and modification time, so a changed file is re-read.
 _RECENT: dict = {}
 _RECENT_MAX = 8
+#: A file is kept only when its modification and change times are this old (nanoseconds).
+_SETTLED_NS = 2_000_000_000
 
 
 # ----------------------------------------------------------------------------- reading
@@ -507,9 +509,11 @@ def read_headers(path, max_hdus: int | None = None) -> list[HeaderBlock]:
         blocks = _read_all(src, path, max_hdus)
     finally:
         src.close()
-    # Only files unmodified for 2 s are kept: file times tick coarsely (milliseconds), so a
+    # Only files unchanged for 2 s are kept: file times tick coarsely (milliseconds), so a
     # file rewritten just now with the same size could show the same time (git's "racy" case).
-    if ident[3] < time.time_ns() - 2_000_000_000:
+    # The change time (which no one can set back) guards against a copy that kept an old
+    # modification time landing on a reused inode.
+    if max(ident[3], ident[4]) < time.time_ns() - _SETTLED_NS:
         if len(_RECENT) >= _RECENT_MAX:
             _RECENT.pop(next(iter(_RECENT)))
         _RECENT[key] = tuple(blocks)
