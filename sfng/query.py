@@ -135,7 +135,7 @@ class Index:
         if name not in self.files.dtype.names:
             raise SfngError(f"the index has no column {name!r}")
         col = self.files[name]
-        if rows is not None:
+        if rows is not None and not _every_row(rows, len(self.files)):
             col = col[rows]
         if self.files.dtype[name].kind == "i" and self.files.dtype[name].itemsize == 1 \
                 and name in ("valid",):
@@ -408,6 +408,14 @@ def _plain(v):
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
+
+
+def _every_row(rows, n: int) -> bool:
+    """True when ``rows`` is 0..n-1 in order: the column itself serves, without a gathered
+    copy of a million values out of the memory map."""
+    rows = np.asarray(rows)
+    return len(rows) == n and n > 0 and rows[0] == 0 and rows[-1] == n - 1 \
+        and bool(np.all(rows[1:] > rows[:-1]))
 
 
 def _row_hash(words: np.ndarray) -> np.ndarray:

@@ -219,6 +219,7 @@ def test_stale_index_in_a_store(store, index_path):
     old = time.time() - 100
     for d in [store.root / "data", store.root / "derived"]:
         os.utime(d, (old, old))
+    os.utime(store.index_path, (old + 10, old + 10))      # built after the folders last changed
     assert len(Index.open(store=store)) == 15
     (store.root / "data" / "NEW").mkdir()
     with pytest.raises(SfngError, match="stale.*data/NEW"):
