@@ -128,11 +128,14 @@ def test_build_rows(small):
 
 def test_incremental(small):
     B.build_index(small)
-    before = small.index_path.stat()
+    before, data = small.index_path.stat(), small.index_path.read_bytes()
+    time.sleep(0.01)
     rep = B.build_index(small)
     assert rep.reused == 6 and rep.described == 0 and rep.rows == 6
-    assert rep.unchanged and "up to date" in rep.lines()[0]   # nothing rewritten
-    assert small.index_path.stat().st_mtime_ns == before.st_mtime_ns
+    assert rep.unchanged and "up to date" in rep.lines()[0]   # nothing rewritten ...
+    after = small.index_path.stat()
+    assert after.st_ino == before.st_ino and small.index_path.read_bytes() == data
+    assert after.st_mtime_ns > before.st_mtime_ns              # ... but marked as checked now
     from sfng.galaxies import set_galaxy
 
     set_galaxy(small, "NGC 6946", dist=7.7)                    # GALAXIES differs: rewritten

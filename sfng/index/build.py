@@ -610,6 +610,10 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
         if not rep.unchanged:
             os.replace(tmp, out)
             fsync_dir(out.parent)
+        else:
+            # Same bytes, but checked now: readers that compare the index's mtime with the
+            # tree's (sfng find's staleness test) must see it as fresh.
+            os.utime(out)
 
     if rep.unchanged:
         rep.rows = len(previous.records)
