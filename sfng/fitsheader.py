@@ -89,7 +89,7 @@ class FitsHeader(Mapping):
     order, so the view can be given wherever an astropy Header is accepted for reading.
     """
 
-    __slots__ = ("cards", "_d")
+    __slots__ = ("cards", "_d", "_folded")
 
     def __init__(self, cards):
         self.cards = cards
@@ -98,40 +98,40 @@ class FitsHeader(Mapping):
             if key not in COMMENTARY and key not in d:
                 d[key] = value
         self._d = d
+        self._folded = None
+
+    def _real_key(self, key):
+        """The stored key for ``key`` in any case, with or without ``HIERARCH``; or None."""
+        if not isinstance(key, str):
+            return None
+        k = " ".join(key.split()).upper()
+        if k.startswith("HIERARCH "):
+            k = k[9:]
+        folded = self._folded
+        if folded is None:  # built on the first miss only: most lookups hit the dict directly
+            folded = self._folded = {}
+            for have in self._d:
+                folded.setdefault(have.upper(), have)
+        return folded.get(k)
 
     def __getitem__(self, key):
-        try:
-            return self._d[key]
-        except KeyError:
-            pass
-        k = key.strip()
-        if k[:9].upper() == "HIERARCH ":
-            k = k[9:].strip()
-        for cand in (k, k.upper()):
-            if cand in self._d:
-                return self._d[cand]
-        for have in self._d:  # HIERARCH keys are case-insensitive too
-            if have.upper() == k.upper():
-                return self._d[have]
-        raise KeyError(key)
+        d = self._d
+        if key in d:
+            return d[key]
+        real = self._real_key(key)
+        if real is None:
+            raise KeyError(key)
+        return d[real]
 
     def get(self, key, default=None):
         d = self._d
         if key in d:  # the common case, without Mapping.get's exception round trip
             return d[key]
-        try:
-            return self[key]
-        except KeyError:
-            return default
+        real = self._real_key(key)
+        return default if real is None else d[real]
 
     def __contains__(self, key):
-        if key in self._d:
-            return True
-        try:
-            self[key]
-        except KeyError:
-            return False
-        return True
+        return key in self._d or self._real_key(key) is not None
 
     def __iter__(self):
         return iter(self._d)
