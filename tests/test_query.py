@@ -6,6 +6,8 @@ import shutil
 import numpy as np
 import pytest
 from _query_index import GALAXIES, write_index
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sfng.errors import SfngError
 from sfng.query import Index, find, galaxy_set, info, load_index, select, summary
@@ -225,3 +227,23 @@ def test_stale_index_in_a_store(store, index_path):
     with pytest.raises(SfngError, match="stale.*data/NEW"):
         Index.open(store=store)
     assert len(Index.open(store=store, allow_stale=True)) == 15
+
+
+# Text matching compares bytes as integer words in place; check it against plain comparison.
+# (trailing blanks are a writer's padding, not content: no value ends with one here)
+_names = st.text(alphabet="AB C()-10", min_size=0, max_size=13).map(str.rstrip)
+
+
+@settings(max_examples=80, deadline=None)
+@given(values=st.lists(_names, min_size=1, max_size=30), wanted=st.lists(_names, min_size=1, max_size=12),
+       width=st.sampled_from([1, 7, 8, 9, 13, 24]), subset=st.booleans())
+def test_text_matching_equals_plain_comparison(values, wanted, width, subset):
+    arr = np.zeros(len(values), dtype=[("x", "f8"), ("tracer", f"S{width}"), ("y", "i2")])
+    arr["tracer"] = [v.encode()[:width].rstrip() for v in values]
+    index = Index("mem", arr, np.zeros(0, dtype=[("name", "S8")]), {})
+    rows = np.arange(0, len(values), 2) if subset else None
+    got = index.match_text("tracer", wanted, rows=rows, fold=False)
+    stored = [v.encode()[:width].rstrip() for v in values]
+    want = {w.strip().encode() for w in wanted}
+    expect = [stored[i] in want for i in (rows if rows is not None else range(len(values)))]
+    assert got.tolist() == expect
