@@ -115,6 +115,11 @@ def index_option(f):
     @click.pass_obj
     @functools.wraps(f)
     def wrapper(obj, *args, index_path=None, store_override=None, allow_stale=False, **kwargs):
+        import os
+
+        # A query does no linear algebra, and OpenBLAS starting a thread per core when numpy is
+        # imported costs more CPU than a query on a million rows (a user's setting wins).
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         from ..query import load_index
 
         store = _store_for(obj, index_path, store_override)
