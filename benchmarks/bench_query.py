@@ -260,7 +260,10 @@ def record(results, args, index, t_start, load, phases):
                  f"process with the index open, " + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in phases.items())
                  + f". FILES rows are {index.stat().st_size / max(args.rows, 1):.0f} bytes, so any full-column "
                  f"test touches every page of the file once per process. Load average {load:.1f} on "
-                 f"{os.cpu_count()} cores during the run (other work shared the machine).\n")
+                 f"{os.cpu_count()} cores during the run (other work shared the machine).")
+    same = all(r["naive_rows_out"] == r["rows_out"] for r in results)
+    lines.append(("Both approaches printed the same number of lines for every use case."
+                  if same else "WARNING: the two approaches printed different numbers of lines.") + "\n")
     old = path.read_text(encoding="utf-8") if path.exists() else head
     # A rerun replaces this script's earlier section for the same index size.
     title = lines[0].strip().split(" (")[0]
