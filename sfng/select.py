@@ -865,11 +865,9 @@ def unglue(args: list[str]) -> list[str]:
             out += args[i:]
             break
         m = _GLUED.match(a)
-        if m and not m.group(2).startswith("=") or (m and m.group(2)[:2] in ("=<", "=>", "==")):
+        # '--res=<15' is click's own --opt=value form (value '<15'): it is left alone.
+        if m and m.group(2)[0] in "<>":
             out += [m.group(1), m.group(2)]
-        elif m and m.group(2).startswith("="):
-            # --res=<15 is click's own --opt=value form: keep it.
-            out.append(a)
         else:
             out.append(a)
     return out

@@ -75,7 +75,8 @@ def test_malformed_comparisons(text, fragment):
 def test_glued_option_form():
     assert unglue(["--line", "CO10", "--res<15", "--dist<=15", "--res-pc<300", "--depth>=1K"]) == \
         ["--line", "CO10", "--res", "<15", "--dist", "<=15", "--res-pc", "<300", "--depth", ">=1K"]
-    assert unglue(["--res=<15"]) == ["--res", "=<15"]
+    assert unglue(["--res=<15"]) == ["--res=<15"]          # click's --opt=value: value '<15'
+    assert unglue(["--res>=1"]) == ["--res", ">=1"]
     assert unglue(["--", "--res<15"]) == ["--", "--res<15"]
     assert unglue(["--resolution<15", "--where", "res<15"]) == ["--resolution<15", "--where", "res<15"]
 
@@ -264,6 +265,7 @@ def test_glued_form_reaches_the_same_selection():
 
     cmd.main(["--line", "CO10", "--res<15", "--dist<15", "--depth<=1"], standalone_mode=False)
     cmd.main(["--line", "CO10", "--res", "<15", "--dist", "<15", "--depth", "<=1"], standalone_mode=False)
-    assert got[0] == got[1]
+    cmd.main(["--line", "CO10", "--res=<15", "--dist=<15", "--depth=<=1"], standalone_mode=False)
+    assert got[0] == got[1] == got[2]
     assert got[0].res == Range(None, 15.0, True, False, "<15")
     assert not math.isnan(got[0].depth.hi)
