@@ -59,6 +59,10 @@ class Index:
         self._gal_keys = None
         self._vocab = None
         self._dist = None
+        from .index.schema import FILES_COLUMNS
+
+        #: FITS logical columns (stored as the bytes 'T'/'F' in the on-disk records).
+        self.logical = {c.name for c in FILES_COLUMNS if c.kind == "?"}
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
@@ -137,9 +141,8 @@ class Index:
         col = self.files[name]
         if rows is not None and not _every_row(rows, len(self.files)):
             col = col[rows]
-        if self.files.dtype[name].kind == "i" and self.files.dtype[name].itemsize == 1 \
-                and name in ("valid",):
-            return np.asarray(col) == 84  # FITS logical 'T'
+        if name in self.logical and self.files.dtype[name].kind != "b":
+            return np.asarray(col) == ord("T")   # FITS logical, as stored on disk
         return col
 
     def text(self, name: str, rows=None) -> np.ndarray:
