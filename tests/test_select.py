@@ -48,6 +48,18 @@ def test_units_convert_to_the_quantity_unit(quantity, text, expect):
     assert parse_range(text, quantity).hi == pytest.approx(expect)
 
 
+def test_exact_scale_factors_agree_with_astropy():
+    import astropy.units as u
+
+    from sfng.select import _KIND_OF_UNIT, _SCALE, convert
+
+    for a in _SCALE:
+        for b in _SCALE:
+            if _KIND_OF_UNIT[a.lower()] == _KIND_OF_UNIT[b.lower()]:
+                assert convert(2.5, a, b) == pytest.approx((2.5 * u.Unit(a)).to_value(u.Unit(b)), rel=1e-12)
+    assert convert(1.0, "pc", "lyr") == pytest.approx(3.26156, rel=1e-5)   # others: astropy.units
+
+
 def test_strict_and_inclusive_bounds_and_nan():
     lt, le = parse_range("<15", "res"), parse_range("<=15", "res")
     values = np.array([14.9, 15.0, 15.1, np.nan])
