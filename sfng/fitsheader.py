@@ -473,7 +473,7 @@ def _data_size(h: FitsHeader, path, index) -> int:
     return size
 
 
-def read_headers(path, max_hdus: int | None = None) -> list[HeaderBlock]:
+def read_headers(path, max_hdus: int | None = None, *, until_image: bool = False) -> list[HeaderBlock]:
     """Read the headers of the HDUs of a FITS file (plain or gzip), never its data.
 
     Parameters
@@ -482,6 +482,11 @@ def read_headers(path, max_hdus: int | None = None) -> list[HeaderBlock]:
         The file.
     max_hdus : int, optional
         Stop after this many HDUs (for ``.gz``, the rest of the file is not inflated).
+    until_image : bool
+        Return the HDUs up to the first image HDU holding data (what a validator judges).
+        The later HDUs are still walked, parsing only their sizing cards, so a damaged or
+        truncated file raises the same errors as a full read (a 24-HDU MaNGA cube then costs
+        two full header parses, not 24).
 
     Returns
     -------
@@ -500,13 +505,17 @@ def read_headers(path, max_hdus: int | None = None) -> list[HeaderBlock]:
         src, ident = _open(path)
     except OSError as exc:
         raise FitsHeaderError(path, f"cannot open: {exc.strerror or exc}") from None
-    key = (ident, max_hdus)
+    key = (ident, max_hdus, until_image)
     hit = _RECENT.get(key)
+    if hit is None and until_image:  # a full read of the same bytes holds the answer
+        full = _RECENT.get((ident, max_hdus, False))
+        if full is not None:
+            hit = _through_image(full)
     if hit is not None:
         src.close()
         return list(hit)
     try:
-        blocks = _read_all(src, path, max_hdus)
+        blocks = _read_all(src, path, max_hdus, until_image)
     finally:
         src.close()
     # Only files unchanged for 2 s are kept: file times tick coarsely (milliseconds), so a
@@ -520,10 +529,67 @@ def read_headers(path, max_hdus: int | None = None) -> list[HeaderBlock]:
     return blocks
 
 
-def _read_all(src, path, max_hdus) -> list[HeaderBlock]:
+def _is_data_image(b: HeaderBlock) -> bool:
+    x = b.xtension
+    return (x is None or (isinstance(x, str) and x.strip() == "IMAGE")) and b.data_size > 0
+
+
+def _through_image(blocks):
+    """The leading blocks up to and including the first image HDU holding data."""
+    for i, b in enumerate(blocks):
+        if _is_data_image(b):
+            return tuple(blocks[: i + 1])
+    return tuple(blocks)
+
+
+#: The 8-column keyword fields that size an HDU's data (and name it).
+_SIZING8 = frozenset(k.ljust(8) for k in ("SIMPLE", "XTENSION", "BITPIX", "NAXIS", "PCOUNT",
+                                           "GCOUNT", "GROUPS"))
+
+
+def _sizing_text(text: str) -> str:
+    """The sizing cards (BITPIX, NAXIS, NAXISn, PCOUNT, GCOUNT, GROUPS) of a header text."""
+    return "".join(text[i : i + CARD] for i in range(0, len(text) - CARD + 1, CARD)
+                   if text[i : i + 8] in _SIZING8
+                   or (text[i : i + 5] == "NAXIS" and text[i + 5 : i + 8].rstrip().isdigit()))
+
+
+def _plain_int(field: str):
+    """The integer of a value field holding only ``[+-]digits`` (and a comment), else None."""
+    v = field.partition("/")[0].strip()
+    if v.isascii() and (v.isdigit() or (v[:1] in ("+", "-") and v[1:].isdigit())):
+        return int(v)
+    return None
+
+
+def _sizing_cards(text: str) -> list:
+    """The sizing cards of a header, with the values a full parse would give them.
+
+    A standard extension header opens with XTENSION, BITPIX, NAXIS, NAXISn, PCOUNT, GCOUNT in
+    that order (a duplicate further down would not count: the first value wins); when those
+    hold plain integers they are read in place.  Any other header has its sizing cards picked
+    from every card and parsed.
+    """
+    if text[:10] == "XTENSION= " and text[80:90] == "BITPIX  = " and text[160:170] == "NAXIS   = ":
+        bitpix, n = _plain_int(text[90:160]), _plain_int(text[170:240])
+        if bitpix is not None and n is not None and 0 <= n <= MAX_NAXIS and len(text) >= (n + 5) * CARD:
+            cards = [Card("BITPIX", bitpix), Card("NAXIS", n)]
+            for i, key in enumerate([*(f"NAXIS{k}" for k in range(1, n + 1)), "PCOUNT", "GCOUNT"], 3):
+                o = i * CARD
+                v = _plain_int(text[o + 10 : o + CARD]) if text[o : o + 10] == f"{key:<8}= " else None
+                if v is None:
+                    break
+                cards.append(Card(key, v))
+            else:
+                return cards
+    return parse_cards(_sizing_text(text))
+
+
+def _read_all(src, path, max_hdus, until_image=False) -> list[HeaderBlock]:
     if src.size == 0:
         raise FitsHeaderError(path, "zero-byte file")
     blocks: list[HeaderBlock] = []
+    keep = None  # with until_image: how many leading blocks are returned
     offset = 0
     while max_hdus is None or len(blocks) < max_hdus:
         index = len(blocks)
@@ -545,10 +611,14 @@ def _read_all(src, path, max_hdus) -> list[HeaderBlock]:
         if got is None:
             break
         text, data_offset = got
-        cards = parse_cards(text[:-CARD])
-        block = HeaderBlock(index, cards, offset, data_offset, 0, text)
+        if keep is None:
+            block = HeaderBlock(index, parse_cards(text[:-CARD]), offset, data_offset, 0, text)
+        else:  # past the image a validator judges: only what locates the next HDU
+            block = HeaderBlock(index, _sizing_cards(text[:-CARD]), offset, data_offset, 0, "")
         block.data_size = _data_size(block.header, path, index)
         blocks.append(block)
+        if until_image and keep is None and _is_data_image(block):
+            keep = len(blocks)
         end = data_offset + block.data_size
         if src.size is not None and end > src.size and block.data_size:
             raise FitsHeaderError(
@@ -567,7 +637,7 @@ def _read_all(src, path, max_hdus) -> list[HeaderBlock]:
                 raise FitsHeaderError(
                     path, f"HDU {index}: truncated data ({block.data_size} bytes expected "
                           f"from offset {data_offset})")
-    return blocks
+    return blocks if keep is None else blocks[:keep]
 
 
 def read_header(path, hdu: int = 0) -> FitsHeader:
