@@ -143,7 +143,7 @@ def describe_file(ctx: Context, stat=None) -> list[dict]:
             _flag(base, FLAG_UNREADABLE, str(exc))
             return [base]
     if is_fits_name(path.name):
-        _validate(ctx, base)
+        _validate(ctx, base, blocks)
     rows = _plugin_rows(ctx, base, blocks)
     if rows is not None:
         return rows
@@ -181,7 +181,9 @@ def _short(message: str, width: int = 120) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _validate(ctx, row):
+def _validate(ctx, row, blocks=None):
+    """Header validation for the ``valid``/``n_problems`` columns, on the blocks already read
+    (None: the validator reads the headers it needs, e.g. for a MaNGA file)."""
     if not ctx.validate:
         return
     try:
@@ -189,7 +191,8 @@ def _validate(ctx, row):
     except ImportError:
         return
     try:
-        rep = validate_file(ctx.path, ctx.store, readme_metadata=ctx.readme_meta)
+        rep = validate_file(ctx.path, ctx.store, readme_metadata=ctx.readme_meta or {},
+                            blocks=blocks, tree=ctx.tree, display=ctx.relpath)
     except Exception as exc:  # noqa: BLE001 - validation trouble must not stop the index
         row["error"] = row.get("error") or _short(f"validation failed: {exc}")
         return

@@ -137,7 +137,8 @@ def _locate(path: Path, root):
 
 
 def validate_file(path, store=None, deep: bool = False, *, readme_cache=None, readme_metadata=None,
-                  rules_filter=None, tree: str | None = None) -> FileReport:
+                  rules_filter=None, tree: str | None = None, blocks=None,
+                  display: str | None = None) -> FileReport:
     """Validate one file; never raises for a bad file (each problem is a report line).
 
     Parameters
@@ -157,21 +158,36 @@ def validate_file(path, store=None, deep: bool = False, *, readme_cache=None, re
     tree : str, optional
         Judge the file as bound for this tree (``data``/``derived``) whatever its location, e.g.
         a source file before ingest (derived/ products need not be in sky units).
+    blocks : list of sfng.fitsheader.HeaderBlock, optional
+        The file's headers as the caller already read them (the index crawler): the file is
+        not read again.  Only blocks that :func:`sfng.fitsheader.read_headers` returned
+        without error belong here.
+    display : str, optional
+        The store-relative path to report; with ``tree`` and ``readme_metadata`` it spares
+        locating the file in its store.
     """
     from ..errors import ReadmeError
     from ..header import ReadmeCache, readme_for
     from .reader import open_file
 
     path = Path(path)
-    root = _store_root(store)
-    if root is None:
-        root = _find_root(str(Path(os.path.abspath(path)).parent))
-    where = _locate(path, root)
+    if display is not None and tree is not None and readme_metadata is not None:
+        root, where = None, (tree, None, display, None)  # the caller knows where the file is
+    else:
+        root = _store_root(store)
+        if root is None:
+            root = _find_root(str(Path(os.path.abspath(path)).parent))
+        where = _locate(path, root)
     if tree is None:
         tree = where[0]
     report = FileReport(path=path, display=where[2])
 
-    opened = open_file(path)
+    if blocks is not None:
+        from .reader import opened_from_blocks
+
+        opened = opened_from_blocks(path, blocks)
+    else:
+        opened = open_file(path, until_image=True)
     for rule_id, details in opened.findings:
         if not _skip(rules_filter, rule_id):
             report.problems.append(_problem(rule_id, details))

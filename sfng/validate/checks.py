@@ -163,12 +163,23 @@ def _card_image(key, value) -> str:
         return ""
 
 
+#: Keyword fields of cards WCSLIB's header parser skips (free text): dropped before parsing.
+_COMMENTARY8 = ("HISTORY ", "COMMENT ", "        ")
+
+
 def _wcs_text(s: Subject) -> bytes:
-    """The card images WCSLIB sees: the file's cards plus README-supplied keys."""
+    """The card images WCSLIB sees: the file's cards plus README-supplied keys.
+
+    HISTORY, COMMENT and blank-keyword cards are left out: WCSLIB ignores them, and long
+    headers are mostly made of them (parsing cost grows with the number of cards).
+    """
     body = s.text
     if body.rstrip().endswith("END"):
         body = body[: len(body.rstrip()) - 3]
         body = body[: len(body) - len(body) % 80] if len(body) % 80 else body
+    if "HISTORY " in body or "COMMENT " in body or " " * 80 in body:
+        body = "".join(body[i : i + 80] for i in range(0, len(body), 80)
+                       if not body.startswith(_COMMENTARY8, i))
     extra = [_card_image(key, s.eff[key]) for key in s.eff.from_readme()]
     return (body + "".join(extra) + "END".ljust(80)).encode("latin-1", "replace")
 

@@ -93,10 +93,42 @@ def _classify_reason(reason: str) -> str:
     return "file-unreadable"
 
 
+def _legal_text_re():
+    """One pattern for a header of legal cards, one card per line (printable ASCII text).
+
+    The same rules as the card-by-card loop of :func:`illegal_cards`, written so that no part
+    can reach past its line: ``\\s`` is a space (the text holds no other white space) and a
+    complex value cannot span lines.
+    """
+    # _VALUE_RE is verbose: its white space is layout (no class or escape holds any); no
+    # negated class may match the newline that ends a card
+    value = "".join(_VALUE_RE.pattern.split()).replace(r"\s", "[ ]")
+    value = value.replace("[^)]", "[^)\n]").replace("[^']", "[^'\n]")
+    assert value.startswith("^") and value.endswith("$")
+    key = "|".join(f"[A-Z0-9_-]{{{n}}}[ ]{{{8 - n}}}" for n in range(9))
+    commentary = "|".join(re.escape(c) for c in _COMMENTARY)
+    line = rf"(?:(?:{commentary}).{{72}}|(?:{key})(?:=[ ](?:{value[1:-1]})$|(?!=[ ]).{{72}}))"
+    # atomic lines, possessive repeat: a failure is never retried by re-reading earlier lines
+    return re.compile(rf"(?>{line}\n)*+", re.MULTILINE)
+
+
+_LEGAL_TEXT = _legal_text_re()
+
+
 def illegal_cards(text: str) -> list[str]:
     """Card images (stripped) that break the FITS standard: bad keyword, non-ASCII, bad value."""
-    bad = []
     clean = text.isascii() and text.isprintable()
+    if clean and len(text) % CARD == 0:
+        # the common case, a legal header, in one regular-expression pass
+        lines = "\n".join([text[i:i + CARD] for i in range(0, len(text), CARD)]) + "\n"
+        if _LEGAL_TEXT.fullmatch(lines):
+            return []
+    return _illegal_each(text, clean)
+
+
+def _illegal_each(text: str, clean: bool) -> list[str]:
+    """:func:`illegal_cards` card by card (``clean``: the text is printable ASCII)."""
+    bad = []
     for i in range(0, len(text), CARD):
         card = text[i:i + CARD]
         if card.startswith(_COMMENTARY) or not card.strip():
@@ -110,8 +142,13 @@ def illegal_cards(text: str) -> list[str]:
     return bad
 
 
-def open_file(path) -> Opened:
-    """Read a file's headers; never raises for a bad file."""
+def open_file(path, *, until_image: bool = False) -> Opened:
+    """Read a file's headers; never raises for a bad file.
+
+    ``until_image``: keep only the HDUs up to the first image holding data (the later ones are
+    still walked for their sizes, so a truncated file is still found); :meth:`Opened.data_hdu`
+    is the same as with every HDU.
+    """
     path = Path(path)
     name = path.name
     try:
@@ -137,18 +174,25 @@ def open_file(path) -> Opened:
 
     if importlib.util.find_spec("sfng.fitsheader") is None:
         return _open_astropy(path)
-    return _open_blocks(path)
+    return _open_blocks(path, until_image)
 
 
-def _open_blocks(path: Path) -> Opened:
+def _open_blocks(path: Path, until_image: bool = False) -> Opened:
     from ..fitsheader import FitsHeaderError, read_headers
 
     try:
-        blocks = read_headers(path)
+        blocks = read_headers(path, until_image=until_image)
     except FitsHeaderError as exc:
         return Opened(path, "bad", findings=[(_classify_reason(exc.reason), {"reason": exc.reason})])
     except (OSError, EOFError, ValueError) as exc:  # gzip CRC errors and the like
         return Opened(path, "bad", findings=[("file-unreadable", {"reason": str(exc)})])
+    return opened_from_blocks(path, blocks)
+
+
+def opened_from_blocks(path, blocks) -> Opened:
+    """An :class:`Opened` from header blocks already read by :func:`sfng.fitsheader.read_headers`
+    (the index crawler hands over what it read, so a file is read and parsed once)."""
+    path = Path(path)
     out = Opened(path, "fits")
     for b in blocks:
         x = b.xtension
@@ -181,8 +225,8 @@ def _compressed_image(path: Path, block) -> HDU:
     return HDU(block.index, h, h.tostring(), "IMAGE", shape, block.data_size)
 
 
-def _open_astropy(path: Path) -> Opened:
-    """Fallback reader on astropy.io.fits; classifies the same bad inputs."""
+def _open_astropy(path: Path, until_image: bool = False) -> Opened:
+    """Fallback reader on astropy.io.fits; classifies the same bad inputs (reads every HDU)."""
     import gzip
     import warnings
 
