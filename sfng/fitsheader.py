@@ -562,13 +562,24 @@ def _plain_int(field: str):
     return None
 
 
+def _sizing_header(text: str):
+    """The sizing cards of a header as a mapping (first value of a repeated keyword)."""
+    quick = _quick_sizing(text)
+    return dict(quick) if quick is not None else FitsHeader(parse_cards(_sizing_text(text)))
+
+
 def _sizing_cards(text: str) -> list:
-    """The sizing cards of a header, with the values a full parse would give them.
+    """The sizing cards of a header, with the values a full parse would give them."""
+    quick = _quick_sizing(text)
+    return quick if quick is not None else parse_cards(_sizing_text(text))
+
+
+def _quick_sizing(text: str) -> list | None:
+    """The sizing cards of a standard extension header, read in place; None for any other.
 
     A standard extension header opens with XTENSION, BITPIX, NAXIS, NAXISn, PCOUNT, GCOUNT in
     that order (a duplicate further down would not count: the first value wins); when those
-    hold plain integers they are read in place.  Any other header has its sizing cards picked
-    from every card and parsed.
+    hold plain integers they are read in place.
     """
     if text[:10] == "XTENSION= " and text[80:90] == "BITPIX  = " and text[160:170] == "NAXIS   = ":
         bitpix, n = _plain_int(text[90:160]), _plain_int(text[170:240])
@@ -582,7 +593,7 @@ def _sizing_cards(text: str) -> list:
                 cards.append(Card(key, v))
             else:
                 return cards
-    return parse_cards(_sizing_text(text))
+    return None
 
 
 def _read_all(src, path, max_hdus, until_image=False) -> list[HeaderBlock]:
@@ -613,9 +624,10 @@ def _read_all(src, path, max_hdus, until_image=False) -> list[HeaderBlock]:
         text, data_offset = got
         if keep is None:
             block = HeaderBlock(index, parse_cards(text[:-CARD]), offset, data_offset, 0, text)
-        else:  # past the image a validator judges: only what locates the next HDU
-            block = HeaderBlock(index, _sizing_cards(text[:-CARD]), offset, data_offset, 0, "")
-        block.data_size = _data_size(block.header, path, index)
+            block.data_size = _data_size(block.header, path, index)
+        else:  # past the image a validator judges: only what locates the next HDU (not returned)
+            size = _data_size(_sizing_header(text[:-CARD]), path, index)
+            block = HeaderBlock(index, [], offset, data_offset, size, "")
         blocks.append(block)
         if until_image and keep is None and _is_data_image(block):
             keep = len(blocks)
