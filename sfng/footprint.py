@@ -703,7 +703,8 @@ def cone_overlaps(poly_ra, poly_dec, ra, dec, radius) -> bool:
 _SEP = re.compile(r"[\s;]+")
 
 
-def _angle_token(tok: str, is_ra: bool) -> float:
+def parse_angle(tok: str, is_ra: bool) -> float:
+    """An angle in degrees from decimal degrees or sexagesimal text (hours for RA: '03:46:48')."""
     try:
         return float(tok)
     except ValueError:
@@ -743,8 +744,8 @@ def parse_polygon(text: str) -> tuple[np.ndarray, np.ndarray]:
             if len(parts) != 2:
                 raise FootprintError(f"polygon vertex {vtx!r}: expected RA,DEC")
             pairs.append(tuple(parts))
-    ra = np.array([_wrap(_angle_token(a, True)) for a, _ in pairs])
-    dec = np.array([_angle_token(d, False) for _, d in pairs])
+    ra = np.array([_wrap(parse_angle(a, True)) for a, _ in pairs])
+    dec = np.array([parse_angle(d, False) for _, d in pairs])
     if len(ra) < 3:
         raise FootprintError(f"polygon {text!r}: needs at least 3 vertices")
     if np.any(np.abs(dec) > 90):

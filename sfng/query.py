@@ -399,10 +399,11 @@ class Index:
 
     def depth(self, rows, chan_kms: float = 1.0) -> np.ndarray:
         """rms in K in a channel of ``chan_kms`` km/s: ``rms_k * sqrt(chan_native / chan_kms)``."""
+        from .units import depth_at_many
+
         if chan_kms == 1.0:
             return self.numbers("depth_k", rows)
-        with np.errstate(invalid="ignore"):
-            return self.numbers("rms_k", rows) * np.sqrt(self.numbers("chan_kms", rows) / chan_kms)
+        return depth_at_many(self.numbers("rms_k", rows), self.numbers("chan_kms", rows), chan_kms)
 
 
 def _fast_meta_galaxies(path, galaxies_hdu):

@@ -674,10 +674,10 @@ def parse_angle(text: str, what: str) -> float:
     s = str(text).strip()
     if _NUMBER_RE.match(s):
         return convert(parse_quantity(s, "deg", "angle", what), "deg", "deg")
-    from .footprint import _angle_token
+    from .footprint import parse_angle
 
     try:
-        return _angle_token(s, what.upper().startswith("RA"))
+        return parse_angle(s, what.upper().startswith("RA"))
     except SfngError as exc:
         raise SfngError(f"{what}: {exc}") from exc
 

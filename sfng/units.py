@@ -72,9 +72,20 @@ def to_kelvin(value, bunit, freq_hz=None, bmaj_arcsec=None, bmin_arcsec=None) ->
 def depth_at(sigma_native, chan_native_kms, chan_kms=1.0) -> float:
     """rms in a channel of width ``chan_kms`` given the rms ``sigma_native`` in a channel of
     ``chan_native_kms`` (km/s): ``sigma_native * sqrt(chan_native_kms / chan_kms)``."""
-    if not (_num(sigma_native) and _pos(chan_native_kms) and _pos(chan_kms)):
-        return NAN
-    return float(sigma_native) * math.sqrt(abs(chan_native_kms) / chan_kms)
+    return float(depth_at_many(sigma_native, chan_native_kms, chan_kms))
+
+
+def depth_at_many(sigma_native, chan_native_kms, chan_kms=1.0):
+    """:func:`depth_at` over arrays (numpy broadcasting): NaN wherever the rms is not finite
+    or a channel width is not a positive number."""
+    import numpy as np
+
+    sigma = np.asarray(sigma_native, dtype=float)
+    native = np.asarray(chan_native_kms, dtype=float)
+    chan = np.asarray(chan_kms, dtype=float)
+    ok = np.isfinite(sigma) & np.isfinite(native) & (native > 0) & np.isfinite(chan) & (chan > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok, sigma * np.sqrt(np.abs(native) / chan), np.nan)
 
 
 def measure_rms(data, max_samples: int = 2_000_000, clip: float = 3.0, iterations: int = 8) -> float:
