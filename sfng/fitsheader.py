@@ -596,6 +596,49 @@ def _quick_sizing(text: str) -> list | None:
     return None
 
 
+def _plain_int_bytes(field: bytes):
+    """:func:`_plain_int` of raw bytes."""
+    v = field.partition(b"/")[0].strip()
+    if v.isdigit() or (v[:1] in (b"+", b"-") and v[1:].isdigit()):
+        return int(v)
+    return None
+
+
+_NAXIS_FIELDS = [f"NAXIS{i}".ljust(8).encode() + b"= " for i in range(1, 10)]
+
+
+def _quick_hdu(src, offset):
+    """``(data_offset, data_size)`` of a standard extension at ``offset`` whose header fits in
+    one block and whose sizing values are plain and legal; None for anything else (the full
+    path then reads it, and raises what is wrong)."""
+    buf = src.read(offset, BLOCK)
+    if buf[:10] != b"XTENSION= " or buf[80:90] != b"BITPIX  = " or buf[160:170] != b"NAXIS   = ":
+        return None
+    j = _find_end(buf)
+    if j < 0:
+        return None
+    bitpix, n = _plain_int_bytes(buf[90:160]), _plain_int_bytes(buf[170:240])
+    if bitpix not in _BITPIX or n is None or not 0 <= n <= len(_NAXIS_FIELDS) or j < (n + 5) * CARD:
+        return None
+    count = 1
+    for i in range(n):
+        o = (3 + i) * CARD
+        v = _plain_int_bytes(buf[o + 10 : o + CARD]) if buf[o : o + 10] == _NAXIS_FIELDS[i] else None
+        if v is None or v < 0:
+            return None
+        count *= v
+    o = (3 + n) * CARD
+    if buf[o : o + 10] != b"PCOUNT  = " or buf[o + 80 : o + 90] != b"GCOUNT  = ":
+        return None
+    pcount, gcount = _plain_int_bytes(buf[o + 10 : o + 80]), _plain_int_bytes(buf[o + 90 : o + 160])
+    if pcount is None or gcount is None or pcount < 0 or gcount < 0:
+        return None
+    size = abs(bitpix) // 8 * gcount * (pcount + count) if n else 0
+    if size > MAX_DATA_BYTES:
+        return None
+    return offset + _padded(j + CARD), size
+
+
 def _read_all(src, path, max_hdus, until_image=False) -> list[HeaderBlock]:
     if src.size == 0:
         raise FitsHeaderError(path, "zero-byte file")
@@ -604,6 +647,19 @@ def _read_all(src, path, max_hdus, until_image=False) -> list[HeaderBlock]:
     offset = 0
     while max_hdus is None or len(blocks) < max_hdus:
         index = len(blocks)
+        if keep is not None and src.size is not None:
+            quick = _quick_hdu(src, offset)
+            if quick is not None:  # a plain standard extension: sized without parsing
+                data_offset, size = quick
+                if data_offset + size > src.size and size:
+                    raise FitsHeaderError(
+                        path, f"HDU {index}: truncated data ({size} bytes expected from "
+                              f"offset {data_offset}, file has {src.size} bytes)")
+                blocks.append(None)  # a place holder: only the first ``keep`` are returned
+                offset = data_offset + _padded(size)
+                if offset >= src.size:
+                    break
+                continue
         try:
             first = src.read(offset, CARD)
         except (OSError, EOFError) as exc:

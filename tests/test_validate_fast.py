@@ -206,3 +206,32 @@ def test_validate_file_on_handed_blocks_equals_reading(tmp_path_factory):
         assert [(q.rule_id, q.message) for q in handed.problems] == \
             [(q.rule_id, q.message) for q in read.problems], p
         assert handed.hdu == read.hdu
+
+
+def _set_card(raw: bytearray, key: str, value: str, last: bool = True) -> None:
+    field = f"{key:<8}= ".encode()
+    j = raw.rfind(field) if last else raw.find(field)
+    raw[j:j + 80] = f"{key:<8}= {value:>20}".ljust(80).encode()
+
+
+@settings(max_examples=60, deadline=None)
+@given(key=st.sampled_from(["BITPIX", "NAXIS", "NAXIS1", "PCOUNT", "GCOUNT"]),
+       value=st.sampled_from(["8", "-32", "+16", "-32.0", "7", "-1", "0", "2", "99999999999", "'8'",
+                              "T", "1 / c", "", "1E1"]),
+       cut=st.sampled_from([0, 1, 2880, 5000]))
+def test_until_image_walk_equals_a_full_read(tmp_path_factory, key, value, cut):
+    p = _mef(tmp_path_factory.mktemp("w") / "w.fits")
+    raw = bytearray(p.read_bytes())
+    _set_card(raw, key, value)
+    if cut:
+        raw = raw[:-cut]
+    p.write_bytes(bytes(raw))
+    try:
+        full = [(b.index, b.data_size) for b in read_headers(p)][:2]
+    except FitsHeaderError as exc:
+        full = exc.reason
+    try:
+        lead = [(b.index, b.data_size) for b in read_headers(p, until_image=True)]
+    except FitsHeaderError as exc:
+        lead = exc.reason
+    assert lead == full
