@@ -336,8 +336,13 @@ class Index:
         if not len(gal) or "dist" not in (self.galaxies.dtype.names or ()):
             return np.full(len(gal), np.nan)
         if self._dist is None:
-            self._dist = {_strip(n).encode("utf-8"): float(d)
-                          for n, d in zip(self.galaxies["name"].tolist(), self.galaxies["dist"].tolist())}
+            # Each distance as the decimal it was written as (3.3, not single precision's
+            # 3.29999995): '--dist >=3.3' keeps a galaxy at 3.3 Mpc, and JSON says 3.3.
+            dist = self.galaxies["dist"]
+            single = dist.dtype.kind == "f" and dist.dtype.itemsize == 4
+            shortest = (lambda d: float(str(d))) if single else float
+            self._dist = {_strip(n).encode("utf-8"): shortest(d)
+                          for n, d in zip(self.galaxies["name"].tolist(), dist)}
         lookup = self._dist
         values = gal.tolist()
         if gal.dtype.kind == "U" or _padded(gal):
@@ -402,7 +407,7 @@ class Index:
         from .units import depth_at_many
 
         if chan_kms == 1.0:
-            return self.numbers("depth_k", rows)
+            return np.asarray(self.raw("depth_k", rows))   # its stored precision: see select.at_column_precision
         return depth_at_many(self.numbers("rms_k", rows), self.numbers("chan_kms", rows), chan_kms)
 
 
@@ -684,7 +689,7 @@ def select(index: Index, selection: Selection) -> Result:
     for q, col in (("res", "res"), ("chan", "chan_kms")):
         r = getattr(sel, q)
         if r is not None:
-            _range_filter(mask, index.numbers(col), r, q, notes)
+            _range_filter(mask, index.raw(col), r, q, notes)
     if sel.depth is not None:
         _range_filter(mask, index.depth(None, dv), sel.depth, "depth", notes)
     for opt, col in (("surveys", "survey"), ("trees", "tree"), ("types", "product"),
@@ -776,7 +781,7 @@ def _covering_hint(index: Index, names) -> list[str]:
 
 
 def _range_filter(mask, values, rng: Range, quantity: str, notes: list) -> None:
-    values = np.asarray(values, dtype=float)
+    values = np.asarray(values)
     unknown = int(np.count_nonzero(mask & ~np.isfinite(values)))
     mask &= rng.mask(values)
     if unknown:

@@ -133,6 +133,23 @@ def parse_quantity(text: str, unit: str, kind: str, what: str = "value") -> floa
     return value
 
 
+def at_column_precision(values, bound):
+    """``(values, bound)`` ready to compare.
+
+    The index stores most numbers in single precision, where a 6.2 arcsec beam is
+    6.19999980926: compared with the double 6.2 it would fail ``'>=6.2'``.  So a
+    single-precision column is compared with its bound rounded to single precision too;
+    anything else as doubles.
+    """
+    import numpy as np
+
+    v = np.asarray(values)
+    if v.dtype.kind == "f" and v.dtype.itemsize == 4:
+        v = v.astype(np.float32, copy=False)   # native byte order (FITS columns are big-endian)
+        return v, None if bound is None else np.float32(bound)
+    return v.astype(float, copy=False), bound
+
+
 @dataclass(frozen=True)
 class Range:
     """An interval test on one quantity, in the quantity's unit.
@@ -150,13 +167,14 @@ class Range:
         """Boolean mask over a numpy array; unknown values (NaN) never pass."""
         import numpy as np
 
-        v = np.asarray(values, dtype=float)
+        v, lo = at_column_precision(values, self.lo)
+        hi = at_column_precision(v, self.hi)[1]
         with np.errstate(invalid="ignore"):
             m = np.isfinite(v)
-            if self.lo is not None:
-                m &= (v >= self.lo) if self.lo_incl else (v > self.lo)
-            if self.hi is not None:
-                m &= (v <= self.hi) if self.hi_incl else (v < self.hi)
+            if lo is not None:
+                m &= (v >= lo) if self.lo_incl else (v > lo)
+            if hi is not None:
+                m &= (v <= hi) if self.hi_incl else (v < hi)
         return m
 
     def accepts(self, value) -> bool:
@@ -496,7 +514,7 @@ def _compare(expr: Expr, n: Compare, resolver, canon=None):
             raise WhereError(expr.text, lit.pos, lit.length,
                              f"cannot express {lit.unit!r} in {col_unit!r}, the unit of column "
                              f"{left.name!r} ({exc})", expr.label) from exc
-    return _apply(op, values.astype(float), v, expr, n)
+    return _apply(op, *at_column_precision(values, v), expr, n)
 
 
 def _apply(op, a, b, expr, n):

@@ -109,6 +109,23 @@ def test_filters(idx):
     assert np.all(deep.column("depth") < 0.2)
 
 
+def test_bounds_equal_to_a_single_precision_value_are_inclusive(idx):
+    # The index keeps res and the galaxy distances in single precision (6.2 is 6.1999998):
+    # a bound equal to the written value must still count as equal.
+    bima = {"IC 0342", "MESSIER 074", "NGC 3521", "MESSIER 099"}
+    assert set(q(idx, surveys=("BIMASONG",), res=">=6.2").column("galaxy")) == bima
+    assert len(q(idx, surveys=("BIMASONG",), res=">6.2")) == 0
+    assert len(q(idx, surveys=("BIMASONG",), res="<6.2")) == 0
+    assert set(q(idx, surveys=("BIMASONG",), where="res >= 6.2").column("galaxy")) == bima
+    assert len(q(idx, surveys=("BIMASONG",), where="res < 6.2")) == 0
+    assert galaxies_of(q(idx, galaxies=("IC 342",), dist=">=3.3")) == ["IC 0342"]
+    assert len(q(idx, galaxies=("IC 342",), dist=">3.3")) == 0
+    assert galaxies_of(q(idx, galaxies=("IC 342",), where="dist >= 3.3")) == ["IC 0342"]
+    # ... and JSON/CSV say 3.3, not 3.299999952316284.
+    rec = q(idx, galaxies=("IC 342",)).records(["dist"])
+    assert {r["dist"] for r in rec} == {3.3}
+
+
 def test_where_with_virtual_columns(idx):
     res = q(idx, where="dist < 5 and res_pc < 150 and not (tracer = 'halpha')")
     assert galaxies_of(res) == ["IC 0342"]
