@@ -488,6 +488,16 @@ def test_cli_validate(store, cli, monkeypatch):
     assert res.exit_code == 1
 
 
+def test_cli_validate_survey_must_be_a_survey_folder(store, cli, monkeypatch):
+    _fill(store)
+    monkeypatch.chdir(store.root)
+    res = cli("validate", "--survey", "NOSUCH")
+    assert res.exit_code == 1 and "no survey folder data/NOSUCH/" in res.output and "SURV" in res.output
+    # A name climbing out of the store is refused, not followed to files outside it.
+    res = cli("validate", "--survey", "../..", "--format", "json")
+    assert res.exit_code == 1 and "unsafe survey name" in res.output and "files" not in res.output
+
+
 def test_cli_validate_outside_a_store(tmp_path, cli, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "x.fits")

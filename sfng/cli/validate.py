@@ -63,6 +63,7 @@ def validate(ctx, obj, paths, tree, survey, deep, only, skip, show, list_rules, 
         sfng validate --format json > report.json
         sfng validate --rules                      what is checked
     """
+    from ..errors import SfngError
     from ..validate import Summary, validate_paths
     from ..validate.rules import RULES
 
@@ -77,6 +78,11 @@ def validate(ctx, obj, paths, tree, survey, deep, only, skip, show, list_rules, 
     store = optional_store(obj, store_override, needed=not paths)
     if survey and not tree:
         tree = "data"
+    if survey and store is not None:
+        folder = store.survey_dir(survey, tree)   # refuses '..' and '/' in the name
+        if not folder.is_dir():
+            known = ", ".join(store.surveys(tree)) or "none"
+            raise SfngError(f"no survey folder {store.relpath(folder)}/ (surveys in {tree}/: {known})")
     keep = rules_filter(only, skip)
     levels = {"errors": ("error",), "warnings": ("error", "warning"),
               "all": ("error", "warning", "info")}[show]
