@@ -718,7 +718,10 @@ def select(index: Index, selection: Selection) -> Result:
                 names.append(canon)
         rows = rows[index.match_text("galaxy", names, rows, fold=False)] if names else rows[:0]
         if names and not len(rows):
-            notes.extend(_covering_hint(index, names))
+            # The hint is for galaxies no file is named for, not for ones whose files the
+            # other options left out.
+            unnamed = [g for g in names if not index.match_text("galaxy", [g], fold=False).any()]
+            notes.extend(_covering_hint(index, unnamed))
     for q in ("dist", "res_pc"):
         r = getattr(sel, q)
         if r is not None and len(rows):

@@ -86,6 +86,12 @@ def test_galaxy_without_files_of_its_own_hints_at_covering_files(idx):
     assert info(idx, "M74")["covering"] == []
 
 
+def test_no_covering_hint_when_other_options_left_the_galaxys_files_out(idx):
+    res = q(idx, galaxies=("IC 342",), surveys=("THINGS",))
+    assert len(res) == 0
+    assert not any("no file is named" in n for n in res.notes)
+
+
 def test_unknown_galaxy_is_an_empty_result_with_a_note(idx):
     res = q(idx, galaxies=("IC 343",))
     assert len(res) == 0
