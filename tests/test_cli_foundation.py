@@ -58,3 +58,41 @@ def test_init_on_file_is_clear(cli, tmp_path):
     (tmp_path / "f").write_text("x")
     r = cli("init", tmp_path / "f")
     assert r.exit_code == 1 and "is a file" in r.output
+
+
+def test_every_command_offers_json_output_and_says_what_format_does():
+    """House rule: --format json beside text, with help, on every command that prints a result
+    (plots and the demo write files or a story instead)."""
+    import click
+
+    from sfng.cli import main
+
+    ctx = click.Context(main)
+    missing = []
+
+    def walk(cmd, path):
+        if isinstance(cmd, click.Group):
+            for name in cmd.list_commands(ctx):
+                walk(cmd.get_command(ctx, name), [*path, name])
+            return
+        if path[0] in ("plot", "demo"):
+            return
+        fmt = [p for p in cmd.params if p.name == "fmt"]
+        if not fmt or "json" not in fmt[0].type.choices or not fmt[0].help:
+            missing.append(" ".join(path))
+
+    walk(main, [])
+    assert missing == []
+
+
+def test_readme_new_and_release_tar_clean_speak_json(store, cli, monkeypatch):
+    import json
+
+    monkeypatch.chdir(store.root)
+    doc = json.loads(cli("readme", "new", "SURV", "--set", "BUNIT=K", "--dry-run", "--format", "json").output)
+    assert doc["path"] == "data/SURV/SURV_README.txt" and doc["written"] is False
+    assert "BUNIT" in doc["text"] and not (store.root / doc["path"]).exists()
+    doc = json.loads(cli("readme", "new", "SURV", "--format", "json").output)
+    assert doc["written"] is True and (store.root / doc["path"]).is_file()
+    doc = json.loads(cli("release", "clean", "nothing-here", "--format", "json").output)
+    assert doc == {"name": "nothing-here", "incomplete": None, "removed": False, "dry_run": False}

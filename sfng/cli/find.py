@@ -218,7 +218,8 @@ def find(selection, index, fmt, as_galaxies, count, columns, sort, out_path, obs
 @click.command()
 @click.argument("galaxy")
 @index_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people, json for tools.")
 def info(galaxy, index, fmt):
     """Everything the store holds on one GALAXY (any alias).
 
@@ -265,7 +266,7 @@ def info(galaxy, index, fmt):
 @selection_options
 @index_option
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True)
+              show_default=True, help="table for people; csv or json for tools.")
 @click.option("--png", "png", type=click.Path(dir_okay=False), metavar="FILE.png",
               help="Also draw the matrix as a heatmap (needs matplotlib: pip install 'sfng[plot]').")
 def summary(selection, index, fmt, png):

@@ -29,9 +29,16 @@ def _parse_sets(sets):
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Set a metadata keyword (repeatable), e.g. --set BUNIT=K --set BMAJ=4.1667e-3.")
 @dry_run_option
+@format_option()
 @store_option
-def readme_new(survey, tree, sets, dry_run, store):
-    """Write a template <SURVEY>_README.txt for SURVEY (never overwrites one)."""
+def readme_new(survey, tree, sets, dry_run, fmt, store):
+    """Write a template <SURVEY>_README.txt for SURVEY (never overwrites one).
+
+    \b
+    Examples:
+        sfng readme new HERACLES --set BUNIT=K --set BMAJ=3.7e-3 --dry-run
+        sfng readme new MOM0 --tree derived
+    """
     from ..errors import SfngError
     from ..fsutil import atomic_write_text
     from ..readme import template
@@ -43,11 +50,14 @@ def readme_new(survey, tree, sets, dry_run, store):
         raise SfngError(str(exc)) from exc
     if path.exists():
         raise SfngError(f"{path} exists; edit it, or remove it first (sfng never overwrites a file)")
-    if dry_run:
+    if not dry_run:
+        atomic_write_text(path, text)
+    if fmt == "json":
+        output.emit_json({"path": store.relpath(path), "written": not dry_run, "text": text})
+    elif dry_run:
         click.echo(text, nl=False)
-        return
-    atomic_write_text(path, text)
-    click.echo(f"wrote {store.relpath(path)}")
+    else:
+        click.echo(f"wrote {store.relpath(path)}")
 
 
 @readme.command("show")
@@ -56,7 +66,13 @@ def readme_new(survey, tree, sets, dry_run, store):
 @format_option()
 @store_option
 def readme_show(survey, tree, fmt, store):
-    """Show the metadata of SURVEY's README, with types and line numbers."""
+    """Show the metadata of SURVEY's README, with types and line numbers.
+
+    \b
+    Examples:
+        sfng readme show THINGS
+        sfng readme show MOM0 --tree derived --format json
+    """
     from ..errors import SfngError
     from ..readme import read_readme
 

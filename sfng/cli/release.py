@@ -215,8 +215,9 @@ def diff(a, b, fmt, store):
 
 @release.command()
 @click.argument("name")
+@format_option()
 @store_option
-def tar(name, store):
+def tar(name, fmt, store):
     """Write release/NAME.tar.gz and NAME.tar.gz.sha256 for an existing release.
 
     The tarball is reproducible: sorted members, the release's creation time as every mtime,
@@ -229,14 +230,18 @@ def tar(name, store):
     from ..release import make_tarball
 
     path, digest = make_tarball(store, name)
-    click.echo(f"{path} sha256 {digest}")
+    if fmt == "json":
+        output.emit_json({"tarball": str(path), "sha256": digest})
+    else:
+        click.echo(f"{path} sha256 {digest}")
 
 
 @release.command()
 @click.argument("name")
 @dry_run_option
+@format_option()
 @store_option
-def clean(name, dry_run, store):
+def clean(name, dry_run, fmt, store):
     """Remove the incomplete release NAME left by an interrupted bundle (release/.NAME.partial).
 
     Complete releases are immutable and never removed by sfng. Rerunning the same bundle command
@@ -249,7 +254,10 @@ def clean(name, dry_run, store):
     from ..release import clean as do_clean
 
     part = do_clean(store, name, dry_run=dry_run)
-    if part is None:
+    if fmt == "json":
+        output.emit_json({"name": name, "incomplete": None if part is None else str(part),
+                          "removed": part is not None and not dry_run, "dry_run": dry_run})
+    elif part is None:
         click.echo(f"no incomplete release {name}")
     else:
         click.echo(f"{'would remove' if dry_run else 'removed'} {part}")
