@@ -982,6 +982,25 @@ def _walk(folder: Path):
     return files, unsafe
 
 
+def _check_entries(rep: VerifyReport, manifest_text: str, where: str, present: dict, digest) -> dict:
+    """Check a release's manifest against what the release holds; returns its entries.
+
+    ``present`` maps each release-relative path found to something ``digest`` turns into its
+    SHA-256 (a folder's file, hashed now; a tar member's hash, taken while reading the tarball).
+    Missing, changed and extra paths go into ``rep``.
+    """
+    entries, probs = parse_manifest(manifest_text, where)
+    rep.problems += probs
+    rep.n_files = len(entries)
+    for rel, want in sorted(entries.items()):
+        if rel not in present:
+            rep.missing.append(rel)
+        elif digest(present[rel]) != want:
+            rep.changed.append(rel)
+    rep.extra = sorted(r for r in present if r not in entries and r != MANIFEST)
+    return entries
+
+
 def _verify_folder(folder: Path) -> VerifyReport:
     rep = VerifyReport(target=str(folder), kind="folder")
     if folder.name.endswith(PARTIAL_SUFFIX) or os.path.lexists(folder / SENTINEL):
@@ -993,18 +1012,8 @@ def _verify_folder(folder: Path) -> VerifyReport:
     if MANIFEST not in files:
         rep.problems.append(f"{folder}: no {MANIFEST}; not a release (or a damaged one)")
         return rep
-    entries, probs = parse_manifest(files[MANIFEST].read_text(encoding="utf-8", errors="replace"),
-                                    f"{folder.name}/{MANIFEST}")
-    rep.problems += probs
-    rep.n_files = len(entries)
-    for rel, want in sorted(entries.items()):
-        p = files.get(rel)
-        if p is None:
-            rep.missing.append(rel)
-            continue
-        if _hash_nofollow(p) != want:
-            rep.changed.append(rel)
-    rep.extra = sorted(r for r in files if r not in entries and r != MANIFEST)
+    entries = _check_entries(rep, files[MANIFEST].read_text(encoding="utf-8", errors="replace"),
+                             f"{folder.name}/{MANIFEST}", files, _hash_nofollow)
     if INDEX in files and INDEX in entries and not rep.changed:
         rep.problems += _index_coverage(files[INDEX], entries)
     return rep
@@ -1090,16 +1099,8 @@ def _verify_tarball(path: Path) -> VerifyReport:
     if manifest_bytes is None:
         rep.problems.append(f"{path.name}: no {MANIFEST} in the tarball; not a release")
         return rep
-    entries, probs = parse_manifest(manifest_bytes.decode("utf-8", "replace"), f"{top}/{MANIFEST}")
-    rep.problems += probs
-    rep.n_files = len(entries)
-    for rel, want in sorted(entries.items()):
-        got = hashes.get(rel)
-        if got is None:
-            rep.missing.append(rel)
-        elif got != want:
-            rep.changed.append(rel)
-    rep.extra = sorted(r for r in hashes if r not in entries and r != MANIFEST)
+    entries = _check_entries(rep, manifest_bytes.decode("utf-8", "replace"), f"{top}/{MANIFEST}",
+                             hashes, lambda sha256: sha256)
     if index_bytes is not None and INDEX in entries and INDEX not in rep.changed:
         with tempfile.TemporaryDirectory(prefix="sfng-verify-") as tmp:
             ip = Path(tmp) / INDEX
