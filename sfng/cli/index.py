@@ -25,8 +25,8 @@ def index():
 @index.command("build")
 @click.option("--full", is_flag=True, help="Describe every file again (default: reuse the rows of "
                                              "files whose size and mtime are unchanged).")
-@click.option("--jobs", "-j", type=int, default=1, show_default=True,
-              help="Local worker processes (0 = one per core).")
+@click.option("--jobs", "-j", type=int, default=0, show_default=True,
+              help="Local worker processes (0 = one per core; 1 = no worker processes).")
 @click.option("--scheduler", metavar="local|tcp://HOST:PORT",
               help="Run on Dask: 'local' starts a LocalCluster of --jobs workers; tcp://... joins a "
                    "running cluster whose workers see the store at the same path (pip install "
