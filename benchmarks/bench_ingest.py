@@ -39,7 +39,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
+
+from common import make_cube_fits  # noqa: E402
 
 TMP_PREFIX = ".sfng-tmp-"
 
@@ -48,33 +51,6 @@ TMP_PREFIX = ".sfng-tmp-"
 # Survey folders
 # ---------------------------------------------------------------------------------------------
 
-def make_fits(path: Path, nbytes: int, seed: int) -> None:
-    """A FITS cube of about ``nbytes`` (random float32 data; header written by hand, 2880-byte
-    blocks) with a real celestial WCS, so that validation and naming see a plausible file."""
-    n = max(1, nbytes // (4 * 64 * 64))
-    cards = [("SIMPLE", "T"), ("BITPIX", "-32"), ("NAXIS", "3"), ("NAXIS1", "64"), ("NAXIS2", "64"),
-             ("NAXIS3", str(n)), ("BUNIT", "'K       '"), ("CTYPE1", "'RA---SIN'"), ("CRVAL1", "24.17"),
-             ("CDELT1", "-0.001"), ("CRPIX1", "32.5"), ("CUNIT1", "'deg     '"), ("CTYPE2", "'DEC--SIN'"),
-             ("CRVAL2", "15.78"), ("CDELT2", "0.001"), ("CRPIX2", "32.5"), ("CUNIT2", "'deg     '"),
-             ("CTYPE3", "'VRAD    '"), ("CRVAL3", "657000.0"), ("CDELT3", "2600.0"), ("CRPIX3", "1.0"),
-             ("CUNIT3", "'m/s     '"), ("BMAJ", "0.0037"), ("BMIN", "0.0037"), ("BPA", "0.0"),
-             ("RESTFRQ", "230538000000.0"), ("OBJECT", "'NGC 628 '")]
-    head = "".join(f"{k:<8}= {v:>20}".ljust(80) for k, v in cards) + "END".ljust(80)
-    head = head.ljust(-(-len(head) // 2880) * 2880)
-    rng = random.Random(seed)
-    data_len = n * 64 * 64 * 4
-    with open(path, "wb") as f:
-        f.write(head.encode("ascii"))
-        block = 4 << 20
-        left = data_len
-        while left:
-            k = min(block, left)
-            f.write(rng.randbytes(k))
-            left -= k
-        pad = -data_len % 2880
-        f.write(b"\0" * pad)
-
-
 def make_survey(folder: Path, n_files: int, total_mb: float, seed: int = 1) -> dict:
     """``{file name: sha256}`` of a new survey folder."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -82,7 +58,7 @@ def make_survey(folder: Path, n_files: int, total_mb: float, seed: int = 1) -> d
     sums = {}
     for i in range(n_files):
         p = folder / f"NGC0628_field{i:03d}_co21.fits"
-        make_fits(p, per, seed * 1000 + i)
+        make_cube_fits(p, per, seed * 1000 + i)
         sums[p.name] = sha256(p)
     (folder / f"{folder.name}_README.txt").write_text("BUNIT = K\n---\nBenchmark survey.\n")
     return sums

@@ -34,42 +34,18 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("SFNG_OFFLINE", "1")
 
+from common import make_cube_fits  # noqa: E402
 
-
-def make_fits(path: Path, nbytes: int, seed: int) -> None:
-    """A FITS cube of about ``nbytes``: random float32 data, a real celestial WCS, beam and units
-    (so that validation passes), header written by hand in 2880-byte blocks."""
-    import random
-
-    n = max(1, nbytes // (4 * 64 * 64))
-    cards = [("SIMPLE", "T"), ("BITPIX", "-32"), ("NAXIS", "3"), ("NAXIS1", "64"), ("NAXIS2", "64"),
-             ("NAXIS3", str(n)), ("BUNIT", "'K       '"), ("CTYPE1", "'RA---SIN'"), ("CRVAL1", "24.17"),
-             ("CDELT1", "-0.001"), ("CRPIX1", "32.5"), ("CUNIT1", "'deg     '"), ("CTYPE2", "'DEC--SIN'"),
-             ("CRVAL2", "15.78"), ("CDELT2", "0.001"), ("CRPIX2", "32.5"), ("CUNIT2", "'deg     '"),
-             ("CTYPE3", "'VRAD    '"), ("CRVAL3", "657000.0"), ("CDELT3", "2600.0"), ("CRPIX3", "1.0"),
-             ("CUNIT3", "'m/s     '"), ("BMAJ", "0.0037"), ("BMIN", "0.0037"), ("BPA", "0.0"),
-             ("RESTFRQ", "230538000000.0"), ("OBJECT", "'NGC 628 '")]
-    head = "".join(f"{k:<8}= {v:>20}".ljust(80) for k, v in cards) + "END".ljust(80)
-    head = head.ljust(-(-len(head) // 2880) * 2880)
-    rng = random.Random(seed)
-    data_len = n * 64 * 64 * 4
-    with open(path, "wb") as f:
-        f.write(head.encode("ascii"))
-        left = data_len
-        while left:
-            k = min(4 << 20, left)
-            f.write(rng.randbytes(k))
-            left -= k
-        f.write(b"\0" * (-data_len % 2880))
 
 
 def make_survey(folder: Path, n_files: int, total_mb: float) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n_files):
-        make_fits(folder / f"NGC0628_field{i:03d}_co21.fits", int(total_mb * 1e6 / n_files), 1000 + i)
+        make_cube_fits(folder / f"NGC0628_field{i:03d}_co21.fits", int(total_mb * 1e6 / n_files), 1000 + i)
     (folder / f"{folder.name}_README.txt").write_text("BUNIT = K\n---\nBenchmark survey.\n"
                                                       "Citation: Nobody, A. et al. (2026)\n")
 

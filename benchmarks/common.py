@@ -250,3 +250,31 @@ def make_store(root, n: int, seed: int = 5) -> Path:
             write_file(folder / f"{galaxy}.{survey.lower()}_{i:06d}.fits", hdus_for(kind, rng, i, galaxy))
     marker.write_text(f"{n},{seed}")
     return root
+
+
+def make_cube_fits(path: Path, nbytes: int, seed: int) -> None:
+    """A FITS cube of about ``nbytes`` (random float32 data; header written by hand, 2880-byte
+    blocks) with a real celestial WCS, beam and units, so that validation passes and naming sees
+    a plausible file (the ingest and release benchmarks)."""
+    n = max(1, nbytes // (4 * 64 * 64))
+    cards = [("SIMPLE", "T"), ("BITPIX", "-32"), ("NAXIS", "3"), ("NAXIS1", "64"), ("NAXIS2", "64"),
+             ("NAXIS3", str(n)), ("BUNIT", "'K       '"), ("CTYPE1", "'RA---SIN'"), ("CRVAL1", "24.17"),
+             ("CDELT1", "-0.001"), ("CRPIX1", "32.5"), ("CUNIT1", "'deg     '"), ("CTYPE2", "'DEC--SIN'"),
+             ("CRVAL2", "15.78"), ("CDELT2", "0.001"), ("CRPIX2", "32.5"), ("CUNIT2", "'deg     '"),
+             ("CTYPE3", "'VRAD    '"), ("CRVAL3", "657000.0"), ("CDELT3", "2600.0"), ("CRPIX3", "1.0"),
+             ("CUNIT3", "'m/s     '"), ("BMAJ", "0.0037"), ("BMIN", "0.0037"), ("BPA", "0.0"),
+             ("RESTFRQ", "230538000000.0"), ("OBJECT", "'NGC 628 '")]
+    head = "".join(f"{k:<8}= {v:>20}".ljust(80) for k, v in cards) + "END".ljust(80)
+    head = head.ljust(-(-len(head) // 2880) * 2880)
+    rng = random.Random(seed)
+    data_len = n * 64 * 64 * 4
+    with open(path, "wb") as f:
+        f.write(head.encode("ascii"))
+        block = 4 << 20
+        left = data_len
+        while left:
+            k = min(block, left)
+            f.write(rng.randbytes(k))
+            left -= k
+        pad = -data_len % 2880
+        f.write(b"\0" * pad)
