@@ -8,6 +8,7 @@ final name; stray temporaries carry the :data:`TMP_PREFIX` so that a rerun can c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -74,24 +75,38 @@ def atomic_write_bytes(path, data: bytes, *, overwrite: bool = False) -> Path:
         raise FileExistsError(f"{path} exists; sfng never overwrites a file")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = _temp_in(path.parent)
-    try:
+    with removing_on_error(tmp):
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            _link_no_clobber(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        place_temp(tmp, path, overwrite=overwrite)
     fsync_dir(path.parent)
     return path
 
 
 def atomic_write_text(path, text: str, *, overwrite: bool = False) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
+
+
+@contextlib.contextmanager
+def removing_on_error(tmp: Path):
+    """Remove the temporary file ``tmp`` if the block fails (also on Ctrl-C), then re-raise."""
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def place_temp(tmp: Path, path: Path, *, overwrite: bool = False) -> None:
+    """Rename the finished temporary file ``tmp`` to ``path``: atomically replacing it with
+    ``overwrite``, else failing with FileExistsError if ``path`` exists (even if it appeared
+    meanwhile).  The caller fsyncs the folder."""
+    if overwrite:
+        os.replace(tmp, path)
+    else:
+        _link_no_clobber(tmp, path)
 
 
 def _link_no_clobber(tmp: Path, path: Path) -> None:
@@ -123,7 +138,7 @@ def copy_with_hash(src, dst, *, expected_sha256: str | None = None, overwrite: b
     fd, tmp = _temp_in(dst.parent)
     h = hashlib.sha256()
     size = 0
-    try:
+    with removing_on_error(tmp):
         with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
             while block := fin.read(chunk):
                 h.update(block)
@@ -137,12 +152,6 @@ def copy_with_hash(src, dst, *, expected_sha256: str | None = None, overwrite: b
         written = sha256_file(tmp)
         if written != digest:
             raise OSError(f"{dst}: the written copy does not match its source (disk error?)")
-        if overwrite:
-            os.replace(tmp, dst)
-        else:
-            _link_no_clobber(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        place_temp(tmp, dst, overwrite=overwrite)
     fsync_dir(dst.parent)
     return digest, size

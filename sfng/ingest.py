@@ -920,19 +920,16 @@ def _lock_and_journal_paths(store, survey):
 
 def _hard_link(src: Path, dst: Path) -> tuple[str, int]:
     """Land ``dst`` as a hard link of ``src`` through a temporary name (no clobber); hash it."""
-    from .fsutil import _link_no_clobber
+    from .fsutil import place_temp, removing_on_error
 
     if dst.exists():
         raise FileExistsError(f"{dst} exists; sfng never overwrites a file")
     tmp = dst.parent / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
     os.link(src, tmp)
-    try:
+    with removing_on_error(tmp):
         digest = sha256_file(tmp)
         size = os.stat(tmp).st_size
-        _link_no_clobber(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        place_temp(tmp, dst)
     fsync_dir(dst.parent)
     return digest, size
 
