@@ -42,7 +42,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
-from common import make_cube_fits  # noqa: E402
+from common import append_to_benchmarks_md, make_cube_fits  # noqa: E402
 
 TMP_PREFIX = ".sfng-tmp-"
 
@@ -293,10 +293,7 @@ def fault_test(work: Path, trials: int, n_files: int, size_mb: float) -> list[di
 # ---------------------------------------------------------------------------------------------
 
 def record(lines: list[str]) -> None:
-    path = REPO / "docs" / "benchmarks.md"
-    head = "" if path.exists() else "# Benchmarks\n\nResults appended by the scripts in `benchmarks/`.\n"
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(head + "\n" + "\n".join(lines) + "\n")
+    append_to_benchmarks_md(lines)
 
 
 def main(argv=None):

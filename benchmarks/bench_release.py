@@ -38,7 +38,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("SFNG_OFFLINE", "1")
 
-from common import make_cube_fits  # noqa: E402
+from common import append_to_benchmarks_md, make_cube_fits  # noqa: E402
 
 
 
@@ -104,10 +104,7 @@ def cp_sha(files, dst: Path, sync: bool) -> float:
 
 
 def record(lines):
-    path = REPO / "docs" / "benchmarks.md"
-    head = "" if path.exists() else "# Benchmarks\n\nResults appended by the scripts in `benchmarks/`.\n"
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(head + "\n" + "\n".join(lines) + "\n")
+    append_to_benchmarks_md(lines)
 
 
 def main(argv=None):

@@ -278,3 +278,11 @@ def make_cube_fits(path: Path, nbytes: int, seed: int) -> None:
             left -= k
         pad = -data_len % 2880
         f.write(b"\0" * pad)
+
+
+def append_to_benchmarks_md(lines: list[str]) -> None:
+    """Append ``lines`` (a block of Markdown) to docs/benchmarks.md, creating it if needed."""
+    path = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+    head = "" if path.exists() else "# Benchmarks\n\nResults appended by the scripts in `benchmarks/`.\n"
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(head + "\n" + "\n".join(lines) + "\n")
