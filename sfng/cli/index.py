@@ -77,12 +77,17 @@ def build(full, jobs, scheduler, measure_depth, no_validate, out, dry_run, fmt, 
         click.echo(line)
 
 
+#: stats and show read any SFNG-INDEX.fits, a downloaded one too.
+_index_file_option = click.option("--index", "index_path", type=click.Path(dir_okay=False),
+                                  help="An index file (default: the store's SFNG-INDEX.fits); "
+                                       "works without a store.")
+
+
 @index.command("stats")
 @click.option("--by", "by", type=click.Choice(["survey", "tracer", "galaxy", "product", "tree"]),
               multiple=True, help="Count rows by these columns (repeatable; default survey, "
                                   "tracer and galaxy, one table each).")
-@click.option("--index", "index_path", type=click.Path(dir_okay=False),
-              help="An index file (default: the store's SFNG-INDEX.fits).")
+@_index_file_option
 @format_option()
 @click.pass_obj
 def stats(obj, by, index_path, fmt):
@@ -136,8 +141,7 @@ def check(fmt, store):
 
 @index.command("show")
 @click.argument("path")
-@click.option("--index", "index_path", type=click.Path(dir_okay=False),
-              help="An index file (default: the store's SFNG-INDEX.fits).")
+@_index_file_option
 @format_option()
 @click.pass_obj
 def show(obj, path, index_path, fmt):
