@@ -551,6 +551,9 @@ class Result:
         For a galaxy-set query (--has/--lacks): the galaxies, sorted.
     notes : list of str
         Things the user should know (e.g. rows left out because a value is unknown).
+    sorted : bool
+        True once :meth:`sort` ordered the rows; :meth:`galaxy_rows` then lists the galaxies
+        in the order of their first file (``--galaxies --sort dist``), else by name.
     """
 
     index: Index
@@ -558,6 +561,7 @@ class Result:
     selection: Selection
     galaxies: list | None = None
     notes: list = field(default_factory=list)
+    sorted: bool = False
 
     def __getattribute__(self, name):
         # ``rows`` may be deferred (a callable): a galaxy-set answer printed as names never
@@ -620,6 +624,7 @@ class Result:
                     o = o[::-1]
             order = order[o]
         self.rows = self.rows[order]
+        self.sorted = True
         return self
 
     def galaxy_rows(self) -> list[dict]:
@@ -628,6 +633,7 @@ class Result:
         tr = np.asarray(self.index.raw("tracer", self.rows))
         count: dict = {}
         tracers: dict = {}
+        first_row: dict = {}
         if len(gal):
             # Group by a hash of the name in numpy: no Python loop over the rows.
             gh = _row_hash(self.index._words("galaxy", self.rows))
@@ -639,12 +645,15 @@ class Result:
                 ug, first, n = np.unique(gh, return_index=True, return_counts=True)
             name_of = {h: _strip(gal[i]) for h, i in zip(ug.tolist(), first.tolist())}
             count = {name_of[h]: k for h, k in zip(ug.tolist(), n.tolist())}
+            first_row = {name_of[h]: i for h, i in zip(ug.tolist(), first.tolist())}
             for t in np.unique(tr).tolist():
                 label = _strip(t)
                 if label:
                     for h in np.unique(gh[tr == t]).tolist():
                         tracers.setdefault(name_of[h], set()).add(label)
         names = self.galaxies if self.galaxies is not None else sorted(n for n in count if n)
+        if self.sorted:
+            names = sorted(names, key=lambda g: first_row.get(g, len(gal)))
         dist = {r["name"]: r.get("dist") for r in self.index.galaxy_table()}
         out = []
         for n in names:

@@ -246,3 +246,14 @@ def test_help_teaches_with_examples(cli):
         r = cli(cmd, "--help")
         assert r.exit_code == 0 and "Example" in r.stdout or "sfng " + cmd in r.stdout
     assert "quotes" in cli("find", "--help").stdout or "quoted" in cli("find", "--help").stdout
+
+
+def test_galaxies_sorted_by_distance(cli, index_copy):
+    # The --help example `sfng find --line CO21 --galaxies --sort dist`: nearest first, in every
+    # output form (the names-only path for --has included).
+    rows = run_json(cli, "--line", "CO21", "--galaxies", "--sort", "dist", "--index", index_copy)
+    dists = [r["dist"] for r in rows]
+    assert len(dists) > 2 and dists == sorted(dists)
+    names = cli("find", *UC2, "--sort", "-dist", "--index", index_copy, "--format", "paths").stdout.split("\n")
+    far_first = [r["galaxy"] for r in run_json(cli, *UC2, "--sort", "-dist", "--index", index_copy)]
+    assert [n for n in names if n] == far_first != sorted(far_first)

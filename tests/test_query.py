@@ -182,6 +182,17 @@ def test_sort_and_records(idx):
     assert rec[-1]["res"] is None and rec[0]["res"] == 15.0
 
 
+def test_galaxies_follow_the_sort(idx):
+    # `sfng find --line CO10 --galaxies --sort dist`: nearest first, not by name.
+    res = q(idx, tracers=("CO10",)).sort(["dist"])
+    assert [r["galaxy"] for r in res.galaxy_rows()] == ["IC 0342", "MESSIER 074", "NGC 3521", "MESSIER 099"]
+    res = q(idx, has=("CO10",), lacks=("HI",)).sort(["-dist"])
+    assert [r["galaxy"] for r in res.galaxy_rows()] == ["MESSIER 099", "NGC 3521", "MESSIER 074", "IC 0342"]
+    # unsorted: by name, as before
+    assert [r["galaxy"] for r in q(idx, tracers=("CO10",)).galaxy_rows()] == \
+        ["IC 0342", "MESSIER 074", "MESSIER 099", "NGC 3521"]
+
+
 def test_info(idx):
     rec = info(idx, "ic342")
     assert rec["galaxy"] == "IC 0342"

@@ -166,7 +166,8 @@ def find(selection, index, fmt, as_galaxies, count, columns, sort, out_path, obs
         if bad:
             raise SfngError(f"--galaxies: unknown column(s) {', '.join(bad)}; galaxy lists have "
                             f"{', '.join(GALAXY_COLUMNS)}")
-        if result.galaxies is not None and (count or fmt == "paths" or cols == ["galaxy"]):
+        if result.galaxies is not None and (count or fmt == "paths" or cols == ["galaxy"]) \
+                and not (result.sorted and not count):
             rows = [{"galaxy": g} for g in result.galaxies]     # names only: no file look-up
         else:
             rows = [{c: r[c] for c in cols} for r in result.galaxy_rows()]
