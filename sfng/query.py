@@ -695,12 +695,15 @@ def select(index: Index, selection: Selection) -> Result:
     if sel.tracers:
         canon = [index.canonical_tracer(t) for t in sel.tracers]
         mask &= index.match_text("tracer", canon, fold=False)   # the index holds canonical names
+    # Rows whose value is unknown stay in until the end, so that the note counts only those
+    # the other options would have kept (not every unknown row of the index).
+    unknown: dict = {}
     for q, col in (("res", "res"), ("chan", "chan_kms")):
         r = getattr(sel, q)
         if r is not None:
-            _range_filter(mask, index.raw(col), r, q, notes)
+            _range_filter(mask, index.raw(col), r, q, notes, unknown)
     if sel.depth is not None:
-        _range_filter(mask, index.depth(None, dv), sel.depth, "depth", notes)
+        _range_filter(mask, index.depth(None, dv), sel.depth, "depth", notes, unknown)
     for opt, col in (("surveys", "survey"), ("trees", "tree"), ("types", "product"),
                      ("bunits", "bunit")):
         vals = getattr(sel, opt)
@@ -712,7 +715,7 @@ def select(index: Index, selection: Selection) -> Result:
 
     rows = np.flatnonzero(mask)
     narrowed = len(rows) < n or any((sel.galaxies, sel.dist, sel.res_pc, sel.near, sel.cone,
-                                     sel.polygon, sel.where))
+                                     sel.polygon, sel.where, unknown))
 
     # Galaxy-dependent tests on the survivors.
     if sel.galaxies:
@@ -744,6 +747,11 @@ def select(index: Index, selection: Selection) -> Result:
         expr.check(index.where_columns())
         keep = expr.evaluate(lambda name: index.values(name, rows, dv), index.canonical_text)
         rows = rows[np.asarray(keep, dtype=bool)]
+    for q, (unk, text) in unknown.items():
+        left_out = unk[rows]
+        if left_out.any():
+            notes.append(_unknown_note(int(np.count_nonzero(left_out)), q, text))
+            rows = rows[~left_out]
 
     galaxies = None
     if sel.is_galaxy_set:
@@ -792,14 +800,28 @@ def _covering_hint(index: Index, names) -> list[str]:
     return out
 
 
-def _range_filter(mask, values, rng: Range, quantity: str, notes: list) -> None:
+def _range_filter(mask, values, rng: Range, quantity: str, notes: list, deferred=None) -> None:
+    """``mask &= rng`` on ``values``; unknown (NaN) values never pass.
+
+    Without ``deferred`` they are left out now and counted in ``notes``; with it (a dict) they
+    are kept in ``mask`` and ``deferred[quantity] = (unknown mask, option text)``, for the
+    caller to leave out and count once every other test is done.
+    """
     values = np.asarray(values)
-    unknown = int(np.count_nonzero(mask & ~np.isfinite(values)))
+    unknown = mask & ~np.isfinite(values)
+    if deferred is not None and unknown.any():
+        mask &= rng.mask(values) | unknown
+        deferred[quantity] = (unknown, rng.text)
+        return
+    k = int(np.count_nonzero(unknown))
     mask &= rng.mask(values)
-    if unknown:
-        unit = QUANTITIES[quantity][0]
-        notes.append(f"{unknown} row(s) with unknown {quantity} ({unit}) left out by "
-                     f"--{quantity.replace('_', '-')} {rng.text!r}")
+    if k:
+        notes.append(_unknown_note(k, quantity, rng.text))
+
+
+def _unknown_note(k: int, quantity: str, text: str) -> str:
+    unit = QUANTITIES[quantity][0]
+    return f"{k} row(s) with unknown {quantity} ({unit}) left out by --{quantity.replace('_', '-')} {text!r}"
 
 
 def galaxy_set(index: Index, selection: Selection) -> list[str]:

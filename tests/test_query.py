@@ -132,6 +132,18 @@ def test_bounds_equal_to_a_single_precision_value_are_inclusive(idx):
     assert {r["dist"] for r in rec} == {3.3}
 
 
+def test_unknown_value_note_counts_only_rows_the_other_options_keep(idx):
+    # The index's unknown-res row is an NRO45 file of MESSIER 074: asking about IC 342 must
+    # not report it as left out.
+    res = q(idx, galaxies=("IC 342",), res=">=1")
+    assert len(res) == 3 and not any("unknown" in n for n in res.notes)
+    res = q(idx, galaxies=("M74",), res=">=1")
+    assert [n for n in res.notes if "unknown res" in n] == ["1 row(s) with unknown res (arcsec) left out by --res '>=1'"]
+    # A row unknown in both res and depth is counted once, under the first test.
+    notes = q(idx, tracers=("CO10",), res="<15", depth="<=1K").notes
+    assert sum("unknown" in n for n in notes) == 1 and "unknown res" in notes[0]
+
+
 def test_where_with_virtual_columns(idx):
     res = q(idx, where="dist < 5 and res_pc < 150 and not (tracer = 'halpha')")
     assert galaxies_of(res) == ["IC 0342"]
