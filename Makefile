@@ -13,7 +13,7 @@ $(BIN)/sfng: pyproject.toml
 	@touch $(BIN)/sfng
 
 demo: $(BIN)/sfng
-	$(BIN)/sfng demo demo-store
+	$(BIN)/sfng demo demo-store --fresh
 
 test: $(BIN)/sfng
 	$(BIN)/python -m pytest

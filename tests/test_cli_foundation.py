@@ -96,3 +96,11 @@ def test_readme_new_and_release_tar_clean_speak_json(store, cli, monkeypatch):
     assert doc["written"] is True and (store.root / doc["path"]).is_file()
     doc = json.loads(cli("release", "clean", "nothing-here", "--format", "json").output)
     assert doc == {"name": "nothing-here", "incomplete": None, "removed": False, "dry_run": False}
+
+
+def test_demo_refuses_to_rerun_over_a_finished_demo(tmp_path, cli):
+    (tmp_path / "d" / "store").mkdir(parents=True)
+    (tmp_path / "d" / "store" / "sfng.yaml").write_text("name: demo\n")
+    res = cli("demo", tmp_path / "d")
+    assert res.exit_code == 1 and "--fresh" in res.output and "already holds the demo store" in res.output
+    assert not (tmp_path / "d" / "surveys").exists()      # nothing was run

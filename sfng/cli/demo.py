@@ -13,10 +13,23 @@ def demo(directory, fresh):
     BIMASONG, PAWS, SINGS, KINGFISH, HALPHA) for about a dozen real nearby galaxies;
     DIRECTORY/store/ becomes the sfng store. Every step of the main job runs and says what it did.
     Deterministic: the same command gives the same files.
+
+    \b
+    Examples:
+        sfng demo demo-store            build it (refused if DIRECTORY/store exists)
+        sfng demo demo-store --fresh    delete DIRECTORY and build it again
     """
+    from pathlib import Path
+
     from ..demo import clean, run_demo
+    from ..errors import SfngError
 
     if fresh:
         clean(directory)
+    elif (Path(directory) / "store" / "sfng.yaml").exists():
+        # Rerunning the steps on the finished demo would report the demo's own `sfng fix`
+        # edits as ingest conflicts: a wall of errors that teaches nothing.
+        raise SfngError(f"{directory}/store already holds the demo store (try: cd {directory}/store); "
+                        f"`sfng demo {directory} --fresh` builds it again from scratch")
     tree = run_demo(directory, say=click.echo)
     click.echo(f"demo store ready: {tree.store_dir}  (try: cd {tree.store_dir} && sfng --help)")
