@@ -462,6 +462,15 @@ def test_recovery_finishes_an_interrupted_move(store, survey):
     assert dst.name in mf.read_manifest(dst.parent)
 
 
+def test_cli_plan_shows_control_characters_escaped(cli, store, survey, monkeypatch):
+    # A newline in a published file name must not start a fake line of the plan.
+    (survey / "NGC_628_NA_CUBE_THINGS.FITS").rename(survey / "NGC_628\nCONFLICT x.fits")
+    monkeypatch.chdir(store.root)
+    r = cli("ingest", survey, "--dry-run", "--force", "--offline", "--ned-rename")
+    assert "NGC_628\\nCONFLICT x.fits" in r.output
+    assert not any(line.startswith("CONFLICT") for line in r.output.splitlines())
+
+
 def test_cli_dry_run_json_and_exit_codes(cli, store, survey, monkeypatch):
     monkeypatch.chdir(store.root)
     r = cli("ingest", survey, "--dry-run", "--format", "json", "--force")

@@ -91,7 +91,7 @@ def ingest(src_dir, survey, ned_rename, tree, mode, readme, jobs, offline, by_po
 
 
 def _dest_or_dash(item):
-    return item.dest or "-"
+    return output.printable(item.dest) if item.dest else "-"
 
 
 def _print_plan(plan, store):
@@ -100,7 +100,8 @@ def _print_plan(plan, store):
     click.echo(f"plan: {plan.src_dir} -> {plan.tree}/{plan.survey}/ in {store.root} "
                f"({'NED names' if plan.ned_rename else 'names kept'}; validation {plan.validation})")
     for item in plan.items:
-        line = f"  {verb.get(item.action, item.action):8s} {item.rel or '(new)'} -> {_dest_or_dash(item)}"
+        rel = output.printable(item.rel) if item.rel else "(new)"
+        line = f"  {verb.get(item.action, item.action):8s} {rel} -> {_dest_or_dash(item)}"
         if item.galaxy:
             line += f"  [{item.galaxy}"
             if item.companions:
@@ -124,9 +125,9 @@ def _print_report(report):
         click.echo(f"  recovered: {line}")
     for o in report.outcomes:
         if not o.ok:
-            click.echo(f"  {o.status.upper()}: {o.item.rel or o.item.dest}: {o.message}")
+            click.echo(f"  {o.status.upper()}: {output.printable(o.item.rel or o.item.dest)}: {o.message}")
         elif o.status == "ignored" and output.verbosity() >= 1:
-            click.echo(f"  left in source: {o.item.rel}: {o.message}")
+            click.echo(f"  left in source: {output.printable(o.item.rel)}: {o.message}")
         elif o.status == "created":
-            click.echo(f"  created {o.item.dest}: {o.message}")
+            click.echo(f"  created {output.printable(o.item.dest)}: {o.message}")
     click.echo(report.summary())

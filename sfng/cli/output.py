@@ -74,6 +74,15 @@ def table(rows: list[dict], columns: list[str] | None = None, file=None) -> None
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip(), file=out)
 
 
+def printable(text) -> str:
+    """``text`` for a terminal line: control characters (a newline in a file name) shown as
+    escapes, so that a hostile name cannot fake or break lines of a report."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def _cell(v) -> str:
     if v is None:
         return "-"
@@ -83,4 +92,4 @@ def _cell(v) -> str:
         return f"{v:.4g}"
     if isinstance(v, (list, tuple)):
         return ",".join(_cell(x) for x in v)
-    return str(v)
+    return printable(v)
