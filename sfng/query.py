@@ -240,6 +240,8 @@ class Index:
                     vals = [v.decode("utf-8", "replace").rstrip() for v in vals]
                 elif g.dtype[n].kind == "U":
                     vals = [v.rstrip() for v in vals]
+                elif g.dtype[n].kind == "f" and g.dtype[n].itemsize == 4:
+                    vals = [float(str(v)) for v in g[n]]   # 3.3, not 3.299999952316284
                 cols[n] = vals
             self._gal_rows = [dict(zip(names, vals)) for vals in zip(*cols.values())] if names else []
         return self._gal_rows
@@ -443,6 +445,11 @@ def _plain(v):
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
+
+
+def _single(v) -> float:
+    """A value read from a single-precision column as the decimal it was written as (6.2)."""
+    return float(str(np.float32(v)))
 
 
 def _every_row(rows, n: int) -> bool:
@@ -985,13 +992,13 @@ class Summary:
             row = {"galaxy": g}
             for j, t in enumerate(self.tracers):
                 row[t] = None if self.count[i, j] == 0 else (
-                    float(self.res[i, j]) if np.isfinite(self.res[i, j]) else "?")
+                    _single(self.res[i, j]) if np.isfinite(self.res[i, j]) else "?")
             out.append(row)
         return out
 
     def as_dict(self):
         return {"galaxies": self.galaxies, "tracers": self.tracers,
-                "best_res_arcsec": [[None if not np.isfinite(v) else float(v) for v in r] for r in self.res],
+                "best_res_arcsec": [[None if not np.isfinite(v) else _single(v) for v in r] for r in self.res],
                 "n_files": self.count.tolist()}
 
     def to_csv(self) -> str:

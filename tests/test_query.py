@@ -127,9 +127,13 @@ def test_bounds_equal_to_a_single_precision_value_are_inclusive(idx):
     assert galaxies_of(q(idx, galaxies=("IC 342",), dist=">=3.3")) == ["IC 0342"]
     assert len(q(idx, galaxies=("IC 342",), dist=">3.3")) == 0
     assert galaxies_of(q(idx, galaxies=("IC 342",), where="dist >= 3.3")) == ["IC 0342"]
-    # ... and JSON/CSV say 3.3, not 3.299999952316284.
+    # ... and JSON/CSV say 3.3, not 3.299999952316284 (find, info and summary alike).
     rec = q(idx, galaxies=("IC 342",)).records(["dist"])
     assert {r["dist"] for r in rec} == {3.3}
+    assert info(idx, "IC 342")["dist"] == 3.3
+    matrix = summary(idx).as_dict()
+    row = matrix["best_res_arcsec"][matrix["galaxies"].index("IC 0342")]
+    assert row[matrix["tracers"].index("CO(1-0)")] == 6.2 and row[matrix["tracers"].index("SPIRE250")] == 18.2
 
 
 def test_unknown_value_note_counts_only_rows_the_other_options_keep(idx):
