@@ -138,3 +138,15 @@ def test_long_text_is_cut_and_flagged(tmp_path):
     files, _, _ = io.read_index(p)
     assert len(files["galaxy"][0]) == schema.column("galaxy").width
     assert files["flag"][0] & schema.FLAG_TRUNCATED
+
+
+def test_index_show_gives_single_precision_values_as_written(tmp_path):
+    from _query_index import rows, write_index
+
+    from sfng.index.stats import rows_for
+
+    path = write_index(tmp_path / "SFNG-INDEX.fits")
+    bima = next(r["path"] for r in rows() if r["survey"] == "BIMASONG")   # a 6.2" beam, 4.06 km/s
+    row = rows_for(path, bima)[0]
+    assert row["res"] == 6.2 and row["chan_kms"] == 4.06
+    assert all(isinstance(x, float) for x in row["foot_ra"])

@@ -52,6 +52,9 @@ def rows_for(path, relpath: str) -> list[dict]:
             v = files[name][i]
             if isinstance(v, bytes):
                 v = v.decode("utf-8", "replace")
+            elif getattr(v, "dtype", None) is not None and v.dtype.kind == "f" and v.dtype.itemsize == 4:
+                # single precision as the decimal written (6.2, not 6.199999809265137)
+                v = [float(str(x)) for x in v] if np.ndim(v) else float(str(v))
             elif hasattr(v, "tolist"):
                 v = v.tolist()
             if isinstance(v, float) and math.isnan(v):
