@@ -215,7 +215,7 @@ def _float(row, col, path, i) -> float:
     try:
         return float(v)
     except (TypeError, ValueError) as exc:
-        raise SfngError(f"{path}: row {i}, column {col}: {v!r} is not a number") from exc
+        raise SfngError(f"{path}: row {i}, column {col}: {str(v)!r} is not a number") from exc
 
 
 @dataclass

@@ -53,7 +53,7 @@ def test_import_errors(store, tmp_path):
     with pytest.raises(SfngError, match="no galaxy name column"):
         G.import_galaxies(store, bad)
     bad.write_text("name,dist\nNGC 1,far\n")
-    with pytest.raises(SfngError, match="not a number"):
+    with pytest.raises(SfngError, match=r"row 1, column dist: 'far' is not a number"):
         G.import_galaxies(store, bad)
 
 
