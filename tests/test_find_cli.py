@@ -167,7 +167,7 @@ def test_info(cli, demo):
     assert bad.exit_code == 1 and "no galaxy" in bad.stderr
 
 
-def test_summary(cli, demo, tmp_path):
+def test_summary(cli, demo, tmp_path, monkeypatch):
     s = ["--store", str(demo.store_dir)]
     r = cli("summary", *s, "--format", "csv")
     assert r.exit_code == 0, r.output
@@ -186,6 +186,12 @@ def test_summary(cli, demo, tmp_path):
     r = cli("plot", "footprints", "--galaxy", "IC 342", "-o", fp, *s)
     assert r.exit_code == 0, r.output
     assert fp.read_bytes()[:4] == b"\x89PNG"
+    # GALAXY positional, as for sfng info and sfng get; the default name is the file-name form
+    monkeypatch.chdir(tmp_path)
+    r = cli("plot", "footprints", "ic342", *s)
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "IC_0342_footprints.png").read_bytes()[:4] == b"\x89PNG"
+    assert cli("plot", "footprints", *s).exit_code == 2
 
 
 def test_plot_without_matplotlib(cli, demo, tmp_path, monkeypatch):

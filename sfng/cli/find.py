@@ -307,21 +307,29 @@ def plot():
 
 
 @plot.command("footprints")
-@click.option("--galaxy", required=True, metavar="NAME", help="The galaxy (any alias).")
+@click.argument("galaxy_arg", metavar="[GALAXY]", required=False)
+@click.option("--galaxy", metavar="NAME", help="The galaxy (any alias), as GALAXY.")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), metavar="FILE.png",
               help="Output file (default: <GALAXY>_footprints.png).")
 @index_option
-def plot_footprints(galaxy, out, index):
-    """Draw the footprints of all data on a galaxy around its position.
+def plot_footprints(galaxy_arg, galaxy, out, index):
+    """Draw the footprints of all data on GALAXY (any alias) around its position.
 
     \b
-    Example:
-      sfng plot footprints --galaxy 'IC 342' -o ic342.png
+    Examples:
+      sfng plot footprints 'IC 342'                   writes IC_0342_footprints.png
+      sfng plot footprints --galaxy M51 -o m51.png    --galaxy as in sfng find
     """
+    from ..naming import encode_galaxy
     from ..query import plot_footprints as draw
 
+    if galaxy and galaxy_arg and galaxy != galaxy_arg:
+        raise click.UsageError("give the galaxy once: GALAXY or --galaxy NAME")
+    galaxy = galaxy or galaxy_arg
+    if not galaxy:
+        raise click.UsageError("which galaxy? e.g. sfng plot footprints 'IC 342'")
     canon = index.resolve_galaxy(galaxy) or galaxy
-    out = out or f"{canon.replace(' ', '_')}_footprints.png"
+    out = out or f"{encode_galaxy(canon)}_footprints.png"
     draw(index, galaxy, out)
     output.info(f"wrote {out}")
 
