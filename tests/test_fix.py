@@ -123,9 +123,6 @@ def test_in_place_backup_manifest_and_gzip(store):
     assert not [q for q in d.iterdir() if q.name.startswith(".sfng-tmp")]
 
 
-@pytest.mark.xfail(strict=True, reason="sfng/validate/fix.py _update_manifest rebuilds the manifest "
-                   "Entry without .galaxy, so `sfng links bygalaxy` stops linking every fixed file "
-                   "(demo: 26 files); fix there with dataclasses.replace(old, sha256=..., size=...)")
 def test_in_place_fix_keeps_the_manifest_galaxy(store):
     d = store.root / "data" / "THINGS"
     d.mkdir(parents=True)
@@ -170,13 +167,16 @@ def test_land_from_uncalibrated(store):
     h["CTYPE4"], h["CRVAL4"], h["CDELT4"], h["CRPIX4"] = "STOKES", 1.0, 0.0, 1.0
     src = write(q / "MESSIER_051a.paws.fits", h, shape=(1, 6, 16, 16))
     (q / "MESSIER_051a.paws.fits.validation.json").write_text("{}")
-    append(q, [Entry(src.name, hashlib.sha256(src.read_bytes()).hexdigest(), src.stat().st_size)])
+    append(q, [Entry(src.name, hashlib.sha256(src.read_bytes()).hexdigest(), src.stat().st_size,
+                     "2026-01-01T00:00:00Z", ("MESSIER 051b",), "MESSIER 051a")])
     (res,) = list(fix_paths([src], store, in_place=True, land_in_data=True))
     dest = store.root / "data" / "PAWS" / src.name
     assert res.landed == dest and dest.is_file() and not src.exists()
     assert not (q / "MESSIER_051a.paws.fits.validation.json").exists()
     assert (store.root / "data" / "PAWS" / "PAWS_README.txt").is_file()
     assert src.name in read_manifest(dest.parent) and src.name not in read_manifest(q)
+    landed = read_manifest(dest.parent)[src.name]
+    assert (landed.galaxy, landed.companions) == ("MESSIER 051a", ("MESSIER 051b",))
     assert validate_file(dest, store=store).ok and res.backup.is_file()
 
 

@@ -406,8 +406,10 @@ def _update_manifest(path: Path) -> None:
     entries = mf.read_manifest(path.parent)
     if path.name not in entries:
         return
-    old = entries[path.name]
-    entries[path.name] = mf.Entry(path.name, sha256_file(path), path.stat().st_size, old.landed, old.companions)
+    from dataclasses import replace
+
+    # Only the bytes changed: the landing time, galaxy and companions stay as ingest recorded them.
+    entries[path.name] = replace(entries[path.name], sha256=sha256_file(path), size=path.stat().st_size)
     mf.rewrite(path.parent, entries)
 
 
@@ -511,8 +513,10 @@ def land(result: FixResult, store) -> Path:
         if readme.is_file() and not (target / readme.name).exists():
             copy_with_hash(readme, target / readme.name)
         sha, size = copy_with_hash(src, dest)
-        mf.append(target, [mf.Entry(dest.name, sha, size, _stamp())])
         entries = mf.read_manifest(src.parent)
+        was = entries.get(src.name)
+        mf.append(target, [mf.Entry(dest.name, sha, size, _stamp(), was.companions if was else (),
+                                    was.galaxy if was else None)])
         if src.name in entries:
             del entries[src.name]
             mf.rewrite(src.parent, entries)
