@@ -34,16 +34,21 @@ class AmbiguousName(SfngError):
     """A file names more than one galaxy and is not a recognised pair; sfng does not guess."""
 
 
+def _has_control(name: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in name)
+
+
 def check_component(name: str, what: str = "name") -> str:
     """Return ``name`` if it is a safe single path component, else raise SfngError.
 
-    Refuses empty names, ``.`` and ``..``, path separators, NUL, and a leading ``-`` (which a
-    shell tool would read as an option).
+    Refuses empty names, ``.`` and ``..``, path separators, control characters (a newline in a
+    name would fake lines in every listing, manifest and ``sha256sum -c`` report), and a leading
+    ``-`` (which a shell tool would read as an option).
     """
     if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name \
-            or "\x00" in name or name.startswith("-"):
-        raise SfngError(f"unsafe {what} {name!r}: it must be one path component without '/', '..' "
-                        f"or a leading '-'")
+            or _has_control(name) or name.startswith("-"):
+        raise SfngError(f"unsafe {what} {name!r}: it must be one path component without '/', '..', "
+                        f"control characters or a leading '-'")
     return name
 
 
@@ -111,12 +116,13 @@ def compose(galaxy: str, original: str) -> str:
     'MESSIER_064.NGC_4826_NA_CUBE_THINGS.FITS'
 
     Raises SfngError when ``original`` is not a single file name (empty, ``.``/``..``, holds
-    ``/``, ``\\`` or NUL) or when the result would be longer than :data:`NAME_MAX` bytes.
+    ``/``, ``\\`` or a control character) or when the result would be longer than
+    :data:`NAME_MAX` bytes.
     """
     if not isinstance(original, str) or not original or original in (".", "..") \
-            or "/" in original or "\\" in original or "\x00" in original:
+            or "/" in original or "\\" in original or _has_control(original):
         raise SfngError(f"invalid original file name {original!r}: it must be one file name "
-                        f"without '/' or '\\'")
+                        f"without '/', '\\' or control characters")
     name = f"{encode_galaxy(galaxy)}.{original}"
     try:
         size = len(name.encode("utf-8"))

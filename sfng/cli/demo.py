@@ -12,7 +12,8 @@ def demo(directory, fresh):
     DIRECTORY/surveys/ receives survey folders as surveys publish them (THINGS, HERACLES, NRO45,
     BIMASONG, PAWS, SINGS, KINGFISH, HALPHA) for about a dozen real nearby galaxies;
     DIRECTORY/store/ becomes the sfng store. Every step of the main job runs and says what it did.
-    Deterministic: the same command gives the same files.
+    Deterministic: the same command gives the same survey files and store contents
+    (release tarballs differ only by their recorded creation time).
 
     \b
     Examples:
