@@ -35,19 +35,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
-from common import make_files  # noqa: E402
-
-
-class Clock:
-    """Wall and CPU seconds of a block: CPU time stays fair when other work shares the cores."""
-
-    def __enter__(self):
-        self.w, self.c = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *exc):
-        self.wall = time.perf_counter() - self.w
-        self.cpu = time.process_time() - self.c
+from common import Clock, make_files  # noqa: E402
 
 
 def _first_image(blocks):

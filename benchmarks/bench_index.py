@@ -39,25 +39,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
-from common import make_store  # noqa: E402
-
-
-class Clock:
-    """Wall seconds and CPU seconds of this process plus its finished child processes."""
-
-    def __enter__(self):
-        self.w, self.c = time.perf_counter(), _cpu()
-        return self
-
-    def __exit__(self, *exc):
-        self.wall = time.perf_counter() - self.w
-        self.cpu = _cpu() - self.c
-
-
-def _cpu() -> float:
-    s = resource.getrusage(resource.RUSAGE_SELF)
-    c = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+from common import Clock, make_store  # noqa: E402
 
 
 def astropy_crawl(paths):

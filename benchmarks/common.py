@@ -25,6 +25,7 @@ import gzip
 import os
 import random
 import shutil
+import time
 from pathlib import Path
 
 BLOCK = 2880
@@ -286,3 +287,24 @@ def append_to_benchmarks_md(lines: list[str]) -> None:
     head = "" if path.exists() else "# Benchmarks\n\nResults appended by the scripts in `benchmarks/`.\n"
     with open(path, "a", encoding="utf-8") as f:
         f.write(head + "\n" + "\n".join(lines) + "\n")
+
+
+class Clock:
+    """Wall seconds and CPU seconds of a block, this process plus its finished child processes
+    (CPU time stays fair when other work shares the cores)."""
+
+    def __enter__(self):
+        self.w, self.c = time.perf_counter(), _cpu()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.w
+        self.cpu = _cpu() - self.c
+
+
+def _cpu() -> float:
+    import resource
+
+    s = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
