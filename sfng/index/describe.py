@@ -142,9 +142,12 @@ def describe_file(ctx: Context, stat=None) -> list[dict]:
         except Exception as exc:  # noqa: BLE001 - a file that cannot be read is flagged, not fatal
             _flag(base, FLAG_UNREADABLE, str(exc))
             return [base]
+    handed = None
+    if claimed and ctx.validate and is_fits_name(path.name):
+        blocks, handed = _manga_cube_blocks(ctx, path)
     if is_fits_name(path.name):
         _validate(ctx, base, blocks)
-    rows = _plugin_rows(ctx, base, blocks)
+    rows = _plugin_rows(ctx, base, handed if claimed else blocks)
     if rows is not None:
         return rows
     if blocks is None:
@@ -161,6 +164,41 @@ def _manga_name(name: str) -> bool:
         return False
     info = parse_name(name)
     return info is not None and info["kind"] != "hdf5"
+
+
+def _manga_cube_blocks(ctx, path):
+    """``(blocks, headers)`` of a MaNGA DRP cube read once for the validator and the plugin,
+    or ``(None, None)`` (anything else, or a file the reader refuses: each then reads it its
+    own way, so the validator still names what is wrong).
+
+    ``blocks``: PRIMARY and FLUX parsed, the later HDUs walked for their sizes
+    (``read_headers(until_image=True)``, what the validator reads itself).  ``headers``: those
+    two headers plus the names of HDUs 2-5 of an uncompressed cube (the LSF extension names
+    :func:`sfng.manga.describe_cube` looks for; a ``.gz`` is not inflated past FLUX for them).
+    """
+    from ..fitsheader import read_headers
+
+    try:
+        from ..manga import _is_gzip, parse_name, scan_headers
+    except ImportError:
+        return None, None
+    info = parse_name(path.name)
+    if info is None or info["kind"] != "cube":
+        return None, None
+    try:
+        blocks = read_headers(path, until_image=True)
+    except Exception:  # noqa: BLE001 - the validator and the plugin read it again and say why
+        return None, None
+    if len(blocks) != 2 or str(blocks[1].header.get("EXTNAME", "")).strip() != "FLUX":
+        return None, None
+    headers = [b.header for b in blocks]
+    if ctx.measure_depth or not _is_gzip(path):
+        try:
+            later = scan_headers(path, keys_of=lambda i: frozenset(), max_hdus=6)
+        except Exception:  # noqa: BLE001
+            return blocks, None
+        headers += later[2:]
+    return blocks, headers
 
 
 def _galaxy_key(name):
