@@ -357,47 +357,24 @@ def step_init(tree: DemoTree, say) -> None:
     say(f"init: store at {tree.store_dir} ({len(report.created)} created, {len(report.kept)} kept)")
 
 
-def step_place(tree: DemoTree, say) -> None:
-    """Until ingest lands: copy the survey folders into data/ as they are."""
-    from .fsutil import copy_with_hash
-
-    n = 0
-    for survey, names in tree.files.items():
-        src = tree.surveys_dir / survey
-        dst = tree.store_dir / "data" / survey
-        for name in [f"{survey}_README.txt", *names]:
-            if not (dst / name).exists():
-                copy_with_hash(src / name, dst / name)
-                n += 1
-    say(f"place: {n} files copied into data/")
-
-
-#: The steps of the main job, in order: ``(name, "module:function", fallback)``.  Each
-#: capability provides ``demo_step(tree, say)`` in its module; a step whose module is not in
-#: this build runs its fallback (or nothing).
+#: The steps of the main job, in order: ``(name, "module:function")``, each function taking
+#: ``(tree, say)``.  A step's module is imported when the step runs, so the demo does not load
+#: every capability up front.
 STEPS = [
-    ("init", "sfng.demo:step_init", None),
-    ("ingest", "sfng.ingest:demo_step", "sfng.demo:step_place"),
-    ("validate", "sfng.validate:demo_step", None),
-    ("index", "sfng.index.build:demo_step", None),
-    ("find", "sfng.query:demo_step", None),
-    ("release", "sfng.release:demo_step", None),
+    ("init", "sfng.demo:step_init"),
+    ("ingest", "sfng.ingest:demo_step"),
+    ("validate", "sfng.validate:demo_step"),
+    ("index", "sfng.index.build:demo_step"),
+    ("find", "sfng.query:demo_step"),
+    ("release", "sfng.release:demo_step"),
 ]
 
 
-def _resolve(spec):
+def _load(spec: str):
     import importlib
-    import importlib.util
 
-    if spec is None:
-        return None
-    mod, _, attr = spec.partition(":")
-    try:
-        if importlib.util.find_spec(mod) is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    return getattr(importlib.import_module(mod), attr, None)
+    module, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def run_demo(root, say=print, steps=None) -> DemoTree:
@@ -405,10 +382,8 @@ def run_demo(root, say=print, steps=None) -> DemoTree:
     tree = make_surveys(root)
     n = sum(len(v) for v in tree.files.values())
     say(f"surveys: {n} files in {len(tree.files)} survey folders under {tree.surveys_dir}")
-    for name, spec, fallback in (steps or STEPS):
-        fn = _resolve(spec) or _resolve(fallback)
-        if fn is not None:
-            fn(tree, say)
+    for _name, spec in (steps or STEPS):
+        _load(spec)(tree, say)
     return tree
 
 

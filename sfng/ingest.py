@@ -455,45 +455,24 @@ def _dest_name(item: Item, original: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 def _validator():
-    """``sfng.validate.validate_file`` when this build has it, else None."""
-    import importlib
-    import importlib.util
+    """``sfng.validate.validate_file``, imported on first use (validation pulls in astropy.wcs);
+    tests replace this seam with a fake."""
+    from .validate import validate_file
 
-    try:
-        if importlib.util.find_spec("sfng.validate") is None:
-            return None
-        return getattr(importlib.import_module("sfng.validate"), "validate_file", None)
-    except ImportError:
-        return None
+    return validate_file
 
 
 def validation_hook(path: Path, readme_metadata=None, tree: str | None = None):
     """Minimum-rule check of one source file before it lands, through :mod:`sfng.validate`.
 
-    Returns ``None`` when sfng.validate is not available in this build (nothing is checked),
-    else ``(errors, report dict)``: a file with errors goes to ``uncalibrated/<SURVEY>/`` with
+    Returns ``(errors, report dict)``: a file with errors goes to ``uncalibrated/<SURVEY>/`` with
     its report (``<file name>.validation.json``), unless ingest runs with ``force``.  The file is
     judged as it will be in the store: with ``readme_metadata``, the defaults of the README that
     will govern it (the store's, else the one being landed), and as bound for ``tree``.
     """
-    import inspect
-
-    validate_file = _validator()
-    if validate_file is None:
-        return None
-    wanted = {"readme_metadata": dict(readme_metadata or {}), "tree": tree}
-    try:
-        accepted = inspect.signature(validate_file).parameters
-    except (TypeError, ValueError):
-        accepted = {}
-    kwargs = {k: v for k, v in wanted.items() if k in accepted and v is not None}
-    report = validate_file(path, store=None, **kwargs)
+    report = _validator()(path, store=None, readme_metadata=dict(readme_metadata or {}), tree=tree)
     errors = [e if isinstance(e, str) else str(getattr(e, "message", e)) for e in report.errors]
     return errors, report.as_dict()
-
-
-def _validation_available() -> bool:
-    return _validator() is not None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -598,11 +577,10 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
         resolver = Resolver(store=store, offline=offline)
     names = _Names(resolver) if ned_rename else None
     pairs = read_pairs(store)
-    do_validate = validate and not force and _validation_available()
+    do_validate = validate and not force
     plan = Plan(store=store, src_dir=src_dir, survey=survey, tree=tree, ned_rename=ned_rename,
                 items=[], force=force,
-                validation=("on" if do_validate else "off (--force)" if force and _validation_available()
-                            else "off" if not validate else "unavailable (no sfng.validate in this build)"))
+                validation="on" if do_validate else "off (--force)" if force else "off")
 
     files = list(_walk(src_dir, root))
     readme_src = Path(readme).resolve() if readme else None
@@ -735,7 +713,7 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
             continue
         if item.kind == "data" and _is_fits_name(Path(item.rel).name) and do_validate:
             _validate_item(item, plan, root, quarantine_dir, entries_of, readme_meta)
-        elif item.kind == "data" and force and _validation_available():
+        elif item.kind == "data" and force:
             item.notes.append("not validated (--force)")
 
     # The survey README: kept, landed, or created from the template.
@@ -775,8 +753,6 @@ def _validate_item(item, plan, root, quarantine_dir, entries_of, readme_meta):
         got = validation_hook(Path(item.source), readme_meta, plan.tree)
     except Exception as exc:  # noqa: BLE001 - a validator crash must not block ingest
         item.notes.append(f"validation failed to run ({type(exc).__name__}: {exc}); not checked")
-        return
-    if got is None:
         return
     errors, report = got
     if not errors:

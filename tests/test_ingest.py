@@ -415,7 +415,7 @@ def test_jobs_give_the_same_result(store, tmp_path):
 
 
 def test_validation_hook_sends_failures_to_uncalibrated(store, survey, monkeypatch):
-    def fake_validate_file(path, store=None):
+    def fake_validate_file(path, store=None, *, readme_metadata=None, tree=None):
         bad = "5194" in Path(path).name
         return SimpleNamespace(errors=["wcs-singular: the WCS matrix is singular"] if bad else [],
                                as_dict=lambda: {"path": str(path), "ok": not bad})

@@ -16,8 +16,7 @@ from .. import __version__
 from ..errors import SfngError
 from . import output
 
-#: command name -> "module:attribute" (modules under sfng.cli), in --help order.  A command
-#: whose module is not present in this build is not listed.
+#: command name -> "module:attribute" (modules under sfng.cli), in --help order.
 COMMANDS = {
     "init": "init:init",
     "readme": "readme:readme",
@@ -40,12 +39,6 @@ COMMANDS = {
 }
 
 
-def _available(spec: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(f"sfng.cli.{spec.partition(':')[0]}") is not None
-
-
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
 
@@ -54,11 +47,10 @@ class LazyGroup(click.Group):
         self.lazy = dict(lazy or {})
 
     def list_commands(self, ctx):
-        names = [n for n, spec in self.lazy.items() if _available(spec)]
-        return names + sorted(set(super().list_commands(ctx)) - set(self.lazy))
+        return list(self.lazy) + sorted(set(super().list_commands(ctx)) - set(self.lazy))
 
     def get_command(self, ctx, name):
-        if name in self.lazy and _available(self.lazy[name]):
+        if name in self.lazy:
             mod, _, attr = self.lazy[name].partition(":")
             return getattr(importlib.import_module(f"sfng.cli.{mod}"), attr)
         return super().get_command(ctx, name)
