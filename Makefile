@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench docs clean
+.PHONY: demo test lint bench docs clean
 
 $(BIN)/sfng: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (or run: make PYTHON=python3 ...)"; exit 1; }
@@ -15,8 +15,12 @@ $(BIN)/sfng: pyproject.toml
 demo: $(BIN)/sfng
 	$(BIN)/sfng demo demo-store --fresh
 
-test: $(BIN)/sfng
+test: $(BIN)/sfng lint
 	$(BIN)/python -m pytest
+
+# The import contracts in pyproject.toml ([tool.importlinter]).
+lint: $(BIN)/sfng
+	$(BIN)/lint-imports
 
 bench: $(BIN)/sfng
 	$(BIN)/python benchmarks/run_all.py

@@ -2,11 +2,11 @@
 """MaNGA indexing speed: 24-HDU DRP cube headers, target >= 1,000 files/s, header-only.
 
 A store is filled with ``--files`` MaNGA DR17 LOGCUBEs carrying the real 24 HDUs and every real
-header card (from ``sfng/data/manga_headers.json.gz``), each with its own plate-IFU and position,
+header card (from ``sfng/demo/data/manga_headers.json.gz``), each with its own plate-IFU and position,
 and the real data sizes (34x34x4563 float32 cubes ... about 110 MB a file) written as sparse
 holes, so the disk holds only the headers.  Then, from a warm page cache:
 
-* **describe**: ``sfng.manga.describe`` on every file, one row each: the selected cards of
+* **describe**: ``sfng.surveys.manga.describe`` on every file, one row each: the selected cards of
   PRIMARY and FLUX, then the names of HDUs 2-5 (LSFPOST or DISP), data skipped;
 * **baseline**: the straightforward way, ``astropy.io.fits.open`` + every HDU's header +
   ``astropy.wcs.WCS(FLUX header)`` for the footprint, measured side by side in the same run;
@@ -44,7 +44,7 @@ def header_texts():
     """Per-HDU header text (80-column cards, END, padded) of the real cube and data sizes."""
     from astropy.io import fits
 
-    from sfng.mangagen import CUBE_KEY, templates
+    from sfng.demo.manga import CUBE_KEY, templates
 
     out = []
     for i, h in enumerate(templates()[CUBE_KEY]):
@@ -94,7 +94,7 @@ def write_sparse(path: Path, hdus, subs: dict) -> None:
 def make_store(root: Path, n: int) -> list[Path]:
     from astropy.io import fits
 
-    from sfng.manga import readme_text
+    from sfng.surveys.manga import readme_text
     from sfng.store import init_store
 
     init_store(root, name="bench-manga")
@@ -149,7 +149,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-record", action="store_true")
     a = ap.parse_args(argv)
 
-    from sfng import manga, mangagen
+    from sfng.demo import manga as mangagen
+    from sfng.surveys import manga
     from sfng.index.build import build_index
     from sfng.store import Store
 
@@ -184,7 +185,7 @@ def main(argv=None) -> int:
 
         gzdir = tmp / "gz"
         gzdir.mkdir()
-        one = mangagen.write_cube(gzdir / "manga-8485-1901-LOGCUBE.fits.gz", manga.DEMO_TARGETS[0], nwave=64)
+        one = mangagen.write_cube(gzdir / "manga-8485-1901-LOGCUBE.fits.gz", mangagen.DEMO_TARGETS[0], nwave=64)
         gz = [one]
         for i in range(1, a.gz_files):
             q = gzdir / f"manga-8485-{1901 + i}-LOGCUBE.fits.gz"
@@ -213,7 +214,7 @@ sparse holes ({apparent:.0f} GB apparent), warm page cache; best of 3 passes.
 
 | what | files/s |
 |---|---|
-| `sfng.manga.describe` (PRIMARY + FLUX cards, names of HDUs 2-5; one row each) | {r_desc:.0f} |
+| `sfng.surveys.manga.describe` (PRIMARY + FLUX cards, names of HDUs 2-5; one row each) | {r_desc:.0f} |
 | baseline: astropy `fits.open` + all headers + `WCS(FLUX).calc_footprint()` | {r_base:.0f} |
 | `build_index --full`, no validation, 1 process (crawler + MaNGA plugin + writer) | {res[(False, 1)]:.0f} |
 | `build_index --full`, with validation, 1 process | {res[(True, 1)]:.0f} |

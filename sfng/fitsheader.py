@@ -15,6 +15,11 @@ complex as complex, an undefined value as None; comments are dropped; ``HISTORY`
 ``COMMENT`` and blank-keyword cards are kept as commentary (their text as value).
 ``tests/test_fitsheader.py`` checks every value against ``astropy.io.fits.Header``.
 
+Tile-compressed images (``.fits.fz``, ``fpack``) are read as what they are on disk, a BINTABLE
+with ``ZIMAGE = T``; :func:`compressed_image_block` (or :func:`image_view` for a whole file)
+turns one into the image it carries, with the header astropy's ``CompImageHDU`` shows
+(``tests/test_fitsheader_compressed.py`` checks it card for card).
+
 ``fitsio`` (cfitsio) was measured against this reader for header-only reads; this reader is
 faster (see ``docs/benchmarks.md``), mainly because fitsio builds a Python record per card and
 inflates a whole ``.gz`` file before reading its first header.
@@ -724,3 +729,198 @@ def image_blocks(blocks: list[HeaderBlock]) -> list[HeaderBlock]:
         if (x is None or x.strip() == "IMAGE") and b.data_size > 0:
             out.append(b)
     return out
+
+
+# ----------------------------------------------------------- tile-compressed images (.fz)
+#
+# A tile-compressed image (the FITS tiled image convention, ``fpack``) is stored as a BINTABLE
+# with ZIMAGE = T; the image's own header is that table's header with the table's cards
+# removed and the Z-cards put back (ZBITPIX -> BITPIX, ZNAXISn -> NAXISn, ZSIMPLE/ZTENSION ->
+# SIMPLE/XTENSION ...).  The conversion below follows astropy.io.fits' CompImageHDU
+# (``astropy.io.fits.hdu.compressed.header._bintable_header_to_image_header``) card for card,
+# on the card images, so the image header keeps the cards' text as written (for WCSLIB and the
+# card checks).  ``tests/test_fitsheader.py`` checks it against ``fits.open(path)[1].header``.
+
+#: Table keywords with a column number (astropy.io.fits.column.KEYWORD_NAMES).
+_TABLE_KEY_NAMES = frozenset(("TTYPE", "TFORM", "TUNIT", "TNULL", "TSCAL", "TZERO", "TDISP",
+                              "TBCOL", "TDIM", "TCTYP", "TCUNI", "TCRPX", "TCRVL", "TCDLT",
+                              "TRPOS"))
+_TDEF_RE = re.compile(r"(?P<label>^T[A-Z]*)(?P<num>[1-9][0-9 ]*$)")
+_ZDEF_RE = re.compile(r"(?P<label>^[Zz][a-zA-Z]*)(?P<num>[1-9][0-9 ]*$)?")
+#: Compression keywords with an axis or parameter number.
+_Z_INDEXED = frozenset(("ZNAXIS", "ZTILE", "ZNAME", "ZVAL"))
+#: Image keywords the table carries under another name.
+_Z_REMAPPED = {"SIMPLE": "ZSIMPLE", "XTENSION": "ZTENSION", "BITPIX": "ZBITPIX", "NAXIS": "ZNAXIS",
+               "EXTEND": "ZEXTEND", "BLOCKED": "ZBLOCKED", "PCOUNT": "ZPCOUNT", "GCOUNT": "ZGCOUNT",
+               "CHECKSUM": "ZHECKSUM", "DATASUM": "ZDATASUM"}
+_Z_KEYWORDS = frozenset(_Z_REMAPPED.values()) | frozenset(
+    ("ZIMAGE", "ZCMPTYPE", "ZMASKCMP", "ZQUANTIZ", "ZDITHER0", "ZBLANK", "ZSCALE", "ZZERO"))
+#: Cards of the table's structure, removed once each (astropy ``Header.strip``).
+_STRIPPED = ("SIMPLE", "XTENSION", "BITPIX", "NAXIS", "EXTEND", "PCOUNT", "GCOUNT", "GROUPS",
+             "BSCALE", "BZERO", "TFIELDS")
+_DEFAULT_EXTNAME = "COMPRESSED_IMAGE"
+
+
+def is_compressed_image(block: HeaderBlock) -> bool:
+    """True for a BINTABLE holding a tile-compressed image (``ZIMAGE = T``), as astropy decides."""
+    if not block.cards or block.cards[0].keyword != "XTENSION":
+        return False
+    x = block.cards[0].value
+    if not isinstance(x, str) or x.rstrip() not in ("BINTABLE", "A3DTABLE"):
+        return False
+    return bool(block.header.get("ZIMAGE"))
+
+
+def _reserved(key: str) -> bool:
+    """A table or compression keyword: not part of the image header."""
+    if key in ("TFIELDS", "THEAP", "CHECKSUM", "DATASUM") or key in _Z_KEYWORDS:
+        return True
+    m = _TDEF_RE.match(key)
+    if m and m.group("label").upper() in _TABLE_KEY_NAMES:
+        return True
+    m = _ZDEF_RE.match(key)
+    return bool(m and m.group("label").upper() in _Z_INDEXED)
+
+
+def _logical_cards(text: str) -> list:
+    """``[[keyword, value, card images]]`` of a header text (END excluded): each card with its
+    CONTINUE cards, parsed as :func:`parse_cards` parses them."""
+    out = []
+    open_string = False
+    for i in range(0, len(text) - CARD + 1, CARD):
+        image = text[i : i + CARD]
+        if open_string and image[:8] == "CONTINUE":
+            out[-1][2] += image
+            continue
+        out.append([None, None, image])
+        key = image[:8]
+        if key == "HIERARCH" and "=" in image:
+            open_string = isinstance(_value(image[8:].partition("=")[2]), str)
+        else:
+            open_string = (image[8:10] == "= " and key not in _COMMENTARY8
+                           and image[10:].lstrip()[:1] == "'")
+    for entry in out:
+        (entry[0], entry[1]), = parse_cards(entry[2])
+    return out
+
+
+def _card_image(key: str, value) -> str:
+    """An 80-character card for a value the conversion makes up (PCOUNT = 0, XTENSION ...)."""
+    if isinstance(value, bool):
+        v = f"{'T' if value else 'F':>20}"
+    elif isinstance(value, str):
+        v = "'" + f"{value.replace(chr(39), chr(39) * 2):<8}" + "'"
+    else:
+        v = f"{value:>20}"
+    return f"{key:<8}= {v}".ljust(CARD)[:CARD]
+
+
+def compressed_image_block(block: HeaderBlock) -> HeaderBlock | None:
+    """The image a tile-compressed BINTABLE carries, as a :class:`HeaderBlock`; None when
+    ``block`` is not one, or when its compression cards are too broken to say (astropy cannot
+    open that image either).
+
+    The block keeps the table's place in the file (``index``, offsets, ``data_size``: the
+    compressed bytes); its cards, ``text``, ``header`` and ``shape`` are the image's, as
+    ``astropy.io.fits.open(path)[index].header`` shows them.  A compressed primary image
+    (``ZSIMPLE``) has ``SIMPLE = T`` and no ``XTENSION``; an extension has ``XTENSION = 'IMAGE'``.
+    """
+    if not is_compressed_image(block):
+        return None
+    th = block.header
+    zbitpix, znaxis = th.get("ZBITPIX"), th.get("ZNAXIS")
+    if type(zbitpix) is not int or zbitpix not in _BITPIX or type(znaxis) is not int \
+            or not 0 <= znaxis <= MAX_NAXIS:
+        return None
+    zaxes = [th.get(f"ZNAXIS{i}") for i in range(1, znaxis + 1)]
+    if any(type(v) is not int or v < 0 for v in zaxes):
+        return None
+    text = block.text[:-CARD] if block.text.endswith(_END) else block.text
+    cards = _logical_cards(text)  # [keyword, value, images]
+    by_key = {}
+    for c in cards:
+        by_key.setdefault(c[0], c)
+
+    def renamed(zkey, key):
+        """The Z-card's images under the image keyword (value and comment kept)."""
+        images = by_key[zkey][2]
+        return [key, by_key[zkey][1], f"{key:<8}" + images[8:]]
+
+    bscale, bzero = th.get("BSCALE"), th.get("BZERO")
+    # Header.strip(): the table's NAXISn and column cards, then its structure, once each
+    table_naxis = th.get("NAXIS") if type(th.get("NAXIS")) is int else 0
+    for key in [f"NAXIS{i}" for i in range(1, table_naxis + 1)] + list(_STRIPPED):
+        for j, c in enumerate(cards):
+            if c[0] == key:
+                del cards[j]
+                break
+    # two EXTNAMEs: the default one goes (astropy _remove_unnecessary_default_extnames)
+    extnames = [c for c in cards if c[0] == "EXTNAME"]
+    if len(extnames) > 1:
+        default = [c for c in extnames if isinstance(c[1], str) and c[1] == _DEFAULT_EXTNAME]
+        if len(default) == len(extnames):
+            default = default[1:]
+        cards = [c for c in cards if not any(c is d for d in default)]
+    cards = [c for c in cards if not _reserved(c[0])]
+
+    def append(card):
+        """Header.append: after the last card that is not commentary (or blank)."""
+        j = len(cards)
+        while j > 0 and cards[j - 1][0] in COMMENTARY:
+            j -= 1
+        cards.insert(j, card)
+
+    if bscale:
+        append(["BSCALE", bscale, _card_image("BSCALE", bscale)])
+    if bzero:
+        append(["BZERO", bzero, _card_image("BZERO", bzero)])
+    if "ZSIMPLE" in by_key:
+        head = [renamed("ZSIMPLE", "SIMPLE")]
+    else:
+        head = [["XTENSION", "IMAGE", _card_image("XTENSION", "IMAGE")]]
+    head.append(renamed("ZBITPIX", "BITPIX"))
+    head.append(renamed("ZNAXIS", "NAXIS"))
+    head += [renamed(f"ZNAXIS{i}", f"NAXIS{i}") for i in range(1, znaxis + 1)]
+    cards = [c for c in cards if not (c[0][:5] == "NAXIS" and c[0][5:].isdigit()
+                                      and int(c[0][5:]) > znaxis)]
+    for key in ("PCOUNT", "GCOUNT"):
+        zkey = _Z_REMAPPED[key]
+        head.append(renamed(zkey, key) if zkey in by_key
+                    else [key, 0 if key == "PCOUNT" else 1, _card_image(key, 0 if key == "PCOUNT" else 1)])
+    cards = head + cards
+    for key in ("EXTEND", "BLOCKED", "CHECKSUM", "DATASUM"):
+        if _Z_REMAPPED[key] in by_key:
+            append(renamed(_Z_REMAPPED[key], key))
+    first_extname = next((c for c in cards if c[0] == "EXTNAME"), None)
+    if first_extname is not None and first_extname[1] == _DEFAULT_EXTNAME:
+        cards = [c for c in cards if c[0] != "EXTNAME"]
+    if "ZSIMPLE" in by_key:
+        cards = [c for c in cards if c[0] not in ("PCOUNT", "GCOUNT")]
+    if zbitpix > 0 and not any(c[0] == "BLANK" for c in cards):
+        blank = None
+        if "ZBLANK" in by_key:
+            blank = by_key["ZBLANK"][1]
+        else:
+            tfields = th.get("TFIELDS") if type(th.get("TFIELDS")) is int else 0
+            if any(th.get(f"TTYPE{i}") == "ZBLANK" for i in range(1, tfields + 1)):
+                blank = -(1 << (zbitpix - 1))
+        if blank is not None:
+            append(["BLANK", blank, _card_image("BLANK", blank)])
+    image_text = "".join(c[2] for c in cards) + _END
+    return HeaderBlock(block.index, parse_cards(image_text[:-CARD]), block.offset,
+                       block.data_offset, block.data_size, image_text)
+
+
+def image_view(blocks: list[HeaderBlock]) -> list[HeaderBlock]:
+    """``blocks`` with every tile-compressed image shown as the image it carries
+    (:func:`compressed_image_block`); the same list when the file holds none."""
+    out = None
+    for i, b in enumerate(blocks):
+        if b.index == 0 or not b.cards:
+            continue
+        img = compressed_image_block(b)
+        if img is not None:
+            if out is None:
+                out = list(blocks)
+            out[i] = img
+    return blocks if out is None else out

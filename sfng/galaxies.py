@@ -271,11 +271,3 @@ def set_galaxy(store, name: str, *, dist=None, dist_src=None, ra=None, dec=None,
     if what != "unchanged" and not dry_run:
         write_galaxies(table, store)
     return table.find(g.name), what
-
-
-def from_demo() -> list[Galaxy]:
-    """The demo's galaxies (``sfng.demo.GALAXIES`` + ``COMPANIONS``) as table rows."""
-    from .demo import COMPANIONS, GALAXIES
-
-    return [Galaxy(g.ned_name, tuple(g.aliases), g.ra, g.dec, g.dist_mpc, g.dist_source)
-            for g in (*GALAXIES, *COMPANIONS)]

@@ -89,7 +89,7 @@ def _galaxy_of(name: str, entry) -> str | None:
 def desired_links(store) -> tuple[dict, list, list]:
     """``({link path relative to bygalaxy: link target}, unnamed files, problems)``."""
     from . import naming
-    from .ingest import read_pairs
+    from .pairs import read_pairs
 
     pairs = read_pairs(store)
     root = Path(store.root)

@@ -191,11 +191,6 @@ def update_table(path, columns, changes: dict, remove=()) -> list[dict]:
     return rows
 
 
-def demo_cache_path() -> Path:
-    """The NED cache shipped for the demo galaxies (``sfng/data/ned_demo_cache.csv``)."""
-    return Path(__file__).resolve().parent / "data" / "ned_demo_cache.csv"
-
-
 # ---------------------------------------------------------------------------------------------
 # Talking to NED
 # ---------------------------------------------------------------------------------------------
@@ -225,16 +220,10 @@ def astroquery_transport(url: str, params: dict, timeout: float) -> bytes:
 def _transient_errors() -> tuple:
     from xml.parsers.expat import ExpatError
 
+    import requests  # astroquery's HTTP layer, installed with it
     from astroquery.exceptions import RemoteServiceError, TableParseError
 
-    errors = [OSError, ExpatError, RemoteServiceError, TableParseError]
-    try:
-        import requests
-
-        errors.append(requests.RequestException)
-    except ImportError:  # pragma: no cover - astroquery depends on requests
-        pass
-    return tuple(errors)
+    return (OSError, ExpatError, RemoteServiceError, TableParseError, requests.RequestException)
 
 
 def _column(table, *names):
@@ -412,6 +401,17 @@ class Resolver:
         if not self._batch:
             self.flush()
 
+    def remember(self, name: str, ned_name: str, ra: float = math.nan, dec: float = math.nan,
+                 source: str = "ned") -> None:
+        """Keep ``name`` -> ``ned_name`` (position in deg) in the name cache, as found by
+        ``source`` (e.g. a format's own rule: ``manga-fallback``).  Unchanged rows are not
+        rewritten."""
+        row = self.lookup(name)
+        if row is not None and row.get("ned_name") == ned_name and row.get("source") == source:
+            return
+        self._remember({"input": name, "ned_name": ned_name, "ra": _fmt(ra), "dec": _fmt(dec),
+                        "ned_type": "", "redshift": "", "asked": now_iso(), "source": source})
+
     def flush(self) -> None:
         """Write pending answers to the cache file (atomically, merged with other writers')."""
         with self._lock:
@@ -429,7 +429,7 @@ class Resolver:
             self._cache_sig = self._sig(self.cache_path)
 
     def import_cache(self, src, source: str | None = None) -> int:
-        """Add the rows of another cache file (e.g. :func:`demo_cache_path`) whose input is not
+        """Add the rows of another cache file (e.g. the demo's shipped cache) whose input is not
         cached yet; returns how many were added.  Existing answers are kept."""
         rows = read_table(src, CACHE_COLUMNS)
         with self._lock:

@@ -7,12 +7,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from sfng import healpix, manga, mangagen
+from sfng import healpix
+from sfng.demo import manga as mangagen
+from sfng.surveys import manga
 
 h5py = pytest.importorskip("h5py")
 
-T1 = manga.DEMO_TARGETS[0]
-T2 = manga.DEMO_TARGETS[1]
+T1 = mangagen.DEMO_TARGETS[0]
+T2 = mangagen.DEMO_TARGETS[1]
 NWAVE = 8
 
 
@@ -27,17 +29,32 @@ def manga_store(store, tmp_path):
 
 # -- HEALPix ------------------------------------------------------------------------------------
 
-#: (ra, dec) -> nested pixel at nside 16, computed with astropy-healpix 1.1 (lonlat_to_healpix)
+#: (ra, dec) -> nested pixel at nside 16, computed with astropy-healpix 1.1 (lonlat_to_healpix); the
+#: poles follow from the scheme itself: the north pole is the last pixel of base face 0
+#: (16**2 - 1 = 255), the south pole the first of face 8 (8 * 16**2 = 2048)
 KNOWN_NSIDE16 = {(232.5447, 48.690201): 622, (229.525575, 42.745853): 618, (0.0, 90.0): 255,
                  (0.0, -90.0): 2048, (359.9999, -32.5): 1027, (180.0, 41.81): 1791,
                  (45.0, -41.81): 2240, (10.68, 41.27): 169}
 
 
-def test_own_nested_healpix_matches_known_values():
+def test_nested_healpix_matches_known_values():
     for (ra, dec), pix in KNOWN_NSIDE16.items():
-        assert healpix.ang2pix_nest_own(16, ra, dec) == pix
+        got = healpix.ang2pix_nest(16, ra, dec)
+        assert got == pix and isinstance(got, int)
     ras, decs = zip(*KNOWN_NSIDE16)
-    assert list(healpix.ang2pix_nest_own(16, np.array(ras), np.array(decs))) == list(KNOWN_NSIDE16.values())
+    assert list(healpix.ang2pix_nest(16, np.array(ras), np.array(decs))) == list(KNOWN_NSIDE16.values())
+
+
+def test_nested_healpix_agrees_with_healpy_ring_numbers():
+    # healpy's documented ang2pix examples are RING numbers: (0, 0) is 4, 12, 72, 336, 1440 at
+    # nside 1..16; (45, 45) and the south pole are 427 and 3068 at nside 16.  Go through the
+    # RING <-> NESTED relabelling of astropy-healpix to check the nested numbers we hand out.
+    from astropy_healpix import HEALPix
+
+    for nside, ring in zip((1, 2, 4, 8, 16), (4, 12, 72, 336, 1440)):
+        assert HEALPix(nside=nside, order="ring").nested_to_ring(healpix.ang2pix_nest(nside, 0.0, 0.0)) == ring
+    hp16 = HEALPix(nside=16, order="ring")
+    assert hp16.nested_to_ring(healpix.ang2pix_nest(16, [45.0, 0.0], [45.0, -90.0])).tolist() == [427, 3068]
 
 
 @settings(max_examples=200, deadline=None)
@@ -45,18 +62,21 @@ def test_own_nested_healpix_matches_known_values():
 def test_pixel_centres_round_trip(nside, data):
     pix = data.draw(st.integers(0, 12 * nside * nside - 1))
     ra, dec = healpix.pix2ang_nest(nside, pix)
-    assert healpix.ang2pix_nest_own(nside, ra, dec) == pix
+    assert 0.0 <= ra < 360.0 and -90.0 <= dec <= 90.0
+    assert healpix.ang2pix_nest(nside, ra, dec) == pix
 
 
 def test_nside_must_be_a_power_of_two():
     with pytest.raises(ValueError):
-        healpix.ang2pix_nest_own(12, 0.0, 0.0)
+        healpix.ang2pix_nest(12, 0.0, 0.0)
+    with pytest.raises(ValueError):
+        healpix.pix2ang_nest(0, 0)
 
 
 # -- export -------------------------------------------------------------------------------------
 
 def test_export_layout(manga_store):
-    from sfng.export_hdf5 import export_hdf5
+    from sfng.surveys.manga.export_hdf5 import export_hdf5
 
     rep = export_hdf5(manga_store)
     assert "Multimodal Universe" in (manga_store.root / "derived" / "MMU" / "MMU_README.txt").read_text()
@@ -97,7 +117,7 @@ def test_export_layout(manga_store):
 
 
 def test_export_then_index_gives_the_same_objects(manga_store):
-    from sfng.export_hdf5 import export_hdf5
+    from sfng.surveys.manga.export_hdf5 import export_hdf5
     from sfng.index.build import build_index
     from sfng.index.io import read_index
 
@@ -118,7 +138,7 @@ def test_export_then_index_gives_the_same_objects(manga_store):
 
 def test_never_overwrites_without_replace(manga_store, tmp_path):
     from sfng.errors import SfngError
-    from sfng.export_hdf5 import export_hdf5
+    from sfng.surveys.manga.export_hdf5 import export_hdf5
 
     export_hdf5(manga_store, tmp_path / "out", plateifus=["8485-1901"])
     with pytest.raises(SfngError, match="never overwrites"):
@@ -129,7 +149,7 @@ def test_never_overwrites_without_replace(manga_store, tmp_path):
 
 
 def test_max_per_file_splits(manga_store, tmp_path):
-    from sfng.export_hdf5 import plan_export
+    from sfng.surveys.manga.export_hdf5 import plan_export
 
     shutil.copy(next((manga_store.root / "data" / "MANGA").glob("*8485*")),
                 manga_store.root / "data" / "MANGA" / "MaNGA_1-1.manga-8485-1902-LOGCUBE.fits.gz")

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from sfng import fetch, manga, mangagen
+from sfng.demo import manga as mangagen
+from sfng.surveys import manga
+from sfng.surveys.manga import fetch
 
 TARGETS = [
-    manga.DemoTarget("8485-1901", "1-209232", 232.5447, 48.690201, 2.43751, 0.0407447, 20937850, (41, 9, 4)),
-    manga.DemoTarget("7443-12703", "12-193481", 229.525575, 42.745853, 2.5, 0.0202, 0, (0, 0, 0)),
+    mangagen.DemoTarget("8485-1901", "1-209232", 232.5447, 48.690201, 2.43751, 0.0407447, 20937850, (41, 9, 4)),
+    mangagen.DemoTarget("7443-12703", "12-193481", 229.525575, 42.745853, 2.5, 0.0202, 0, (0, 0, 0)),
 ]
 
 

@@ -198,7 +198,7 @@ def test_cli_fix(tmp_path, cli, monkeypatch):
     res = cli("fix", src, "--dry-run")
     assert res.exit_code == 0 and "BMAJ" in res.output and "would change" in res.output
     res = cli("fix", src, "--out", tmp_path / "o", "--format", "json")
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)
     assert res.exit_code == 0 and doc[0]["written"].endswith("o/t.fits") and doc[0]["after"]["ok"]
     res = cli("fix", src, "--in-place", "--backup-dir", tmp_path / "bk", "--only", "restfrq-keyword")
     assert res.exit_code == 0 and "RESTFREQ renamed RESTFRQ" in res.output and "BMAJ" not in res.output

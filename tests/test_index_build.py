@@ -306,18 +306,21 @@ def test_demo_step_and_use_case_1_from_columns(demo):
 
 
 def test_product_plugin_dispatch(small, monkeypatch):
-    """Files a product describer claims (sfng.manga) become its rows, one per object."""
-    import sfng.manga as manga
+    """Files a product describer claims (a registered format: sfng.surveys.manga) become its rows, one per object."""
+    from sfng import formats
 
-    def recognise(path, headers=None):
-        return "cube" if "ngc628_mips24" in str(path) else None
+    class Objects(formats.Format):
+        name = "test-objects"
 
-    def describe(path, headers=None, *, store_root=None, measure_depth=False, catalog=None):
-        return [{"locator": f"#obj{i}", "product": "spectra", "tracer": "OPTICAL-IFU",
-                 "tracer_src": "plugin", "extra": f"plateifu=8485-190{i}"} for i in range(2)]
+        def recognise(self, path, headers=None):
+            return "ngc628_mips24" in str(path)
 
-    monkeypatch.setattr(manga, "recognise", recognise)
-    monkeypatch.setattr(manga, "describe", describe)
+        def describe(self, path, headers=None, *, store_root=None, measure_depth=False):
+            return [{"locator": f"#obj{i}", "product": "spectra", "tracer": "OPTICAL-IFU",
+                     "tracer_src": "plugin", "extra": f"plateifu=8485-190{i}"} for i in range(2)]
+
+    monkeypatch.setattr(formats, "_registered", formats.registered())  # a copy, restored after
+    formats.register(Objects, first=True)
     rep = B.build_index(small, validate=False)
     assert rep.rows == 7 and rep.files == 6
     files, _, _ = read_index(small.index_path)
@@ -329,7 +332,7 @@ def test_product_plugin_dispatch(small, monkeypatch):
     def broken(*a, **k):
         raise ValueError("bad product")
 
-    monkeypatch.setattr(manga, "describe", broken)
+    monkeypatch.setattr(Objects, "describe", broken)
     B.build_index(small, full=True, validate=False)
     files, _, _ = read_index(small.index_path)
     paths = np.asarray(files["path"]).astype(str)

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from sfng import manga, mangagen
+from sfng.demo import manga as mangagen
+from sfng.surveys import manga
 from sfng.index.build import build_index
 from sfng.index.io import read_index
 
@@ -10,7 +11,7 @@ from sfng.index.io import read_index
 def test_truncated_manga_cubes_are_flagged_invalid(store):
     d = store.root / "data" / "MANGA"
     d.mkdir(parents=True)
-    target = manga.DEMO_TARGETS[0]
+    target = mangagen.DEMO_TARGETS[0]
     good = mangagen.write_cube(d / "manga-8485-1901-LOGCUBE.fits", target, nwave=32)
     raw = good.read_bytes()
     # One cut inside the data (headers intact), one cut inside the second header.

@@ -379,7 +379,7 @@ def test_move_removes_sources_only_after_verification(store, survey, monkeypatch
         raise OSError(errno.EIO, "Input/output error")
 
     plan = ing.plan_ingest(store, survey, ned_rename=True, resolver=FakeResolver(), validate=False)
-    monkeypatch.setattr(ing, "_land", broken_land)
+    monkeypatch.setattr(ing.landing, "_land", broken_land)
     assert not ing.execute(plan, mode="move").ok
     monkeypatch.undo()
     assert all((survey / n).exists() for n in sums)  # nothing verified, nothing removed
@@ -415,12 +415,12 @@ def test_jobs_give_the_same_result(store, tmp_path):
 
 
 def test_validation_hook_sends_failures_to_uncalibrated(store, survey, monkeypatch):
-    def fake_validate_file(path, store=None, *, readme_metadata=None, tree=None):
+    def fake_validate_file(path, store=None, *, readme_metadata=None, tree=None, hdu=None):
         bad = "5194" in Path(path).name
         return SimpleNamespace(errors=["wcs-singular: the WCS matrix is singular"] if bad else [],
                                as_dict=lambda: {"path": str(path), "ok": not bad})
 
-    monkeypatch.setattr(ing, "_validator", lambda: fake_validate_file)
+    monkeypatch.setattr(ing.validation, "_validator", lambda: fake_validate_file)
     plan = ing.plan_ingest(store, survey, ned_rename=True, resolver=FakeResolver())
     assert plan.validation == "on" and plan.counts()["to_uncalibrated"] == 1
     report = ing.execute(plan)
@@ -449,7 +449,7 @@ def test_recovery_finishes_an_interrupted_move(store, survey):
     dst.parent.mkdir(parents=True)
     shutil.copyfile(item.source, dst)
     (dst.parent / (TMP_PREFIX + "half")).write_bytes(b"partial")
-    _lock, jpath = ing._lock_and_journal_paths(store, "THINGS")
+    _lock, jpath = ing.landing._lock_and_journal_paths(store, "THINGS")
     j = Journal(jpath).open(src=str(survey), mode="move", folders=["data/THINGS"])
     j.record("land", src=item.source, dst=item.dest, mode="move", companions=[])
     j.record("landed", dst=item.dest, sha256=sha256_file(dst), size=dst.stat().st_size)
@@ -601,12 +601,12 @@ def test_image_centre_with_the_celestial_axes_anywhere():
     h["CTYPE1"], h["CRVAL1"], h["CDELT1"], h["CRPIX1"] = "FREQ", 1.4e9, 1e5, 1
     h["CTYPE2"], h["CRVAL2"], h["CDELT2"], h["CRPIX2"] = "DEC--TAN", 30.0, 1e-3, 6   # centre pixel
     h["CTYPE3"], h["CRVAL3"], h["CDELT3"], h["CRPIX3"] = "RA---TAN", 150.0, -1e-3, 11  # centre pixel
-    ra, dec = ing._centre(h)
+    ra, dec = ing.sources._centre(h)
     assert ra == pytest.approx(150.0, abs=1e-9) and dec == pytest.approx(30.0, abs=1e-9)
-    ra, dec = ing._centre(h.tostring())  # card text, as sfng.fitsheader hands it over
+    ra, dec = ing.sources._centre(h.tostring())  # card text, as sfng.fitsheader hands it over
     assert ra == pytest.approx(150.0, abs=1e-9)
     h["CTYPE3"] = "VELO-LSR"
-    assert ing._centre(h) is None  # no celestial pair: no position, never a guess
+    assert ing.sources._centre(h) is None  # no celestial pair: no position, never a guess
 
 
 def test_validation_sees_the_readme_that_will_govern_the_file(store, tmp_path, monkeypatch):
@@ -615,12 +615,12 @@ def test_validation_sees_the_readme_that_will_govern_the_file(store, tmp_path, m
 
     seen = []
 
-    def fake_validate_file(path, store=None, deep=False, *, readme_metadata=None, tree=None):
+    def fake_validate_file(path, store=None, deep=False, *, readme_metadata=None, tree=None, hdu=None):
         seen.append((readme_metadata, tree))
         ok = "BUNIT" in fits.getheader(path) or "BUNIT" in (readme_metadata or {})
         return SimpleNamespace(errors=[] if ok else ["bunit-missing"], as_dict=lambda: {"ok": ok})
 
-    monkeypatch.setattr(ing, "_validator", lambda: fake_validate_file)
+    monkeypatch.setattr(ing.validation, "_validator", lambda: fake_validate_file)
     src = tmp_path / "HERA"
     write_fits(src / "ngc628_co21.fits")
     with fits.open(src / "ngc628_co21.fits", mode="update") as h:

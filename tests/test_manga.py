@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from sfng import manga, mangagen
+from sfng.demo import manga as mangagen
+from sfng.surveys import manga
 
 CORPUS = Path(__file__).parent / "data" / "corpus" / "manga" / "headers-dr17"
 CUBE_DIR = CORPUS / "manga-8485-1901-LOGCUBE"
 MAPS_DIR = CORPUS / "manga-8485-1901-MAPS-HYB10-MILESHC-MASTARSSP"
-T1901 = manga.DEMO_TARGETS[0]
-T12703 = manga.DEMO_TARGETS[1]
+T1901 = mangagen.DEMO_TARGETS[0]
+T12703 = mangagen.DEMO_TARGETS[1]
 
 
 def corpus_headers(folder):
@@ -207,7 +208,9 @@ def test_gzip_cube_reads_only_two_headers(files, monkeypatch):
         asked.append(max_hdus)
         return real(path, keys_of=keys_of, max_hdus=max_hdus)
 
-    monkeypatch.setattr(manga, "scan_headers", spy)
+    from sfng.surveys.manga import describers
+
+    monkeypatch.setattr(describers, "scan_headers", spy)
     manga.describe(files["cube"])
     assert asked == [2]
 
@@ -305,7 +308,7 @@ def test_gz3d_rows_and_vote_fractions(files):
 
 
 def test_gz3d_zero_votes_is_unknown_not_zero(tmp_path):
-    t = manga.DemoTarget("8485-1901", "1-209232", 232.5447, 48.690201, 2.4, 0.04, 1, (0, 0, 0))
+    t = mangagen.DemoTarget("8485-1901", "1-209232", 232.5447, 48.690201, 2.4, 0.04, 1, (0, 0, 0))
     p = mangagen.write_gz3d(tmp_path / mangagen.gz3d_name("1-209232", 19, 1), t, size=16)
     extra = manga.parse_extra(manga.describe(p)[4]["extra"])
     assert "bar_frac" not in extra and extra["gz_total"] == 0
@@ -375,8 +378,9 @@ class _FakeResolver:
     def lookup(self, name):
         return next((r for r in self.remembered if r["input"] == name), None)
 
-    def _remember(self, row):
-        self.remembered = [r for r in self.remembered if r["input"] != row["input"]] + [row]
+    def remember(self, name, ned_name, ra=None, dec=None, source="ned"):
+        row = {"input": name, "ned_name": ned_name, "ra": ra, "dec": dec, "source": source}
+        self.remembered = [r for r in self.remembered if r["input"] != name] + [row]
 
     def by_position(self, ra, dec, radius):
         from types import SimpleNamespace
@@ -459,7 +463,7 @@ def test_index_build_describes_manga_products(files, store, cli):
 # ------------------------------------------------------------------------------ demo
 
 def test_demo_writes_manga_products(tmp_path):
-    got = manga.write_demo_files(tmp_path)
+    got = mangagen.write_demo_files(tmp_path)
     assert got["MANGA"] == ["manga-8485-1901-LOGCUBE.fits.gz", "manga-7443-12703-LOGCUBE.fits.gz"]
     assert len(got["MANGA-DAP"]) == 2 and got["GZ3D"] == ["gz3d_1-209232_19_20937850.fits.gz"]
     h = fits.getheader(tmp_path / "MANGA" / got["MANGA"][0], 0)

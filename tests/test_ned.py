@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sfng import ned
+from sfng.demo.galaxies import ned_cache_path
 from sfng.errors import SfngError
 from sfng.naming import normalise
 from sfng.ned import (CACHE_COLUMNS, Ambiguous, NameRecord, NotFound, Resolver, Unavailable,
@@ -547,11 +548,11 @@ def test_default_transport_goes_through_astroquery_without_its_cache(store, monk
 def test_demo_cache_matches_the_demo_truth(tmp_path):
     from sfng import demo
 
-    rows = read_table(ned.demo_cache_path(), CACHE_COLUMNS)
+    rows = read_table(ned_cache_path(), CACHE_COLUMNS)
     assert rows and all(r["ned_type"] == "G" and r["source"] == "demo" for r in rows)
     r = Resolver(cache_path=tmp_path / "c.csv", offline=True, transport=_never)
-    assert r.import_cache(ned.demo_cache_path()) == len(rows)
-    assert r.import_cache(ned.demo_cache_path()) == 0
+    assert r.import_cache(ned_cache_path()) == len(rows)
+    assert r.import_cache(ned_cache_path()) == 0
     for g in demo.GALAXIES + demo.COMPANIONS:
         for name in (g.ned_name, *g.aliases):
             rec = r.resolve(name)
@@ -629,11 +630,11 @@ def test_cli_offline_miss_is_clear(cli, store):
 
 
 def test_cli_import_and_help(cli, store):
-    res = cli("names", "import", "--store", store.root, "-n", str(ned.demo_cache_path()))
+    res = cli("names", "import", "--store", store.root, "-n", str(ned_cache_path()))
     assert res.output.startswith("would add 23 of 23 answers")
-    res = cli("names", "import", "--store", store.root, str(ned.demo_cache_path()))
+    res = cli("names", "import", "--store", store.root, str(ned_cache_path()))
     assert "added 23 of 23 answers" in res.output
-    res = cli("names", "import", "--store", store.root, "--format", "json", str(ned.demo_cache_path()))
+    res = cli("names", "import", "--store", store.root, "--format", "json", str(ned_cache_path()))
     assert json.loads(res.output)["added"] == 0
     res = cli("names", "resolve", "--store", store.root, "--offline", "M51", "NGC 5195")
     assert "MESSIER 051a" in res.output and "MESSIER 051b" in res.output

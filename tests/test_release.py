@@ -205,16 +205,6 @@ def test_invalid_files_refused_unless_allowed(rstore, monkeypatch):
     assert R.verify("v", store).ok
 
 
-def test_index_validity_used_when_validation_is_not_built(rstore, monkeypatch):
-    store, paths = rstore
-    monkeypatch.setitem(sys.modules, "sfng.validate", None)  # import fails
-    write_index(store, FILES, paths, valid={paths[1]: False})
-    with pytest.raises(SfngError, match="singular WCS"):
-        R.plan_bundle(store, "v", paths=paths[:2])
-    assert R.plan_bundle(store, "v", paths=paths[:2], allow_invalid=True).invalid == {
-        paths[1]: ["singular WCS matrix"]}
-
-
 # -- CLI ----------------------------------------------------------------------------------------
 
 def test_cli_bundle_dry_run_verify_list_diff(rstore, cli, tmp_path):
@@ -377,10 +367,11 @@ KILLER = textwrap.dedent("""
     import os, signal, sys
     sys.path.insert(0, {tests!r})
     import sfng.release as R
+    import sfng.release.writing as W
     import sfng.tarball as T
     from sfng.store import Store
     store = Store.open({root!r})
-    mod = {{"place": R, "tar": T}}[{where!r}]
+    mod = {{"place": W, "tar": T}}[{where!r}]
     attr = {{"place": "_place", "tar": "write_tarball"}}[{where!r}]
     real = getattr(mod, attr)
     count = [0]
@@ -479,14 +470,14 @@ def test_full_disk_reported_cleanly(rstore, monkeypatch):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
         return real(src, dst, *a, **k)
 
-    monkeypatch.setattr(R, "copy_file", full)
+    monkeypatch.setattr(R.writing, "copy_file", full)
     with pytest.raises(SfngError, match="disk is full") as exc:
         _bundle(store, "big", paths, mode="copy", tar=True)
     assert "No space left on device" in str(exc.value)
     rdir = store.root / "release"
     assert not (rdir / "big").exists() and not (rdir / ".big.partial").exists()
     assert not list(rdir.glob(".sfng-tmp-*"))
-    monkeypatch.setattr(R, "copy_file", real)
+    monkeypatch.setattr(R.writing, "copy_file", real)
     assert R.verify(_bundle(store, "big", paths, mode="copy").path).ok
 
 
@@ -510,11 +501,11 @@ def test_other_errors_keep_partial_for_rerun(rstore, monkeypatch):
     def broken(src, dst, *a, **k):
         raise OSError(errno.EIO, "Input/output error", str(src))
 
-    monkeypatch.setattr(R, "copy_file", broken)
+    monkeypatch.setattr(R.writing, "copy_file", broken)
     with pytest.raises(SfngError, match="rerun the same command"):
         _bundle(store, "io", paths[:2], mode="copy")
     assert (store.root / "release/.io.partial").is_dir()
-    monkeypatch.setattr(R, "copy_file", real)
+    monkeypatch.setattr(R.writing, "copy_file", real)
     assert _bundle(store, "io", paths[:2], mode="copy").resumed
 
 
@@ -553,10 +544,12 @@ def test_bundle_from_selection_and_cli_records_exact_selection(rstore, cli):
 
 
 def test_demo_step_makes_and_verifies_a_release(rstore):
+    from sfng.demo.steps import step_release
+
     store, paths = rstore
     said = []
     tree = types.SimpleNamespace(store_dir=store.root)
-    R.demo_step(tree, said.append)
+    step_release(tree, said.append)
     rel = store.root / "release/demo-ic342-co10"
     assert rel.is_dir() and (store.root / "release/demo-ic342-co10.tar.gz").is_file()
     assert R.verify(rel).ok
@@ -565,7 +558,7 @@ def test_demo_step_makes_and_verifies_a_release(rstore):
     text = "\n".join(said)
     assert "verify: folder OK, tarball OK" in text and "sfng find --galaxy 'IC 342'" in text
     said.clear()
-    R.demo_step(tree, said.append)  # rerun: the release exists and still verifies
+    step_release(tree, said.append)  # rerun: the release exists and still verifies
     assert "exists; verify: OK" in said[0]
 
 

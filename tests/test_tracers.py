@@ -81,7 +81,7 @@ def test_vocabulary_has_no_ambiguous_alias():
 
 
 def test_plugin_tracers_are_in_the_vocabulary(voc):
-    manga = pytest.importorskip("sfng.manga")
+    manga = pytest.importorskip("sfng.surveys.manga")
     names = {t for _, _, t, _ in getattr(manga, "MAPS_TRACERS", [])}
     names |= {t for _, t, _, _ in getattr(manga, "GZ3D_HDUS", [])} | {"OPTICAL-IFU", "GZ3D"}
     for n in names:

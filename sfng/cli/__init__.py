@@ -15,6 +15,7 @@ import click
 from .. import __version__
 from ..errors import SfngError
 from . import output
+from .options import QUIET_HELP, VERBOSE_HELP, add_verbosity_options, store_path_option
 
 #: command name -> "module:attribute" (modules under sfng.cli), in --help order.
 COMMANDS = {
@@ -52,7 +53,8 @@ class LazyGroup(click.Group):
     def get_command(self, ctx, name):
         if name in self.lazy:
             mod, _, attr = self.lazy[name].partition(":")
-            return getattr(importlib.import_module(f"sfng.cli.{mod}"), attr)
+            # -v/-q work after the subcommand too (sfng find -v ...), as before it
+            return add_verbosity_options(getattr(importlib.import_module(f"sfng.cli.{mod}"), attr))
         return super().get_command(ctx, name)
 
     def invoke(self, ctx):
@@ -84,10 +86,9 @@ class Context:
 
 @click.group(cls=LazyGroup, lazy=COMMANDS,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--store", "store", type=click.Path(file_okay=False), envvar=None,
-              help="Store root. Default: the nearest folder upwards holding sfng.yaml, else $SFNG_STORE.")
-@click.option("-v", "--verbose", count=True, help="Say more (repeat for debug detail).")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors and the requested output.")
+@store_path_option("store")
+@click.option("-v", "--verbose", count=True, help=VERBOSE_HELP)
+@click.option("-q", "--quiet", is_flag=True, help=QUIET_HELP)
 @click.version_option(__version__, "--version", prog_name="sfng")
 @click.pass_context
 def main(ctx, store, verbose, quiet):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from . import output
-from .options import dry_run_option, format_option, store_option
+from .options import dry_run_option, format_option, output_option, store_option
 
 
 @click.group()
@@ -19,9 +19,8 @@ def export():
 
 
 @export.command("hdf5")
-@click.option("--out", type=click.Path(file_okay=False),
-              help="Output folder (default: the store's derived/MMU/); files go to "
-                   "OUT/manga/healpix=<hp>/NNNN-of-MMMM.hdf5.")
+@output_option("Output folder (default: the store's derived/MMU/); files go to "
+               "DIR/manga/healpix=<hp>/NNNN-of-MMMM.hdf5.", kind="dir", aliases=("--out",))
 @click.option("--plateifu", "plateifus", multiple=True, metavar="PLATE-IFU",
               help="Export only this plate-IFU (repeatable).")
 @click.option("--max-per-file", default=512, show_default=True, type=click.IntRange(1, 100000),
@@ -35,17 +34,17 @@ def hdf5(store, out, plateifus, max_per_file, replace, dry_run, fmt):
     """Export MaNGA cubes and DAP maps in the Multimodal-Universe parent-sample layout.
 
     Each cube of data/MANGA/ with its maps in derived/MANGA-DAP/ becomes one group (named by
-    plate-IFU) of OUT/manga/healpix=<hp>/NNNN-of-MMMM.hdf5, hp being the HEALPix pixel (nside 16,
+    plate-IFU) of OUTPUT/manga/healpix=<hp>/NNNN-of-MMMM.hdf5, hp being the HEALPix pixel (nside 16,
     nested) of IFURA/IFUDEC; spaxels, images and maps are padded to 96 x 96, as pipelines
     written for the Multimodal Universe expect. Needs h5py (pip install 'sfng[hdf5]').
 
     \b
     Examples:
         sfng export hdf5 --dry-run
-        sfng export hdf5 --plateifu 8485-1901 --out /scratch/mmu
+        sfng export hdf5 --plateifu 8485-1901 -o /scratch/mmu
         sfng export hdf5 && sfng index build     # the HDF5 objects become findable too
     """
-    from ..export_hdf5 import export_hdf5
+    from ..surveys.manga.export_hdf5 import export_hdf5
 
     report = export_hdf5(store, out, plateifus=plateifus, max_per_file=max_per_file, replace=replace,
                          dry_run=dry_run,

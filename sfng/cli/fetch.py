@@ -6,7 +6,7 @@ import click
 
 from ..errors import SfngError
 from . import output
-from .options import dry_run_option, format_option, store_option
+from .options import dry_run_option, format_option, jobs_option, store_option
 
 
 @click.group()
@@ -28,8 +28,7 @@ def fetch():
               help="Select targets by the DRPall columns, e.g. \"nsa_z < 0.03 and ifudsgn >= 12700\".")
 @click.option("--product", "products", default="cubes", show_default=True,
               help="What to fetch: any of cubes,maps,gz3d (comma-separated).")
-@click.option("--jobs", "-j", default=4, show_default=True, type=click.IntRange(1, 64),
-              help="Parallel downloads.")
+@jobs_option("Downloads", default=4)
 @click.option("--base-url", default="https://data.sdss.org/sas/", show_default=True,
               help="Root of the SAS tree (a mirror's URL works the same).")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False),
@@ -58,7 +57,7 @@ def manga(store, plateifus, drpall, where, products, jobs, base_url, cache_dir, 
         sfng fetch manga --where "nsa_z < 0.01" --product cubes,maps,gz3d -j 8
         sfng fetch manga --drpall drpall-v3_1_1.fits --where "ifudsgn >= 12700" --dry-run
     """
-    from ..fetch import fetch_manga, parse_products
+    from ..surveys.manga.fetch import fetch_manga, parse_products
 
     prods = parse_products(products)
     state = {"bar": None, "bytes": 0}

@@ -7,9 +7,11 @@ import sys
 import click
 
 from . import output
-from .options import SelectionCommand, index_option, selection_options
+from .options import SelectionCommand, format_option, index_option, output_option, selection_options
 
-FIND_FORMATS = ("table", "paths", "csv", "json", "ecsv", "fits", "votable")
+FIND_FORMATS = ("text", "paths", "csv", "json", "ecsv", "fits", "votable")
+#: `sfng summary -o NAME` with these suffixes draws a heatmap (matplotlib picks the format).
+IMAGE_SUFFIXES = (".png", ".pdf", ".svg")
 
 
 def _columns(text, default):
@@ -19,12 +21,9 @@ def _columns(text, default):
 
 
 def _print_columns(index) -> None:
-    try:
-        from ..index.schema import FILES_COLUMNS
+    from ..index.schema import FILES_COLUMNS
 
-        desc = {c.name: c.description for c in FILES_COLUMNS}
-    except ImportError:
-        desc = {}
+    desc = {c.name: c.description for c in FILES_COLUMNS}
     desc.update({"dist": "the galaxy's adopted distance (GALAXIES table)",
                  "res_pc": "physical resolution: res at the galaxy's distance",
                  "depth": "rms in K in a 1 km/s channel (= depth_k; --depth-chan for another width)"})
@@ -84,6 +83,21 @@ def _csv(rows, columns) -> str:
     return buf.getvalue()
 
 
+def _table_text(rows, columns) -> str:
+    """:func:`output.table` as a string (for -o FILE)."""
+    import io
+
+    buf = io.StringIO()
+    output.table(rows, columns, file=buf)
+    return buf.getvalue()
+
+
+def _json_text(obj) -> str:
+    import json
+
+    return json.dumps(obj, indent=2, default=output._default) + "\n"
+
+
 def _emit_text(text: str, out_path) -> None:
     """Text output to stdout, or to ``out_path`` (atomic, never overwriting)."""
     if not out_path:
@@ -102,16 +116,15 @@ def _emit_text(text: str, out_path) -> None:
 @click.command(cls=SelectionCommand)
 @selection_options
 @index_option
-@click.option("--format", "fmt", type=click.Choice(FIND_FORMATS), default="table", show_default=True,
-              help="table for people; paths one per line; csv/json/ecsv/fits/votable for tools.")
+@format_option(*FIND_FORMATS, help="Output format: text (an aligned table) for people; paths, one per "
+                                   "line; csv, json, ecsv, fits, votable for tools.")
 @click.option("--galaxies/--files", "as_galaxies", default=None,
               help="List galaxies (default with --has/--lacks) or files (default otherwise).")
 @click.option("--count", is_flag=True, help="Print only the number of files (or galaxies).")
 @click.option("--columns", metavar="A,B,...",
               help="Columns to show (--columns help lists them; virtual: dist, res_pc, depth).")
 @click.option("--sort", "sort", metavar="A,-B", help="Sort by columns; a leading '-' sorts descending.")
-@click.option("-o", "--output", "out_path", type=click.Path(dir_okay=False),
-              help="Write the ecsv/fits/votable/csv/json output to this file.")
+@output_option("Write the output to this file instead of stdout (never overwrites).", dest="out_path")
 @click.option("--export-obscore", "obscore", type=click.Path(dir_okay=False), metavar="FILE.xml",
               help="Write the selection as an IVOA ObsCore VOTable (for TOPCAT, pyvo, astropy).")
 @click.option("--base-url", metavar="URL", help="With --export-obscore: access_url = URL/path.")
@@ -127,7 +140,7 @@ def find(selection, index, fmt, as_galaxies, count, columns, sort, out_path, obs
       sfng find --line CO10 --res '<15' --dist '<15' --depth '<=1K'
       sfng find --line CO10 '--res<15' '--dist<15' '--depth<=1'     (same, glued)
       sfng find --has CO10 --has MIPS24 --lacks HALPHA
-      sfng find --galaxy 'IC 342'            (then: sfng get 'IC 342' --to ic342/)
+      sfng find --galaxy 'IC 342'            (then: sfng get 'IC 342' -o ic342/)
     \b
     More:
       sfng find --index ~/Downloads/SFNG-INDEX.fits --line HI --format paths
@@ -178,34 +191,32 @@ def find(selection, index, fmt, as_galaxies, count, columns, sort, out_path, obs
         cols = _columns(columns, DEFAULT_COLUMNS)
         rows = None
     if count:
-        click.echo(n)
+        _emit_text(f"{n}\n", out_path)
         if n == 0:
             output.info(f"no {what} match the selection")
         return
     if n == 0:
         output.info(f"no {what} match the selection")
         if fmt == "json":
-            output.emit_json([])
+            _emit_text(_json_text([]), out_path)
         return
 
     if fmt == "paths":
-        if galaxies_mode:
-            for r in rows:
-                click.echo(r.get("galaxy", ""))
-        else:
-            click.echo("\n".join(result.paths()))
+        names = [r.get("galaxy", "") for r in rows] if galaxies_mode else result.paths()
+        _emit_text("".join(f"{p}\n" for p in names), out_path)
         return
-    if rows is None and fmt in ("table", "csv", "json"):
+    if rows is None and fmt in ("text", "csv", "json"):
         rows = result.records(cols)
-    if fmt == "table":
-        output.table(rows, cols)
+    if fmt == "text":
+        if out_path:
+            _emit_text(_table_text(rows, cols), out_path)
+        else:
+            output.table(rows, cols)
         output.info(f"{n} {what if n != 1 else what.rstrip('s').replace('galaxie', 'galaxy')}")
     elif fmt == "csv":
         _emit_text(_csv(rows, cols), out_path)
     elif fmt == "json":
-        import json
-
-        _emit_text(json.dumps(rows, indent=2, default=output._default) + "\n", out_path)
+        _emit_text(_json_text(rows), out_path)
     else:
         if galaxies_mode:
             from astropy.table import Table
@@ -219,8 +230,7 @@ def find(selection, index, fmt, as_galaxies, count, columns, sort, out_path, obs
 @click.command()
 @click.argument("galaxy")
 @index_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text for people, json for tools.")
+@format_option()
 def info(galaxy, index, fmt):
     """Everything the store holds on one GALAXY (any alias).
 
@@ -266,11 +276,11 @@ def info(galaxy, index, fmt):
 @click.command(cls=SelectionCommand)
 @selection_options
 @index_option
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True, help="table for people; csv or json for tools.")
-@click.option("--png", "png", type=click.Path(dir_okay=False), metavar="FILE.png",
-              help="Also draw the matrix as a heatmap (needs matplotlib: pip install 'sfng[plot]').")
-def summary(selection, index, fmt, png):
+@format_option("text", "csv", "json")
+@output_option("Write the matrix to this file instead of stdout (never overwrites); a .png, .pdf or "
+               ".svg name draws it as a heatmap instead, the table still on stdout (needs "
+               "matplotlib: pip install 'sfng[plot]').", aliases=("--png",))
+def summary(selection, index, fmt, out):
     """The galaxy x tracer coverage matrix: the best resolution (arcsec) in each cell.
 
     '-' means no file, '?' files of unknown resolution. Any find selection narrows it.
@@ -279,23 +289,29 @@ def summary(selection, index, fmt, png):
     Examples:
       sfng summary
       sfng summary --format csv > coverage.csv
-      sfng summary --dist '<10' --png coverage.png
+      sfng summary --format csv -o coverage.csv
+      sfng summary --dist '<10' -o coverage.png
     """
+    from pathlib import Path
+
     from ..query import summary as query_summary
 
     s = query_summary(index, selection)
-    if png:
-        s.plot(png)
-        output.info(f"wrote {png}")
+    if out and Path(out).suffix.lower() in IMAGE_SUFFIXES:
+        s.plot(out)
+        output.info(f"wrote {out}")
+        out = None      # the table still goes to stdout
     if not s.galaxies:
         output.info("no files match the selection")
         if fmt == "json":
-            output.emit_json(s.as_dict())
+            _emit_text(_json_text(s.as_dict()), out)
         return
     if fmt == "json":
-        output.emit_json(s.as_dict())
+        _emit_text(_json_text(s.as_dict()), out)
     elif fmt == "csv":
-        click.echo(s.to_csv(), nl=False)
+        _emit_text(s.to_csv(), out)
+    elif out:
+        _emit_text(_table_text(s.rows(), ["galaxy", *s.tracers]), out)
     else:
         output.table(s.rows(), ["galaxy", *s.tracers])
         output.info(f"{len(s.galaxies)} galaxies x {len(s.tracers)} tracers; best resolution in arcsec")
@@ -309,8 +325,7 @@ def plot():
 @plot.command("footprints")
 @click.argument("galaxy_arg", metavar="[GALAXY]", required=False)
 @click.option("--galaxy", metavar="NAME", help="The galaxy (any alias), as GALAXY.")
-@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), metavar="FILE.png",
-              help="Output file (default: <GALAXY>_footprints.png).")
+@output_option("The PNG to write (default: <GALAXY>_footprints.png).", metavar="FILE.png")
 @index_option
 def plot_footprints(galaxy_arg, galaxy, out, index):
     """Draw the footprints of all data on GALAXY (any alias) around its position.
@@ -335,8 +350,7 @@ def plot_footprints(galaxy_arg, galaxy, out, index):
 
 
 @plot.command("coverage")
-@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), default="coverage.png",
-              show_default=True, metavar="FILE.png")
+@output_option("The PNG to write.", metavar="FILE.png", default="coverage.png", show_default=True)
 @index_option
 def plot_coverage(out, index):
     """Draw the galaxy x tracer matrix of `sfng summary` as a heatmap.

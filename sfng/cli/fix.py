@@ -3,13 +3,13 @@
 import click
 
 from . import output
-from .options import dry_run_option, format_option
+from .options import dry_run_option, format_option, output_option, store_path_option
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False),
-              help="Write corrected copies into this folder (never overwrites).")
+@output_option("Write corrected copies into this folder (never overwrites).", dest="out_dir", kind="dir",
+               aliases=("--out",))
 @click.option("--in-place", is_flag=True,
               help="Replace each file by its corrected version, keeping the original under "
                    "<store>/.sfng/backup/<time>/ (or --backup-dir).")
@@ -21,8 +21,7 @@ from .options import dry_run_option, format_option
               help="Drop a trailing length-1 Stokes axis with CDELT = 0 instead of setting CDELT = 1.")
 @click.option("--no-readme-keys", is_flag=True, help="Do not write README-only keys into the headers.")
 @click.option("--only", multiple=True, metavar="RULE", help="Repair only this rule's problems (repeatable).")
-@click.option("--store", "store_override", type=click.Path(file_okay=False),
-              help="Store root (default: discovered from the current folder or $SFNG_STORE).")
+@store_path_option()
 @dry_run_option
 @format_option()
 @click.pass_obj
@@ -40,7 +39,7 @@ def fix(ctx, obj, paths, out_dir, in_place, backup_dir, land_in_data, drop_stoke
     \b
     Examples:
         sfng fix data/PAWS/*.fits --dry-run                 show the changes
-        sfng fix data/THINGS --out /tmp/things-fixed        corrected copies
+        sfng fix data/THINGS -o /tmp/things-fixed          corrected copies
         sfng fix data/HERACLES --in-place                   keep a backup, replace
         sfng fix uncalibrated/PAWS --in-place --land        repair and move into data/
     """

@@ -5,13 +5,14 @@ from __future__ import annotations
 import click
 
 from . import output
-from .options import SelectionCommand, dry_run_option, format_option, index_option, selection_options
+from .options import (SelectionCommand, dry_run_option, format_option, index_option, output_option,
+                      selection_options)
 
 
 @click.command(cls=SelectionCommand)
 @click.argument("galaxy_args", metavar="[GALAXY]...", nargs=-1)
-@click.option("--to", "dest", required=True, type=click.Path(file_okay=False), metavar="DIR",
-              help="Destination folder (created; the store's layout is kept under it).")
+@output_option("Destination folder (created; the store's layout is kept under it).", dest="dest",
+               kind="dir", aliases=("--to",), required=True)
 @click.option("--link", is_flag=True, help="Hard-link instead of copying (same file system; else copy).")
 @selection_options
 @index_option
@@ -27,9 +28,9 @@ def get(galaxy_args, dest, link, selection, index, dry_run, fmt):
 
     \b
     Examples:
-      sfng get 'IC 342' --to ic342/                  all the data on IC 342
-      sfng get --line CO10 '--res<15' --to co/ -n    what would come (dry run)
-      sfng get M51 --survey PAWS --to paws/ --link
+      sfng get 'IC 342' -o ic342/                    all the data on IC 342
+      sfng get --line CO10 '--res<15' -o co/ -n      what would come (dry run)
+      sfng get M51 --survey PAWS -o paws/ --link
     """
     from ..errors import SfngError
     from ..get import get_files
@@ -38,7 +39,7 @@ def get(galaxy_args, dest, link, selection, index, dry_run, fmt):
     if galaxy_args:
         selection.galaxies = tuple(selection.galaxies) + tuple(galaxy_args)
     if selection.is_empty():
-        raise SfngError("sfng get needs a galaxy or a selection (e.g. `sfng get 'IC 342' --to DIR`); "
+        raise SfngError("sfng get needs a galaxy or a selection (e.g. `sfng get 'IC 342' -o DIR`); "
                         "it does not fetch the whole store")
     if index.store is None:
         from ..store import Store

@@ -5,7 +5,7 @@ import sys
 import click
 
 from . import output
-from .options import dry_run_option, format_option, store_option
+from .options import dry_run_option, format_option, jobs_option, output_option, store_option, store_path_option
 
 
 @click.group()
@@ -25,8 +25,8 @@ def index():
 @index.command("build")
 @click.option("--full", is_flag=True, help="Describe every file again (default: reuse the rows of "
                                              "files whose size and mtime are unchanged).")
-@click.option("--jobs", "-j", type=int, default=0, show_default=True,
-              help="Local worker processes (0 = one per core; 1 = no worker processes).")
+@jobs_option("Local worker processes", default_text="one per CPU core",
+             note="1: no worker processes, all in this one.")
 @click.option("--scheduler", metavar="local|tcp://HOST:PORT",
               help="Run on Dask: 'local' starts a LocalCluster of --jobs workers; tcp://... joins a "
                    "running cluster whose workers see the store at the same path (pip install "
@@ -35,7 +35,7 @@ def index():
               help="Read data to measure the noise (MAD of emission-free pixels) where no REPUNC "
                    "is given, and use noise companions' maps.")
 @click.option("--no-validate", is_flag=True, help="Skip header validation (valid/n_problems unknown).")
-@click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of SFNG-INDEX.fits.")
+@output_option("Write the index here instead of the store's SFNG-INDEX.fits.", aliases=("--out",))
 @dry_run_option
 @format_option()
 @store_option
@@ -89,8 +89,9 @@ _index_file_option = click.option("--index", "index_path", type=click.Path(dir_o
                                   "tracer and galaxy, one table each).")
 @_index_file_option
 @format_option()
+@store_path_option()
 @click.pass_obj
-def stats(obj, by, index_path, fmt):
+def stats(obj, by, index_path, fmt, store_override):
     """Row counts by survey, tracer and galaxy.
 
     \b
@@ -99,7 +100,7 @@ def stats(obj, by, index_path, fmt):
     """
     from ..index.stats import index_stats
 
-    path = index_path or obj.store().index_path
+    path = index_path or obj.store(store_override).index_path
     got = index_stats(path, by or ("survey", "tracer", "galaxy"))
     if fmt == "json":
         output.emit_json(got)
@@ -143,8 +144,9 @@ def check(fmt, store):
 @click.argument("path")
 @_index_file_option
 @format_option()
+@store_path_option()
 @click.pass_obj
-def show(obj, path, index_path, fmt):
+def show(obj, path, index_path, fmt, store_override):
     """Show the index row(s) of PATH (store-relative, or a path inside the store), with units.
 
     \b
@@ -157,7 +159,7 @@ def show(obj, path, index_path, fmt):
     if index_path:
         ipath, rel = index_path, path
     else:
-        store = obj.store()
+        store = obj.store(store_override)
         ipath = store.index_path
         from pathlib import Path
 

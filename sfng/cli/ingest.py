@@ -5,7 +5,7 @@ import sys
 import click
 
 from . import output
-from .options import dry_run_option, format_option, store_option
+from .options import dry_run_option, format_option, jobs_option, store_option
 
 
 @click.command()
@@ -24,8 +24,7 @@ from .options import dry_run_option, format_option, store_option
 @click.option("--readme", type=click.Path(exists=True, dir_okay=False),
               help="The survey README to land as <SURVEY>_README.txt (default: the one in SRC_DIR; "
                    "a template is created when there is none).")
-@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Files landed in parallel.")
+@jobs_option("Files landed", default=1)
 @click.option("--offline", is_flag=True, default=None,
               help="Never ask NED; names must be in the store's NED cache or overrides.")
 @click.option("--by-position", is_flag=True,

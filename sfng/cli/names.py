@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from . import output
-from .options import dry_run_option, format_option
+from .options import dry_run_option, format_option, store_path_option
 
 _COLUMNS = ["input", "ned_name", "ra", "dec", "ned_type", "redshift", "source", "asked"]
 
@@ -40,10 +40,7 @@ def _flush_warnings(resolver):
         output.warn(w)
 
 
-def _store_opt(f):
-    return click.option("--store", "store_override", type=click.Path(file_okay=False),
-                        help="Store root (default: discovered from the current folder or "
-                             "$SFNG_STORE).")(f)
+_store_opt = store_path_option()
 
 
 _offline_opt = click.option("--offline", is_flag=True,

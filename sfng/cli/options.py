@@ -1,4 +1,16 @@
-"""Option decorators shared by several commands, declared once."""
+"""Options shared by the commands, each declared once here.
+
+* ``--store DIR``     :data:`STORE_HELP`; :func:`store_option` (passes a :class:`~sfng.store.Store`)
+  or :func:`store_path_option` (passes the path given, for commands where a store is optional);
+* ``-o/--output``     :func:`output_option`: where a command's output goes, with hidden, deprecated
+  old spellings (``--to``, ``--out``, ``--png``) kept working for one release;
+* ``--format``        :func:`format_option`: ``text`` is the human format in every command (the
+  old name ``table`` is a hidden, deprecated alias);
+* ``-j/--jobs N``     :func:`jobs_option`: an integer from 1 to 64; the help gives each command's default;
+* ``-n/--dry-run``    :data:`dry_run_option`;
+* ``-v/-q``           :func:`add_verbosity_options`: also accepted after the subcommand;
+* the selection of ``find``, ``get`` and ``release bundle``: :func:`selection_options`.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +18,28 @@ import functools
 
 import click
 
+from . import output
+
+
+def deprecated(old: str, new: str, how: str = "use") -> None:
+    """The one-line note an old spelling prints on stderr (it still works, for one release)."""
+    output.warn(f"{old} is deprecated; {how} {new} (the old spelling goes in the next release)")
+
+
+# -- --store ---------------------------------------------------------------------------------------
+
+STORE_HELP = "Store root (default: the nearest folder upwards holding sfng.yaml, else $SFNG_STORE)."
+
+
+def store_path_option(dest: str = "store_override"):
+    """``--store DIR`` passing the path as given (``dest``; None when not given)."""
+    return click.option("--store", dest, type=click.Path(file_okay=False), help=STORE_HELP)
+
 
 def store_option(f):
-    """``--store PATH`` on a command (overrides the group's ``--store``); passes ``store``."""
+    """``--store DIR`` on a command (overrides the group's ``--store``); passes ``store``."""
 
-    @click.option("--store", "store_override", type=click.Path(file_okay=False),
-                  help="Store root (default: discovered from the current folder or $SFNG_STORE).")
+    @store_path_option()
     @click.pass_obj
     @functools.wraps(f)
     def wrapper(obj, *args, store_override=None, **kwargs):
@@ -20,15 +48,183 @@ def store_option(f):
     return wrapper
 
 
-def format_option(*choices, default="text"):
-    """``--format`` with the given choices (``text`` and ``json`` unless told)."""
-    choices = choices or ("text", "json")
-    return click.option("--format", "fmt", type=click.Choice(choices), default=default, show_default=True,
-                        help="Output format: text for people, json (etc.) for tools.")
+# -- -o/--output -----------------------------------------------------------------------------------
 
+OUTPUT_FLAGS = ("-o", "--output")
+
+
+def _alias_dest(dest: str, alias: str) -> str:
+    return f"{dest}__{alias.lstrip('-').replace('-', '_')}"
+
+
+def output_option(help: str, *, dest: str = "out", kind: str = "file", metavar: str | None = None,
+                  aliases: tuple[str, ...] = (), required: bool = False, **kwargs):
+    """``-o/--output PATH``: where the command's output goes, passed as ``dest``.
+
+    ``kind`` is ``"file"`` or ``"dir"``. Each of ``aliases`` (an old spelling, e.g. ``"--to"``) is
+    a hidden option that still works, writes to the same ``dest`` and prints a deprecation note;
+    giving both spellings is a usage error. ``required`` is checked after the aliases (so the old
+    spelling satisfies it); other ``kwargs`` go to :func:`click.option` (``default=`` ...).
+    """
+    path_type = click.Path(dir_okay=False) if kind == "file" else click.Path(file_okay=False)
+    metavar = metavar or ("FILE" if kind == "file" else "DIR")
+    text = help + (" Required." if required else "")
+
+    def decorator(f):
+        @click.option(*OUTPUT_FLAGS, dest, type=path_type, metavar=metavar, help=text, **kwargs)
+        @functools.wraps(f)
+        def wrapper(*args, **kw):
+            ctx = click.get_current_context()
+            given = ctx.get_parameter_source(dest) == click.core.ParameterSource.COMMANDLINE
+            for alias in aliases:
+                old = kw.pop(_alias_dest(dest, alias), None)
+                if old is None:
+                    continue
+                if given:
+                    raise click.UsageError(f"give -o/--output once ({alias} is its old spelling)", ctx)
+                deprecated(alias, "-o/--output")
+                kw[dest], given = old, True
+            if required and kw.get(dest) is None:
+                param = next(p for p in ctx.command.params if p.name == dest)
+                raise click.MissingParameter(ctx=ctx, param=param)
+            return f(*args, **kw)
+
+        for alias in aliases:
+            wrapper = click.option(alias, _alias_dest(dest, alias), type=path_type, hidden=True,
+                                   metavar=metavar, help="Deprecated spelling of -o/--output.")(wrapper)
+        return wrapper
+
+    return decorator
+
+
+# -- --format --------------------------------------------------------------------------------------
+
+#: old format name -> its name now; accepted (with a deprecation note) wherever the new name is.
+FORMAT_ALIASES = {"table": "text"}
+
+
+class FormatChoice(click.Choice):
+    """A :class:`click.Choice` that also takes the deprecated names of :data:`FORMAT_ALIASES`
+    (not listed in help or completion)."""
+
+    def __init__(self, choices, aliases=None):
+        super().__init__(choices)
+        self.aliases = {old: new for old, new in (aliases or FORMAT_ALIASES).items() if new in choices}
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and value in self.aliases:
+            deprecated(f"--format {value}", f"--format {self.aliases[value]}")
+            value = self.aliases[value]
+        return super().convert(value, param, ctx)
+
+
+def _format_help(choices) -> str:
+    tools = [c for c in choices if c != "text"]
+    return ("Output format: text for people" + (f"; {', '.join(tools)} for tools" if tools else "") + ".")
+
+
+def format_option(*choices, default="text", help=None):
+    """``--format`` with the given choices (``text`` and ``json`` unless told); ``text`` is the
+    human format's one name everywhere (``table`` still works, deprecated)."""
+    choices = choices or ("text", "json")
+    return click.option("--format", "fmt", type=FormatChoice(choices), default=default, show_default=True,
+                        help=help or _format_help(choices))
+
+
+# -- -j/--jobs -------------------------------------------------------------------------------------
+
+JOBS_MAX = 64
+
+
+class JobsType(click.ParamType):
+    """An integer from 1 to :data:`JOBS_MAX`. ``0`` (once index build's "one per core") is taken,
+    deprecated, as "the command's default"."""
+
+    name = "integer"
+
+    def convert(self, value, param, ctx):
+        if value is None or isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= JOBS_MAX:
+            return value
+        try:
+            n = int(str(value).strip())
+        except ValueError:
+            self.fail(f"{value!r} is not an integer", param, ctx)
+        if n == 0:
+            deprecated("--jobs 0", "--jobs for the default", how="leave out")
+            return None
+        if not 1 <= n <= JOBS_MAX:
+            self.fail(f"{n} is not from 1 to {JOBS_MAX}", param, ctx)
+        return n
+
+
+def jobs_option(what: str, default: int | None = None, default_text: str | None = None, note: str = ""):
+    """``-j/--jobs N`` passing ``jobs``: how many of ``what`` run in parallel. The default is
+    ``default``, or (None) the library's own, which ``default_text`` describes; the help says
+    which, in the same words for every command; ``note`` is appended."""
+
+    def fill_default(ctx, param, value):
+        return default if value is None else value
+
+    return click.option("--jobs", "-j", "jobs", type=JobsType(), default=default, metavar="N",
+                        callback=fill_default,
+                        help=f"{what} in parallel: {jobs_help(default_text or default)}"
+                             + (f" {note}" if note else ""))
+
+
+def jobs_help(default) -> str:
+    """The part of ``--jobs``'s help every command shares."""
+    return f"an integer from 1 to {JOBS_MAX} (default: {default})."
+
+
+# -- -n/--dry-run ----------------------------------------------------------------------------------
 
 dry_run_option = click.option("--dry-run", "-n", is_flag=True,
                               help="Show what would be done; change nothing.")
+
+
+# -- -v/-q after the subcommand --------------------------------------------------------------------
+
+VERBOSE_HELP = "Say more (repeat for debug detail)."
+QUIET_HELP = "Only errors and the requested output."
+
+
+def _set_verbosity(level: int) -> None:
+    output.set_verbosity(level)
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    if obj is not None and hasattr(obj, "verbosity"):
+        obj.verbosity = level
+
+
+def _verbose_cb(ctx, param, value):
+    if value:
+        _set_verbosity(output.verbosity() + value)
+
+
+def _quiet_cb(ctx, param, value):
+    if value:
+        _set_verbosity(0)
+
+
+def verbosity_params() -> list[click.Option]:
+    """``-v/--verbose`` and ``-q/--quiet`` for a subcommand (as the group's, which they adjust:
+    ``sfng find -v`` is ``sfng -v find``)."""
+    return [click.Option(["-v", "--verbose"], count=True, expose_value=False, is_eager=True,
+                         callback=_verbose_cb, help=VERBOSE_HELP),
+            click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, is_eager=True,
+                         callback=_quiet_cb, help=QUIET_HELP)]
+
+
+def add_verbosity_options(cmd: click.Command) -> click.Command:
+    """Give ``cmd`` and, for a group, every command under it ``-v`` and ``-q`` (once)."""
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            add_verbosity_options(sub)
+        return cmd
+    names = {p.name for p in cmd.params}
+    if "verbose" not in names and "quiet" not in names:
+        cmd.params.extend(verbosity_params())
+    return cmd
 
 
 # -- the selection shared by find, get and release bundle ----------------------------------------
@@ -108,8 +304,7 @@ def index_option(f):
 
     @click.option("--index", "index_path", type=click.Path(dir_okay=False),
                   help="Query this SFNG-INDEX.fits (default: the store's). Works without a store.")
-    @click.option("--store", "store_override", type=click.Path(file_okay=False),
-                  help="Store root (default: discovered from the current folder or $SFNG_STORE).")
+    @store_path_option()
     @click.option("--allow-stale", is_flag=True,
                   help="Query the index even if the store changed after it was built.")
     @click.pass_obj

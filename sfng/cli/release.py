@@ -7,16 +7,8 @@ import sys
 import click
 
 from . import output
-from .options import dry_run_option, format_option, store_option
-
-try:  # the selection options find and get take (sfng/cli/options.py)
-    from .options import SelectionCommand, selection_options
-except ImportError:  # pragma: no cover - builds without the query capability
-    SelectionCommand, selection_options = click.Command, None
-
-
-def _with_selection(f):
-    return selection_options(f) if selection_options is not None else f
+from .options import (SelectionCommand, dry_run_option, format_option, selection_options, store_option,
+                      store_path_option)
 
 
 @click.group()
@@ -49,7 +41,7 @@ def _command_line(name, selection, from_file, mode, tar, allow_invalid, new_vers
 
 @release.command(cls=SelectionCommand)
 @click.argument("name")
-@_with_selection
+@selection_options
 @click.option("--from-file", "from_file", type=click.Path(dir_okay=False, allow_dash=True),
               help="Release the store paths listed in this file (one per line, '#' comments; '-' for stdin).")
 @click.option("--link", "mode", flag_value="link", default=True,
@@ -64,8 +56,7 @@ def _command_line(name, selection, from_file, mode, tar, allow_invalid, new_vers
 @dry_run_option
 @format_option()
 @store_option
-def bundle(name, from_file, mode, tar, allow_invalid, new_version, rehash, dry_run, fmt, store,
-           selection=None, **_):
+def bundle(name, selection, from_file, mode, tar, allow_invalid, new_version, rehash, dry_run, fmt, store):
     """Make release/NAME from the selected files: the files laid out as in the store, their survey
     READMEs, an SFNG-INDEX.fits of exactly those files, MANIFEST.sha256 and RELEASE.md.
 
@@ -82,7 +73,7 @@ def bundle(name, from_file, mode, tar, allow_invalid, new_version, rehash, dry_r
     """
     from ..release import bundle as do_bundle, plan_bundle
 
-    if selection is not None and _empty_selection(selection):
+    if selection.is_empty():
         selection = None
     if selection is None and not from_file:
         raise click.UsageError("choose the files: selection options (as for `sfng find`) and/or "
@@ -117,25 +108,17 @@ def bundle(name, from_file, mode, tar, allow_invalid, new_version, rehash, dry_r
     click.echo(f"check it with: sfng release verify {plan.name}")
 
 
-def _empty_selection(selection) -> bool:
-    is_empty = getattr(selection, "is_empty", None)
-    if callable(is_empty):
-        return bool(is_empty())
-    to_args = getattr(selection, "to_args", None)
-    return callable(to_args) and not to_args()
-
-
 @release.command()
 @click.argument("target")
 @format_option()
-@click.option("--store", "store_path", type=click.Path(file_okay=False),
-              help="Store root (a path to a release folder or tarball needs no store).")
+@store_path_option("store_path")
 @click.pass_obj
 def verify(obj, target, fmt, store_path):
     """Check every checksum of release TARGET (a name in release/, a release folder or a
     tarball) and report missing, extra, changed or unsafe files. Exit status 1 unless all is well.
 
-    A tarball is checked member by member straight from the stream: nothing is extracted.
+    A tarball is checked member by member straight from the stream: nothing is extracted. A
+    release folder or tarball given by its path needs no store.
 
     \b
     Examples:

@@ -3,7 +3,7 @@
 import click
 
 from . import output
-from .options import format_option
+from .options import format_option, store_path_option
 
 
 def optional_store(obj, override, needed: bool):
@@ -42,8 +42,7 @@ def rules_filter(only, skip):
               show_default=True, help="Which problems the text report lists per file ('all' adds the "
                                       "info notices, e.g. keys taken from the README).")
 @click.option("--rules", "list_rules", is_flag=True, help="List the rules and exit.")
-@click.option("--store", "store_override", type=click.Path(file_okay=False),
-              help="Store root (default: discovered from the current folder or $SFNG_STORE).")
+@store_path_option()
 @format_option()
 @click.pass_obj
 @click.pass_context

@@ -27,9 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import formats
 from ..errors import SfngError
+from ..fitsname import is_fits_name
 from ..fsutil import TMP_PREFIX, fsync_dir
-from .describe import is_fits_name, pair_companions
+from .describe import pair_companions
 from .schema import FLAG_UNREADABLE, FLAGS
 
 #: Files per work unit sent to a worker.
@@ -103,6 +105,9 @@ class Item:
 
 
 def _is_candidate(name: str) -> bool:
+    """A file the crawl indexes: a FITS name (:mod:`sfng.fitsname`: ``.fits``, ``.fit``,
+    ``.fts``, each also ``.gz`` or ``.fz``, and ``.fz``), or a name a registered format claims;
+    never hidden or temporary files, READMEs or manifests."""
     if name.startswith(".") or name.startswith(TMP_PREFIX) or name in _SKIP_NAMES \
             or name.endswith("_README.txt"):
         return False
@@ -112,14 +117,8 @@ def _is_candidate(name: str) -> bool:
 
 
 def _plugin_claims(name: str) -> bool:
-    low = name.lower()
-    if not low.endswith((".h5", ".hdf5")):
-        return False
-    try:
-        from .. import manga
-    except ImportError:
-        return False
-    return hasattr(manga, "recognise")
+    """A file no FITS name covers is indexed when a registered format may own it (HDF5...)."""
+    return formats.claim_name(name) is not None
 
 
 def walk(root: Path, trees=("data", "derived"), only: set | None = None):
@@ -822,27 +821,3 @@ def check_index(store, index=None) -> Drift:
             d.unchanged += 1
     d.missing = sorted(set(known) - seen)
     return d
-
-
-# -- demo ---------------------------------------------------------------------------------
-
-def demo_step(tree, say) -> None:
-    """Demo: load the demo's galaxy table (with distances), build the index, print counts."""
-    from ..galaxies import from_demo, merge_galaxies
-    from ..store import Store
-
-    store = Store.open(tree.store_dir)
-    gal = merge_galaxies(store, from_demo(), "sfng.demo.GALAXIES")
-    say(f"galaxies: tables/galaxies.ecsv ({len(gal.added)} added, {len(gal.updated)} updated)")
-    rep = build_index(store)
-    from .io import read_index
-
-    files, galaxies, _ = read_index(store.index_path)
-    tracers = Counter(t.decode() if isinstance(t, bytes) else str(t) for t in files["tracer"])
-    with_depth = int(np.isfinite(np.asarray(files["depth_k"], dtype=float)).sum())
-    say(f"index: {rep.rows} rows ({', '.join(f'{n} {k}' for k, n in sorted(rep.by_product.items()))}) "
-        f"in {rep.seconds:.2f} s; {len(galaxies)} galaxies; {rep.flagged} flagged")
-    say("index: tracers " + ", ".join(f"{k or 'unknown'} {n}" for k, n in sorted(tracers.items())))
-    say(f"index: {with_depth} cubes with a depth in K at 1 km/s -> {store.relpath(store.index_path)}")
-    for p, m in rep.problems[:5]:
-        say(f"index: flagged {p}: {m}")

@@ -4,12 +4,12 @@ Header-only: the file's header blocks (:func:`sfng.fitsheader.read_headers`) ove
 survey README's metadata (:func:`sfng.header.effective_header`) give the product type, tracer,
 beam, spectral axis, footprint and depth.  Data are read only with ``measure_depth``.
 
-Products that need their own reading (MaNGA cubes and maps, GZ3D, HDF5 containers) are
-dispatched to ``sfng.manga.describe(path, blocks, store_root=..., measure_depth=...) ->
-list[dict]`` when ``sfng.manga.recognise(path, blocks)`` says so (``blocks`` is None for a
-non-FITS container such as HDF5); its rows are laid over the common part of the row (path,
-size, mtime, sha256, validation ...), and may carry a ``locator`` per object.  If it fails, the
-generic FITS row is written with flag 16.
+Products a registered format claims (:mod:`sfng.formats`: e.g. MaNGA cubes and maps, GZ3D,
+HDF5 containers) are described by the format (``Format.describe(path, headers, store_root=...,
+measure_depth=...) -> list[dict]``; ``headers`` is None for a non-FITS container such as HDF5);
+its rows are laid over the common part of the row (path, size, mtime, sha256, validation ...),
+and may carry a ``locator`` per object.  If it fails, the generic FITS row is written with
+flag 16.
 
 Noise companions (``X_noise.fits``, ``X_error.fits``, ``X.noise.fits``, PHANGS ``_noise``) are
 paired with their product by name (:func:`companion_of`); each row's ``noise_path`` names the
@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import formats
+from ..fitsname import fits_stem, is_fits_name
 from .schema import (FLAG_DEPTH_ERROR, FLAG_NO_CELESTIAL, FLAG_PLUGIN_ERROR, FLAG_README_ERROR,
                      FLAG_UNREADABLE, FOOT_MAX, null_row)
 
@@ -34,19 +36,8 @@ _STRUCTURAL = frozenset(("SIMPLE", "XTENSION", "BITPIX", "NAXIS", "EXTEND", "PCO
 _BEAM_SRC = {"header": "file", "readme": "readme", "aips-history": "history"}
 
 
-_FITS_NAME = re.compile(r"^(?P<stem>.+?)\.(?:fits?|fts)(?:\.gz)?$", re.IGNORECASE)
 #: Stem endings (before the FITS extension) of uncertainty companions: _noise, .error, -noise ...
 _NOISE_STEM = re.compile(r"^(?P<base>.+?)(?:[._-](?:noise|error))$", re.IGNORECASE)
-
-
-def fits_stem(name: str) -> str | None:
-    """``name`` without its FITS extension (case-insensitive), or None if it is not FITS."""
-    m = _FITS_NAME.match(name)
-    return m.group("stem") if m else None
-
-
-def is_fits_name(name: str) -> bool:
-    return _FITS_NAME.match(name) is not None
 
 
 def companion_of(name: str) -> str | None:
@@ -133,72 +124,32 @@ def describe_file(ctx: Context, stat=None) -> list[dict]:
     if ctx.readme_error:
         _flag(base, FLAG_README_ERROR, ctx.readme_error)
     blocks = None
-    # MaNGA/GZ3D (issue 8): a product sfng.manga knows by its SDSS name reads only the headers it
-    # needs (a .fits.gz cube holds 24 HDUs behind ~100 MB of compressed data; 2 suffice).
-    claimed = _manga_name(path.name)
-    if is_fits_name(path.name) and not claimed:
+    # A format that claims the file by name reads only the headers it needs (a MaNGA .fits.gz
+    # cube holds 24 HDUs behind ~100 MB of compressed data; two suffice); else a format may
+    # still recognise the file from the headers read here.
+    fits = is_fits_name(path.name)
+    fmt = formats.claim_name(path.name)
+    if fits and fmt is None:
         try:
             blocks = read_headers(path)
         except Exception as exc:  # noqa: BLE001 - a file that cannot be read is flagged, not fatal
             _flag(base, FLAG_UNREADABLE, str(exc))
             return [base]
     handed = None
-    if claimed and ctx.validate and is_fits_name(path.name):
-        blocks, handed = _manga_cube_blocks(ctx, path)
-    if is_fits_name(path.name):
+    if fmt is not None and ctx.validate and fits:
+        blocks, handed = fmt.index_headers(path, measure_depth=ctx.measure_depth)
+    if fits:
         _validate(ctx, base, blocks)
-    rows = _plugin_rows(ctx, base, handed if claimed else blocks)
+    if fmt is None and blocks is not None:
+        fmt = formats.claim(path, blocks)
+        handed = blocks
+    rows = _plugin_rows(ctx, base, fmt, handed) if fmt is not None else None
     if rows is not None:
         return rows
     if blocks is None:
         _flag(base, FLAG_UNREADABLE, "not a FITS file, and no product describer reads it")
         return [base]
     return [describe_blocks(ctx, blocks, base)]
-
-
-def _manga_name(name: str) -> bool:
-    """True for a MaNGA cube/maps or GZ3D file name (sfng.manga reads those itself)."""
-    try:
-        from ..manga import parse_name
-    except ImportError:
-        return False
-    info = parse_name(name)
-    return info is not None and info["kind"] != "hdf5"
-
-
-def _manga_cube_blocks(ctx, path):
-    """``(blocks, headers)`` of a MaNGA DRP cube read once for the validator and the plugin,
-    or ``(None, None)`` (anything else, or a file the reader refuses: each then reads it its
-    own way, so the validator still names what is wrong).
-
-    ``blocks``: PRIMARY and FLUX parsed, the later HDUs walked for their sizes
-    (``read_headers(until_image=True)``, what the validator reads itself).  ``headers``: those
-    two headers plus the names of HDUs 2-5 of an uncompressed cube (the LSF extension names
-    :func:`sfng.manga.describe_cube` looks for; a ``.gz`` is not inflated past FLUX for them).
-    """
-    from ..fitsheader import read_headers
-
-    try:
-        from ..manga import _is_gzip, parse_name, scan_headers
-    except ImportError:
-        return None, None
-    info = parse_name(path.name)
-    if info is None or info["kind"] != "cube":
-        return None, None
-    try:
-        blocks = read_headers(path, until_image=True)
-    except Exception:  # noqa: BLE001 - the validator and the plugin read it again and say why
-        return None, None
-    if len(blocks) != 2 or str(blocks[1].header.get("EXTNAME", "")).strip() != "FLUX":
-        return None, None
-    headers = [b.header for b in blocks]
-    if ctx.measure_depth or not _is_gzip(path):
-        try:
-            later = scan_headers(path, keys_of=lambda i: frozenset(), max_hdus=6)
-        except Exception:  # noqa: BLE001
-            return blocks, None
-        headers += later[2:]
-    return blocks, headers
 
 
 def _galaxy_key(name):
@@ -221,13 +172,11 @@ def _short(message: str, width: int = 120) -> str:
 
 def _validate(ctx, row, blocks=None):
     """Header validation for the ``valid``/``n_problems`` columns, on the blocks already read
-    (None: the validator reads the headers it needs, e.g. for a MaNGA file)."""
+    (None: the validator reads the headers it needs)."""
     if not ctx.validate:
         return
-    try:
-        from ..validate import validate_file
-    except ImportError:
-        return
+    from ..validate import validate_file
+
     try:
         rep = validate_file(ctx.path, ctx.store, readme_metadata=ctx.readme_meta or {},
                             blocks=blocks, tree=ctx.tree, display=ctx.relpath)
@@ -238,16 +187,13 @@ def _validate(ctx, row, blocks=None):
     row["n_problems"] = len(rep.problems)
 
 
-def _plugin_rows(ctx, base, blocks):
-    try:
-        from .. import manga
-    except ImportError:
-        return None
-    recognise = getattr(manga, "recognise", None)
-    if recognise is None or not recognise(ctx.path, blocks):
+def _plugin_rows(ctx, base, fmt, headers):
+    """The rows ``fmt`` describes over ``base``; None (generic row, flagged) when it fails or
+    does not recognise the file after all (e.g. an HDF5 file that is no sample of its kind)."""
+    if not fmt.recognise(ctx.path, headers):
         return None
     try:
-        got = manga.describe(ctx.path, blocks, store_root=ctx.root, measure_depth=ctx.measure_depth)
+        got = fmt.describe(ctx.path, headers, store_root=ctx.root, measure_depth=ctx.measure_depth)
     except Exception as exc:  # noqa: BLE001 - fall back to the generic row, flagged
         _flag(base, FLAG_PLUGIN_ERROR, f"{type(exc).__name__}: {exc}")
         return None
@@ -261,9 +207,14 @@ def _plugin_rows(ctx, base, blocks):
 
 def data_block(blocks):
     """The HDU a row describes: the first image HDU with two or more axes, else the first
-    image HDU, else the first table; None when the file holds no data."""
-    from ..fitsheader import image_blocks
+    image HDU, else the first table; None when the file holds no data.
 
+    A tile-compressed image (``.fits.fz``: a BINTABLE with ZIMAGE = T) counts as the image it
+    carries, and is returned as that image (:func:`sfng.fitsheader.compressed_image_block`):
+    its header is the image's, as astropy shows it, so the row is the uncompressed file's."""
+    from ..fitsheader import image_blocks, image_view
+
+    blocks = image_view(blocks)
     images = image_blocks(blocks)
     for b in images:
         if len(b.shape) >= 2:

@@ -416,17 +416,9 @@ def _read_table(path, extname, columns):
                 table[name] = arr[name] == ord("T")
             arr = table
     else:
-        try:
-            import fitsio
+        import fitsio
 
-            arr = fitsio.read(str(path), ext=extname, columns=columns, lower=True)
-        except ImportError:
-            from astropy.io import fits
-
-            with fits.open(path, memmap=False) as hl:
-                arr = np.asarray(hl[extname].data)
-                if columns is not None:
-                    arr = arr[list(columns)]
+        arr = fitsio.read(str(path), ext=extname, columns=columns, lower=True)
     if not isinstance(arr, Table) and arr.dtype.names is None:
         raise SfngError(f"{path}: HDU {extname} is not a table")
     table = arr if isinstance(arr, Table) else Table(arr, copy=False)

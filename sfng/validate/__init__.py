@@ -17,11 +17,12 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from .. import formats
 from .report import FileReport, Problem, Summary, summarize
 from .rules import BY_ID, ERROR, INFO, RULES, WARNING, Rule
 
 __all__ = ["validate_file", "validate_paths", "validate_header", "store_files", "FileReport", "Problem",
-           "Summary", "summarize", "RULES", "Rule", "ERROR", "WARNING", "INFO", "demo_step"]
+           "Summary", "summarize", "RULES", "Rule", "ERROR", "WARNING", "INFO"]
 
 #: Names in a survey folder that are not data files.
 _NOT_DATA = ("MANIFEST.sha256",)
@@ -138,7 +139,7 @@ def _locate(path: Path, root):
 
 def validate_file(path, store=None, deep: bool = False, *, readme_cache=None, readme_metadata=None,
                   rules_filter=None, tree: str | None = None, blocks=None,
-                  display: str | None = None) -> FileReport:
+                  display: str | None = None, hdu: int | str | None = None) -> FileReport:
     """Validate one file; never raises for a bad file (each problem is a report line).
 
     Parameters
@@ -165,12 +166,19 @@ def validate_file(path, store=None, deep: bool = False, *, readme_cache=None, re
     display : str, optional
         The store-relative path to report; with ``tree`` and ``readme_metadata`` it spares
         locating the file in its store.
+    hdu : int or str, optional
+        The HDU carrying the science data (index or EXTNAME).  Default: the one the format that
+        claims the file names (:meth:`sfng.formats.Format.science_hdu`), else the first HDU
+        holding data.
     """
     from ..errors import ReadmeError
     from ..header import ReadmeCache, readme_for
     from .reader import open_file
 
     path = Path(path)
+    if hdu is None:
+        fmt = formats.claim_name(path.name)
+        hdu = fmt.science_hdu(path) if fmt is not None else None
     if display is not None and tree is not None and readme_metadata is not None:
         root, where = None, (tree, None, display, None)  # the caller knows where the file is
     else:
@@ -187,7 +195,7 @@ def validate_file(path, store=None, deep: bool = False, *, readme_cache=None, re
 
         opened = opened_from_blocks(path, blocks)
     else:
-        opened = open_file(path, until_image=True)
+        opened = open_file(path, until_image=hdu is None)
     for rule_id, details in opened.findings:
         if not _skip(rules_filter, rule_id):
             report.problems.append(_problem(rule_id, details))
@@ -210,7 +218,7 @@ def validate_file(path, store=None, deep: bool = False, *, readme_cache=None, re
             if not _skip(rules_filter, "readme-invalid"):
                 report.problems.append(_problem("readme-invalid", {"reason": str(exc)}))
 
-    hdu = opened.data_hdu()
+    hdu = _science_hdu(opened, hdu)
     if hdu is None:
         if opened.kind == "fits" and not _skip(rules_filter, "no-data"):
             report.problems.append(_problem("no-data", {}))
@@ -240,6 +248,17 @@ def validate_file(path, store=None, deep: bool = False, *, readme_cache=None, re
                 if not _skip(rules_filter, f.rule_id):
                     report.problems.append(_problem(f.rule_id, f.details, eff, f.keys))
     return report
+
+
+def _science_hdu(opened, wanted):
+    """The HDU named by ``wanted`` (index or EXTNAME) if the file has it, else the first HDU
+    holding data."""
+    if wanted is not None:
+        for h in opened.hdus:
+            if h.index == wanted or (isinstance(wanted, str)
+                                     and str(h.header.get("EXTNAME", "")).strip() == wanted):
+                return h
+    return opened.data_hdu()
 
 
 def _not_data(name: str) -> bool:
@@ -311,10 +330,3 @@ def validate_paths(paths=None, store=None, *, tree: str | None = None, survey: s
     cache = ReadmeCache()
     for f in files:
         yield validate_file(f, store=store, deep=deep, readme_cache=cache, rules_filter=rules_filter)
-
-
-def demo_step(tree, say) -> None:
-    """The demo's validation step: validate, show what is caught, fix, validate again."""
-    from .demo import run
-
-    run(tree, say)

@@ -15,7 +15,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz", ".fz", ".fits.fz")
+from ..fitsname import is_fits_name
+
 HEADER_SUFFIXES = (".hdr",)
 CARD = 80
 _KEY_RE = re.compile(r"^[A-Z0-9_-]{0,8} *$")
@@ -67,11 +68,6 @@ class Opened:
                 if h.data_size > 0 and (is_image if want == "image" else not is_image):
                     return h
         return None
-
-
-def is_fits_name(name: str) -> bool:
-    low = name.lower()
-    return low.endswith(FITS_SUFFIXES)
 
 
 def is_header_name(name: str) -> bool:
@@ -170,10 +166,6 @@ def open_file(path, *, until_image: bool = False) -> Opened:
         if head != b"SIMPLE  =":
             suffix = "".join(path.suffixes[-2:]) or "no suffix"
             return Opened(path, "other", findings=[("not-fits-format", {"suffix": suffix})])
-    import importlib.util
-
-    if importlib.util.find_spec("sfng.fitsheader") is None:
-        return _open_astropy(path)
     return _open_blocks(path, until_image)
 
 
@@ -191,38 +183,24 @@ def _open_blocks(path: Path, until_image: bool = False) -> Opened:
 
 def opened_from_blocks(path, blocks) -> Opened:
     """An :class:`Opened` from header blocks already read by :func:`sfng.fitsheader.read_headers`
-    (the index crawler hands over what it read, so a file is read and parsed once)."""
+    (the index crawler hands over what it read, so a file is read and parsed once).
+
+    A tile-compressed image (``.fz``: a BINTABLE with ZIMAGE = T) becomes an IMAGE HDU with the
+    image's header (:func:`sfng.fitsheader.compressed_image_block`, astropy's CompImageHDU
+    header); one whose compression cards are broken is judged as the table it is."""
+    from ..fitsheader import compressed_image_block
+
     path = Path(path)
     out = Opened(path, "fits")
     for b in blocks:
         x = b.xtension
-        if b.header.get("ZIMAGE") is True:
-            out.hdus.append(_compressed_image(path, b))
+        image = compressed_image_block(b)
+        if image is not None:  # a tile-compressed image (.fz) is judged as the image it carries
+            out.hdus.append(HDU(b.index, image.header, image.text, "IMAGE", image.shape, b.data_size))
             continue
         out.hdus.append(HDU(b.index, b.header, b.text, x.strip() if isinstance(x, str) else None,
                             b.shape, b.data_size))
     return out
-
-
-def _compressed_image(path: Path, block) -> HDU:
-    """A tile-compressed image (``.fz``, ZIMAGE = T): judged by its image header, as astropy
-    presents it, not by the BINTABLE that carries it."""
-    import warnings
-
-    from astropy.io import fits
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with fits.open(path, lazy_load_hdus=True) as hdul:
-                h = hdul[block.index].header.copy()
-    except Exception:  # let the table be judged as it is
-        x = block.xtension
-        return HDU(block.index, block.header, block.text, x.strip() if isinstance(x, str) else None,
-                   block.shape, block.data_size)
-    naxis = int(h.get("NAXIS", 0) or 0)
-    shape = tuple(int(h.get(f"NAXIS{k}", 0) or 0) for k in range(1, naxis + 1))
-    return HDU(block.index, h, h.tostring(), "IMAGE", shape, block.data_size)
 
 
 def _open_astropy(path: Path, until_image: bool = False) -> Opened:

@@ -3,7 +3,7 @@
 The demo generates, deterministically, the survey folders as surveys publish them (file names,
 units, axis conventions and header habits of THINGS, HERACLES, the Nobeyama CO atlas, BIMA SONG,
 PAWS, SINGS/KINGFISH and an H-alpha survey) for real nearby galaxies at their real positions,
-then runs each step of the main job on them.  Each capability adds its step to :data:`STEPS`.
+the main job then runs on them (:mod:`sfng.demo.steps`).
 
 The galaxy list carries NED preferred names, positions (deg, J2000) and distances (Mpc) from
 the literature; it is the demo's only "truth" and the tests check the use-case answers against it.
@@ -11,66 +11,13 @@ the literature; it is the demo's only "truth" and the tests check the use-case a
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .readme import render
-
-# ---------------------------------------------------------------------------------------------
-# The demo's galaxies: NED preferred name, other names, RA/Dec (deg), distance (Mpc) and its
-# source, systemic velocity (km/s).
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DemoGalaxy:
-    ned_name: str
-    aliases: tuple
-    ra: float
-    dec: float
-    dist_mpc: float
-    dist_source: str
-    vsys: float
-    ned_type: str = "G"
-
-
-GALAXIES = [
-    DemoGalaxy("MESSIER 074", ("NGC 628", "NGC 0628", "M74"), 24.173946, 15.783662, 7.3, "Karachentsev+2004 TRGB", 657),
-    DemoGalaxy("MESSIER 064", ("NGC 4826", "M64"), 194.182500, 21.683056, 7.5, "Walter+2008 (THINGS)", 408),
-    DemoGalaxy("MESSIER 051a", ("NGC 5194", "M51", "M51a"), 202.469629, 47.195172, 8.0, "Walter+2008 (THINGS)", 463),
-    DemoGalaxy("MESSIER 063", ("NGC 5055", "M63"), 198.955542, 42.029278, 10.1, "Walter+2008 (THINGS)", 504),
-    DemoGalaxy("MESSIER 066", ("NGC 3627", "M66"), 170.062526, 12.991538, 9.3, "Walter+2008 (THINGS)", 727),
-    DemoGalaxy("MESSIER 094", ("NGC 4736", "M94"), 192.721088, 41.120458, 4.7, "Walter+2008 (THINGS)", 308),
-    DemoGalaxy("MESSIER 099", ("NGC 4254", "M99"), 184.706667, 14.416500, 16.7, "Leroy+2009 (HERACLES)", 2407),
-    DemoGalaxy("IC 0342", ("IC 342", "IC342"), 56.702083, 68.096111, 3.3, "Saha+2002 Cepheids", 31),
-    DemoGalaxy("NGC 2403", ("NGC2403",), 114.214167, 65.602556, 3.2, "Walter+2008 (THINGS)", 133),
-    DemoGalaxy("NGC 3184", ("NGC3184",), 154.570177, 41.424303, 11.1, "Walter+2008 (THINGS)", 593),
-    DemoGalaxy("NGC 3521", ("NGC3521",), 166.452428, -0.035861, 10.7, "Walter+2008 (THINGS)", 805),
-    DemoGalaxy("NGC 6946", ("NGC6946",), 308.718015, 60.153915, 5.9, "Walter+2008 (THINGS)", 48),
-    DemoGalaxy("NGC 7793", ("NGC7793",), 359.457630, -32.591028, 3.9, "Walter+2008 (THINGS)", 227),
-]
-#: NGC 5195 shares the M51 files (a pair); it is a galaxy of its own in NED.
-COMPANIONS = [DemoGalaxy("MESSIER 051b", ("NGC 5195",), 202.498200, 47.265600, 8.0, "as M51a", 465)]
-
-
-def _squash(name: str) -> str:
-    """'NGC 0628' and 'ngc628' -> 'NGC628' (demo look-ups only; the real resolver is sfng.ned)."""
-    import re
-
-    s = name.upper().replace(" ", "")
-    return re.sub(r"(?<=[A-Z])0+(?=\d)", "", s)
-
-
-def galaxy(name: str) -> DemoGalaxy:
-    key = _squash(name)
-    for g in GALAXIES + COMPANIONS:
-        if key in {_squash(n) for n in (g.ned_name, *g.aliases)}:
-            return g
-    raise KeyError(name)
-
+from ..readme import render
+from .galaxies import galaxy
 
 # ---------------------------------------------------------------------------------------------
 # Surveys and their files, as published.
@@ -339,53 +286,8 @@ def make_surveys(root) -> DemoTree:
             else:
                 _model(df.shape, df.signal, df.noise, rng)  # keep the random stream the same
         tree.files[s.name] = [f.name for f in s.files]
-    # -- MaNGA (issue 8): cubes, DAP maps and GZ3D files of real MaNGA targets (sfng.manga).
+    # MaNGA: cubes, DAP maps and GZ3D files of real MaNGA targets, as the SAS publishes them.
     from .manga import write_demo_files
 
     tree.files.update(write_demo_files(tree.surveys_dir))
     return tree
-
-
-# ---------------------------------------------------------------------------------------------
-# The main job, step by step
-# ---------------------------------------------------------------------------------------------
-
-def step_init(tree: DemoTree, say) -> None:
-    from .store import init_store
-
-    report = init_store(tree.store_dir, name="sfng-demo")
-    say(f"init: store at {tree.store_dir} ({len(report.created)} created, {len(report.kept)} kept)")
-
-
-#: The steps of the main job, in order: ``(name, "module:function")``, each function taking
-#: ``(tree, say)``.  A step's module is imported when the step runs, so the demo does not load
-#: every capability up front.
-STEPS = [
-    ("init", "sfng.demo:step_init"),
-    ("ingest", "sfng.ingest:demo_step"),
-    ("validate", "sfng.validate:demo_step"),
-    ("index", "sfng.index.build:demo_step"),
-    ("find", "sfng.query:demo_step"),
-    ("release", "sfng.release:demo_step"),
-]
-
-
-def _load(spec: str):
-    import importlib
-
-    module, _, attr = spec.partition(":")
-    return getattr(importlib.import_module(module), attr)
-
-
-def run_demo(root, say=print, steps=None) -> DemoTree:
-    """Build the demo under ``root`` and run every step of the main job on it."""
-    tree = make_surveys(root)
-    n = sum(len(v) for v in tree.files.values())
-    say(f"surveys: {n} files in {len(tree.files)} survey folders under {tree.surveys_dir}")
-    for _name, spec in (steps or STEPS):
-        _load(spec)(tree, say)
-    return tree
-
-
-def clean(root) -> None:
-    shutil.rmtree(root, ignore_errors=True)

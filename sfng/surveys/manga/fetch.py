@@ -20,7 +20,7 @@
    once more from scratch, then reported;
 4. **land** the verified files through :mod:`sfng.ingest` (cubes in ``data/MANGA/``, maps in
    ``derived/MANGA-DAP/``, GZ3D in ``derived/GZ3D/``, named by NED position or the MaNGA-ID
-   fallback, see :mod:`sfng.manga`); the DRPall catalogue goes to ``tables/MANGA/``.
+   fallback, see :mod:`sfng.surveys.manga`); the DRPall catalogue goes to ``tables/MANGA/``.
 """
 
 from __future__ import annotations
@@ -36,14 +36,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import SfngError
-from .manga import DR17_DAPTYPE, DR17_DAPVER, DR17_DRPVER, GZ3D_VERSION, LANDING, ifu_size
+from ...errors import SfngError
+from .facts import DR17_DAPTYPE, LANDING, VERSIONS, declared
+from .recognise import ifu_size
 
-SAS_URL = "https://data.sdss.org/sas/"
-RELEASE = "dr17"
-DRPALL_PATH = f"{RELEASE}/manga/spectro/redux/{DR17_DRPVER}/drpall-{DR17_DRPVER}.fits"
-GZ3D_DIR = f"{RELEASE}/env/MANGA_MORPHOLOGY/galaxyzoo3d/{GZ3D_VERSION}"
-GZ3D_METADATA = f"{GZ3D_DIR}/gz3d_metadata.fits"
+#: The SAS layout (sdss/tree's dr17.cfg), declared in data/manga.yaml as path templates.
+SAS = declared()["sas"]
+SAS_URL = SAS["url"]
+RELEASE = VERSIONS["release"]
+DRPALL_PATH = SAS["drpall"].format(**VERSIONS)
+GZ3D_DIR = SAS["gz3d_dir"].format(**VERSIONS)
+GZ3D_METADATA = SAS["gz3d_metadata"].format(**VERSIONS)
 PRODUCTS = ("cubes", "maps", "gz3d")
 #: product -> manga.recognise kind (for landing)
 KIND = {"cubes": "cube", "maps": "maps", "gz3d": "gz3d"}
@@ -65,16 +68,13 @@ def sas_paths(plateifu: str, *, mangaid: str | None = None, ifusize: int | None 
     if not _PLATEIFU.match(str(plateifu)):
         raise SfngError(f"invalid plate-IFU {plateifu!r} (expected like 8485-1901)")
     plate, ifu = plateifu.split("-")
-    out = {
-        "cubes": f"{RELEASE}/manga/spectro/redux/{DR17_DRPVER}/{plate}/stack/manga-{plateifu}-LOGCUBE.fits.gz",
-        "maps": f"{RELEASE}/manga/spectro/analysis/{DR17_DRPVER}/{DR17_DAPVER}/{daptype}/{plate}/{ifu}/"
-                f"manga-{plateifu}-MAPS-{daptype}.fits.gz",
-    }
+    at = dict(VERSIONS, daptype=daptype, plate=plate, ifu=ifu, plateifu=plateifu)
+    out = {"cubes": SAS["cubes"].format(**at), "maps": SAS["maps"].format(**at)}
     if gz3d_file:
         name = gz3d_file if gz3d_file.endswith(".gz") else gz3d_file + ".gz"
         out["gz3d"] = f"{GZ3D_DIR}/{name if name.startswith('gz3d_') else 'gz3d_' + name}"
     elif mangaid and ifusize and subject:
-        out["gz3d"] = f"{GZ3D_DIR}/gz3d_{mangaid}_{int(ifusize)}_{int(subject)}.fits.gz"
+        out["gz3d"] = SAS["gz3d"].format(**at, mangaid=mangaid, ifusize=int(ifusize), subject=int(subject))
     return out
 
 
@@ -132,7 +132,7 @@ def select_targets(catalogue=None, *, where: str | None = None, plateifus=()) ->
     t = catalogue
     mask = np.ones(len(t), dtype=bool)
     if where:
-        from .select import parse_where
+        from ...select import parse_where
 
         expr = parse_where(where, label="--where")
         expr.check({c: _unit(t[c]) for c in t.colnames})
@@ -169,7 +169,7 @@ class FetchError(SfngError):
 def _open(url: str, *, start: int = 0, timeout: float = 60.0):
     import urllib.request
 
-    from . import __version__
+    from ... import __version__
 
     req = urllib.request.Request(url, headers={"User-Agent": f"sfng/{__version__}"})
     if start:
@@ -544,7 +544,7 @@ def fetch_manga(store, *, plateifus=(), drpall=None, where: str | None = None,
 
 def _land_catalogue(store, path) -> None:
     """Keep the DRPall catalogue in ``tables/MANGA/`` (the index reads redshifts from it)."""
-    from .fsutil import copy_with_hash, sha256_file
+    from ...fsutil import copy_with_hash, sha256_file
 
     if not path or store is None:
         return
@@ -564,11 +564,13 @@ def land_files(store, results, *, resolver=None, offline=None, staging_dir=None)
     into a temporary staging folder with its survey README, ingested with NED renaming, and the
     staging folder removed.
     """
-    from . import ingest, manga
+    from ... import ingest
+    from .identity import readme_text
+    from .recognise import recognise
 
     groups: dict = {}
     for r in results:
-        kind = KIND.get(r.product) or manga.recognise(r.path)
+        kind = KIND.get(r.product) or recognise(r.path)
         if kind is None:
             continue
         groups.setdefault(LANDING[kind], []).append(Path(r.path))
@@ -576,7 +578,7 @@ def land_files(store, results, *, resolver=None, offline=None, staging_dir=None)
     if store is None or not groups:
         return out
     if resolver is None:
-        from .ned import Resolver
+        from ...ned import Resolver
 
         resolver = Resolver(store=store, offline=offline)
     for (tree, survey), paths in sorted(groups.items()):
@@ -590,7 +592,7 @@ def land_files(store, results, *, resolver=None, offline=None, staging_dir=None)
                 except OSError:
                     shutil.copy2(p, target)
             readme = staging / f"{survey}_README.txt"
-            readme.write_text(manga.readme_text(survey), encoding="utf-8")
+            readme.write_text(readme_text(survey), encoding="utf-8")
             # force for derived/: ingest validates a source before knowing its tree, and the
             # sky-unit rule of data/ misreads DAP maps (first HDU SPX_SKYCOO is in arcsec)
             plan = ingest.plan_ingest(store, staging, survey=survey, tree=tree, ned_rename=True,

@@ -29,7 +29,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import SfngError
+from ...errors import SfngError
 
 GRID = 96
 NSIDE = 16
@@ -72,7 +72,7 @@ class ExportReport:
 
 def find_products(store, plateifus=()) -> tuple[list[ExportItem], list]:
     """Cubes of ``data/MANGA/`` paired with their maps in ``derived/MANGA-DAP/`` by plate-IFU."""
-    from .manga import parse_name
+    from .recognise import parse_name
 
     root = Path(store.root)
     cubes, maps = {}, {}
@@ -121,7 +121,9 @@ def object_arrays(item: ExportItem):
     """The ``(attrs, spaxels, images, maps)`` of one plate-IFU, as numpy arrays/records."""
     import numpy as np
 
-    from .manga import DAP_DONOTUSE, DRP_DONOTUSE, channels, open_fits
+    from .describers import channels
+    from .facts import DAP_DONOTUSE, DRP_DONOTUSE
+    from .headers import open_fits
 
     with open_fits(item.cube) as cube:
         prim = cube[0].header
@@ -222,9 +224,9 @@ def object_arrays(item: ExportItem):
 
 def plan_export(store, out=None, plateifus=(), max_per_file: int = MAX_PER_FILE) -> tuple[Path, dict, ExportReport]:
     """``(out, {relative file: [ExportItem]}, report)`` without writing anything."""
-    from .fitsheader import read_header
-    from .healpix import ang2pix_nest
-    from .manga import load_redshifts
+    from ...fitsheader import read_header
+    from ...healpix import ang2pix_nest
+    from .describers import load_redshifts
 
     if max_per_file < 1:
         raise SfngError("--max-per-file must be at least 1")
@@ -267,8 +269,8 @@ def export_hdf5(store, out=None, *, plateifus=(), max_per_file: int = MAX_PER_FI
         if dest.exists() and not replace:
             raise SfngError(f"{dest} exists; sfng never overwrites a file (use --replace to replace it "
                             f"atomically, or --out DIR)")
-    from .fsutil import TMP_PREFIX, atomic_write_text, fsync_dir
-    from .manga import readme_text
+    from ...fsutil import TMP_PREFIX, atomic_write_text, fsync_dir
+    from .identity import readme_text
 
     if out.resolve() == (Path(store.root) / "derived" / "MMU").resolve():
         readme = out / "MMU_README.txt"

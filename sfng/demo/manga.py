@@ -1,6 +1,6 @@
 """Generate realistic MaNGA DRP cubes, DAP maps and GZ3D files (tests, demo, benchmarks, mirrors).
 
-Headers come from the real DR17 files of 8485-1901 (``sfng/data/manga_headers.json.gz``: every
+Headers come from the real DR17 files of 8485-1901 (``sfng/demo/data/manga_headers.json.gz``: every
 card of every HDU, in order, from the SDSS data model; see :func:`build_templates`), with the
 target's own identity, position and PSF substituted.  Data are a smooth model galaxy inside the
 hexagonal bundle with noise, zeros and DONOTUSE masks outside it, as in the real products.
@@ -15,13 +15,44 @@ import gzip
 import io
 import json
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from .manga import (BUNDLE_DIAMETER, C_KMS, DAP_DONOTUSE, DR17_DAPTYPE, DRP_DONOTUSE, GZ3D_PIXEL_ARCSEC,
-                    SPAXEL_ARCSEC, SPAXEL_GRID, ifu_size)
+from ..surveys.manga.facts import (BUNDLE_DIAMETER, C_KMS, DAP_DONOTUSE, DR17_DAPTYPE, DRP_DONOTUSE,
+                                   GZ3D_PIXEL_ARCSEC, SPAXEL_ARCSEC, SPAXEL_GRID)
+from ..surveys.manga.recognise import ifu_size
+
+@dataclass(frozen=True)
+class DemoTarget:
+    """A real MaNGA target: plate-IFU, MaNGA-ID, IFU and object position (deg, J2000), PSF, z."""
+
+    plateifu: str
+    mangaid: str
+    ra: float
+    dec: float
+    rfwhm: float
+    z: float
+    gz3d_subject: int = 0
+    votes: tuple = (0, 0, 0)  # (total, spiral, bar)
+
+
+#: 8485-1901 is the data model's example galaxy (position, MaNGA-ID, PSF from the real file; z from
+#: its DAP input velocity SCINPVEL); 7443-12703 is Marvin's tutorial galaxy (position and MaNGA-ID
+#: real; PSF and z approximate).  GZ3D subject numbers and vote counts are generated.
+DEMO_TARGETS = [
+    DemoTarget("8485-1901", "1-209232", 232.5447, 48.690201, 2.43751, 0.0407447, 20937850, (41, 9, 4)),
+    DemoTarget("7443-12703", "12-193481", 229.525575, 42.745853, 2.5, 0.0202, 0, (0, 0, 0)),
+]
+
+
+def write_demo_files(surveys_dir, rng=None) -> dict:
+    """Write the demo's MaNGA cubes, DAP maps and GZ3D files under ``surveys_dir``/MANGA,
+    MANGA-DAP and GZ3D (deterministic; existing files are kept).  Returns survey -> [names]."""
+    return write_demo(Path(surveys_dir), DEMO_TARGETS)
+
 
 CUBE_KEY = "manga-8485-1901-LOGCUBE"
 MAPS_KEY = "manga-8485-1901-MAPS-HYB10-MILESHC-MASTARSSP"
@@ -56,7 +87,7 @@ def build_templates(corpus_dir) -> dict:
 def templates() -> dict:
     from importlib import resources
 
-    raw = (resources.files("sfng") / "data" / "manga_headers.json.gz").read_bytes()
+    raw = (resources.files("sfng.demo") / "data" / "manga_headers.json.gz").read_bytes()
     return json.loads(gzip.decompress(raw))
 
 
@@ -177,7 +208,7 @@ def gz3d_name(mangaid: str, ifusize: int, subject: int) -> str:
 
 def write_cube(path, target, *, nwave: int = 128, release: str = "DR17", seed: int = 0,
                noise: float = 0.05) -> Path:
-    """A DRP LOGCUBE for ``target`` (a :class:`sfng.manga.DemoTarget`) with every real HDU and keyword.
+    """A DRP LOGCUBE for ``target`` (a :class:`DemoTarget`) with every real HDU and keyword.
 
     ``noise`` is the 1-sigma per spaxel per channel in BUNIT (IVAR = 1/noise**2 in the bundle).
     ``release='DR15'`` writes DISP/PREDISP instead of LSFPOST/LSFPRE and VERSDRP3 v2_4_3.
@@ -430,7 +461,7 @@ def _iauname(ra: float, dec: float) -> str:
 
 def write_demo(surveys_dir: Path, targets) -> dict:
     """The demo's MANGA, MANGA-DAP and GZ3D survey folders (READMEs included); keeps existing files."""
-    from .manga import readme_text
+    from ..surveys.manga.identity import readme_text
 
     out = {"MANGA": [], "MANGA-DAP": [], "GZ3D": []}
     for survey in out:
@@ -462,7 +493,7 @@ def write_sas_mirror(root, targets, *, products=("cubes", "maps", "gz3d"), nwave
     """
     from astropy.table import Table
 
-    from .fetch import sas_paths
+    from ..surveys.manga.fetch import sas_paths
 
     root = Path(root)
     written = {}
@@ -483,7 +514,7 @@ def write_sas_mirror(root, targets, *, products=("cubes", "maps", "gz3d"), nwave
                      ifu_size(ifu)))
     t = Table(rows=rows, names=("plateifu", "mangaid", "plate", "ifudsgn", "objra", "objdec", "ifura",
                                 "ifudec", "nsa_z", "drp3qual", "ifusize"))
-    from .fetch import DRPALL_PATH, GZ3D_METADATA
+    from ..surveys.manga.fetch import DRPALL_PATH, GZ3D_METADATA
 
     if "gz3d" in products:
         with_gz = [t_ for t_ in targets if t_.gz3d_subject]

@@ -1,0 +1,183 @@
+"""Product formats: the one registry that generic code asks about a file.
+
+Generic code (ingest, validation, the index crawler) never names a survey.  It asks this
+registry whether a *format* claims a file, and if so lets the format answer the questions only
+it can answer.  Plain FITS images, cubes and spectra tables are the default: a file no format
+claims is handled by the generic code itself (its name rule is :mod:`sfng.fitsname`).
+
+A format is an instance of :class:`Format` (subclass it and override what differs from the
+default).  Each hook has a default meaning "nothing special, do the generic thing":
+
+=====================  =========================================================================
+hook                   question
+=====================  =========================================================================
+``claims_name(name)``  Cheap: might a file of this name be mine?  (crawler, ingest planning)
+``recognise(p, hs)``   Is ``p`` mine?  ``hs``: its headers if the caller read them (per-HDU
+                       mappings or :class:`sfng.fitsheader.HeaderBlock`), else None.
+``landing(p)``         ``(tree, survey)`` the product belongs in, or None (ingest's choice).
+``ingest_refusal(p)``  None, or why such a file must not be ingested (and what to do instead).
+``name_galaxy(p, r)``  The galaxy of a product whose file name carries no NED name, as a
+                       :class:`Naming` (``r``: a :class:`sfng.ned.Resolver`); None: generic
+                       naming (OBJECT, file name, NED).  Raises :class:`NamingError`.
+``science_hdu(p)``     The HDU (index or EXTNAME) whose header the minimum FITS rules judge;
+                       None: the first HDU holding data.
+``index_headers(p)``   ``(blocks, headers)`` read once for the validator and :meth:`describe`,
+                       or ``(None, None)``: each reads the file its own way.
+``describe(p, hs)``    The file's index rows: dicts keyed by
+                       :data:`sfng.index.schema.FILES_COLUMNS` names, laid over the common
+                       part of the row (path, size, sha256, validation...); may carry a
+                       ``locator`` per object.
+``readme_text(s)``     The survey README to write for folder ``s`` of this format, or None.
+=====================  =========================================================================
+
+Registering: built-in and third-party formats alike are found through the entry-point group
+``sfng.formats`` (``[project.entry-points."sfng.formats"]`` in a package's ``pyproject.toml``:
+``myformat = "mypackage.sfng_format:FORMATS"``).  The object named may be a :class:`Format`
+instance, a subclass, or an iterable of either.  :func:`register` adds one at run time (tests,
+notebooks).  The first format, in registration order, whose hook says yes wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import SfngError
+
+#: Entry-point group through which packages (sfng's own survey packages included) add formats.
+ENTRY_POINT_GROUP = "sfng.formats"
+
+
+class NamingError(SfngError):
+    """A claimed product whose galaxy cannot be named; the message says why (per-file error)."""
+
+
+@dataclass
+class Naming:
+    """How a format named a product's galaxy (ingest shows ``how`` and ``notes`` in its plan)."""
+
+    galaxy: str
+    input_name: str = ""
+    how: str = ""
+    notes: list = field(default_factory=list)
+
+
+class Format:
+    """A product format; every hook defaults to the generic (plain FITS) behaviour."""
+
+    #: Unique name, e.g. ``"manga-drp-cube"``.
+    name: str = ""
+    #: One line for ``--help`` and the docs.
+    description: str = ""
+
+    def claims_name(self, name: str) -> bool:
+        return False
+
+    def recognise(self, path, headers=None) -> bool:
+        from pathlib import Path
+
+        return self.claims_name(Path(path).name)
+
+    def landing(self, path) -> tuple[str, str] | None:
+        return None
+
+    def ingest_refusal(self, path) -> str | None:
+        return None
+
+    def name_galaxy(self, path, resolver) -> Naming | None:
+        return None
+
+    def science_hdu(self, path) -> int | str | None:
+        return None
+
+    def index_headers(self, path, *, measure_depth: bool = False):
+        return None, None
+
+    def describe(self, path, headers=None, *, store_root=None, measure_depth: bool = False) -> list[dict]:
+        raise NotImplementedError(f"format {self.name!r} does not describe files")
+
+    def readme_text(self, survey: str) -> str | None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"<sfng format {self.name!r}>"
+
+
+_registered: list[Format] = []
+_loaded = False
+
+
+def _as_formats(obj) -> list[Format]:
+    if isinstance(obj, type) and issubclass(obj, Format):
+        return [obj()]
+    if isinstance(obj, Format):
+        return [obj]
+    try:
+        items = list(obj)
+    except TypeError:
+        raise SfngError(f"{obj!r} is not an sfng Format, Format subclass or list of them") from None
+    return [f for item in items for f in _as_formats(item)]
+
+
+def _load_entry_points() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True  # before loading: a format module may itself ask the registry
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        for fmt in _as_formats(ep.load()):
+            if all(f.name != fmt.name for f in _registered):
+                _registered.append(fmt)
+
+
+def register(fmt, *, first: bool = False) -> list[Format]:
+    """Add a format (instance, subclass or iterable); ``first``: ask it before the others.
+
+    Returns what was added.  A name already registered is replaced.
+    """
+    _load_entry_points()
+    added = _as_formats(fmt)
+    for f in added:
+        if not f.name:
+            raise SfngError(f"{f!r}: a format needs a name")
+        unregister(f.name)
+        if first:
+            _registered.insert(0, f)
+        else:
+            _registered.append(f)
+    return added
+
+
+def unregister(name: str) -> None:
+    """Forget the format called ``name`` (no error if none)."""
+    _registered[:] = [f for f in _registered if f.name != name]
+
+
+def registered() -> list[Format]:
+    """Every format, in the order they are asked."""
+    _load_entry_points()
+    return list(_registered)
+
+
+def by_name(name: str) -> Format:
+    for f in registered():
+        if f.name == name:
+            return f
+    raise SfngError(f"no format {name!r} (known: {', '.join(f.name for f in registered()) or 'none'})")
+
+
+def claim_name(name: str) -> Format | None:
+    """The format that may own a file called ``name`` (by name alone), else None."""
+    for f in registered():
+        if f.claims_name(name):
+            return f
+    return None
+
+
+def claim(path, headers=None) -> Format | None:
+    """The format that owns ``path`` (its name, else its ``headers`` if given), else None."""
+    for f in registered():
+        if f.recognise(path, headers):
+            return f
+    return None

@@ -1,0 +1,428 @@
+""":func:`plan_ingest`: look at every file of a survey folder and decide, writing nothing, where
+it goes, under which name, and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .. import formats
+from .. import manifest as mf
+from ..errors import SfngError
+from ..fsutil import TMP_PREFIX, sha256_file
+from ..pairs import read_pairs
+from .plan import (
+    QUARANTINE_TREE,
+    TARGET_TREES,
+    Item,
+    Plan,
+    classify,
+    is_fits_name,
+    looks_like_fits,
+)
+from .sources import (
+    SourceNames,
+    dest_name,
+    format_names,
+    name_item,
+    names_offered,
+    read_source_headers,
+)
+from .validation import validation_hook
+
+
+def _walk(src_dir: Path, store_root: Path):
+    """``(path, rel, why_ignored)`` for every file under ``src_dir``, sorted, not entering the store."""
+    for dirpath, dirnames, filenames in os.walk(src_dir, followlinks=False):
+        d = Path(dirpath)
+        keep = []
+        for name in sorted(dirnames):
+            p = d / name
+            if p.resolve() == store_root or store_root in p.resolve().parents:
+                yield p, p.relative_to(src_dir).as_posix(), "the store itself is inside the source folder"
+            elif name.startswith("."):
+                yield p, p.relative_to(src_dir).as_posix(), "hidden folder"
+            elif p.is_symlink():
+                yield p, p.relative_to(src_dir).as_posix(), "linked folder (not followed)"
+            else:
+                keep.append(name)
+        dirnames[:] = keep
+        for name in sorted(filenames):
+            p = d / name
+            yield p, p.relative_to(src_dir).as_posix(), None
+
+
+def compare_existing(item: Item, dest: Path, entries: dict) -> None:
+    """A target exists: same bytes -> ``skip``; other bytes -> ``conflict``."""
+    try:
+        st = dest.stat()
+    except OSError as exc:
+        item.fail("conflict", f"{dest} exists but cannot be read ({exc.strerror}); left alone")
+        return
+    if item.size is not None and st.st_size != item.size:
+        item.fail("conflict", f"{item.dest} already exists with other content ({st.st_size} bytes, "
+                              f"the source has {item.size}); sfng never overwrites a file: rename "
+                              f"the source or remove the stored file deliberately")
+        return
+    try:
+        item.sha256 = item.sha256 or sha256_file(item.source)
+    except OSError as exc:
+        item.fail("error", f"cannot read the source: {exc.strerror or exc}")
+        return
+    entry = entries.get(dest.name)
+    stored = entry.sha256 if entry is not None and entry.size in (None, st.st_size) else None
+    if stored is None:
+        try:
+            stored = sha256_file(dest)
+        except OSError as exc:
+            item.fail("conflict", f"{item.dest} exists but cannot be read ({exc.strerror}); left alone")
+            return
+        item.manifest_missing = item.kind != "readme"
+    if stored == item.sha256:
+        item.action = "skip"
+        item.notes.append("the same bytes are already in the store" +
+                          ("; will be recorded in the manifest" if item.manifest_missing else ""))
+    else:
+        item.fail("conflict", f"{item.dest} already exists with other content (SHA-256 "
+                              f"{stored[:12]}..., the source {item.sha256[:12]}...); sfng never "
+                              f"overwrites a file: rename the source or remove the stored file "
+                              f"deliberately")
+
+
+def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
+                ned_rename: bool = False, resolver=None, by_position: bool = False,
+                readme=None, offline: bool | None = None, force: bool = False,
+                validate: bool = True, progress=None) -> Plan:
+    """Plan the ingest of the survey folder ``src_dir`` into ``store``; writes nothing.
+
+    Parameters
+    ----------
+    store : sfng.store.Store
+    src_dir : path
+        The survey folder as published (sub-folders are walked; their files land flat).
+    survey : str, optional
+        Survey name, the folder name in the store (default: ``src_dir``'s name).
+    tree : {"data", "derived"}
+    ned_rename : bool
+        Store files as ``<NED_NAME>.<original>`` (names resolved through ``resolver``).
+    resolver : sfng.ned.Resolver, optional
+        Default: ``Resolver(store=store, offline=offline)``.
+    by_position : bool
+        When a file gives no name (no OBJECT, no galaxy in its file name), ask NED for the
+        galaxy nearest the image centre (within :data:`BY_POSITION_RADIUS_ARCSEC`).
+    readme : path, optional
+        The survey README to use (default: ``<SURVEY>_README.txt`` or a single ``README*`` in
+        the folder; else a template is created).
+    force : bool
+        Land files that fail a minimum validation rule in ``tree`` anyway (reported).
+    validate : bool
+        Run :func:`validation_hook` (when sfng.validate exists).
+    progress : callable, optional
+        ``progress(i, n, what, stage)`` after each file is looked at (``stage == "files"``) and
+        each name is resolved (``"names"``).
+    """
+    from .. import naming
+
+    if tree not in TARGET_TREES:
+        raise SfngError(f"cannot ingest into {tree!r}: choose one of {', '.join(TARGET_TREES)}")
+    src_dir = Path(src_dir)
+    if not src_dir.is_dir():
+        raise SfngError(f"{src_dir}: not a folder (ingest takes a survey folder)")
+    if not os.access(src_dir, os.R_OK | os.X_OK):
+        raise SfngError(f"{src_dir}: permission denied; cannot read the survey folder")
+    src_dir = src_dir.resolve()
+    root = Path(store.root).resolve()
+    if src_dir == root or root in src_dir.parents:
+        raise SfngError(f"{src_dir} is inside the store {root}; ingest takes a folder from "
+                        f"outside the store (files already in the store are indexed, not ingested)")
+    survey = survey or src_dir.name
+    tree = _format_tree(src_dir, tree)
+    naming.check_component(survey, what="survey name")
+    if survey in ("bygalaxy",) or survey.startswith(TMP_PREFIX):
+        raise SfngError(f"{survey!r} is reserved and cannot be a survey name; use --survey NAME")
+    base_dir = store.survey_dir(survey, tree)
+    quarantine_dir = store.survey_dir(survey, QUARANTINE_TREE)
+    if ned_rename and resolver is None:
+        from ..ned import Resolver
+
+        resolver = Resolver(store=store, offline=offline)
+    names = SourceNames(resolver) if ned_rename else None
+    pairs = read_pairs(store)
+    do_validate = validate and not force
+    plan = Plan(store=store, src_dir=src_dir, survey=survey, tree=tree, ned_rename=ned_rename,
+                items=[], force=force,
+                validation="on" if do_validate else "off (--force)" if force else "off")
+
+    files = list(_walk(src_dir, root))
+    readme_src = Path(readme).resolve() if readme else None
+    if readme_src is not None and not readme_src.is_file():
+        raise SfngError(f"{readme}: --readme must name a readable README file")
+    if readme_src is None:
+        tops = [p for p, rel, why in files if why is None and "/" not in rel and classify(p.name) == "readme"]
+        exact = [p for p in tops if p.name.lower() == f"{survey}_readme.txt".lower()
+                 or p.name.lower() == f"{src_dir.name}_readme.txt".lower()]
+        readme_src = exact[0] if exact else (tops[0] if len(tops) == 1 else None)
+        readme_src = readme_src.resolve() if readme_src is not None else None
+    readme_meta = _governing_readme_metadata(store.readme_path(survey, tree), readme_src) \
+        if do_validate else {}
+
+    manifests: dict = {}
+
+    def entries_of(folder: Path):
+        if folder not in manifests:
+            manifests[folder] = mf.read_manifest(folder)
+        return manifests[folder]
+
+    n = len(files)
+    to_name: list = []  # (item, path, primary header, image header) of data files to name
+    for i, (path, rel, why) in enumerate(files, 1):
+        item = Item(source=str(path), rel=rel, kind="other")
+        plan.items.append(item)
+        if progress:
+            progress(i, n, rel, "files")
+        if why:
+            item.action = "ignore"
+            item.notes.append(why + "; not entered")
+            continue
+        name = path.name
+        if name.startswith("."):
+            item.action = "ignore"
+            item.notes.append("hidden file; left in the source folder")
+            continue
+        if readme_src is not None and path.resolve() == readme_src:
+            plan.items.pop()  # the README is planned below
+            continue
+        try:
+            st = path.stat()
+        except OSError as exc:
+            item.fail("error", f"cannot read the source: {exc.strerror or exc}")
+            continue
+        if path.is_symlink() and (root == path.resolve() or root in path.resolve().parents):
+            item.fail("error", f"links into the store ({path.resolve()}); a source inside the store "
+                               f"is not ingested")
+            continue
+        if not path.is_file():
+            item.action = "ignore"
+            item.notes.append("not a regular file; left in the source folder")
+            continue
+        item.size = st.st_size
+        if not os.access(path, os.R_OK):
+            item.fail("error", "cannot read the source: permission denied")
+            continue
+        kind = classify(name)
+        if kind == "other" and (looks_like_fits(path) or _compressed_fits_name(name)):
+            # Landed, it would be data the validator and the index never see (sfng.fitsname).
+            item.kind = "data"
+            item.fail("error", "FITS content without a FITS file name: rename it to end in .fits "
+                               "(sfng judges and indexes FITS products by name)"
+                      if looks_like_fits(path) else
+                      f"compressed as {Path(name).suffix} (sfng reads FITS as .fits, .fits.gz or "
+                      f".fits.fz): recompress it with gzip or fpack, then ingest it")
+            continue
+        item.kind = kind
+        try:
+            naming.check_component(name, what="file name")
+        except SfngError as exc:
+            item.fail("error", str(exc))
+            continue
+        if kind == "other":
+            item.action = "ignore"
+            item.notes.append("neither a data file (FITS, HDF5) nor a document or table; left in "
+                              "the source folder (move it by hand if it belongs in the store)")
+            continue
+        if kind in ("doc", "readme", "table"):
+            folder = store.survey_dir(survey, "tables" if kind == "table" else "docs")
+            item.kind = "table" if kind == "table" else "doc"
+            item.dest = f"{folder.relative_to(root).as_posix()}/{name}"
+            item.notes.append(f"companion {'table' if kind == 'table' else 'document'}: "
+                              f"landed unchanged in {folder.relative_to(root).as_posix()}/")
+            continue
+        # data
+        is_fits = is_fits_name(name)
+        primary = image = None
+        if is_fits and (ned_rename or do_validate):
+            primary, image, problem = read_source_headers(path)
+            if problem:
+                item.notes.append(problem)
+        if ned_rename:
+            to_name.append((item, path, primary, image))
+        else:
+            # The galaxy stays unknown: a raw survey name (ngc4826.co10.fits) would parse as
+            # galaxy "ngc4826", so nothing is guessed without NED.
+            item.how = "name kept (no --ned-rename); galaxy not determined"
+            item.dest = f"{base_dir.relative_to(root).as_posix()}/{name}"
+
+    # Names: one batch question to the resolver, then each file named from the answers; a
+    # product a format claims is named by its format (e.g. NED by position) unless it declines.
+    claimed = {id(item): formats.claim(path) for item, path, primary, image in to_name}
+    if to_name:
+        names.prefetch([n for item, path, primary, image in to_name if claimed[id(item)] is None
+                        for n in names_offered(primary, path.name)], progress=progress)
+    for item, path, primary, image in to_name:
+        fmt = claimed[id(item)]
+        if fmt is None or not format_names(item, path, fmt, names.resolver):
+            name_item(item, primary, image, names, by_position, pairs)
+        if item.action == "error":
+            continue
+        try:
+            item.dest = f"{base_dir.relative_to(root).as_posix()}/{dest_name(item, path.name)}"
+        except SfngError as exc:
+            item.fail("error", str(exc))
+
+    # Two sources wanting one target: none of them lands.
+    by_dest: dict = {}
+    for item in plan.items:
+        if item.dest and item.action in ("land",):
+            by_dest.setdefault(item.dest, []).append(item)
+    for dest, group in by_dest.items():
+        if len(group) > 1:
+            for item in group:
+                others = ", ".join(o.rel for o in group if o is not item)
+                item.fail("conflict", f"{dest} is also the target of {others}; none of them lands "
+                                      f"(rename the sources or ingest them separately)")
+
+    # Targets already present; validation of what will land.
+    for item in plan.items:
+        if item.action != "land" or not item.dest:
+            continue
+        dest = root / item.dest
+        if dest.exists() or dest.is_symlink():
+            compare_existing(item, dest, entries_of(dest.parent))
+            continue
+        if item.kind == "data" and is_fits_name(Path(item.rel).name) and do_validate:
+            _validate_item(item, plan, root, quarantine_dir, entries_of, readme_meta)
+        elif item.kind == "data" and force:
+            item.notes.append("not validated (--force)")
+
+    # The survey README: kept, landed, or created from the template.
+    folders = [base_dir]
+    if any(i.kind == "data" and i.action in ("land", "skip") and i.dest
+           and i.dest.startswith(QUARANTINE_TREE + "/") for i in plan.items):
+        folders.append(quarantine_dir)
+    readme_of_format = _format_readme(plan.items, survey)
+    for folder in folders:
+        plan.items.append(_readme_item(store, root, folder, survey, readme_src, readme_of_format))
+
+    if resolver is not None and hasattr(resolver, "flush"):
+        try:
+            resolver.flush()
+        except Exception as exc:  # noqa: BLE001 - the cache is an optimisation
+            plan.items[-1].notes.append(f"NED cache not written: {exc}")
+    return plan
+
+
+def _compressed_fits_name(name: str) -> bool:
+    """``x.fits.bz2``, ``x.fits.Z``, ``x.fits.xz``, ``x.fits.zip``: FITS under a compression sfng
+    does not read."""
+    low = name.lower()
+    stem, dot, ext = low.rpartition(".")
+    return bool(dot) and ext in ("bz2", "z", "xz", "zip", "lz", "zst") and is_fits_name(stem)
+
+
+def _format_tree(src_dir: Path, tree: str) -> str:
+    """``derived`` when every data file a format claims by name belongs in ``derived/`` (derived
+    products never land in ``data/``: e.g. MaNGA DAP maps), else ``tree`` unchanged."""
+    trees = set()
+    for p in src_dir.rglob("*"):
+        if p.name.startswith(".") or not p.is_file():
+            continue
+        fmt = formats.claim_name(p.name)
+        if fmt is not None and fmt.ingest_refusal(p) is None and fmt.landing(p) is not None:
+            trees.add(fmt.landing(p)[0])
+    return "derived" if trees == {"derived"} else tree
+
+
+def _governing_readme_metadata(store_readme: Path, readme_src: Path | None) -> dict:
+    """README defaults that will apply to the landed files: the store's README when it exists
+    (it is kept), else the source README being landed; unreadable metadata count as none (the
+    README item reports it)."""
+    from ..errors import ReadmeError
+    from ..readme import read_readme
+
+    path = store_readme if store_readme.is_file() else readme_src
+    if path is None:
+        return {}
+    try:
+        return dict(read_readme(path).metadata)
+    except (ReadmeError, OSError):
+        return {}
+
+
+def _validate_item(item, plan, root, quarantine_dir, entries_of, readme_meta):
+    try:
+        got = validation_hook(Path(item.source), readme_meta, plan.tree)
+    except Exception as exc:  # noqa: BLE001 - a validator crash must not block ingest
+        item.notes.append(f"validation failed to run ({type(exc).__name__}: {exc}); not checked")
+        return
+    errors, report = got
+    if not errors:
+        return
+    item.validation = report
+    name = Path(item.dest).name
+    item.dest = f"{quarantine_dir.relative_to(root).as_posix()}/{name}"
+    item.notes.append(f"fails {len(errors)} minimum rule(s) of the specification: "
+                      + "; ".join(errors[:3]) + ("; ..." if len(errors) > 3 else "")
+                      + f" -> {QUARANTINE_TREE}/{plan.survey}/ with its report (use --force to land "
+                        f"it in {plan.tree}/ anyway)")
+    dest = root / item.dest
+    if dest.exists():
+        compare_existing(item, dest, entries_of(dest.parent))
+
+
+def _format_readme(items, survey: str) -> tuple[str, str] | None:
+    """``(format name, README text)`` when the data files that land are all of one format and it
+    has a README for ``survey`` (e.g. MaNGA's DR17 README), else None."""
+    found = {formats.claim_name(Path(i.rel).name) for i in items
+             if i.kind == "data" and i.action in ("land", "skip")}
+    if len(found) != 1 or None in found:
+        return None
+    fmt = found.pop()
+    text = fmt.readme_text(survey)
+    return (fmt.name, text) if text else None
+
+
+def _readme_item(store, root: Path, folder: Path, survey: str, readme_src: Path | None,
+                 of_format: tuple[str, str] | None = None) -> Item:
+    dest = folder / f"{survey}_README.txt"
+    rel_dest = dest.relative_to(root).as_posix()
+    item = Item(source=str(readme_src) if readme_src else "", rel=readme_src.name if readme_src else "",
+                kind="readme", dest=rel_dest, how="survey README")
+    if readme_src is not None:
+        from ..errors import ReadmeError
+        from ..readme import read_readme
+
+        try:
+            item.size = readme_src.stat().st_size
+            doc = read_readme(readme_src)
+            if not doc.has_metadata_block:
+                item.notes.append("no '---' line: the README supplies no FITS keywords")
+        except ReadmeError as exc:
+            item.notes.append(f"README metadata unreadable ({exc}); landed as it is, fix it with "
+                              f"`sfng readme show {survey}`")
+        except OSError as exc:
+            item.fail("error", f"cannot read the README: {exc.strerror or exc}")
+            return item
+    if dest.exists():
+        if readme_src is None:
+            item.action = "keep"
+            item.notes.append("the store's README is kept")
+            return item
+        compare_existing(item, dest, {})
+        if item.action == "conflict":
+            item.action = "keep"
+            item.problems.clear()
+            item.notes.append(f"the store's README is kept; it differs from {readme_src} "
+                              f"(compare them by hand)")
+        return item
+    if readme_src is None and of_format is not None:
+        item.action = "create"
+        item.content = of_format[1]
+        item.notes.append(f"no README in the source folder: the {of_format[0]} format's README is "
+                          f"written (check it: `sfng readme show {survey}`)")
+    elif readme_src is None:
+        item.action = "create"
+        item.notes.append("no README in the source folder: a template is created; fill it in "
+                          "(where the data come from, units, caveats)")
+    return item
+

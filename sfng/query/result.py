@@ -1,0 +1,159 @@
+"""The rows a selection picked (:class:`Result`): columns, records, sorting, the galaxy list, tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import SfngError
+from ..select import Selection
+from .index import VIRTUAL, Index
+from .textmatch import row_hash
+from .values import finite, plain, strip_text
+
+#: Default columns of the text table.
+DEFAULT_COLUMNS = ["galaxy", "tracer", "survey", "res", "depth_k", "dist", "path"]
+#: Default columns when listing galaxies.
+GALAXY_COLUMNS = ["galaxy", "dist", "n_files", "tracers"]
+
+
+@dataclass
+class Result:
+    """The rows a selection picked.
+
+    Attributes
+    ----------
+    index : Index
+    rows : numpy int array
+        FILES row numbers, in index order (or sorted by :meth:`sort`).
+    galaxies : list of str or None
+        For a galaxy-set query (--has/--lacks): the galaxies, sorted.
+    notes : list of str
+        Things the user should know (e.g. rows left out because a value is unknown).
+    sorted : bool
+        True once :meth:`sort` ordered the rows; :meth:`galaxy_rows` then lists the galaxies
+        in the order of their first file (``--galaxies --sort dist``), else by name.
+    """
+
+    index: Index
+    rows: np.ndarray
+    selection: Selection
+    galaxies: list | None = None
+    notes: list = field(default_factory=list)
+    sorted: bool = False
+
+    def __getattribute__(self, name):
+        # ``rows`` may be deferred (a callable): a galaxy-set answer printed as names never
+        # needs the galaxies' files, and finding them costs a pass over the whole table.
+        value = object.__getattribute__(self, name)
+        if name == "rows" and callable(value):
+            value = value()
+            object.__setattr__(self, "rows", value)
+        return value
+
+    def __len__(self):
+        return len(self.rows)
+
+    def column(self, name: str):
+        """Values of a real or virtual column for the selected rows (text decoded)."""
+        if name in VIRTUAL:
+            return self.index.values(name, self.rows, self.selection.depth_chan_kms
+                                     if self.selection.depth_chan else 1.0)[0]
+        if name == "tracers":
+            raise SfngError("'tracers' is a column of the galaxy list (--galaxies)")
+        kind = self.index.files.dtype[name].kind if name in self.index.files.dtype.names else None
+        if kind is None:
+            known = ", ".join(list(self.index.columns) + list(VIRTUAL))
+            raise SfngError(f"unknown column {name!r}; known: {known}")
+        if kind == "S" or kind == "U":
+            return self.index.text(name, self.rows)
+        return np.asarray(self.index.raw(name, self.rows))
+
+    def paths(self) -> list[str]:
+        return [str(p) for p in self.column("path")]
+
+    def records(self, columns=None) -> list[dict]:
+        columns = columns or DEFAULT_COLUMNS
+        cols = {c: self.column(c) for c in columns}
+        out = []
+        for i in range(len(self.rows)):
+            row = {}
+            for c in columns:
+                row[c] = plain(cols[c][i])
+            out.append(row)
+        return out
+
+    def sort(self, keys) -> "Result":
+        """Sort rows by columns (``-name`` descending); unknown values last."""
+        if not keys or not len(self.rows):
+            return self
+        order = np.arange(len(self.rows))
+        for key in reversed(list(keys)):
+            desc = key.startswith("-")
+            name = key.lstrip("-+")
+            vals = self.column(name)[order]
+            if vals.dtype.kind in "fiub":
+                v = vals.astype(float)
+                nan = ~np.isfinite(v)
+                v = np.where(nan, np.inf, -v if desc else v)
+                o = np.argsort(v, kind="stable")
+            else:
+                o = np.argsort(vals, kind="stable")
+                if desc:
+                    o = o[::-1]
+            order = order[o]
+        self.rows = self.rows[order]
+        self.sorted = True
+        return self
+
+    def galaxy_rows(self) -> list[dict]:
+        """One row per galaxy of the result: name, distance, number of files, tracers."""
+        gal = np.asarray(self.index.raw("galaxy", self.rows))
+        tr = np.asarray(self.index.raw("tracer", self.rows))
+        count: dict = {}
+        tracers: dict = {}
+        first_row: dict = {}
+        if len(gal):
+            # Group by a hash of the name in numpy: no Python loop over the rows.
+            gh = row_hash(self.index.byte_words("galaxy", self.rows))
+            ug, first, inv, n = np.unique(gh, return_index=True, return_inverse=True, return_counts=True)
+            if not np.array_equal(gal, gal[first][inv.reshape(-1)]):
+                # Two names with one hash (never seen; 2**-64 per pair): group exactly instead.
+                codes = {v: i for i, v in enumerate(dict.fromkeys(gal.tolist()))}
+                gh = np.fromiter((codes[v] for v in gal.tolist()), dtype=np.uint64, count=len(gal))
+                ug, first, n = np.unique(gh, return_index=True, return_counts=True)
+            name_of = {h: strip_text(gal[i]) for h, i in zip(ug.tolist(), first.tolist())}
+            count = {name_of[h]: k for h, k in zip(ug.tolist(), n.tolist())}
+            first_row = {name_of[h]: i for h, i in zip(ug.tolist(), first.tolist())}
+            for t in np.unique(tr).tolist():
+                label = strip_text(t)
+                if label:
+                    for h in np.unique(gh[tr == t]).tolist():
+                        tracers.setdefault(name_of[h], set()).add(label)
+        names = self.galaxies if self.galaxies is not None else sorted(n for n in count if n)
+        if self.sorted:
+            names = sorted(names, key=lambda g: first_row.get(g, len(gal)))
+        dist = {r["name"]: r.get("dist") for r in self.index.galaxy_table()}
+        out = []
+        for n in names:
+            d = dist.get(n)
+            out.append({"galaxy": n, "dist": None if not finite(d) else float(plain(np.float32(d))),
+                        "n_files": count.get(n, 0), "tracers": ",".join(sorted(tracers.get(n, ())))})
+        return out
+
+    def to_table(self, columns=None):
+        """An astropy Table of the selected rows (units and descriptions attached)."""
+        from astropy.table import Table
+
+        columns = columns or DEFAULT_COLUMNS
+        t = Table()
+        for c in columns:
+            vals = self.column(c)
+            if vals.dtype.kind == "b" or c == "valid":
+                vals = vals.astype(bool)
+            t[c] = vals
+            unit = VIRTUAL.get(c) or self.index.units.get(c)
+            if unit:
+                t[c].unit = unit
+        return t

@@ -1,0 +1,71 @@
+"""``release/NAME.tar.gz`` and its ``.sha256``: written while bundling (:func:`tar_partial`, then
+:func:`publish_tar`) or later for a complete release (:func:`make_tarball`).  The bytes are
+:mod:`sfng.tarball`'s (reproducible)."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+from ..errors import SfngError
+from ..fsutil import TMP_PREFIX
+from .documents import read_record, utc_now
+from .layout import SENTINEL, check_name, release_dir
+from .plan import BundlePlan
+
+
+def tar_partial(part: Path, plan: BundlePlan, created: str) -> str:
+    """Write the tarball of the partial release ``part`` under a temporary name; its SHA-256."""
+    from ..tarball import write_tarball
+
+    tmp = part.parent / f"{TMP_PREFIX}{plan.name}.tar.gz"
+    tmp.unlink(missing_ok=True)
+    mtime = int(datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp())
+    return write_tarball(part, tmp, plan.name, mtime=mtime, exclude=(SENTINEL,))
+
+
+def remove_tmp_tar(rdir: Path, name: str) -> None:
+    """Remove the temporary tarball an interrupted bundle may have left."""
+    (rdir / f"{TMP_PREFIX}{name}.tar.gz").unlink(missing_ok=True)
+
+
+def publish_tar(rdir: Path, name: str, digest: str) -> Path:
+    """Rename the temporary tarball to ``release/NAME.tar.gz`` and write its ``.sha256``."""
+    tmp = rdir / f"{TMP_PREFIX}{name}.tar.gz"
+    out = rdir / f"{name}.tar.gz"
+    if os.path.lexists(out):
+        raise SfngError(f"{out} exists; releases are immutable")
+    os.rename(tmp, out)
+    from ..fsutil import atomic_write_text
+
+    atomic_write_text(rdir / f"{name}.tar.gz.sha256", f"{digest}  {name}.tar.gz\n")
+    return out
+
+
+def make_tarball(store, name: str) -> tuple[Path, str]:
+    """Write ``release/NAME.tar.gz`` (and its ``.sha256``) for the complete release ``NAME``.
+
+    The tarball is reproducible: the same release always gives the same bytes (member mtime is
+    the release's creation time).
+    """
+    from ..tarball import write_tarball
+
+    check_name(name)
+    rdir = release_dir(store)
+    folder = rdir / name
+    if not folder.is_dir() or folder.is_symlink():
+        raise SfngError(f"release/{name}: no such release")
+    out = rdir / f"{name}.tar.gz"
+    if os.path.lexists(out):
+        raise SfngError(f"{out} exists; releases are immutable")
+    rec = read_record(folder)
+    created = rec.get("created") or utc_now()
+    mtime = int(datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp())
+    tmp = rdir / f"{TMP_PREFIX}{name}.tar.gz"
+    try:
+        digest = write_tarball(folder, tmp, name, mtime=mtime)
+        return publish_tar(rdir, name, digest), digest
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

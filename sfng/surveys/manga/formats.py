@@ -1,0 +1,125 @@
+"""The SDSS MaNGA product formats as registered with :mod:`sfng.formats`: DRP cubes, DAP maps,
+Galaxy Zoo 3D files and Multimodal-Universe HDF5 samples.
+
+Registered through the ``sfng.formats`` entry point (``pyproject.toml``), like any third-party
+format; generic code never imports this module.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from ...formats import Format
+from .facts import LANDING, READMES
+from .recognise import HDF5_RE, kind_from_headers, parse_name, recognise
+
+
+@lru_cache(maxsize=8192)
+def _kind_by_name(name: str) -> str | None:
+    """The product kind a file name announces (``hdf5`` for any HDF5 name), else None."""
+    info = parse_name(name)
+    return info["kind"] if info else None
+
+
+class _MangaFormat(Format):
+    kind = ""
+
+    def claims_name(self, name: str) -> bool:
+        return _kind_by_name(os.path.basename(name)) == self.kind
+
+    def recognise(self, path, headers=None) -> bool:
+        kind = _kind_by_name(os.path.basename(str(path)))
+        if kind is not None and kind != "hdf5":
+            return kind == self.kind
+        if kind is None:
+            return headers is not None and kind_from_headers(headers) == self.kind
+        return False
+
+    def landing(self, path):
+        return LANDING[self.kind]
+
+    def name_galaxy(self, path, resolver):
+        from .identity import naming
+
+        return naming(path, resolver)
+
+    def describe(self, path, headers=None, *, store_root=None, measure_depth: bool = False) -> list[dict]:
+        from .describers import describe
+
+        return describe(path, headers, store_root=store_root, measure_depth=measure_depth)
+
+    def readme_text(self, survey: str) -> str | None:
+        if survey not in READMES:
+            return None
+        from .identity import readme_text
+
+        return readme_text(survey)
+
+
+class DrpCube(_MangaFormat):
+    name = "manga-drp-cube"
+    description = "SDSS MaNGA DRP data cube (manga-PLATE-IFU-LOGCUBE.fits.gz, 24 HDUs)"
+    kind = "cube"
+
+    def index_headers(self, path, *, measure_depth: bool = False):
+        """PRIMARY and FLUX parsed (the later HDUs walked for their sizes, as the validator reads
+        them), plus, unless the cube is gzipped and no depth is measured, the names of HDUs 2-5
+        (the LSF extension names :func:`describe_cube` looks for): one read for both."""
+        from ...fitsheader import read_headers
+        from .headers import is_gzip, scan_headers
+
+        try:
+            blocks = read_headers(path, until_image=True)
+        except Exception:  # noqa: BLE001 - the validator and the describer read it again and say why
+            return None, None
+        if len(blocks) != 2 or str(blocks[1].header.get("EXTNAME", "")).strip() != "FLUX":
+            return None, None
+        headers = [b.header for b in blocks]
+        if measure_depth or not is_gzip(path):
+            try:
+                later = scan_headers(path, keys_of=lambda i: frozenset(), max_hdus=6)
+            except Exception:  # noqa: BLE001
+                return blocks, None
+            headers += later[2:]
+        return blocks, headers
+
+
+class DapMaps(_MangaFormat):
+    name = "manga-dap-maps"
+    description = "SDSS MaNGA DAP maps (manga-PLATE-IFU-MAPS-DAPTYPE.fits.gz, one row per line tracer)"
+    kind = "maps"
+
+    def science_hdu(self, path):
+        # HDU 1 (SPX_SKYCOO) holds on-sky offsets in arcsec; the science is the line fluxes.
+        return "EMLINE_GFLUX"
+
+
+class Gz3d(_MangaFormat):
+    name = "gz3d"
+    description = "Galaxy Zoo 3D image and vote-count masks (gz3d_MANGAID_IFUSIZE_SUBJECT.fits.gz)"
+    kind = "gz3d"
+
+
+class MmuHdf5(_MangaFormat):
+    name = "mmu-hdf5"
+    description = "Multimodal-Universe HDF5 parent sample (healpix=N/NNNN-of-MMMM.hdf5, one row per object)"
+    kind = "hdf5"
+
+    def claims_name(self, name: str) -> bool:
+        return HDF5_RE.search(name) is not None
+
+    def recognise(self, path, headers=None) -> bool:
+        return HDF5_RE.search(os.path.basename(str(path))) is not None and recognise(path) == "hdf5"
+
+    def ingest_refusal(self, path) -> str | None:
+        return ("a Multimodal-Universe HDF5 file holds many galaxies and its healpix=/ folders "
+                "matter: copy the tree under derived/MMU/ as it is (sfng export hdf5 writes "
+                "there); it is indexed, not ingested")
+
+    def name_galaxy(self, path, resolver):
+        return None
+
+
+#: What the ``sfng.formats`` entry point names.
+FORMATS = (DrpCube, DapMaps, Gz3d, MmuHdf5)
