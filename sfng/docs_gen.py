@@ -1,7 +1,8 @@
 """Generate documentation pages from the code: ``python -m sfng.docs_gen docs`` (``make docs``).
 
 * ``index-schema.md`` -- the SFNG-INDEX.fits columns, from :mod:`sfng.index.schema`;
-* ``cli.md`` -- the command-line reference, from the click commands' help.
+* ``cli.md`` -- the command-line reference, from the click commands' help;
+* ``formats.md`` -- the product formats registered with :mod:`sfng.formats` and their hooks.
 
 Generated pages say so at the top; edit the code, not the page.
 """
@@ -81,11 +82,40 @@ def cli_markdown() -> str:
     return "\n".join(out)
 
 
+def formats_markdown() -> str:
+    """The registered product formats: what each claims and which hooks it overrides."""
+    import inspect
+
+    from . import formats
+
+    hooks = [name for name, _ in inspect.getmembers(formats.Format, inspect.isfunction)
+             if not name.startswith("_")]
+    out = [GENERATED, "", "# Product formats", "",
+           "Files a registered format claims are named, placed, validated and described by it "
+           "(`docs/architecture.md`, *The format registry*); every other FITS file is a plain FITS "
+           "image, cube or spectra table, handled by the generic code. Formats come from the "
+           f"entry-point group `{formats.ENTRY_POINT_GROUP}`; a third-party package registers its own "
+           "the same way:", "", "```toml", f'[project.entry-points."{formats.ENTRY_POINT_GROUP}"]',
+           'myformat = "mypackage.sfng_format:FORMATS"', "```", "",
+           "| format | what | module | overrides |", "| --- | --- | --- | --- |"]
+    for f in formats.registered():
+        mine = [h for h in hooks if getattr(type(f), h) is not getattr(formats.Format, h)]
+        out.append(f"| `{f.name}` | {f.description} | `{type(f).__module__}` | "
+                   f"{', '.join(f'`{h}`' for h in mine)} |")
+    out += ["", "## Hooks", "", "| hook | default (plain FITS) |", "| --- | --- |"]
+    for h in hooks:
+        doc = " ".join((inspect.getdoc(getattr(formats.Format, h)) or "").split())
+        out.append(f"| `{h}` | {doc or '-'} |")
+    out.append("")
+    return "\n".join(out)
+
+
 def write_all(folder) -> list[Path]:
     from .fsutil import atomic_write_text
 
     folder = Path(folder)
-    pages = {"index-schema.md": schema_markdown(), "cli.md": cli_markdown()}
+    pages = {"index-schema.md": schema_markdown(), "cli.md": cli_markdown(),
+             "formats.md": formats_markdown()}
     written = []
     for name, text in pages.items():
         atomic_write_text(folder / name, text if text.endswith("\n") else text + "\n", overwrite=True)

@@ -70,32 +70,52 @@ class Format:
     description: str = ""
 
     def claims_name(self, name: str) -> bool:
+        """Might a file called ``name`` be mine?  Cheap, name only (the crawler asks for every
+        file).  Default: no."""
         return False
 
     def recognise(self, path, headers=None) -> bool:
+        """Is ``path`` mine?  ``headers``: the per-HDU headers if the caller read them, else None.
+        Default: :meth:`claims_name` of the file name."""
         from pathlib import Path
 
         return self.claims_name(Path(path).name)
 
     def landing(self, path) -> tuple[str, str] | None:
+        """``(tree, survey)`` the product belongs in (``derived`` for derived products: a folder
+        whose claimed files all say ``derived`` is ingested there).  Default: None, ingest's
+        choice."""
         return None
 
     def ingest_refusal(self, path) -> str | None:
+        """Why such a file must not be ingested, and what to do instead.  Default: None."""
         return None
 
     def name_galaxy(self, path, resolver) -> Naming | None:
+        """The product's galaxy as a :class:`Naming`, asked when ingest renames by NED
+        (``resolver``: a :class:`sfng.ned.Resolver`); raises :class:`NamingError`.  Default:
+        None, the generic rules (OBJECT, file name, NED)."""
         return None
 
     def science_hdu(self, path) -> int | str | None:
+        """The HDU (index or EXTNAME) the minimum FITS rules judge.  Default: None, the first
+        HDU holding data."""
         return None
 
     def index_headers(self, path, *, measure_depth: bool = False):
+        """``(blocks, headers)`` read once for the validator and :meth:`describe`.  Default:
+        ``(None, None)``, each reads the file its own way."""
         return None, None
 
     def describe(self, path, headers=None, *, store_root=None, measure_depth: bool = False) -> list[dict]:
+        """The file's index rows (dicts keyed by ``sfng.index.schema.FILES_COLUMNS`` names,
+        laid over the common part of the row; a ``locator`` per object).  Default: none, the
+        generic FITS row."""
         raise NotImplementedError(f"format {self.name!r} does not describe files")
 
     def readme_text(self, survey: str) -> str | None:
+        """The README ingest writes for survey folder ``survey`` when the source has none.
+        Default: None, the blank template."""
         return None
 
     def __repr__(self) -> str:

@@ -194,7 +194,7 @@ def test_cli_fix(tmp_path, cli, monkeypatch):
     monkeypatch.chdir(tmp_path)
     src = things_like(tmp_path)
     res = cli("fix", src)
-    assert res.exit_code == 1 and "--out DIR or --in-place" in res.output
+    assert res.exit_code == 1 and "-o/--output DIR or --in-place" in res.output
     res = cli("fix", src, "--dry-run")
     assert res.exit_code == 0 and "BMAJ" in res.output and "would change" in res.output
     res = cli("fix", src, "--out", tmp_path / "o", "--format", "json")

@@ -313,21 +313,6 @@ def test_unreadable_permission(tmp_path):
         p.chmod(0o644)
 
 
-def test_astropy_fallback_reader_classifies_the_same(tmp_path, monkeypatch):
-    import sfng.validate.reader as reader
-
-    monkeypatch.setattr(reader, "_open_blocks", reader._open_astropy)
-    _touch(tmp_path / "e.fits")
-    _text(tmp_path / "t.fits", "nope\n" * 100)
-    good = write(tmp_path / "g.fits")
-    trunc = write(tmp_path / "tr.fits")
-    trunc.write_bytes(trunc.read_bytes()[:2880 + 500])
-    assert validate_file(tmp_path / "e.fits").rule_ids() == ["file-empty"]
-    assert validate_file(tmp_path / "t.fits").rule_ids() == ["not-fits"]
-    assert validate_file(good).problems == []
-    assert not validate_file(trunc).ok
-
-
 def test_missing_file_is_a_line_not_a_crash(tmp_path):
     assert validate_file(tmp_path / "nowhere.fits").rule_ids() == ["file-unreadable"]
 

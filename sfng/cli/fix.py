@@ -48,7 +48,7 @@ def fix(ctx, obj, paths, out_dir, in_place, backup_dir, land_in_data, drop_stoke
     from .validate import optional_store, rules_filter
 
     if not dry_run and bool(out_dir) == bool(in_place):
-        raise SfngError("choose one of --out DIR or --in-place (or --dry-run to see the changes)")
+        raise SfngError("choose one of -o/--output DIR or --in-place (or --dry-run to see the changes)")
     if land_in_data and not in_place:
         raise SfngError("--land works with --in-place (the file is repaired, then moved into data/)")
     rules_filter(only, ())

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SfngError
+from ..fitsname import is_fits_name
 from ..fsutil import atomic_write_text
 from ..galaxies import merge_galaxies
 from ..get import get_files, human_size
@@ -27,7 +28,6 @@ from ..release import bundle, plan_bundle, release_dir, verify
 from ..store import Store, init_store
 from ..validate import store_files, summarize, validate_paths
 from ..validate.fix import fix_paths
-from ..validate.reader import is_fits_name
 from .galaxies import ned_cache_path, table_rows
 from .surveys import DemoTree, make_surveys
 

@@ -15,34 +15,25 @@ from ..fitsname import is_fits_name
 #: Trees a survey can be ingested into.
 TARGET_TREES = ("data", "derived")
 
-
 #: Where files failing a minimum rule of the specification go instead.
 QUARANTINE_TREE = "uncalibrated"
 
-
 MODES = ("copy", "move", "link")
-
-
-
 
 #: Companion documents, landed unchanged in docs/<SURVEY>/.
 DOC_SUFFIXES = (".pdf", ".txt", ".md", ".rst", ".html", ".htm", ".ps", ".eps", ".doc", ".docx",
                 ".odt", ".tex", ".png", ".jpg", ".jpeg", ".gif", ".svg")
 
-
 #: Companion tables, landed unchanged in tables/<SURVEY>/.
 TABLE_SUFFIXES = (".csv", ".tsv", ".ecsv", ".vot", ".votable", ".xml", ".dat", ".tbl")
 
-
 _README_RE = re.compile(r"(?i)^(?:.*[_.-])?read_?me(?:\.[A-Za-z0-9]+)?$")
-
 
 #: Plan actions.  ``land``: will be copied/moved/linked; ``skip``: the same bytes are already
 #: there; ``create``: a template README will be written; ``keep``: the store's README stays;
 #: ``conflict``: the target holds other bytes, or several sources want one target; ``error``:
 #: cannot be landed (see problems); ``ignore``: left in the source folder (see notes).
 ACTIONS = ("land", "skip", "create", "keep", "conflict", "error", "ignore")
-
 
 OK_ACTIONS = ("land", "skip", "create", "keep", "ignore")
 

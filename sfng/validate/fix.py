@@ -13,7 +13,7 @@ Repairs (each recorded in a HISTORY card of the fixed HDU, and shown by ``--dry-
 
 Only header cards change: the data bytes are copied unchanged (dropping a trailing length-1 axis
 does not move a byte), and the copy is verified against the source before it is renamed into
-place.  ``--out DIR`` writes a corrected copy; ``--in-place`` first keeps a verified backup under
+place.  ``-o/--output DIR`` writes a corrected copy; ``--in-place`` first keeps a verified backup under
 ``<store>/.sfng/backup/<time>/`` (outside data/), then replaces the file atomically and updates
 the folder's MANIFEST.sha256.  ``land`` moves a repaired file from ``uncalibrated/<SURVEY>/`` into
 ``data/<SURVEY>/``.
@@ -420,7 +420,7 @@ def apply_fix(plan: FixPlan, *, out_dir=None, in_place: bool = False, backup_dir
     from . import _store_root, validate_file
 
     if (out_dir is None) == (not in_place):
-        raise SfngError("choose one of --out DIR or --in-place")
+        raise SfngError("choose one of -o/--output DIR or --in-place")
     result = FixResult(plan=plan)
     if not plan.changes:
         result.message = plan.note or "nothing to fix"
@@ -435,9 +435,9 @@ def apply_fix(plan: FixPlan, *, out_dir=None, in_place: bool = False, backup_dir
         out_dir = Path(out_dir)
         dest = out_dir / plan.path.name
         if dest.exists():
-            raise SfngError(f"{dest} exists; sfng never overwrites a file (choose another --out)")
+            raise SfngError(f"{dest} exists; sfng never overwrites a file (choose another -o/--output)")
         if out_dir.resolve() == plan.path.parent.resolve():
-            raise SfngError(f"--out {out_dir} is the file's own folder; use --in-place instead")
+            raise SfngError(f"-o/--output {out_dir} is the file's own folder; use --in-place instead")
         with _survey_lock(root, dest) if root is not None and _in_store(root, dest) else _nullctx():
             tmp = _write_to(plan, out_dir, stamp)
             try:

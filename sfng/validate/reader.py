@@ -1,7 +1,7 @@
 """Open a file for validation without ever crashing: every way a file can be bad becomes a finding.
 
 Headers are read with :mod:`sfng.fitsheader` (header blocks only, plain or gzip, the same reader
-the index crawl uses) when it is present, else with :mod:`astropy.io.fits` (lazy HDUs).  ``.hdr``
+the index crawl uses; cross-checked against astropy in the tests).  ``.hdr``
 files are FITS header dumps (the WCSLIB test headers): their cards are read as text.
 
 The result names the HDU that holds the data (the first image or cube, else the first table) and
@@ -200,46 +200,6 @@ def opened_from_blocks(path, blocks) -> Opened:
             continue
         out.hdus.append(HDU(b.index, b.header, b.text, x.strip() if isinstance(x, str) else None,
                             b.shape, b.data_size))
-    return out
-
-
-def _open_astropy(path: Path, until_image: bool = False) -> Opened:
-    """Fallback reader on astropy.io.fits; classifies the same bad inputs (reads every HDU)."""
-    import gzip
-    import warnings
-
-    from astropy.io import fits
-
-    try:
-        with open(path, "rb") as f:
-            magic = f.read(2)
-        opener = gzip.open if magic == b"\x1f\x8b" else open
-        with opener(path, "rb") as f:
-            first = f.read(CARD)
-    except (OSError, EOFError) as exc:
-        return Opened(path, "bad", findings=[("file-unreadable", {"reason": str(exc)})])
-    if not first:
-        return Opened(path, "bad", findings=[("file-empty", {"reason": "empty after decompression"})])
-    if first[:9] != b"SIMPLE  =":
-        return Opened(path, "bad", findings=[("not-fits", {"reason": "does not start with SIMPLE = T"})])
-    out = Opened(path, "fits")
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            with fits.open(path, lazy_load_hdus=False, memmap=False, do_not_scale_image_data=True) as hdul:
-                for i, hdu in enumerate(hdul):
-                    h = hdu.header
-                    naxis = h.get("NAXIS", 0)
-                    shape = tuple(h.get(f"NAXIS{k}", 0) for k in range(1, naxis + 1))
-                    x = h.get("XTENSION")
-                    size = hdu._data_size if hasattr(hdu, "_data_size") else 0
-                    out.hdus.append(HDU(i, h.copy(), h.tostring(), x.strip() if x else None, shape, size))
-        for w in caught:
-            if "truncated" in str(w.message).lower():
-                return Opened(path, "bad", findings=[("file-truncated", {"reason": str(w.message)})])
-    except (OSError, ValueError, EOFError, IndexError, TypeError, KeyError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return Opened(path, "bad", findings=[(_classify_reason(reason), {"reason": reason})])
     return out
 
 

@@ -268,7 +268,7 @@ def export_hdf5(store, out=None, *, plateifus=(), max_per_file: int = MAX_PER_FI
         dest = out / rel
         if dest.exists() and not replace:
             raise SfngError(f"{dest} exists; sfng never overwrites a file (use --replace to replace it "
-                            f"atomically, or --out DIR)")
+                            f"atomically, or -o/--output DIR)")
     from ...fsutil import TMP_PREFIX, atomic_write_text, fsync_dir
     from .identity import readme_text
 

@@ -22,10 +22,8 @@ CUBE_KEYS = frozenset((
     "CRPIX1", "CRPIX2", "CRPIX3", "CD1_1", "CD1_2", "CD2_1", "CD2_2", "CD3_3", "CDELT1", "CDELT2",
     "CDELT3", "PC1_1", "PC1_2", "PC2_1", "PC2_2"))
 
-
 _SIZING_KEYS = frozenset(("SIMPLE", "XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3",
                           "NAXIS4", "NAXIS5", "PCOUNT", "GCOUNT", "GROUPS", "EXTNAME"))
-
 
 _END_CARD = b"END" + b" " * 77
 

@@ -13,17 +13,13 @@ from .facts import BUNDLE_DIAMETER, LANDING
 CUBE_RE = re.compile(r"(?:^|\.)manga-(?P<plate>\d{4,5})-(?P<ifu>\d{3,6})-(?P<wave>LOG|LIN)CUBE"
                      r"\.fits(?:\.gz)?$")
 
-
 MAPS_RE = re.compile(r"(?:^|\.)manga-(?P<plate>\d{4,5})-(?P<ifu>\d{3,6})-MAPS-(?P<daptype>[A-Z0-9]+"
                      r"(?:-[A-Z0-9]+)*)\.fits(?:\.gz)?$")
-
 
 GZ3D_RE = re.compile(r"(?:^|\.)(?:gz3d_)?(?P<mangaid>\d{1,2}-\d{1,8})_(?P<ifusize>\d{1,3})_"
                      r"(?P<subject>\d{1,12})\.fits(?:\.gz)?$")
 
-
 HDF5_RE = re.compile(r"\.(?:hdf5|h5)$", re.I)
-
 
 MMU_NAME_RE = re.compile(r"^\d{3,4}-of-\d{3,4}\.hdf5$")
 
