@@ -721,6 +721,39 @@ def read_header(path, hdu: int = 0) -> FitsHeader:
     return blocks[hdu].header
 
 
+def read_data(path, block: HeaderBlock, max_bytes: int | None = None) -> bytes:
+    """The data bytes of one HDU (``block.data_size`` bytes from ``block.data_offset``, no
+    padding): one positioned read of a plain file; a ``.gz`` stream is inflated up to there.
+
+    For the few HDUs whose data a header-only reader still needs (a CASA ``BEAMS`` table: a
+    few bytes per channel); ``max_bytes`` refuses a bigger one.
+
+    Raises
+    ------
+    FitsHeaderError
+        The file cannot be opened, holds fewer bytes than the header promises, or the HDU is
+        larger than ``max_bytes``.
+    """
+    n = block.data_size
+    if max_bytes is not None and n > max_bytes:
+        raise FitsHeaderError(path, f"HDU {block.index}: {n} bytes of data, more than the "
+                                    f"{max_bytes} read for it")
+    try:
+        src, _ = _open(path)
+    except OSError as exc:
+        raise FitsHeaderError(path, f"cannot open: {exc.strerror or exc}") from None
+    try:
+        data = src.read(block.data_offset, n) if n else b""
+    except (OSError, EOFError) as exc:
+        raise FitsHeaderError(path, f"HDU {block.index}: unreadable data ({exc})") from None
+    finally:
+        src.close()
+    if len(data) < n:
+        raise FitsHeaderError(path, f"HDU {block.index}: truncated data ({n} bytes expected from "
+                                    f"offset {block.data_offset}, {len(data)} read)")
+    return data
+
+
 def image_blocks(blocks: list[HeaderBlock]) -> list[HeaderBlock]:
     """The HDUs holding an image or cube (primary or IMAGE extension with NAXIS >= 1, data)."""
     out = []

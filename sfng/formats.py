@@ -14,13 +14,16 @@ hook                   question
 ``claims_name(name)``  Cheap: might a file of this name be mine?  (crawler, ingest planning)
 ``recognise(p, hs)``   Is ``p`` mine?  ``hs``: its headers if the caller read them (per-HDU
                        mappings or :class:`sfng.fitsheader.HeaderBlock`), else None.
-``landing(p)``         ``(tree, survey)`` the product belongs in, or None (ingest's choice).
+``landing(p)``         ``(tree, survey)`` the product belongs in, or None (ingest's choice);
+                       tree ``tables`` or ``docs`` makes it a companion table or document.
 ``ingest_refusal(p)``  None, or why such a file must not be ingested (and what to do instead).
 ``name_galaxy(p, r)``  The galaxy of a product whose file name carries no NED name, as a
                        :class:`Naming` (``r``: a :class:`sfng.ned.Resolver`); None: generic
                        naming (OBJECT, file name, NED).  Raises :class:`NamingError`.
 ``science_hdu(p)``     The HDU (index or EXTNAME) whose header the minimum FITS rules judge;
                        None: the first HDU holding data.
+``header_defaults``    Cards the file means in its own convention (MaNGA's RFWHM as the beam),
+                       laid under the judged HDU's cards; None: none.
 ``index_headers(p)``   ``(blocks, headers)`` read once for the validator and :meth:`describe`,
                        or ``(None, None)``: each reads the file its own way.
 ``describe(p, hs)``    The file's index rows: dicts keyed by
@@ -68,6 +71,9 @@ class Format:
     name: str = ""
     #: One line for ``--help`` and the docs.
     description: str = ""
+    #: Whether the index describes these files (False: e.g. a survey's catalogue, which ingest
+    #: lands in ``tables/`` through :meth:`landing`; the crawler treats it as plain FITS).
+    indexed: bool = True
 
     def claims_name(self, name: str) -> bool:
         """Might a file called ``name`` be mine?  Cheap, name only (the crawler asks for every
@@ -82,9 +88,9 @@ class Format:
         return self.claims_name(Path(path).name)
 
     def landing(self, path) -> tuple[str, str] | None:
-        """``(tree, survey)`` the product belongs in (``derived`` for derived products: a folder
-        whose claimed files all say ``derived`` is ingested there).  Default: None, ingest's
-        choice."""
+        """``(tree, survey)`` the product belongs in: ``data`` or ``derived`` (derived products
+        never land in ``data/``), or ``tables``/``docs`` for a companion catalogue or document.
+        Unless ``--survey`` is given, the survey folder too.  Default: None, ingest's choice."""
         return None
 
     def ingest_refusal(self, path) -> str | None:
@@ -100,6 +106,12 @@ class Format:
     def science_hdu(self, path) -> int | str | None:
         """The HDU (index or EXTNAME) the minimum FITS rules judge.  Default: None, the first
         HDU holding data."""
+        return None
+
+    def header_defaults(self, path, primary_header) -> dict | None:
+        """Cards the file means in its format's own convention but does not write in the FITS
+        one, as ``{keyword: value}`` under the judged HDU's own cards (e.g. MaNGA: the
+        reconstructed PSF ``RFWHM`` is the cube's beam, ``BMAJ``/``BMIN``).  Default: None."""
         return None
 
     def index_headers(self, path, *, measure_depth: bool = False):
@@ -187,17 +199,19 @@ def by_name(name: str) -> Format:
     raise SfngError(f"no format {name!r} (known: {', '.join(f.name for f in registered()) or 'none'})")
 
 
-def claim_name(name: str) -> Format | None:
-    """The format that may own a file called ``name`` (by name alone), else None."""
+def claim_name(name: str, *, indexed: bool | None = None) -> Format | None:
+    """The format that may own a file called ``name`` (by name alone), else None; ``indexed``:
+    only formats whose :attr:`Format.indexed` is that."""
     for f in registered():
-        if f.claims_name(name):
+        if (indexed is None or f.indexed == indexed) and f.claims_name(name):
             return f
     return None
 
 
-def claim(path, headers=None) -> Format | None:
-    """The format that owns ``path`` (its name, else its ``headers`` if given), else None."""
+def claim(path, headers=None, *, indexed: bool | None = None) -> Format | None:
+    """The format that owns ``path`` (its name, else its ``headers`` if given), else None;
+    ``indexed`` as for :func:`claim_name`."""
     for f in registered():
-        if f.recognise(path, headers):
+        if (indexed is None or f.indexed == indexed) and f.recognise(path, headers):
             return f
     return None

@@ -118,7 +118,7 @@ def _is_candidate(name: str) -> bool:
 
 def _plugin_claims(name: str) -> bool:
     """A file no FITS name covers is indexed when a registered format may own it (HDF5...)."""
-    return formats.claim_name(name) is not None
+    return formats.claim_name(name, indexed=True) is not None
 
 
 def walk(root: Path, trees=("data", "derived"), only: set | None = None):

@@ -128,7 +128,7 @@ def describe_file(ctx: Context, stat=None) -> list[dict]:
     # cube holds 24 HDUs behind ~100 MB of compressed data; two suffice); else a format may
     # still recognise the file from the headers read here.
     fits = is_fits_name(path.name)
-    fmt = formats.claim_name(path.name)
+    fmt = formats.claim_name(path.name, indexed=True)
     if fits and fmt is None:
         try:
             blocks = read_headers(path)
@@ -141,7 +141,7 @@ def describe_file(ctx: Context, stat=None) -> list[dict]:
     if fits:
         _validate(ctx, base, blocks)
     if fmt is None and blocks is not None:
-        fmt = formats.claim(path, blocks)
+        fmt = formats.claim(path, blocks, indexed=True)
         handed = blocks
     rows = _plugin_rows(ctx, base, fmt, handed) if fmt is not None else None
     if rows is not None:

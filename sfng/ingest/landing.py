@@ -4,6 +4,7 @@ rename, manifest, journal), and :func:`recover` what a killed run left.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import threading
@@ -224,9 +225,14 @@ def execute(plan: Plan, mode: str = "copy", jobs: int = 1, progress=None) -> Rep
     store, root = plan.store, Path(plan.store.root)
     report = Report(plan=plan, mode=mode)
     t0 = time.perf_counter()
-    lock_path, jpath = _lock_and_journal_paths(store, plan.survey)
+    _, jpath = _lock_and_journal_paths(store, plan.survey)
     guard = threading.Lock()
-    with Lock(lock_path, f"ingest of survey {plan.survey}"):
+    # Every survey folder the plan lands in is locked (in name order: two ingests never wait on
+    # each other crosswise), so two runs never append to one manifest at once.
+    surveys = sorted({Path(i.dest).parent.name for i in plan.items if i.dest} | {plan.survey})
+    with contextlib.ExitStack() as held:
+        for s in surveys:
+            held.enter_context(Lock(_lock_and_journal_paths(store, s)[0], f"ingest of survey {s}"))
         report.recovered = recover(store, plan.survey)
         folders = sorted({Path(i.dest).parent.as_posix() for i in plan.items if i.dest})
         journal = Journal(jpath).open(src=str(plan.src_dir), mode=mode, folders=folders)
@@ -304,7 +310,7 @@ def execute(plan: Plan, mode: str = "copy", jobs: int = 1, progress=None) -> Rep
             if item.kind != "readme":
                 continue
             if item.action == "create":
-                finish(_create_readme(item, root, plan.survey))
+                finish(_create_readme(item, root, Path(item.dest).parent.name))
             elif item.action in ("land", "skip"):
                 finish(do(item))
             else:

@@ -136,13 +136,12 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
     if src_dir == root or root in src_dir.parents:
         raise SfngError(f"{src_dir} is inside the store {root}; ingest takes a folder from "
                         f"outside the store (files already in the store are indexed, not ingested)")
+    explicit_survey = survey is not None
     survey = survey or src_dir.name
-    tree = _format_tree(src_dir, tree)
     naming.check_component(survey, what="survey name")
     if survey in ("bygalaxy",) or survey.startswith(TMP_PREFIX):
         raise SfngError(f"{survey!r} is reserved and cannot be a survey name; use --survey NAME")
     base_dir = store.survey_dir(survey, tree)
-    quarantine_dir = store.survey_dir(survey, QUARANTINE_TREE)
     if ned_rename and resolver is None:
         from ..ned import Resolver
 
@@ -164,8 +163,42 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
                  or p.name.lower() == f"{src_dir.name}_readme.txt".lower()]
         readme_src = exact[0] if exact else (tops[0] if len(tops) == 1 else None)
         readme_src = readme_src.resolve() if readme_src is not None else None
-    readme_meta = _governing_readme_metadata(store.readme_path(survey, tree), readme_src) \
+    base_readme_meta = _governing_readme_metadata(store.readme_path(survey, tree), readme_src) \
         if do_validate else {}
+
+    # Where each data file goes: a product a format claims lands in the tree its format says
+    # (derived products never in data/) and, unless --survey was given, in the format's survey
+    # folder, file by file whatever folder it arrives in (a mixed folder, an SAS mirror).
+    target_of: dict = {}
+
+    def target(item, path) -> tuple[str, str]:
+        got = target_of.get(id(item))
+        if got is None:
+            fmt = formats.claim_name(path.name)
+            at = fmt.landing(path) if fmt is not None and fmt.ingest_refusal(path) is None else None
+            if at is None:
+                got = (tree, survey)
+            else:
+                got = ("derived" if at[0] == "derived" else tree, survey if explicit_survey else at[1])
+                naming.check_component(got[1], what="survey name")
+            target_of[id(item)] = got
+        return got
+
+    def folder_of(item, path) -> Path:
+        t_, s_ = target(item, path)
+        return store.survey_dir(s_, t_)
+
+    metas: dict = {}
+
+    def readme_meta_of(item, path) -> dict:
+        t_, s_ = target(item, path)
+        if (t_, s_) == (tree, survey):
+            return base_readme_meta
+        if (t_, s_) not in metas:
+            fmt_readme = _format_readme([item], s_)
+            metas[(t_, s_)] = _governing_readme_metadata(store.readme_path(s_, t_), None,
+                                                         fmt_readme[1] if fmt_readme else None)
+        return metas[(t_, s_)]
 
     manifests: dict = {}
 
@@ -238,6 +271,16 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
             item.notes.append(f"companion {'table' if kind == 'table' else 'document'}: "
                               f"landed unchanged in {folder.relative_to(root).as_posix()}/")
             continue
+        # A catalogue or document a format knows (e.g. MaNGA's DRPall): a companion of its survey.
+        fmt = formats.claim_name(name)
+        at = fmt.landing(path) if fmt is not None else None
+        if at is not None and at[0] in ("tables", "docs"):
+            folder = store.survey_dir(survey if explicit_survey else at[1], at[0])
+            item.kind = "table" if at[0] == "tables" else "doc"
+            item.dest = f"{folder.relative_to(root).as_posix()}/{name}"
+            item.notes.append(f"{fmt.description or fmt.name}: landed unchanged in "
+                              f"{folder.relative_to(root).as_posix()}/")
+            continue
         # data
         is_fits = is_fits_name(name)
         primary = image = None
@@ -251,7 +294,7 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
             # The galaxy stays unknown: a raw survey name (ngc4826.co10.fits) would parse as
             # galaxy "ngc4826", so nothing is guessed without NED.
             item.how = "name kept (no --ned-rename); galaxy not determined"
-            item.dest = f"{base_dir.relative_to(root).as_posix()}/{name}"
+            item.dest = f"{folder_of(item, path).relative_to(root).as_posix()}/{name}"
 
     # Names: one batch question to the resolver, then each file named from the answers; a
     # product a format claims is named by its format (e.g. NED by position) unless it declines.
@@ -266,7 +309,7 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
         if item.action == "error":
             continue
         try:
-            item.dest = f"{base_dir.relative_to(root).as_posix()}/{dest_name(item, path.name)}"
+            item.dest = f"{folder_of(item, path).relative_to(root).as_posix()}/{dest_name(item, path.name)}"
         except SfngError as exc:
             item.fail("error", str(exc))
 
@@ -291,18 +334,24 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
             compare_existing(item, dest, entries_of(dest.parent))
             continue
         if item.kind == "data" and is_fits_name(Path(item.rel).name) and do_validate:
-            _validate_item(item, plan, root, quarantine_dir, entries_of, readme_meta)
+            t_, s_ = target(item, Path(item.source))
+            _validate_item(item, t_, s_, store, root, entries_of, readme_meta_of(item, Path(item.source)))
         elif item.kind == "data" and force:
             item.notes.append("not validated (--force)")
 
-    # The survey README: kept, landed, or created from the template.
-    folders = [base_dir]
-    if any(i.kind == "data" and i.action in ("land", "skip") and i.dest
-           and i.dest.startswith(QUARANTINE_TREE + "/") for i in plan.items):
-        folders.append(quarantine_dir)
-    readme_of_format = _format_readme(plan.items, survey)
-    for folder in folders:
-        plan.items.append(_readme_item(store, root, folder, survey, readme_src, readme_of_format))
+    # The survey READMEs, one per folder data land in: kept, landed, the format's, or the
+    # template (a folder with no data: the survey's own folder, for its documents).
+    groups: dict = {}
+    for i in plan.items:
+        if i.kind == "data" and i.action in ("land", "skip") and i.dest:
+            groups.setdefault((root / i.dest).parent, []).append(i)
+    for folder in (list(groups) or [base_dir]):
+        own = folder.name == survey and folder.parent.name in (tree, QUARANTINE_TREE)
+        plan.items.append(_readme_item(store, root, folder, folder.name, readme_src if own else None,
+                                       _format_readme(groups.get(folder, []), folder.name)))
+    trees = {target(i, Path(i.source))[0] for i in plan.items if i.kind == "data" and id(i) in target_of}
+    if len(trees) == 1:
+        plan.tree = trees.pop()  # e.g. a folder of DAP maps: all derived
 
     if resolver is not None and hasattr(resolver, "flush"):
         try:
@@ -320,38 +369,30 @@ def _compressed_fits_name(name: str) -> bool:
     return bool(dot) and ext in ("bz2", "z", "xz", "zip", "lz", "zst") and is_fits_name(stem)
 
 
-def _format_tree(src_dir: Path, tree: str) -> str:
-    """``derived`` when every data file a format claims by name belongs in ``derived/`` (derived
-    products never land in ``data/``: e.g. MaNGA DAP maps), else ``tree`` unchanged."""
-    trees = set()
-    for p in src_dir.rglob("*"):
-        if p.name.startswith(".") or not p.is_file():
-            continue
-        fmt = formats.claim_name(p.name)
-        if fmt is not None and fmt.ingest_refusal(p) is None and fmt.landing(p) is not None:
-            trees.add(fmt.landing(p)[0])
-    return "derived" if trees == {"derived"} else tree
-
-
-def _governing_readme_metadata(store_readme: Path, readme_src: Path | None) -> dict:
+def _governing_readme_metadata(store_readme: Path, readme_src: Path | None, text: str | None = None) -> dict:
     """README defaults that will apply to the landed files: the store's README when it exists
-    (it is kept), else the source README being landed; unreadable metadata count as none (the
-    README item reports it)."""
+    (it is kept), else the source README being landed, else the README ``text`` sfng will
+    write; unreadable metadata count as none (the README item reports it)."""
     from ..errors import ReadmeError
-    from ..readme import read_readme
+    from ..readme import parse_text, read_readme
 
-    path = store_readme if store_readme.is_file() else readme_src
-    if path is None:
-        return {}
     try:
-        return dict(read_readme(path).metadata)
+        if store_readme.is_file():
+            return dict(read_readme(store_readme).metadata)
+        if readme_src is not None:
+            return dict(read_readme(readme_src).metadata)
+        if text:
+            return dict(parse_text(text).metadata)
     except (ReadmeError, OSError):
-        return {}
+        pass
+    return {}
 
 
-def _validate_item(item, plan, root, quarantine_dir, entries_of, readme_meta):
+def _validate_item(item, tree, survey, store, root, entries_of, readme_meta):
+    """Judge a source bound for ``tree``/``survey``; a file failing a minimum rule goes to
+    ``uncalibrated/<survey>/`` with its report."""
     try:
-        got = validation_hook(Path(item.source), readme_meta, plan.tree)
+        got = validation_hook(Path(item.source), readme_meta, tree)
     except Exception as exc:  # noqa: BLE001 - a validator crash must not block ingest
         item.notes.append(f"validation failed to run ({type(exc).__name__}: {exc}); not checked")
         return
@@ -360,11 +401,12 @@ def _validate_item(item, plan, root, quarantine_dir, entries_of, readme_meta):
         return
     item.validation = report
     name = Path(item.dest).name
+    quarantine_dir = store.survey_dir(survey, QUARANTINE_TREE)
     item.dest = f"{quarantine_dir.relative_to(root).as_posix()}/{name}"
     item.notes.append(f"fails {len(errors)} minimum rule(s) of the specification: "
                       + "; ".join(errors[:3]) + ("; ..." if len(errors) > 3 else "")
-                      + f" -> {QUARANTINE_TREE}/{plan.survey}/ with its report (use --force to land "
-                        f"it in {plan.tree}/ anyway)")
+                      + f" -> {QUARANTINE_TREE}/{survey}/ with its report (use --force to land "
+                        f"it in {tree}/ anyway)")
     dest = root / item.dest
     if dest.exists():
         compare_existing(item, dest, entries_of(dest.parent))

@@ -53,8 +53,11 @@ def _skip(rules_filter, rule_id) -> bool:
 
 
 def _judge(report: FileReport, file_header, text, xtension, shape, readme_meta, tree,
-           primary_header=None, rules_filter=None):
-    """Run every check on one HDU; appends to ``report``; returns the effective header."""
+           primary_header=None, rules_filter=None, format_cards=None):
+    """Run every check on one HDU; appends to ``report``; returns the effective header.
+
+    ``format_cards``: ``(keyword, value)`` cards the file's format reads out of the file in its
+    own convention (:meth:`sfng.formats.Format.header_defaults`); the HDU's own cards win."""
     from ..header import effective_header
     from .checks import CHECKS, Subject
 
@@ -62,6 +65,8 @@ def _judge(report: FileReport, file_header, text, xtension, shape, readme_meta, 
     if primary_header is not None and file_header.get("INHERIT") is True:
         cards = [(k, v) for k, v in _cards(primary_header) if k not in _STRUCTURAL
                  and not k.startswith("NAXIS")] + cards
+    if format_cards:
+        cards = list(format_cards) + list(cards)
     eff = effective_header(cards, readme_meta)
     report.from_readme = eff.from_readme()
     subject = Subject(eff=eff, text=text, xtension=xtension, shape=tuple(shape), tree=tree)
@@ -176,9 +181,9 @@ def validate_file(path, store=None, deep: bool = False, *, readme_cache=None, re
     from .reader import open_file
 
     path = Path(path)
-    if hdu is None:
-        fmt = formats.claim_name(path.name)
-        hdu = fmt.science_hdu(path) if fmt is not None else None
+    fmt = formats.claim_name(path.name)
+    if hdu is None and fmt is not None:
+        hdu = fmt.science_hdu(path)
     if display is not None and tree is not None and readme_metadata is not None:
         root, where = None, (tree, None, display, None)  # the caller knows where the file is
     else:
@@ -234,7 +239,9 @@ def validate_file(path, store=None, deep: bool = False, *, readme_cache=None, re
         if bad and not _skip(rules_filter, "header-illegal-cards"):
             report.problems.append(_problem("header-illegal-cards", {"count": len(bad), "example": repr(bad[0])}))
     primary = opened.hdus[0].header if hdu.index != 0 else None
-    eff = _judge(report, hdu.header, hdu.text, hdu.xtension, hdu.shape, meta, tree, primary, rules_filter)
+    extra = fmt.header_defaults(path, opened.hdus[0].header) if fmt is not None else None
+    eff = _judge(report, hdu.header, hdu.text, hdu.xtension, hdu.shape, meta, tree, primary, rules_filter,
+                 format_cards=list(extra.items()) if extra else None)
 
     if deep and opened.kind == "fits" and hdu.xtension in (None, "IMAGE"):
         from . import deep as deepmod

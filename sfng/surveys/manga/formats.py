@@ -8,10 +8,11 @@ format; generic code never imports this module.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 
 from ...formats import Format
-from .facts import LANDING, READMES
+from .facts import LANDING, READMES, declared
 from .recognise import HDF5_RE, kind_from_headers, parse_name, recognise
 
 
@@ -43,6 +44,17 @@ class _MangaFormat(Format):
         from .identity import naming
 
         return naming(path, resolver)
+
+    def header_defaults(self, path, primary_header):
+        """The reconstructed r-band PSF FWHM (RFWHM, arcsec) is a cube's and its maps' resolution:
+        a circular beam for the minimum FITS rules."""
+        try:
+            fwhm = float(primary_header.get("RFWHM"))
+        except (TypeError, ValueError):
+            return None
+        if not fwhm > 0:
+            return None
+        return {"BMAJ": fwhm / 3600.0, "BMIN": fwhm / 3600.0, "BPA": 0.0}
 
     def describe(self, path, headers=None, *, store_root=None, measure_depth: bool = False) -> list[dict]:
         from .describers import describe
@@ -100,6 +112,9 @@ class Gz3d(_MangaFormat):
     description = "Galaxy Zoo 3D image and vote-count masks (gz3d_MANGAID_IFUSIZE_SUBJECT.fits.gz)"
     kind = "gz3d"
 
+    def header_defaults(self, path, primary_header):
+        return None
+
 
 class MmuHdf5(_MangaFormat):
     name = "mmu-hdf5"
@@ -121,5 +136,26 @@ class MmuHdf5(_MangaFormat):
         return None
 
 
+class Catalogue(Format):
+    """DRPall, DAPall and the GZ3D metadata table: survey catalogues, not sky products."""
+
+    name = "manga-catalogue"
+    description = "SDSS MaNGA DRPall/DAPall and GZ3D metadata catalogues (companion tables)"
+    indexed = False
+
+    def _match(self, name: str):
+        for entry in declared()["catalogues"].values():
+            if re.match(entry["pattern"], name):
+                return entry
+        return None
+
+    def claims_name(self, name: str) -> bool:
+        return self._match(os.path.basename(name)) is not None
+
+    def landing(self, path):
+        entry = self._match(os.path.basename(str(path)))
+        return ("tables", entry["survey"]) if entry else None
+
+
 #: What the ``sfng.formats`` entry point names.
-FORMATS = (DrpCube, DapMaps, Gz3d, MmuHdf5)
+FORMATS = (DrpCube, DapMaps, Gz3d, MmuHdf5, Catalogue)
