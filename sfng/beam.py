@@ -4,7 +4,9 @@ The specification wants ``BMAJ``, ``BMIN`` (FWHM, degrees) and ``BPA`` (degrees 
 in the header or the survey README.  AIPS often writes the restoring beam only in a HISTORY card
 (``HISTORY AIPS   CLEAN BMAJ=  1.6489E-03 BMIN=  1.5866E-03 BPA=  30.58``); that card is read too.
 Order of precedence, most specific first: the file's own BMAJ, the file's HISTORY card, the
-README (the file wins over the README, and the HISTORY card is part of the file).
+README (the file wins over the README, and the HISTORY card is part of the file).  A CASA cube's
+per-channel ``BEAMS`` table (``CASAMBM = T``) is read by :mod:`sfng.beamtable` and wins over
+all of these where the caller has one (the index, the validator).
 
 A BMAJ of, say, 15 "degrees" is almost always 15 arcsec written in the wrong unit; such a beam is
 returned as written but marked :attr:`Beam.suspect`, so callers can treat it as unknown rather
@@ -21,6 +23,9 @@ from dataclasses import dataclass
 HEADER = "header"
 README = "readme"
 AIPS_HISTORY = "aips-history"
+#: Per-channel beams of a CASA ``BEAMS`` table (:mod:`sfng.beamtable`), which win over all of
+#: the above: the table is the file's own statement of every channel's beam.
+BEAMS_TABLE = "beams-table"
 
 #: Largest BMAJ (degrees) taken at face value.  Single-dish HI surveys reach ~0.6 deg (LAB);
 #: anything at or above 1 deg in this collaboration's data is an arcsec value in a degree keyword.
@@ -44,7 +49,7 @@ class Beam:
     pa : float
         Position angle in degrees east of north (NaN when BPA is not given).
     source : str
-        ``"header"``, ``"readme"`` or ``"aips-history"``.
+        ``"header"``, ``"readme"``, ``"aips-history"`` or ``"beams-table"``.
     suspect : str
         Empty when plausible, else why the values should not be trusted (e.g. BMAJ written in
         arcsec, BMIN > BMAJ, a non-positive axis).

@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import re
 import time
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -369,6 +370,12 @@ class _Gzip:
         self.start, self.buf = 0, b""  # stream position == start + len(buf)
 
     def read(self, offset, n):
+        try:
+            return self._read(offset, n)
+        except zlib.error as exc:  # junk after a gzip header: an OSError like gzip's own errors
+            raise OSError(f"corrupt gzip stream ({exc})") from None
+
+    def _read(self, offset, n):
         end = self.start + len(self.buf)
         if self.start <= offset <= end:
             out = self.buf[offset - self.start :]
@@ -504,7 +511,8 @@ def read_headers(path, max_hdus: int | None = None, *, until_image: bool = False
     ------
     FitsHeaderError
         Zero-byte file, not FITS, no END card, truncated header or data, invalid BITPIX or
-        NAXIS, absurd data size.
+        NAXIS, absurd data size, a corrupt gzip stream (``zlib.error``, ``EOFError``,
+        ``gzip.BadGzipFile``) or any OS error while reading: nothing else escapes.
     """
     try:
         src, ident = _open(path)
@@ -521,6 +529,8 @@ def read_headers(path, max_hdus: int | None = None, *, until_image: bool = False
         return list(hit)
     try:
         blocks = _read_all(src, path, max_hdus, until_image)
+    except (OSError, EOFError, zlib.error) as exc:  # whatever a damaged stream raises
+        raise FitsHeaderError(path, f"unreadable ({exc})") from None
     finally:
         src.close()
     # Only files unchanged for 2 s are kept: file times tick coarsely (milliseconds), so a
@@ -744,7 +754,7 @@ def read_data(path, block: HeaderBlock, max_bytes: int | None = None) -> bytes:
         raise FitsHeaderError(path, f"cannot open: {exc.strerror or exc}") from None
     try:
         data = src.read(block.data_offset, n) if n else b""
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise FitsHeaderError(path, f"HDU {block.index}: unreadable data ({exc})") from None
     finally:
         src.close()

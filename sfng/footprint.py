@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,15 +47,24 @@ TOLERANCE_ARCSEC = 0.1
 #: Largest polygon the region tests accept (bounding cap about its centre), degrees.
 MAX_RADIUS = 89.999
 
+#: Conventions the fast path does not honour: their cards are kept so that astropy's full path
+#: can (SIP polynomials, DSS plate solutions, IRAF TNX/ZPX WAT cards).
+_EXTRA_KEY = re.compile(
+    r"((?:A|B|AP|BP)_(?:ORDER|DMAX|\d+_\d+)|PLTRA[HMS]|PLTDEC(?:SN|[DMS])|PLTSCALE|[XY]PIXELSZ|PPO\d+"
+    r"|AMD[XY]\d+|CNPIX[12]|WAT\d_\d{3})"
+)
 _WCS_KEY = re.compile(
     r"(NAXIS\d*|WCSAXES|CTYPE\d+|CRVAL\d+|CRPIX\d+|CDELT\d+|CUNIT\d+|CROTA\d+|CD\d+_\d+"
-    r"|PC\d+_\d+|PV\d+_\d+|PS\d+_\d+|LONPOLE|LATPOLE|EQUINOX|EPOCH|RADESYS|RADECSYS"
-    r"|RESTFRQ|RESTFREQ|RESTWAV|SPECSYS|VELREF)"
+    r"|PC\d+_\d+|PC\d{6}|CD\d{6}|PROJP\d+|PV\d+_\d+|PS\d+_\d+|LONPOLE|LATPOLE|EQUINOX|EPOCH"
+    r"|RADESYS|RADECSYS|DATE-OBS|MJD-OBS|RESTFRQ|RESTFREQ|RESTWAV|SPECSYS|VELREF|" + _EXTRA_KEY.pattern + ")"
 )
 _WCS_PREFIXES = frozenset(("NA", "WC", "CT", "CR", "CD", "CU", "PC", "PV", "PS", "LO", "LA", "EQ",
-                           "EP", "RA", "RE", "SP", "VE"))
-_STRING_PREFIXES = frozenset(("CT", "CU", "RA", "SP", "PS"))
-_STRING_KEY = re.compile(r"(CTYPE\d+|CUNIT\d+|RADESYS|RADECSYS|SPECSYS|PS\d+_\d+)")
+                           "EP", "RA", "RE", "SP", "VE", "PR", "DA", "MJ",
+                           "A_", "B_", "AP", "BP", "PL", "XP", "YP", "PP", "AM", "CN", "WA"))
+_EXTRA_PREFIXES = frozenset(("A_", "B_", "AP", "BP", "PL", "XP", "YP", "PP", "AM", "CN", "WA"))
+_STRING_PREFIXES = frozenset(("CT", "CU", "RA", "SP", "PS", "DA", "PL", "WA"))
+_STRING_KEY = re.compile(r"(CTYPE\d+|CUNIT\d+|RADESYS|RADECSYS|SPECSYS|PS\d+_\d+|DATE-OBS|PLTDECSN"
+                         r"|WAT\d_\d{3})")
 
 
 class FootprintError(SfngError):
@@ -84,8 +94,22 @@ class Footprint:
         Number of vertices: 1 for a single spatial pixel (a point), 2 for a one-pixel-wide
         axis (an arc), else 3 to :data:`MAX_VERTICES`.
     partial : bool
-        Some edge samples fall outside the projection's valid region (all-sky maps); the
-        outline joins the valid ones only.
+        Some edge samples fall outside the projection's valid region (all-sky maps).
+    frame : str
+        The header's celestial frame before conversion to ICRS: ``icrs``, ``fk5 J2000``,
+        ``fk4 B1950``, ``galactic``, ``ecliptic J2000``, ``supergalactic`` ... (see
+        :func:`frame_key`).  Every position of the footprint is ICRS.
+    method : str
+        ``wcslib`` (the fast path: wcslib on the sky axes' cards) or ``astropy: <why>`` (the
+        full path of :class:`astropy.wcs.WCS`, for SIP, DSS plate solutions, TNX/ZPX, TPV
+        written as TAN).
+    kind : str
+        ``polygon``: ``ra``/``dec`` outline the field.  ``cap``: no polygon of great-circle
+        edges can (all-sky, more than a hemisphere, edges off the sky, a map spanning a
+        pole whose edges bound nothing); ``ra``/``dec`` are empty, and every pixel lies
+        within ``radius`` of ``centre`` (180 for the whole sky).  ``centre``: the header
+        declares no image size (NAXIS = 0, NAXISn missing); ``centre`` is the reference point
+        (CRVAL), the rest NaN.
     """
 
     ra: np.ndarray
@@ -96,10 +120,18 @@ class Footprint:
     width_arcmin: float
     height_arcmin: float
     partial: bool = False
+    frame: str = "icrs"
+    method: str = "wcslib"
+    kind: str = "polygon"
 
     @property
     def n(self) -> int:
         return len(self.ra)
+
+    @property
+    def wide(self) -> bool:
+        """No polygon: the bounding cap stands for the field (``kind == "cap"``)."""
+        return self.kind == "cap"
 
     def padded(self, width: int = MAX_VERTICES) -> tuple[np.ndarray, np.ndarray]:
         """``(ra, dec)`` arrays of length ``width``, NaN past :attr:`n` (index columns)."""
@@ -165,7 +197,8 @@ def _card(key: str, value) -> str | None:
     if t is str or string_key:
         value = str(value)
         if string_key:
-            return f"{key:<8}= '{value.replace(chr(39), chr(39) * 2)[:66]}'".ljust(80)[:80]
+            # padded to 8 characters as the standard asks: wcslib reads PLTDECSN = '-' as '+'
+            return f"{key:<8}= '{value.replace(chr(39), chr(39) * 2)[:66]:<8}'".ljust(80)[:80]
         try:  # README values arrive as text when they failed to cast
             value = float(value)
         except ValueError:
@@ -207,6 +240,8 @@ def _wcs_entries(header) -> tuple:
         d = getattr(header, "_d", None)  # sfng.fitsheader.FitsHeader
     if isinstance(d, dict):
         items = d.items()
+    elif hasattr(header, "cards") and not callable(header.cards):  # an astropy Header
+        items = _astropy_items(header)
     else:
         items = header.items() if hasattr(header, "items") else header
     out = []
@@ -219,6 +254,20 @@ def _wcs_entries(header) -> tuple:
                 value = value.item()
             out.append((key, None, value))
     return tuple(out)
+
+
+def _astropy_items(header):
+    """``(keyword, value)`` of an astropy Header's WCS cards; a card astropy cannot parse (a
+    DSS ``SKEW`` card ...) is left out rather than stopping the rest."""
+    for card in header.cards:
+        key = card.keyword
+        if key[:2] in _WCS_PREFIXES:
+            try:
+                value = card.value
+            except Exception:  # noqa: BLE001 - astropy's VerifyError and friends
+                continue
+            yield key, (None if isinstance(value, type(None)) or str(type(value).__name__) == "Undefined"
+                        else value)
 
 
 def _render(key: str, image, value) -> str | None:
@@ -241,19 +290,29 @@ def _entries_text(entries) -> str:
 
 
 _AXIS_STEMS = frozenset(("NAXIS", "CTYPE", "CRVAL", "CDELT", "CRPIX", "CUNIT", "CROTA"))
-_GLOBAL_KEYS = frozenset(("LONPOLE", "LATPOLE", "EQUINOX", "EPOCH", "RADESYS", "RADECSYS"))
+_GLOBAL_KEYS = frozenset(("LONPOLE", "LATPOLE", "EQUINOX", "EPOCH", "RADESYS", "RADECSYS",
+                          "DATE-OBS", "MJD-OBS"))
 
 
 def _split_key(key: str):
-    """``("CTYPE", 3, None)``, ``("PC", 1, "2")``, ``("LONPOLE", None, None)``, or None."""
+    """``("CTYPE", 3, None)``, ``("PC", 1, "2")``, ``("LONPOLE", None, None)``, or None.
+
+    The matrix cards of the 1990s drafts that AIPS and old NRAO software wrote, ``PC001002``
+    and ``CD001002``, split as ``("PC00", 1, "2")``: they keep their form when renumbered, so
+    that wcslib weighs them against any ``CDi_j`` as astropy.wcs does on the whole header.
+    ``PROJPn`` (the old name of the latitude axis' ``PVi_n``) is kept as it is.
+    """
     stem = key[:5]
     if stem in _AXIS_STEMS and key[5:].isdigit():
         return stem, int(key[5:]), None
-    if key[:2] in ("PC", "CD", "PV", "PS") and "_" in key:
-        i, _, j = key[2:].partition("_")
-        if i.isdigit() and j.isdigit():
-            return key[:2], int(i), j
-    if key in _GLOBAL_KEYS:
+    if key[:2] in ("PC", "CD", "PV", "PS"):
+        if "_" in key:
+            i, _, j = key[2:].partition("_")
+            if i.isdigit() and j.isdigit():
+                return key[:2], int(i), j
+        elif len(key) == 8 and key[:2] in ("PC", "CD") and key[2:].isdigit():
+            return key[:2] + "00", int(key[2:5]), str(int(key[5:]))
+    if key in _GLOBAL_KEYS or (stem == "PROJP" and key[5:].isdigit()):
         return key, None, None
     return None
 
@@ -317,7 +376,8 @@ def _sky_text(entries, a: int, b: int) -> str | None:
         else:
             jn = int(j)
             if i in num and jn in num:
-                key = f"{stem}{num[i]}_{num[jn]}"
+                key = (f"{stem}{num[i]}_{num[jn]}" if len(stem) == 2
+                       else f"{stem[:2]}{int(num[i]):03d}{int(num[jn]):03d}")
             else:
                 if i in num or jn in num:
                     try:
@@ -336,34 +396,42 @@ def _sky_text(entries, a: int, b: int) -> str | None:
 def celestial_wcs(header):
     """``(sky, n1, n2)``: the celestial sub-WCS (wcslib Wcsprm, fixed and set) and its axis lengths.
 
-    Returns None when the header has no celestial axis pair.  Raises :class:`FootprintError`
-    when it has one that wcslib cannot use.
+    The fast path only (wcslib on the sky axes' cards; see :func:`outline` for the conventions
+    that go to astropy instead).  Returns None when the header has no celestial axis pair or no
+    image size.  Raises :class:`FootprintError` when it has one that wcslib cannot use.
     """
-    return _celestial_from_entries(_wcs_entries(header))
+    got = _celestial_from_entries(_wcs_entries(header))
+    return None if got is None or got[1] < 1 or got[2] < 1 else got
 
 
-def _celestial_from_entries(entries):
+def _celestial_from_entries(entries, split=None, axes=None):
+    """``(sky, n1, n2)`` by the fast path, or None without a celestial axis pair; n1 or n2 is 0
+    when the header declares no size for a sky axis (NAXIS = 0, NAXISn missing)."""
     from astropy.wcs import Wcsprm
 
-    split, ctypes, naxes = _split_entries(entries)
+    if split is None:
+        split = _split_entries(entries)
+    split, ctypes, naxes = split
     # from CTYPE, not wcsprm.lng: that would run wcsset on the whole WCS, and a Stokes axis
     # with CDELT = 0 makes it singular although the sky axes are fine
-    axes = _celestial_axes([ctypes.get(i + 1, "") for i in range(max(ctypes, default=0))])
+    if axes is None:
+        axes = _celestial_axes([ctypes.get(i + 1, "") for i in range(max(ctypes, default=0))])
     if axes is None:
         return None
-    n1, n2 = naxes.get(axes[0] + 1, 0), naxes.get(axes[1] + 1, 0)
-    if n1 < 1 or n2 < 1:
-        return None
+    n1, n2 = max(0, naxes.get(axes[0] + 1, 0)), max(0, naxes.get(axes[1] + 1, 0))
+    sized = n1 >= 1 and n2 >= 1
     # wcslib parses only the two sky axes' cards (half the time for a cube); when a PC/CD
     # term couples a sky axis with another one, the whole WCS is parsed and sub-set instead
     sky = _sky_text(split, axes[0] + 1, axes[1] + 1)
+    # warnings=False: wcslib's notes on old forms (PC001001, RADECSYS) are accepted as they are
+    # (a warnings.catch_warnings() here would double the time of the whole outline)
     try:
         if sky is not None:
-            cel = Wcsprm(header=sky.encode("latin-1"), relax=True)
+            cel = Wcsprm(header=sky.encode("latin-1"), relax=True, warnings=False)
         else:
-            full = Wcsprm(header=_entries_text(entries).encode("latin-1"), relax=True)
+            full = Wcsprm(header=_entries_text(entries).encode("latin-1"), relax=True, warnings=False)
             try:
-                full.fix(translate_units="", naxis=[naxes.get(i + 1, 1) for i in range(full.naxis)])
+                full.fix(translate_units="", naxis=[max(1, naxes.get(i + 1, 1)) for i in range(full.naxis)])
             except Exception:  # noqa: BLE001 - best effort, as below
                 pass
             full.set()
@@ -371,7 +439,7 @@ def _celestial_from_entries(entries):
     except Exception as exc:  # noqa: BLE001 - wcslib raises many types for one thing: bad WCS
         raise FootprintError(f"WCS cannot be parsed: {exc}") from None
     try:  # as astropy.wcs.WCS does: NCP -> SIN, GLS -> SFL, 'DEG' -> 'deg' ...
-        cel.fix(translate_units="", naxis=[n1, n2])
+        cel.fix(translate_units="", naxis=[n1, n2] if sized else None)
     except Exception:  # noqa: BLE001 - fix() is best effort
         pass
     try:
@@ -391,6 +459,7 @@ class _SkyOfFull:
     def __init__(self, full, axes):
         self.full, self.axes = full, axes
         self.lng, self.lat = full.lng, full.lat
+        self.wcsprm = full
 
     def p2s(self, pix, origin):
         allpix = np.zeros((len(pix), self.full.naxis))
@@ -398,6 +467,239 @@ class _SkyOfFull:
         allpix[:, self.axes[1]] = pix[:, 1]
         return self.full.p2s(allpix, origin)
 
+
+class _AstropySky:
+    """The celestial WCS through :class:`astropy.wcs.WCS` (``all_pix2world``: SIP, DSS, TNX/ZPX
+    and wcslib's own distortions applied), for the conventions the fast path does not honour."""
+
+    def __init__(self, w, why):
+        self.w, self.why = w, why
+        self.wcsprm = w.wcs
+        self.lng, self.lat = w.wcs.lng, w.wcs.lat
+
+    def p2s(self, pix, origin):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            world = np.asarray(self.w.all_pix2world(np.asarray(pix, dtype=float), origin), dtype=float)
+        stat = (~np.all(np.isfinite(world), axis=1)).astype(int)
+        return {"world": world, "stat": stat}
+
+
+def _astropy_reason(ctypes, axes, extras) -> str:
+    """Why the fast path cannot honour this WCS ('' when it can): the conventions that go to
+    astropy's full path.  ``extras``: the keys of :data:`_EXTRA_KEY` present."""
+    ct = [ctypes.get(a + 1, "").upper() for a in axes] if axes else []
+    if any(c.endswith("-SIP") for c in ct) or extras & {"A_ORDER", "B_ORDER", "AP_ORDER", "BP_ORDER"}:
+        return "SIP"
+    if "PLTRAH" in extras and ("AMDX1" in extras or "PPO3" in extras):
+        return "DSS plate solution"
+    if any(c.endswith(("-TNX", "-ZPX")) for c in ct):
+        return "IRAF " + ct[0][-3:]
+    return ""
+
+
+def _scamp_tan(ctypes, axes, split) -> bool:
+    """TPV written as TAN with PVi_m, m >= 5 (SCAMP before 2012): astropy reads it as TPV."""
+    if not axes or not all(ctypes.get(a + 1, "").upper().endswith("-TAN") for a in axes):
+        return False
+    want = {a + 1 for a in axes}
+    return any(stem == "PV" and i in want and j.isdigit() and int(j) >= 5
+               for (stem, i, j), _, _ in split)
+
+
+def _astropy_sky(entries, split, axes, naxes, why):
+    """``(_AstropySky, n1, n2)``: astropy.wcs.WCS on the sky axes' cards (renumbered 1 and 2, as
+    ``WCS(header).celestial`` has them) and the convention's own cards."""
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    a, b = axes[0] + 1, axes[1] + 1
+    sky = _sky_text(split, a, b) if (a, b) == (1, 2) else None
+    if sky is not None:
+        extra = [e for e in entries if e[0][:2] in _EXTRA_PREFIXES and _EXTRA_KEY.fullmatch(e[0])]
+        text = sky + _entries_text(extra)
+    else:  # sky axes elsewhere, or coupled: the whole WCS, then its celestial part
+        text = _entries_text(entries)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            w = WCS(fits.Header.fromstring(text))
+            if w.naxis != 2:
+                w = w.celestial
+            w.wcs.set()
+    except Exception as exc:  # noqa: BLE001 - astropy raises many types for one thing: bad WCS
+        raise FootprintError(f"astropy.wcs cannot use the WCS ({why}): {' '.join(str(exc).split())}") from None
+    if w.naxis != 2 or w.wcs.lng < 0 or w.wcs.lat < 0:
+        raise FootprintError(f"astropy.wcs finds no celestial axis pair ({why})")
+    n1, n2 = max(0, naxes.get(a, 0)), max(0, naxes.get(b, 0))
+    return _AstropySky(w, why), n1, n2
+
+
+def _sky_of(entries):
+    """``(sky, n1, n2, method)``: the celestial WCS by the fast path (method ``"wcslib"``) or,
+    for a convention it does not honour, by astropy's (``"astropy: SIP"`` ...); None without a
+    celestial axis pair."""
+    split = _split_entries(entries)
+    parts, ctypes, naxes = split
+    axes = _celestial_axes([ctypes.get(i + 1, "") for i in range(max(ctypes, default=0))])
+    extras = {e[0] for e in entries if e[0][:2] in _EXTRA_PREFIXES and _EXTRA_KEY.fullmatch(e[0])}
+    sky_ct = [ctypes.get(a + 1, "").upper() for a in axes] if axes else []
+    why = (_astropy_reason(ctypes, axes, extras)
+           if extras or any(c[-4:] in ("-SIP", "-TNX", "-ZPX") for c in sky_ct) else "")
+    if axes is None:
+        if not why.startswith("DSS"):  # a DSS plate solution needs no CTYPE
+            return None
+        axes = [0, 1]
+    if any(c.endswith("-TAB") for c in sky_ct):
+        raise FootprintError("-TAB sky coordinates are tabulated in a table extension: no footprint "
+                             "from the header alone")
+    if not why and sky_ct and sky_ct[0].endswith("-TAN") and _scamp_tan(ctypes, axes, parts):
+        why = "TPV written as TAN (SCAMP before 2012)"
+    if why:
+        return (*_astropy_sky(entries, parts, axes, naxes, why), "astropy: " + why)
+    got = _celestial_from_entries(entries, split, axes)
+    return None if got is None else (*got, "wcslib")
+
+
+# ------------------------------------------------------------------------ celestial frames
+
+#: Native frames stored without conversion.  FK5 J2000 and ICRS differ by the frame bias,
+#: at most 0.03 arcsec on the sky: within the index's 0.1 arcsec promise.
+AS_ICRS = ("icrs", "fk5 J2000")
+
+
+def _equinox_text(letter: str, eq: float) -> str:
+    return f"{letter}{eq:.0f}" if abs(eq - round(eq)) < 5e-4 else f"{letter}{eq:.3f}".rstrip("0")
+
+
+def _besselian(mjd: float) -> float:
+    return 1900.0 + (mjd + 2400000.5 - 2415020.31352) / 365.242198781
+
+
+def frame_key(ctype: str, radesys: str = "", equinox=None, mjdobs=None) -> tuple:
+    """``(text, system, equinox, epoch)`` of a celestial frame, from the longitude axis' CTYPE
+    and RADESYS / EQUINOX / MJD-OBS, with the defaults of the FITS standard (wcslib's):
+    RA/DEC with neither RADESYS nor EQUINOX is ICRS, EQUINOX < 1984 alone means FK4, EQUINOX
+    >= 1984 alone FK5; FK5 defaults to J2000, FK4 to B1950.
+
+    ``epoch`` (Besselian year of MJD-OBS/DATE-OBS) is kept for FK4 only, where the epoch of
+    observation moves a position (0.15 arcsec for an observation of 1980); without it the
+    epoch is the equinox, as in astropy.  Ecliptic coordinates (ELON/ELAT) are the mean
+    ecliptic and equinox of EQUINOX (default J2000), without aberration: astropy's
+    ``BarycentricMeanEcliptic`` (which, for directions without a distance, is a rotation of
+    ICRS).  Raises :class:`FootprintError` for a frame sfng cannot convert to ICRS (GAPPT,
+    solar-system and terrestrial frames).
+    """
+    base = str(ctype).split("-")[0].strip().upper()
+    eq = None
+    try:
+        if equinox is not None and math.isfinite(float(equinox)):
+            eq = float(equinox)
+    except (TypeError, ValueError):
+        eq = None
+    if base == "RA":
+        system = str(radesys or "").strip().upper()
+        if not system:
+            system = "ICRS" if eq is None else ("FK4" if eq < 1984.0 else "FK5")
+        if system == "ICRS":
+            return ("icrs", "icrs", None, None)
+        if system == "FK5":
+            eq = 2000.0 if eq is None else eq
+            return (f"fk5 {_equinox_text('J', eq)}", "fk5", eq, None)
+        if system in ("FK4", "FK4-NO-E"):
+            eq = 1950.0 if eq is None else eq
+            epoch = None
+            try:
+                if mjdobs is not None and math.isfinite(float(mjdobs)):
+                    epoch = round(_besselian(float(mjdobs)), 3)
+            except (TypeError, ValueError):
+                epoch = None
+            return (f"{system.lower()} {_equinox_text('B', eq)}", system.lower(), eq, epoch)
+        raise FootprintError(f"RADESYS = {system!r}: sfng converts ICRS, FK5 and FK4 positions to "
+                             f"ICRS, not this frame")
+    if base == "GLON":
+        return ("galactic", "galactic", None, None)
+    if base == "SLON":
+        return ("supergalactic", "supergalactic", None, None)
+    if base == "ELON":
+        eq = 2000.0 if eq is None else eq
+        return (f"ecliptic {_equinox_text('J' if eq >= 1984.0 else 'B', eq)}", "ecliptic", eq, None)
+    raise FootprintError(f"celestial axes {base or '?'}: not a sky frame sfng converts to ICRS "
+                         f"(equatorial, galactic, ecliptic and supergalactic are)")
+
+
+def _frame_of(sky) -> tuple:
+    """The :func:`frame_key` of a parsed celestial WCS (wcslib's values after ``set``)."""
+    w = getattr(sky, "wcsprm", sky)
+    try:
+        mjd = w.mjdobs
+    except AttributeError:
+        mjd = None
+    return frame_key(w.ctype[w.lng], w.radesys, w.equinox, mjd)
+
+
+def _astropy_frame(key):
+    from astropy.coordinates import (FK4, FK5, BarycentricMeanEcliptic, FK4NoETerms, Galactic,
+                                     Supergalactic)
+    from astropy.time import Time
+
+    _, system, eq, epoch = key
+    if system == "fk5":
+        return FK5(equinox=Time(eq, format="jyear"))
+    if system in ("fk4", "fk4-no-e"):
+        kw = {"equinox": Time(eq, format="byear")}
+        if epoch is not None:
+            kw["obstime"] = Time(epoch, format="byear")
+        return (FK4 if system == "fk4" else FK4NoETerms)(**kw)
+    if system == "galactic":
+        return Galactic()
+    if system == "supergalactic":
+        return Supergalactic()
+    if system == "ecliptic":
+        return BarycentricMeanEcliptic(equinox=Time(eq, format="jyear" if eq >= 1984.0 else "byear"))
+    raise FootprintError(f"no conversion to ICRS for frame {key[0]!r}")
+
+
+@functools.lru_cache(maxsize=64)
+def _rotation(key):
+    """The 3x3 matrix taking unit vectors of frame ``key`` to ICRS (``v @ M``), or None when the
+    transformation is not a rotation to 0.2 mas (FK4: the E-terms of aberration)."""
+    from astropy.coordinates import SkyCoord
+
+    rng = np.random.default_rng(20240612)
+    v = rng.normal(size=(64, 3))
+    v = np.vstack([np.eye(3), -np.eye(3), v / np.linalg.norm(v, axis=1, keepdims=True)])
+    lon, lat = radec(v)
+    c = SkyCoord(lon, lat, unit="deg", frame=_astropy_frame(key)).icrs
+    w = xyz(c.ra.deg, c.dec.deg)
+    m = np.linalg.lstsq(v, w, rcond=None)[0]
+    u, _, vt = np.linalg.svd(m)
+    m = u @ vt
+    if np.max(_angle(v @ m, w)) > 1e-9:
+        return None
+    m.flags.writeable = False
+    return m
+
+
+def to_icrs(key, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+    """``(ra, dec)`` in ICRS (degrees, RA in [0, 360)) of positions in frame ``key`` (a
+    :func:`frame_key`), vectorised: one rotation (cached per frame) or one astropy call."""
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    if key[0] in AS_ICRS:
+        ra = lon % 360.0
+        return np.where(ra >= 360.0, 0.0, ra), lat
+    m = _rotation(key)
+    if m is not None:
+        return radec(xyz(lon, lat) @ m)
+    from astropy.coordinates import SkyCoord
+
+    c = SkyCoord(lon, lat, unit="deg", frame=_astropy_frame(key)).icrs
+    ra = c.ra.deg % 360.0
+    return np.where(ra >= 360.0, 0.0, ra), np.asarray(c.dec.deg, dtype=float)
+
+
+# ----------------------------------------------------------------------------- outline
 
 def _celestial_axes(ctypes) -> list[int] | None:
     """0-based indices of the (longitude, latitude) axes, in axis order, from CTYPEn."""
@@ -436,9 +738,65 @@ def _edges_pixels(n1: int, n2: int, k: int) -> np.ndarray:
     return np.concatenate([np.column_stack(s) for s in sides])
 
 
+#: Points per image axis of the grid that checks a large outline (corners and edges included).
+GRID = 33
+#: Outlines larger than this (bounding radius, degrees), partial ones, and ones whose bounding
+#: cap comes within a degree of a pole are checked against the grid.
+CHECK_RADIUS = 30.0
+
+
+@functools.lru_cache(maxsize=64)
+def _grid_pixels(n1: int, n2: int) -> np.ndarray:
+    """``(GRID * GRID, 2)`` 0-based pixels, index ``i * GRID + j`` = (i-th along axis 1, j-th
+    along axis 2), from edge-pixel centre to edge-pixel centre (read-only)."""
+    f = np.linspace(0.0, 1.0, GRID)
+    x, y = np.meshgrid(f * (n1 - 1.0), f * (n2 - 1.0), indexing="ij")
+    out = np.column_stack([x.ravel(), y.ravel()])
+    out.flags.writeable = False
+    return out
+
+
+def _field_cap(sky, key, n1, n2, centre, poly):
+    """Check an outline against a grid of pixels: ``(True, centre, radius)`` when it does not
+    bound the field (all-sky, more than a hemisphere, edges off the sky, a pole-spanning map
+    whose edges are no polygon), where ``radius`` bounds every pixel about ``centre`` (180 for
+    the whole sky); ``(False, centre, None)`` when the polygon ``poly`` is right.
+
+    ``centre``: the central pixel's unit vector (None off the sky); ``poly``: the outline's
+    unit vectors (None when there is none)."""
+    try:
+        res = sky.p2s(_grid_pixels(n1, n2), 0)
+    except Exception as exc:  # noqa: BLE001 - invalid pixels raise in some wcslib versions
+        raise FootprintError(f"celestial WCS cannot map the image: {exc}") from None
+    world = res["world"]
+    lon = np.array(world[:, sky.lng], dtype=float)
+    lat = np.array(world[:, sky.lat], dtype=float)
+    with np.errstate(invalid="ignore"):
+        ok = (np.asarray(res["stat"]) == 0) & np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90.0)
+    if not ok.any():
+        raise FootprintError("no pixel of the image maps onto the sky")
+    lon[ok], lat[ok] = to_icrs(key, lon[ok], lat[ok])
+    v = xyz(np.where(ok, lon, 0.0), np.where(ok, lat, 0.0))
+    grid, good = v.reshape(GRID, GRID, 3), ok.reshape(GRID, GRID)
+    if poly is not None and good.all() and len(poly) >= 3:
+        pc = _unit(poly.sum(axis=0))
+        if np.all(np.isfinite(pc)) and np.degrees(_angle(poly, pc).max()) <= MAX_RADIUS:
+            if _inside(poly, grid[1:-1, 1:-1].reshape(-1, 3)).all():
+                return False, centre, None
+    if centre is None:
+        c = _unit(v[ok].sum(axis=0))
+        centre = c if np.all(np.isfinite(c)) and np.linalg.norm(v[ok].sum(axis=0)) > 1e-6 else v[ok][0]
+    # every pixel lies within one grid step of a grid point (a conservative margin)
+    steps = [_angle(grid[1:], grid[:-1])[good[1:] & good[:-1]],
+             _angle(grid[:, 1:], grid[:, :-1])[good[:, 1:] & good[:, :-1]]]
+    step = max((s.max() for s in steps if s.size), default=math.pi)
+    radius = math.degrees(float(_angle(v[ok], centre).max()) + float(step))
+    return True, centre, (180.0 if radius >= 179.0 else radius)
+
+
 def outline(header, samples_per_edge: int = SAMPLES_PER_EDGE,
             tolerance_arcsec: float = TOLERANCE_ARCSEC) -> Footprint | None:
-    """The sky outline of an image or cube from its celestial WCS.
+    """The sky outline of an image or cube from its celestial WCS, in ICRS.
 
     Parameters
     ----------
@@ -453,14 +811,19 @@ def outline(header, samples_per_edge: int = SAMPLES_PER_EDGE,
     -------
     Footprint or None
         None when the header has no celestial axis pair (a spectrum table, a 1-D spectrum).
+        Its ``kind`` is ``"polygon"`` (the usual outline), ``"cap"`` (a field no polygon of
+        great-circle edges can outline: all-sky, more than a hemisphere; no vertices, the
+        bounding cap ``centre``/``radius`` stands for it) or ``"centre"`` (the header declares
+        no image size: no vertices, ``centre`` is the reference point CRVAL).  Positions are
+        converted from the header's frame (``frame``) to ICRS.
 
     Raises
     ------
     FootprintError
-        The celestial WCS is broken (singular matrix, unknown projection) or fewer than three
-        edge samples map onto the sky.
+        The celestial WCS is broken (singular matrix, unknown projection), its frame cannot be
+        converted to ICRS, or no pixel maps onto the sky.
     """
-    entries = _wcs_entries(header)
+    entries = _dated(_wcs_entries(header))
     k, tol = max(1, int(samples_per_edge)), float(tolerance_arcsec)
     try:
         hash(entries)
@@ -469,14 +832,35 @@ def outline(header, samples_per_edge: int = SAMPLES_PER_EDGE,
     return _outline(entries, k, tol)
 
 
+def _dated(entries: tuple) -> tuple:
+    """``entries`` without DATE-OBS/MJD-OBS unless the frame may be FK4, the one frame where
+    the epoch of observation changes a position (so the products of other frames share one
+    cached outline whatever their dates)."""
+    if not any(e[0] in ("DATE-OBS", "MJD-OBS") for e in entries):
+        return entries
+    values = {e[0]: _entry_value(e[1], e[2]) for e in entries
+              if e[0] in ("RADESYS", "RADECSYS", "EQUINOX", "EPOCH")}
+    system = str(values.get("RADESYS", values.get("RADECSYS", "")) or "").strip().upper()
+    try:
+        eq = float(values.get("EQUINOX", values.get("EPOCH", 2000.0)))
+    except (TypeError, ValueError):
+        eq = 2000.0
+    if system.startswith("FK4") or (not system and eq < 1984.0):
+        return entries
+    return tuple(e for e in entries if e[0] not in ("DATE-OBS", "MJD-OBS"))
+
+
 @functools.lru_cache(maxsize=1024)
 def _outline(entries: tuple, k: int, tolerance_arcsec: float) -> Footprint | None:
     # cached on the WCS cards: the products of one observation (cube, moments, noise)
     # share their celestial WCS, and a survey often repeats one grid
-    got = _celestial_from_entries(entries)
+    got = _sky_of(entries)
     if got is None:
         return None
-    cel, n1, n2 = got
+    cel, n1, n2, method = got
+    key = _frame_of(cel)
+    if n1 < 1 or n2 < 1:
+        return _centre_only(cel, key, method)
     m = 4 * k
     try:
         res = cel.p2s(_sample_pixels(n1, n2, k), 0)
@@ -491,6 +875,12 @@ def _outline(entries: tuple, k: int, tolerance_arcsec: float) -> Footprint | Non
     # a linear (projection-less) RA/DEC pair can run past the pole: such samples are off the sky
     ok = [s == 0 and isfinite(a) and isfinite(d) and -90.0 <= d <= 90.0
           for s, a, d in zip(stat, lons, lats)]
+    if key[0] not in AS_ICRS:  # one call for every sample on the sky
+        good = [i for i, g in enumerate(ok) if g]
+        if good:
+            ra_c, dec_c = to_icrs(key, [lons[i] for i in good], [lats[i] for i in good])
+            for i, a, d in zip(good, ra_c.tolist(), dec_c.tolist()):
+                lons[i], lats[i] = a, d
     vec = []
     for a, d, good in zip(lons, lats, ok):
         if good:
@@ -500,8 +890,14 @@ def _outline(entries: tuple, k: int, tolerance_arcsec: float) -> Footprint | Non
             vec.append(None)
     n_ok = sum(ok[:m])
     partial = n_ok < m
-    if n_ok < 3:
-        raise FootprintError(f"only {n_ok} of {m} edge samples lie on the sky")
+    width = math.degrees(_angle3(vec[m + 1], vec[m + 2])) * 60.0 if ok[m + 1] and ok[m + 2] else math.nan
+    height = math.degrees(_angle3(vec[m + 3], vec[m + 4])) * 60.0 if ok[m + 3] and ok[m + 4] else math.nan
+    common = {"width_arcmin": width, "height_arcmin": height, "partial": partial, "frame": key[0],
+              "method": method}
+    if n_ok < 3:  # no polygon from the edges: an all-sky map whose corners are off the sky ...
+        c = np.array(vec[m]) if ok[m] else None
+        _, c, radius = _field_cap(cel, key, n1, n2, c, None)
+        return _cap_footprint(c, radius, common)
 
     keep = [False] * m
     sin_tol = sin(rad(tolerance_arcsec / 3600.0))
@@ -534,15 +930,40 @@ def _outline(entries: tuple, k: int, tolerance_arcsec: float) -> Footprint | Non
         cra = _wrap(math.degrees(math.atan2(c[1], c[0])))
         cdec = math.degrees(math.atan2(c[2], math.hypot(c[0], c[1])))
     radius = math.degrees(max(_angle3(vec[i], c) for i in idx))
-    # widths between the mid-points of opposite edges (through the field, not along an edge)
-    width = math.degrees(_angle3(vec[m + 1], vec[m + 2])) * 60.0 if ok[m + 1] and ok[m + 2] else math.nan
-    height = math.degrees(_angle3(vec[m + 3], vec[m + 4])) * 60.0 if ok[m + 3] and ok[m + 4] else math.nan
+    if partial or radius > CHECK_RADIUS or abs(cdec) + radius > 89.0:
+        wide, cv, cap_radius = _field_cap(cel, key, n1, n2, np.array(vec[m]) if ok[m] else None,
+                                          np.array([vec[i] for i in idx]))
+        if wide:
+            return _cap_footprint(cv, cap_radius, common)
     ra = np.array([_wrap(lons[i]) for i in idx])
     dec = np.array([lats[i] for i in idx])
     ra.flags.writeable = dec.flags.writeable = False  # shared through the cache
     return Footprint(ra=ra, dec=dec, centre=(cra, cdec), radius=radius,
-                     size_arcmin=2.0 * radius * 60.0, width_arcmin=width, height_arcmin=height,
-                     partial=partial)
+                     size_arcmin=2.0 * radius * 60.0, **common)
+
+
+_EMPTY = np.zeros(0)
+_EMPTY.flags.writeable = False
+
+
+def _cap_footprint(c, radius, common) -> Footprint:
+    ra, dec = radec(np.asarray(c, dtype=float))
+    return Footprint(ra=_EMPTY, dec=_EMPTY, centre=(float(ra), float(dec)), radius=float(radius),
+                     size_arcmin=2.0 * float(radius) * 60.0, kind="cap", **common)
+
+
+def _centre_only(cel, key, method) -> Footprint:
+    """No image size: the reference point (CRVAL, in ICRS) when it is a point of the sky."""
+    w = getattr(cel, "wcsprm", cel)
+    lon, lat = float(w.crval[w.lng]), float(w.crval[w.lat])
+    if math.isfinite(lon) and math.isfinite(lat) and abs(lat) <= 90.0:
+        ra, dec = to_icrs(key, [lon], [lat])
+        centre = (float(ra[0]), float(dec[0]))
+    else:
+        centre = (math.nan, math.nan)
+    return Footprint(ra=_EMPTY, dec=_EMPTY, centre=centre, radius=math.nan, size_arcmin=math.nan,
+                     width_arcmin=math.nan, height_arcmin=math.nan, frame=key[0], method=method,
+                     kind="centre")
 
 
 def _wrap(ra: float) -> float:
@@ -814,6 +1235,37 @@ def cap_prefilter(ra, dec, radius, qra, qdec, qradius) -> np.ndarray:
         lim_i = lim if np.ndim(lim) == 0 else lim[idx]
         out[idx] = sep <= np.radians(lim_i)
     return out
+
+
+def _caps(cra, cdec, radius):
+    c = xyz(np.atleast_1d(np.asarray(cra, dtype=float)), np.atleast_1d(np.asarray(cdec, dtype=float)))
+    r = np.atleast_1d(np.asarray(radius, dtype=float))
+    return c, np.where(np.isfinite(r), r, 180.0)   # unknown size: the whole sky (never dropped)
+
+
+def caps_contain_point(cra, cdec, radius, ra, dec) -> np.ndarray:
+    """For each cap (centre, radius in degrees): does it contain the point?  The footprints
+    too wide for a polygon (the index's wide flag) are tested by their cap: conservative,
+    exact for the whole sky."""
+    c, r = _caps(cra, cdec, radius)
+    return np.degrees(_angle(c, xyz(ra, dec))) <= r * (1 + 1e-9) + 1e-9
+
+
+def caps_overlap_cone(cra, cdec, radius, ra, dec, qradius) -> np.ndarray:
+    """For each cap: does it overlap the cone (ra, dec, qradius degrees)?"""
+    c, r = _caps(cra, cdec, radius)
+    return np.degrees(_angle(c, xyz(ra, dec))) <= (r + qradius) * (1 + 1e-9) + 1e-9
+
+
+def caps_overlap_polygon(cra, cdec, radius, poly_ra, poly_dec) -> np.ndarray:
+    """For each cap: does it overlap the polygon?  (Its centre is inside, or an edge of the
+    polygon passes within its radius: right for a cap of any radius.)"""
+    P = _poly_xyz(poly_ra, poly_dec)
+    _check(P)
+    c, r = _caps(cra, cdec, radius)
+    inside = _inside(P, c)
+    d = _arc_distance(c[:, None, :], P[None, :, :], np.roll(P, -1, axis=0)[None, :, :]).min(axis=1)
+    return inside | (np.degrees(d) <= r * (1 + 1e-9) + 1e-9)
 
 
 def _rows(foot_ra, foot_dec, foot_n=None):

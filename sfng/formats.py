@@ -20,6 +20,9 @@ hook                   question
 ``name_galaxy(p, r)``  The galaxy of a product whose file name carries no NED name, as a
                        :class:`Naming` (``r``: a :class:`sfng.ned.Resolver`); None: generic
                        naming (OBJECT, file name, NED).  Raises :class:`NamingError`.
+``identify(p, row)``   The names or identifiers of the galaxy a product (``row``: one of its
+                       index rows, or None) shows, best first, looked up in the store's NED
+                       cache (MaNGA: ``MaNGA <MANGAID>``); None: generic (OBJECT, file name).
 ``science_hdu(p)``     The HDU (index or EXTNAME) whose header the minimum FITS rules judge;
                        None: the first HDU holding data.
 ``header_defaults``    Cards the file means in its own convention (MaNGA's RFWHM as the beam),
@@ -101,6 +104,18 @@ class Format:
         """The product's galaxy as a :class:`Naming`, asked when ingest renames by NED
         (``resolver``: a :class:`sfng.ned.Resolver`); raises :class:`NamingError`.  Default:
         None, the generic rules (OBJECT, file name, NED)."""
+        return None
+
+    def identify(self, path, row=None) -> list[str] | None:
+        """The names or identifiers the galaxy of a product of mine is known by, best first; the
+        index and ``sfng links bygalaxy`` look each up in the store's NED cache and overrides
+        (offline), so give the key your :meth:`name_galaxy` records there (MaNGA: ``MaNGA
+        <MANGAID>``).  ``row``: the index row being identified (a dict of
+        ``sfng.index.schema.FILES_COLUMNS`` values, at least ``path``, ``locator``, ``object``,
+        ``extra``), or None when the caller has none (read what you need from the file).
+        A list, even empty, replaces the generic sources (OBJECT, a survey-style file name);
+        the file name's NED prefix and the manifest still come first (:mod:`sfng.identity`).
+        Default: None, the generic sources."""
         return None
 
     def science_hdu(self, path) -> int | str | None:

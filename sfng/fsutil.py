@@ -4,14 +4,25 @@ Every write in the store goes through here: data are written to a temporary name
 destination folder (same file system, so the final ``rename`` is atomic), fsynced, checked,
 then renamed.  A kill -9 at any point leaves either no file or a complete one under the
 final name; stray temporaries carry the :data:`TMP_PREFIX` so that a rerun can clean them.
+
+Temporary names are ``.sfng-tmp-<pid>-<random><suffix>``: the writer's process id says whose
+it is, so that :func:`remove_stale_temporaries` removes only those of dead processes (or, for a
+caller holding the folder's lock, every one).  Landed content is made read-only
+(:func:`make_read_only`, ``chmod a-w`` as git-annex does): nothing edits a store file in place,
+a writer makes a new file and renames it.  :func:`os_error_message` words the OS errors a writer
+meets (permission denied, read-only file system, full disk, file-size limit) for people, and
+:func:`fault_point` is the test-only kill hook of the fault-injection suite (``tests/test_faults.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
-import tempfile
+import threading
+import time
+import uuid
 from pathlib import Path
 
 #: Prefix of every temporary file sfng writes; crawlers skip these names.
@@ -58,17 +69,196 @@ def _umask() -> int:
 _UMASK = _umask()
 
 
+def temp_path(folder, suffix: str = "") -> Path:
+    """A new temporary name in ``folder``: ``.sfng-tmp-<pid>-<random><suffix>`` (not created)."""
+    return Path(folder) / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}{suffix}"
+
+
 def _temp_in(folder: Path):
-    fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=folder)
-    # mkstemp makes the file 0600; a store file must be readable like any file the user creates.
-    os.fchmod(fd, 0o666 & ~_UMASK)
-    return fd, Path(name)
+    """Create a new temporary file in ``folder``; ``(fd, path)``.  Mode 0666 less the umask (a
+    store file must be readable like any file the user creates, not mkstemp's 0600)."""
+    for _ in range(100):
+        tmp = temp_path(folder)
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{folder}: cannot find a free temporary name")
 
 
-def atomic_write_bytes(path, data: bytes, *, overwrite: bool = False) -> Path:
+def temp_owner(name: str) -> int | None:
+    """The process id in a temporary file's name: ``.sfng-tmp-<pid>-...`` (or, the index build's,
+    ``.sfng-tmp-index-<name>-<pid>``); None for a name that carries none."""
+    if not name.startswith(TMP_PREFIX):
+        return None
+    rest = name[len(TMP_PREFIX):]
+    head = rest.split("-", 1)[0]
+    if head.isdigit() and len(head) < 10:
+        return int(head)
+    tail = rest.rsplit("-", 1)[-1]
+    if rest.startswith("index-") and tail.isdigit() and len(tail) < 10:
+        return int(tail)
+    return None
+
+
+def pid_alive(pid: int) -> bool:
+    """Is process ``pid`` running (on this machine)?"""
+    return _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return True
+    return True
+
+
+#: A temporary whose name carries no process id is stale after this many seconds.
+STALE_AFTER = 3600.0
+
+
+def is_stale_temporary(path, *, now: float | None = None) -> bool:
+    """Is ``path`` a temporary file no live sfng process is writing?  Its process is dead, or
+    (a name without a process id) it has not changed for :data:`STALE_AFTER` seconds."""
+    path = Path(path)
+    if not path.name.startswith(TMP_PREFIX):
+        return False
+    pid = temp_owner(path.name)
+    if pid is not None:
+        return pid != os.getpid() and not _alive(pid)
+    try:
+        age = (now or time.time()) - os.lstat(path).st_mtime
+    except OSError:
+        return False
+    return age > STALE_AFTER
+
+
+def remove_stale_temporaries(folder, *, owned: bool = False) -> list[Path]:
+    """Remove the temporaries left in ``folder`` by killed writers; returns those removed.
+
+    ``owned``: the caller holds the lock of every writer of this folder, so every temporary in it
+    is left over (except this process's own).  Otherwise only :func:`is_stale_temporary` ones go.
+    """
+    folder = Path(folder)
+    out = []
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(TMP_PREFIX)]
+    except OSError:
+        return out
+    me = os.getpid()
+    for name in sorted(names):
+        p = folder / name
+        if owned:
+            if temp_owner(name) == me:
+                continue
+        elif not is_stale_temporary(p):
+            continue
+        try:
+            if p.is_dir() and not p.is_symlink():
+                continue
+            p.unlink()
+            out.append(p)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            continue
+    return out
+
+
+def make_read_only(path) -> None:
+    """``chmod a-w`` a landed file (never a link, never the folder)."""
+    st = os.lstat(path)
+    import stat as _stat
+
+    if _stat.S_ISREG(st.st_mode) and st.st_mode & 0o222:
+        os.chmod(path, _stat.S_IMODE(st.st_mode) & ~0o222)
+
+
+def _fchmod_read_only(fd: int) -> None:
+    import stat as _stat
+
+    mode = _stat.S_IMODE(os.fstat(fd).st_mode)
+    os.fchmod(fd, mode & ~0o222)
+
+
+def is_writable_mode(mode: int) -> bool:
+    return bool(mode & 0o222)
+
+
+# -- errors for people -----------------------------------------------------------------------
+
+#: The errno values of "cannot write here": each becomes one clear message, never a traceback.
+WRITE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT,
+                          errno.EFBIG})
+
+
+def os_error_message(exc: OSError, path=None) -> str:
+    """One line for people about an OS error while writing ``path`` (default: the error's file)."""
+    where = path if path is not None else (exc.filename or "")
+    where = f"{where}: " if where else ""
+    e = exc.errno
+    if e == errno.EROFS:
+        return (f"{where}read-only file system; nothing was written (remount the store read-write, "
+                f"or work on a writable copy)")
+    if e in (errno.EACCES, errno.EPERM):
+        return f"{where}permission denied; nothing was written (check who owns it and its mode)"
+    if e == errno.ENOSPC:
+        return f"{where}no space left on the device; nothing was written under its name (free space and rerun)"
+    if e == errno.EDQUOT:
+        return f"{where}disk quota exceeded; nothing was written under its name (rerun when there is room)"
+    if e == errno.EFBIG:
+        return (f"{where}file too large for the file system or the file-size limit (ulimit -f); "
+                f"nothing was written under its name")
+    return f"{where}{exc.strerror or exc}"
+
+
+# -- the test-only fault hook ----------------------------------------------------------------
+
+#: Environment variables of the fault-injection suite (tests only; never set them otherwise):
+#: ``SFNG_FAULT_KILL_AT=N`` makes the process SIGKILL itself at its N-th fault point (every journal
+#: record and every step of the writers here), ``SFNG_FAULT_LOG=FILE`` appends ``N<TAB>step`` per
+#: point (how many points a command has), ``SFNG_FAULT_DELAY=SECONDS`` sleeps at each (widens races).
+FAULT_ENV = ("SFNG_FAULT_KILL_AT", "SFNG_FAULT_LOG", "SFNG_FAULT_DELAY")
+_FAULT = {"pid": None, "n": 0}
+_FAULT_GUARD = threading.Lock()
+
+
+def fault_point(step: str) -> None:
+    """A step of a writer: does nothing unless a ``SFNG_FAULT_*`` variable is set (tests)."""
+    env = os.environ
+    if not ("SFNG_FAULT_KILL_AT" in env or "SFNG_FAULT_LOG" in env or "SFNG_FAULT_DELAY" in env):
+        return
+    with _FAULT_GUARD:
+        if _FAULT["pid"] != os.getpid():  # a forked child counts afresh
+            _FAULT["pid"], _FAULT["n"] = os.getpid(), 0
+        _FAULT["n"] += 1
+        n = _FAULT["n"]
+        log = env.get("SFNG_FAULT_LOG")
+        if log:
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(f"{n}\t{step}\n")
+        delay = env.get("SFNG_FAULT_DELAY")
+        if delay:
+            time.sleep(float(delay))
+        at = env.get("SFNG_FAULT_KILL_AT")
+        if at and at.strip().isdigit() and n == int(at):
+            import signal
+
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def atomic_write_bytes(path, data: bytes, *, overwrite: bool = False, read_only: bool = False) -> Path:
     """Write ``data`` to ``path`` through a temporary file and an atomic rename.
 
-    Raises FileExistsError when ``path`` exists and ``overwrite`` is false.
+    Raises FileExistsError when ``path`` exists and ``overwrite`` is false.  ``read_only``: the
+    file lands without write permission.
     """
     path = Path(path)
     if path.exists() and not overwrite:
@@ -80,13 +270,17 @@ def atomic_write_bytes(path, data: bytes, *, overwrite: bool = False) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+            if read_only:
+                _fchmod_read_only(f.fileno())
+        fault_point(f"write {path.name}: temporary written")
         place_temp(tmp, path, overwrite=overwrite)
     fsync_dir(path.parent)
+    fault_point(f"write {path.name}: renamed")
     return path
 
 
-def atomic_write_text(path, text: str, *, overwrite: bool = False) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
+def atomic_write_text(path, text: str, *, overwrite: bool = False, read_only: bool = False) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite, read_only=read_only)
 
 
 @contextlib.contextmanager
@@ -124,12 +318,13 @@ def _link_no_clobber(tmp: Path, path: Path) -> None:
 
 
 def copy_with_hash(src, dst, *, expected_sha256: str | None = None, overwrite: bool = False,
-                   chunk: int = CHUNK) -> tuple[str, int]:
+                   chunk: int = CHUNK, read_only: bool = False) -> tuple[str, int]:
     """Copy ``src`` to ``dst`` safely, hashing in the same pass.
 
     The copy goes to a temporary file beside ``dst``, is fsynced, re-read to verify its
     SHA-256 against the one computed while reading ``src`` (and ``expected_sha256`` if given),
-    then renamed into place.  Returns ``(sha256 hex, size in bytes)``.
+    then renamed into place (``read_only``: without write permission).  Returns
+    ``(sha256 hex, size in bytes)``.
     """
     src, dst = Path(src), Path(dst)
     if dst.exists() and not overwrite:
@@ -146,12 +341,16 @@ def copy_with_hash(src, dst, *, expected_sha256: str | None = None, overwrite: b
                 size += len(block)
             fout.flush()
             os.fsync(fout.fileno())
+            if read_only:
+                _fchmod_read_only(fout.fileno())
         digest = h.hexdigest()
         if expected_sha256 and digest != expected_sha256:
             raise OSError(f"{src}: checksum {digest} differs from the expected {expected_sha256}")
         written = sha256_file(tmp)
         if written != digest:
             raise OSError(f"{dst}: the written copy does not match its source (disk error?)")
+        fault_point(f"copy {dst.name}: temporary written and verified")
         place_temp(tmp, dst, overwrite=overwrite)
     fsync_dir(dst.parent)
+    fault_point(f"copy {dst.name}: renamed")
     return digest, size

@@ -2,21 +2,30 @@
 
 Columns (an ECSV file: plain text with a typed YAML header, readable by astropy and by eye):
 
-========  ======  ==========================================================
-name      str     NED preferred name, as the store's files are named
-aliases   str     other names separated by ``;`` (``NGC 628;NGC 0628;M74``)
-ra, dec   float   J2000 position in degrees (NaN unknown)
-dist      float   adopted distance in Mpc (NaN unknown)
-dist_src  str     where the distance comes from (a reference)
-========  ======  ==========================================================
+===========  ======  =======================================================
+name         str     NED preferred name, as the store's files are named
+aliases      str     other names separated by ``;`` (``NGC 628;NGC 0628;M74``)
+ra, dec      float   J2000 position in degrees (NaN unknown)
+dist         float   adopted distance in Mpc (NaN unknown)
+dist_src     str     where the distance comes from (a reference)
+dist_method  str     how it was measured: TRGB, Cepheid, SBF, TF, group, hubble-flow, ...
+dist_origin  str     who set it: ``hand`` (``galaxies set``/``import``: never overwritten) or
+                     the ``galaxies fill`` source (``table``, ``ungc``, ``cf3``, ``hubble-flow``)
+redshift     float   heliocentric redshift (from the NED cache; NaN unknown)
+===========  ======  =======================================================
 
 The index copies it into its GALAXIES HDU, so distances are queryable from the index alone
 (use case 1: "galaxies within 15 Mpc").  ``sfng galaxies import FILE`` merges a CSV, FITS or
-ECSV table into it; ``sfng galaxies set NAME --dist 9.9`` edits one row.
+ECSV table into it; ``sfng galaxies set NAME --dist 9.9`` edits one row; ``sfng galaxies fill``
+(:mod:`sfng.distances`) gives every galaxy of the store a distance that is not hand-set.
+
+The last three columns came later: a table written before them reads as before (a distance it
+holds counts as hand-set), and an older sfng reading a newer table ignores them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from dataclasses import dataclass, field, replace
@@ -26,7 +35,10 @@ from .errors import SfngError
 from .fsutil import atomic_write_text
 
 TABLE = "tables/galaxies.ecsv"
-COLUMNS = ("name", "aliases", "ra", "dec", "dist", "dist_src")
+COLUMNS = ("name", "aliases", "ra", "dec", "dist", "dist_src", "dist_method", "dist_origin", "redshift")
+#: ``dist_origin`` of a value a person gave (``galaxies set``, ``galaxies import``): never replaced
+#: by ``galaxies fill``.  Every other origin is a source ``galaxies fill`` used.
+HAND = "hand"
 #: Accepted column names when importing (case-insensitive), first match wins.
 SYNONYMS = {
     "name": ("name", "ned_name", "galaxy", "object", "objname", "ned name"),
@@ -35,13 +47,17 @@ SYNONYMS = {
     "dec": ("dec", "dec_deg", "dej2000", "_dej2000", "decj2000"),
     "dist": ("dist", "dist_mpc", "distance", "d_mpc", "d"),
     "dist_src": ("dist_src", "dist_source", "dist_ref", "distance_ref", "ref_dist", "dist_method"),
+    "dist_method": ("dist_method", "method"),
+    "dist_origin": ("dist_origin",),
+    "redshift": ("redshift",),
 }
 NAN = float("nan")
 
 
 @dataclass
 class Galaxy:
-    """A galaxy: NED name, aliases, position (deg), distance (Mpc) and its source."""
+    """A galaxy: NED name, aliases, position (deg), distance (Mpc), its source, method and origin
+    (``hand`` or the ``galaxies fill`` source; empty with a distance means hand-set), redshift."""
 
     name: str
     aliases: tuple = ()
@@ -49,13 +65,30 @@ class Galaxy:
     dec: float = NAN
     dist: float = NAN
     dist_src: str = ""
+    dist_method: str = ""
+    dist_origin: str = ""
+    redshift: float = NAN
 
     def names(self) -> tuple:
         return (self.name, *self.aliases)
 
+    @property
+    def origin(self) -> str:
+        """Who set the distance: ``hand``, a ``galaxies fill`` source, or '' (no distance)."""
+        if _nan(self.dist):
+            return ""
+        return self.dist_origin or HAND
+
+    @property
+    def hand_set(self) -> bool:
+        """A distance a person gave (``galaxies fill`` never replaces it)."""
+        return self.origin == HAND
+
     def as_dict(self) -> dict:
         return {"name": self.name, "aliases": list(self.aliases), "ra": _none(self.ra),
-                "dec": _none(self.dec), "dist": _none(self.dist), "dist_src": self.dist_src}
+                "dec": _none(self.dec), "dist": _none(self.dist), "dist_src": self.dist_src,
+                "dist_method": self.dist_method, "dist_origin": self.origin,
+                "redshift": _none(self.redshift)}
 
 
 def _none(x):
@@ -94,21 +127,41 @@ class GalaxyTable:
 
     def upsert(self, new: Galaxy) -> str:
         """Add ``new`` or merge it into the galaxy it names; returns added/updated/unchanged.
-        Known values are kept unless ``new`` gives a value (NaN and '' mean "not given")."""
+        Known values are kept unless ``new`` gives a value (NaN and '' mean "not given").  A
+        distance ``new`` gives is hand-set unless ``new.dist_origin`` says otherwise; replacing
+        a distance ``galaxies fill`` set drops that fill's source and method with it."""
+        new = _settled(new)
         old = self.find(new.name) or next((self.find(a) for a in new.aliases if self.find(a)), None)
         if old is None:
             self.galaxies.append(new)
             self._reindex()
             return "added"
-        merged = replace(
+        if _nan(new.dist):
+            dist, src = old.dist, new.dist_src or old.dist_src
+            method = new.dist_method or old.dist_method
+            # a person naming the source or method of a filled distance adopts it: hand-set now
+            edited = bool(new.dist_src or new.dist_method) and new.dist_origin in ("", HAND)
+            origin = HAND if edited and not _nan(old.dist) else old.dist_origin
+        elif not old.hand_set:
+            dist, src, method, origin = new.dist, new.dist_src, new.dist_method, new.dist_origin
+        else:
+            dist, src, origin = new.dist, new.dist_src or old.dist_src, new.dist_origin
+            method = new.dist_method or ("" if new.dist_src else old.dist_method)
+        merged = _settled(replace(
             old,
             aliases=tuple(dict.fromkeys([*old.aliases, *(a for a in (new.name, *new.aliases)
                                                           if name_key(a) != name_key(old.name))])),
             ra=old.ra if _nan(new.ra) else new.ra, dec=old.dec if _nan(new.dec) else new.dec,
-            dist=old.dist if _nan(new.dist) else new.dist, dist_src=new.dist_src or old.dist_src)
-        if merged == old:
+            dist=dist, dist_src=src, dist_method=method, dist_origin=origin,
+            redshift=old.redshift if _nan(new.redshift) else new.redshift))
+        return self.replace(old, merged)
+
+    def replace(self, old: Galaxy, new: Galaxy) -> str:
+        """Put ``new`` in the place of ``old`` (a row of this table); updated/unchanged."""
+        new = _settled(new)
+        if new == old:
             return "unchanged"
-        self.galaxies[self.galaxies.index(old)] = merged
+        self.galaxies[self.galaxies.index(old)] = new
         self._reindex()
         return "updated"
 
@@ -123,8 +176,36 @@ def _nan(x) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
 
 
+def _settled(g: Galaxy) -> Galaxy:
+    """``g`` with ``dist_origin`` stated: ``hand`` for a distance of unknown origin, '' for none."""
+    origin = g.origin
+    return g if origin == g.dist_origin else replace(g, dist_origin=origin)
+
+
 def table_path(store) -> Path:
     return Path(store.root) / TABLE
+
+
+@contextlib.contextmanager
+def table_lock(store=None, path=None):
+    """Hold the galaxy table for a read-merge-write (``galaxies set``, ``import`` and ``fill`` at
+    once never lose each other's rows; readers need no lock: the file is replaced atomically).
+    The store's one lock (:class:`sfng.journal.Lock`), waiting up to ``journal.TABLE_WAIT`` seconds
+    for another writer to finish; temporaries of killed writers in the table's folder are removed."""
+    from .fsutil import fault_point, remove_stale_temporaries
+    from .journal import TABLE_WAIT, Lock, state_dir
+
+    path = Path(path) if path is not None else table_path(store)
+    if store is not None:
+        lock = state_dir(store.root, "locks") / "galaxies.lock"
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = path.parent / f".{path.name}.lock"
+    with Lock(lock, f"the galaxy table {path.name}", wait=TABLE_WAIT):
+        if path.parent.is_dir():
+            remove_stale_temporaries(path.parent)
+        fault_point("galaxies: locked")
+        yield
 
 
 def read_galaxies(store=None, path=None) -> GalaxyTable:
@@ -143,13 +224,18 @@ def write_galaxies(table: GalaxyTable, store=None, path=None) -> Path:
 
     path = Path(path) if path is not None else table_path(store)
     gals = sorted(table.galaxies, key=lambda g: name_key(g.name))
-    t = Table(rows=[(g.name, ";".join(g.aliases), g.ra, g.dec, g.dist, g.dist_src) for g in gals],
-              names=COLUMNS, dtype=(str, str, float, float, float, str))
+    t = Table(rows=[(g.name, ";".join(g.aliases), g.ra, g.dec, g.dist, g.dist_src, g.dist_method,
+                     g.origin, g.redshift) for g in gals],
+              names=COLUMNS, dtype=(str, str, float, float, float, str, str, str, float))
     t["ra"].unit, t["dec"].unit, t["dist"].unit = "deg", "deg", "Mpc"
     t["name"].description = "NED preferred name"
     t["aliases"].description = "other names, ';'-separated"
     t["dist_src"].description = "source of the distance"
-    t.meta["comments"] = ["sfng galaxy table: edit with `sfng galaxies set` / `sfng galaxies import`"]
+    t["dist_method"].description = "how the distance was measured (TRGB, Cepheid, TF, hubble-flow, ...)"
+    t["dist_origin"].description = "hand (set by a person, kept) or the `galaxies fill` source"
+    t["redshift"].description = "heliocentric redshift (NED)"
+    t.meta["comments"] = [("sfng galaxy table: edit with `sfng galaxies set` / `sfng galaxies import`; "
+                           "`sfng galaxies fill` adds distances that are not hand-set")]
     buf = io.StringIO()
     t.write(buf, format="ascii.ecsv")
     atomic_write_text(path, buf.getvalue(), overwrite=True)
@@ -187,10 +273,15 @@ def _rows(t, path) -> list[Galaxy]:
             raise SfngError(f"{path}: row {i} has no galaxy name")
         aliases = tuple(a.strip() for a in re.split(r"[;|]", _text(row[cols["aliases"]]))
                         if a.strip()) if cols["aliases"] else ()
+        dist = _float(row, cols["dist"], path, i)
+        origin = _text(row[cols["dist_origin"]]) if cols["dist_origin"] else ""
         out.append(Galaxy(name=name, aliases=aliases,
                           ra=_float(row, cols["ra"], path, i), dec=_float(row, cols["dec"], path, i),
-                          dist=_float(row, cols["dist"], path, i),
-                          dist_src=_text(row[cols["dist_src"]]) if cols["dist_src"] else ""))
+                          dist=dist,
+                          dist_src=_text(row[cols["dist_src"]]) if cols["dist_src"] else "",
+                          dist_method=_text(row[cols["dist_method"]]) if cols["dist_method"] else "",
+                          dist_origin=(origin or HAND) if not _nan(dist) else "",
+                          redshift=_float(row, cols["redshift"], path, i)))
     return out
 
 
@@ -241,19 +332,21 @@ def import_galaxies(store, source, dry_run: bool = False) -> ImportReport:
 
 
 def merge_galaxies(store, galaxies, source: str = "", dry_run: bool = False) -> ImportReport:
-    table = read_galaxies(store)
-    rep = ImportReport(source=source)
-    for g in galaxies:
-        getattr(rep, table.upsert(g)).append(g.name)
-    if not dry_run and (rep.added or rep.updated or not table_path(store).exists()):
-        write_galaxies(table, store)
-        rep.written = True
+    with contextlib.nullcontext() if dry_run else table_lock(store):
+        table = read_galaxies(store)
+        rep = ImportReport(source=source)
+        for g in galaxies:
+            getattr(rep, table.upsert(g)).append(g.name)
+        if not dry_run and (rep.added or rep.updated or not table_path(store).exists()):
+            write_galaxies(table, store)
+            rep.written = True
     return rep
 
 
 def set_galaxy(store, name: str, *, dist=None, dist_src=None, ra=None, dec=None, aliases=(),
-               dry_run: bool = False) -> tuple[Galaxy, str]:
-    """Create or change one galaxy; returns (the galaxy as it now is, added/updated/unchanged)."""
+               dist_method=None, dry_run: bool = False) -> tuple[Galaxy, str]:
+    """Create or change one galaxy; returns (the galaxy as it now is, added/updated/unchanged).
+    A distance given here is hand-set: ``galaxies fill`` never replaces it."""
     for what, v in (("--dist", dist), ("--ra", ra), ("--dec", dec)):
         if v is not None and not math.isfinite(v):
             raise SfngError(f"{what} must be a finite number, not {v}")
@@ -261,13 +354,15 @@ def set_galaxy(store, name: str, *, dist=None, dist_src=None, ra=None, dec=None,
         raise SfngError(f"--dist must be a positive distance in Mpc, not {dist}")
     if dec is not None and not -90 <= dec <= 90:
         raise SfngError(f"--dec must be within -90..90 degrees, not {dec}")
-    table = read_galaxies(store)
     g = Galaxy(name=name.strip(), aliases=tuple(aliases),
                ra=NAN if ra is None else float(ra) % 360.0, dec=NAN if dec is None else float(dec),
-               dist=NAN if dist is None else float(dist), dist_src=dist_src or "")
+               dist=NAN if dist is None else float(dist), dist_src=dist_src or "",
+               dist_method=dist_method or "", dist_origin=HAND if dist is not None else "")
     if not g.name:
         raise SfngError("a galaxy needs a name")
-    what = table.upsert(g)
-    if what != "unchanged" and not dry_run:
-        write_galaxies(table, store)
+    with contextlib.nullcontext() if dry_run else table_lock(store):
+        table = read_galaxies(store)
+        what = table.upsert(g)
+        if what != "unchanged" and not dry_run:
+            write_galaxies(table, store)
     return table.find(g.name), what

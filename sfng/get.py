@@ -108,6 +108,7 @@ def get_files(result, store, dest, *, link: bool = False, dry_run: bool = False,
     paths = list(dict.fromkeys(result.paths()))           # one file may hold several rows
     index_sha = dict(zip(result.column("path"), result.column("sha256")))
     manifests: dict = {}
+    unsafe: dict = {}   # folder -> why nothing may be written there (a link in the way), or None
     fetched_by_folder: dict = {}
     total = len(paths)
     for n, path in enumerate(paths, start=1):
@@ -126,6 +127,11 @@ def get_files(result, store, dest, *, link: bool = False, dry_run: bool = False,
             report.warnings.append((path, "the index's SHA-256 differs from the manifest's (stale "
                                           "index?); verified against the manifest"))
         target = dest / rel
+        if folder not in unsafe:
+            unsafe[folder] = _link_in_the_way(dest, folder)
+        if unsafe[folder]:
+            report.failed.append((path, unsafe[folder]))
+            continue
         if not src.is_file():
             report.failed.append((path, f"missing in the store ({src})"))
             continue
@@ -174,6 +180,28 @@ def get_files(result, store, dest, *, link: bool = False, dry_run: bool = False,
         for folder in {PurePosixPath(p).parent for p, _ in report.planned}:
             report.readmes.append((str(folder / f"{folder.name}_README.txt"), "would copy"))
     return report
+
+
+def _link_in_the_way(dest: Path, folder: PurePosixPath) -> str | None:
+    """Why files may not be written into ``dest/folder``: a component below ``dest`` that is a
+    symbolic link (it would lead the files, README and manifest out of ``dest``) or not a folder."""
+    here = dest
+    for part in folder.parts:
+        here = here / part
+        try:
+            st = os.lstat(here)
+        except FileNotFoundError:
+            return None  # created by get itself, as a folder
+        except OSError as exc:
+            return f"{here}: {exc.strerror or exc}; not fetched"
+        import stat
+
+        if stat.S_ISLNK(st.st_mode):
+            return (f"{here} is a symbolic link (to {os.readlink(here)}); sfng does not write through "
+                    f"links out of {dest}: not fetched (remove the link, or choose another -o/--output)")
+        if not stat.S_ISDIR(st.st_mode):
+            return f"{here} exists and is not a folder; not fetched"
+    return None
 
 
 def _inside(path: Path, base: Path) -> bool:

@@ -2,11 +2,14 @@
 
 The specification: "It would also be easy to create ``./data/bygalaxy/`` which contains a series
 of galaxy names and each galaxy directory contains links to the data in the by-survey tree."
-Every file of ``data/<SURVEY>/`` and ``derived/<SURVEY>/`` filed under a galaxy (the NED name
-ingest recorded in the folder's manifest, else a name of the form ``<NED_NAME>.<original>``) gets a relative symbolic link
-``data/bygalaxy/<NED_NAME>/<file name>`` -> ``../../<SURVEY>/<file name>`` (or
+Every file of ``data/<SURVEY>/`` and ``derived/<SURVEY>/`` whose galaxy is known gets a relative
+symbolic link ``data/bygalaxy/<NED_NAME>/<file name>`` -> ``../../<SURVEY>/<file name>`` (or
 ``../../../derived/<SURVEY>/<file name>``), so the tree stays valid when the store is moved or
-mounted elsewhere.  Files of galaxy pairs are also linked in their companions' folders: the
+mounted elsewhere.  A file's galaxy is the index's (``known``: the index's rows of files
+unchanged since it was built, :func:`sfng.index.io.galaxies_by_path`), else found by the same
+rules, offline (:func:`sfng.identity.identify`: the file name's NED prefix, the manifest's
+record, the format's identifier or OBJECT looked up in the store's NED cache ...); a file
+whose galaxy stays unknown is reported, not linked.  Files of galaxy pairs are also linked in their companions' folders: the
 companions recorded by ingest in the folder's ``MANIFEST.sha256`` and those declared in
 ``tables/pairs.csv``.  When two surveys hold the same file name for one galaxy, both links are
 prefixed ``<tree>_<SURVEY>_``.
@@ -54,7 +57,7 @@ class LinksReport:
         s = (f"data/{BYGALAXY}/: {self.galaxies} galaxies; {len(self.created)} link(s) {verb}, "
              f"{len(self.updated)} updated, {len(self.removed)} stale removed, {self.kept} unchanged")
         if self.unnamed:
-            s += f"; {len(self.unnamed)} file(s) without a NED name not linked"
+            s += f"; {len(self.unnamed)} file(s) whose galaxy is unknown not linked"
         if self.problems:
             s += f"; {len(self.problems)} problem(s)"
         return s
@@ -70,28 +73,52 @@ def _skip_name(name: str) -> bool:
             or name.endswith("_README.txt") or name.endswith(".validation.json"))
 
 
-def _galaxy_of(name: str, entry) -> str | None:
-    """The galaxy a store file is filed under.
+def _galaxies_of(names, path: Path, rel: str, entry, known, readme_meta) -> list[str]:
+    """The galaxies a store file is filed under: the index's (``known``, when it has the file
+    as it is now), else :func:`sfng.identity.identify` (reading the file's header only when its
+    name and manifest entry do not say)."""
+    from .identity import identify, read_file_identity
 
-    Ingest records it in the manifest (None when it kept the survey's name).  For a file put in
-    by hand the name is parsed, and only a name whose remainder still has an extension counts
-    (``MESSIER_074.cube.fits``), so that a raw survey name (``NGC_628_CUBE.FITS``) is not read as
-    galaxy ``NGC 628 CUBE``.
-    """
+    if known is not None:
+        got = known.get(rel)
+        if got is not None:
+            try:
+                st = path.stat()
+            except OSError:
+                st = None
+            if st is not None and (st.st_size, st.st_mtime) == tuple(got[:2]):
+                return list(got[2])
+    galaxy, _ = identify(names, path.name, manifest=entry.galaxy if entry is not None else None,
+                         read=lambda: read_file_identity(path, readme_meta()))
+    return [galaxy] if galaxy else []
+
+
+def _readme_meta(store, tree: str, survey: str, cache: dict) -> dict:
+    key = (tree, survey)
+    if key not in cache:
+        from .errors import SfngError
+        from .readme import read_readme
+
+        p = store.tree(tree) / survey / f"{survey}_README.txt"
+        try:
+            cache[key] = dict(read_readme(p).metadata) if p.is_file() else {}
+        except (SfngError, OSError):
+            cache[key] = {}
+    return cache[key]
+
+
+def desired_links(store, known=None) -> tuple[dict, list, list]:
+    """``({link path relative to bygalaxy: link target}, unnamed files, problems)``.
+
+    ``known``: ``{store-relative path: (size, mtime, [galaxy, ...])}`` from the index, used for
+    files unchanged since (see the module documentation)."""
     from . import naming
-
-    if entry is not None:
-        return entry.galaxy
-    galaxy, original = naming.parse(name)
-    return galaxy if galaxy is not None and "." in original.strip(".") else None
-
-
-def desired_links(store) -> tuple[dict, list, list]:
-    """``({link path relative to bygalaxy: link target}, unnamed files, problems)``."""
-    from . import naming
+    from .identity import Names
     from .pairs import read_pairs
 
     pairs = read_pairs(store)
+    store_names = Names.of_store(store)
+    readmes: dict = {}
     root = Path(store.root)
     by_dir = root / "data" / BYGALAXY
     wanted: dict[tuple[str, str], list] = {}  # (galaxy dir, file name) -> [(tree, survey, target)]
@@ -110,14 +137,21 @@ def desired_links(store) -> tuple[dict, list, list]:
                 if _skip_name(name) or not path.is_file():
                     continue
                 entry = entries.get(name)
-                galaxy = _galaxy_of(name, entry)
-                if galaxy is None:
-                    unnamed.append(f"{tree}/{survey}/{name}")
+                rel = f"{tree}/{survey}/{name}"
+                try:
+                    galaxies = _galaxies_of(store_names, path, rel, entry, known,
+                                            lambda t=tree, s=survey: _readme_meta(store, t, s, readmes))
+                except Exception as exc:  # noqa: BLE001 - one odd file must not stop the links
+                    problems.append(f"{rel}: galaxy not determined ({exc})")
                     continue
-                members = [galaxy]
-                for comp in [*(entry.companions if entry else ()), *pairs.get(galaxy, [])]:
-                    if comp not in members:
-                        members.append(comp)
+                if not galaxies:
+                    unnamed.append(rel)
+                    continue
+                members = list(galaxies)
+                for galaxy in galaxies:
+                    for comp in [*(entry.companions if entry else ()), *pairs.get(galaxy, [])]:
+                        if comp not in members:
+                            members.append(comp)
                 for g in members:
                     try:
                         gdir = naming.encode_galaxy(g)
@@ -138,23 +172,27 @@ def desired_links(store) -> tuple[dict, list, list]:
 
 def _symlink_atomic(target: str, link: Path) -> None:
     """Point ``link`` at ``target`` through a temporary link and a rename (replaces a link)."""
+    from .fsutil import fault_point
+
     tmp = link.parent / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
     os.symlink(target, tmp)
     try:
+        fault_point(f"links: {link.name}: temporary link made")
         os.replace(tmp, link)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-def build_bygalaxy(store, dry_run: bool = False) -> LinksReport:
-    """Create or update ``data/bygalaxy/``; see the module documentation."""
+def build_bygalaxy(store, dry_run: bool = False, known=None) -> LinksReport:
+    """Create or update ``data/bygalaxy/``; see the module documentation (``known``: the
+    index's galaxies by path, :func:`sfng.index.io.galaxies_by_path`)."""
     from .journal import Lock, state_dir
 
     base = Path(store.root) / "data" / BYGALAXY
     report = LinksReport(root=base, dry_run=dry_run)
     with Lock(state_dir(store.root, "locks") / "links.lock", "data/bygalaxy"):
-        links, report.unnamed, report.problems = desired_links(store)
+        links, report.unnamed, report.problems = desired_links(store, known)
         report.galaxies = len({k.split("/", 1)[0] for k in links})
         existing: dict[str, str | None] = {}  # rel -> link target (None: not a link)
         if base.is_dir():

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .fsutil import atomic_write_text, fsync_dir
+from .fsutil import atomic_write_bytes, fault_point, fsync_dir
 
 MANIFEST_NAME = "MANIFEST.sha256"
 HEADER = ("# sfng manifest: SHA-256 of the files landed in this folder; "
@@ -182,6 +182,7 @@ def append(folder, entries, *, sync: bool = True) -> None:
         os.close(fd)
     if new and sync:
         fsync_dir(path.parent)
+    fault_point(f"manifest {Path(folder).name}: appended")
 
 
 def sync_manifest(folder) -> None:
@@ -199,9 +200,51 @@ def sync_manifest(folder) -> None:
 
 
 def rewrite(folder, entries: dict) -> None:
-    """Replace the folder's manifest atomically with ``entries`` (sorted by name)."""
+    """Replace the folder's manifest atomically with ``entries`` (sorted by name): a temporary name
+    in the folder, fsync, rename (``sfng.fsutil``), so a kill leaves the old or the new one."""
     text = HEADER + "".join(format_entry(entries[k]) for k in sorted(entries))
-    atomic_write_text(manifest_path(folder), text, overwrite=True)
+    # as append() writes: a file name that is not UTF-8 keeps its bytes (surrogate escapes)
+    atomic_write_bytes(manifest_path(folder), text.encode("utf-8", errors="surrogateescape"),
+                       overwrite=True)
+
+
+def stage(folder, entries: dict) -> Path:
+    """Write what :func:`rewrite` would write to a temporary in the folder (fsynced); put it in
+    place with :func:`commit`.  A writer stages the manifest before it replaces a file, so that a
+    full disk stops it before anything changed (a rename needs no room)."""
+    from .fsutil import _temp_in, removing_on_error
+
+    text = HEADER + "".join(format_entry(entries[k]) for k in sorted(entries))
+    fd, tmp = _temp_in(Path(folder))
+    with removing_on_error(tmp):
+        with os.fdopen(fd, "wb") as f:
+            f.write(text.encode("utf-8", errors="surrogateescape"))
+            f.flush()
+            os.fsync(f.fileno())
+    fault_point(f"manifest {Path(folder).name}: staged")
+    return tmp
+
+
+def commit(folder, staged: Path) -> None:
+    """Replace the folder's manifest with the one :func:`stage` wrote (atomic rename)."""
+    os.replace(staged, manifest_path(folder))
+    fsync_dir(folder)
+    fault_point(f"manifest {Path(folder).name}: committed")
+
+
+def set_bytes(folder, name: str, sha256: str, size: int) -> bool:
+    """Record new bytes for ``name`` (landing time, galaxy and companions kept), rewriting the
+    manifest only when it says otherwise; False when the manifest does not list ``name``."""
+    from dataclasses import replace
+
+    entries = read_manifest(folder)
+    old = entries.get(name)
+    if old is None:
+        return False
+    if old.sha256 != sha256 or old.size != size:
+        entries[name] = replace(old, sha256=sha256, size=size)
+        rewrite(folder, entries)
+    return True
 
 
 def verify(folder) -> list[tuple[str, str]]:

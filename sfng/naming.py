@@ -28,6 +28,9 @@ from .errors import SfngError
 SAFE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+-")
 #: Longest file name most file systems accept (bytes).
 NAME_MAX = 255
+#: Longest store path (``data/<SURVEY>/<NAME>``, bytes of UTF-8) the index holds whole: the
+#: width of SFNG-INDEX.fits' ``path`` column; ``sfng ingest`` refuses a file that would exceed it.
+STORED_PATH_MAX = 240
 
 
 class AmbiguousName(SfngError):

@@ -137,15 +137,19 @@ def read_table(path, columns) -> list[dict]:
     except (OSError, UnicodeDecodeError) as exc:
         raise SfngError(f"{path}: cannot read the table: {exc}") from exc
     reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in columns if c not in (reader.fieldnames or [])]
-    if missing:
-        raise SfngError(f"{path}: not a sfng names table: missing column(s) {', '.join(missing)} "
-                        f"(expected header: {','.join(columns)})")
-    rows = []
-    for row in reader:
-        row = {c: (row.get(c) or "").strip() for c in columns}
-        if row["input"] and row["ned_name"]:
-            rows.append(row)
+    try:
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise SfngError(f"{path}: not a sfng names table: missing column(s) {', '.join(missing)} "
+                            f"(expected header: {','.join(columns)})")
+        rows = []
+        for row in reader:
+            row = {c: (row.get(c) or "").strip() for c in columns}
+            if row["input"] and row["ned_name"]:
+                rows.append(row)
+    except csv.Error as exc:  # e.g. a field over csv.field_size_limit() (128 kB): a damaged table
+        raise SfngError(f"{path}, line {reader.line_num + 1}: cannot read the table ({exc}; fields are "
+                        f"at most {csv.field_size_limit()} characters); fix or remove that row") from None
     return rows
 
 
@@ -161,17 +165,18 @@ def render_table(columns, rows) -> str:
 @contextlib.contextmanager
 def _locked(path: Path):
     """Serialise read-merge-write of ``path`` between processes (readers need no lock: the
-    file is replaced atomically)."""
-    import fcntl
+    file is replaced atomically).  The store's one lock, waiting for another writer to finish."""
+    from .fsutil import WRITE_ERRNOS, os_error_message
+    from .journal import TABLE_WAIT, Lock
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = path.parent / f".{path.name}.lock"
-    with open(lock, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if exc.errno in WRITE_ERRNOS:
+            raise SfngError(f"cannot write {path.name}: {os_error_message(exc)}") from None
+        raise
+    with Lock(path.parent / f".{path.name}.lock", f"the name table {path.name}", wait=TABLE_WAIT):
+        yield
 
 
 def update_table(path, columns, changes: dict, remove=()) -> list[dict]:

@@ -97,7 +97,12 @@ def _wavelengths(rows: dict, vocab) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def _region(ra, dec, n) -> str:
+def _region(ra, dec, n, centre=(math.nan, math.nan), fov=math.nan) -> str:
+    """STC-S ``s_region`` (ICRS): the footprint polygon; for a row with a field size but no
+    polygon (a footprint too wide for one: all-sky maps, more than a hemisphere) the circle of
+    radius ``fov / 2`` about its centre, which holds the whole field (radius 180: the sky)."""
+    if n == 0 and math.isfinite(fov) and fov > 0 and all(math.isfinite(x) for x in centre):
+        return f"CIRCLE ICRS {centre[0]:.7f} {centre[1]:.7f} {min(fov / 120.0, 180.0):.7f}"
     if n < 3:
         return ""
     from .footprint import to_stcs
@@ -147,7 +152,9 @@ def obscore_table(result, base_url: str | None = None, store_name: str | None = 
     t["s_ra"] = np.asarray(rows["ra"], dtype=float)
     t["s_dec"] = np.asarray(rows["dec"], dtype=float)
     t["s_fov"] = np.asarray(rows["fov"], dtype=float) / 60.0
-    t["s_region"] = [_region(a, d, int(k)) for a, d, k in zip(fra, fdec, rows["foot_n"])]
+    t["s_region"] = [_region(a, d, int(k), (float(r0), float(d0)), float(f))
+                     for a, d, k, r0, d0, f in zip(fra, fdec, rows["foot_n"], rows["ra"], rows["dec"],
+                                                   rows["fov"])]
     t["s_resolution"] = np.asarray(rows["res"], dtype=float)
     t["s_xel1"] = np.asarray(rows["naxis1"], dtype=np.int64)
     t["s_xel2"] = np.asarray(rows["naxis2"], dtype=np.int64)

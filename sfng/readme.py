@@ -28,6 +28,9 @@ from pathlib import Path
 from .errors import ReadmeError
 
 SEPARATOR = "---"
+#: Largest README read (bytes; characters for text given directly): a survey README is a page
+#: or two of text, and a bigger file is refused before it is read into memory.
+MAX_README_BYTES = 1 << 20
 KEYWORD_RE = re.compile(r"^[A-Z0-9_-]{1,8}$")
 _INT_RE = re.compile(r"^[+-]?\d+$")
 _FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eEdD][+-]?\d+)?$")
@@ -121,7 +124,12 @@ def check_keyword(key: str) -> str | None:
 
 
 def parse_text(text: str, path=None) -> Readme:
-    """Parse README text; errors name ``path:line``."""
+    """Parse README text; errors name ``path:line``.
+
+    Text longer than :data:`MAX_README_BYTES` characters is refused (ReadmeError)."""
+    if len(text) > MAX_README_BYTES:
+        raise ReadmeError(path or "<README>", 0, "", f"{len(text)} characters, more than the "
+                          f"{MAX_README_BYTES} a survey README may hold")
     lines = text.splitlines()
     try:
         sep = next(i for i, line in enumerate(lines) if line.rstrip("\r") == SEPARATOR)
@@ -151,12 +159,19 @@ def parse_text(text: str, path=None) -> Readme:
 
 
 def read_readme(path) -> Readme:
-    """Read and parse a survey README file."""
+    """Read and parse a survey README file.
+
+    Never reads more than :data:`MAX_README_BYTES` (+1) bytes: a bigger file (or a device that
+    never ends) is refused with a ReadmeError, quickly and in bounded memory."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(MAX_README_BYTES + 1)
     except OSError as exc:
         raise ReadmeError(path, 0, "", f"cannot read: {exc.strerror or exc}") from exc
+    if len(data) > MAX_README_BYTES:
+        raise ReadmeError(path, 0, "", f"larger than {MAX_README_BYTES} bytes (a survey README is "
+                          f"a page or two of text: keep long documents in docs/<SURVEY>/)")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -452,7 +452,10 @@ def _as_bool(values):
 
 
 def _check_units(expr: Expr, n: Compare, known: dict) -> None:
-    """A number's unit must suit its column (an angle against res, a length against dist)."""
+    """A number's unit must suit its column (an angle against res, a length against dist), and
+    two columns compared must have units that convert (not ``res < depth_k``)."""
+    if isinstance(n.left, Column) and isinstance(n.right, Column):
+        _column_scale(expr, n, known.get(n.left.name.lower()), known.get(n.right.name.lower()))
     for a, b in ((n.left, n.right), (n.right, n.left)):
         if isinstance(a, Column) and isinstance(b, Literal) and isinstance(b.value, float) and b.unit:
             col_unit = known.get(a.name.lower())
@@ -469,6 +472,21 @@ def _check_units(expr: Expr, n: Compare, known: dict) -> None:
                                  expr.label)
 
 
+def _column_scale(expr: Expr, n: Compare, ua, ub) -> float:
+    """The factor taking the right column's unit ``ub`` to the left's ``ua`` (1 when either has
+    none); WhereError naming both units when they do not convert (an angle against a
+    temperature)."""
+    if not ua or not ub or ua == ub:
+        return 1.0
+    try:
+        return convert(1.0, ub, ua)
+    except Exception:  # noqa: BLE001 - astropy raises several types for units that do not convert
+        right = n.right
+        raise WhereError(expr.text, right.pos, right.length,
+                         f"cannot compare {n.left.name!r} (in {ua}) with {right.name!r} (in {ub}): "
+                         f"{ub} does not convert to {ua}", expr.label) from None
+
+
 _FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!="}
 
 
@@ -482,7 +500,7 @@ def _compare(expr: Expr, n: Compare, resolver, canon=None):
         a, ua = resolver(left.name.lower())
         b, ub = resolver(right.name.lower())
         if ua and ub and ua != ub:
-            b = np.asarray(b, dtype=float) * convert(1.0, ub, ua)
+            b = np.asarray(b, dtype=float) * _column_scale(expr, Compare(op, left, right), ua, ub)
         return _apply(op, np.asarray(a), np.asarray(b), expr, n)
     values, col_unit = resolver(left.name.lower())
     values = np.asarray(values)
@@ -536,11 +554,26 @@ def _apply(op, a, b, expr, n):
     raise AssertionError(op)
 
 
+#: Longest --where expression (or --has/--lacks constraint) read, in characters.
+MAX_WHERE_LENGTH = 10_000
+#: Deepest nesting of parentheses and ``not`` read (a machine-made expression deeper than this
+#: is refused with a message; Python's own recursion limit is never reached).
+MAX_WHERE_DEPTH = 64
+
+
 class _Parser:
     def __init__(self, text, label, implicit_and=False):
         self.text, self.label, self.implicit_and = text, label, implicit_and
         self.toks = tokenize(text, label)
         self.i = 0
+        self.depth = 0
+
+    def deeper(self, tok):
+        """Enter one level of nesting at ``tok`` (a '(' or a 'not'); WhereError past the limit."""
+        self.depth += 1
+        if self.depth > MAX_WHERE_DEPTH:
+            self.fail(f"nested more than {MAX_WHERE_DEPTH} levels deep (parentheses and 'not'); "
+                      f"write the expression flatter", tok)
 
     @property
     def tok(self) -> Token:
@@ -584,18 +617,21 @@ class _Parser:
 
     def not_(self):
         if self.tok.kind == "not":
-            self.next()
-            return Not(self.not_())
+            self.deeper(self.next())
+            node = Not(self.not_())
+            self.depth -= 1
+            return node
         return self.atom()
 
     def atom(self):
         t = self.tok
         if t.kind == "lpar":
-            self.next()
+            self.deeper(self.next())
             node = self.or_()
             if self.tok.kind != "rpar":
                 self.fail(f"expected ')' to close the '(' at column {t.pos + 1}, found {self._show(self.tok)}")
             self.next()
+            self.depth -= 1
             return node
         first = self.operand()
         if self.tok.kind != "op":
@@ -653,7 +689,16 @@ def parse_where(text: str, label: str = "--where", implicit_and: bool = False) -
 
     A chain ``5 < res < 15`` means ``5 < res and res < 15``; a bare column is a boolean test
     (``valid``).  With ``implicit_and`` adjacent terms are and-ed (``res<15 depth<1K``).
+
+    Limits: :data:`MAX_WHERE_LENGTH` characters and :data:`MAX_WHERE_DEPTH` levels of nesting;
+    past either, a WhereError (never a RecursionError).
     """
+    text = str(text)
+    if len(text) > MAX_WHERE_LENGTH:
+        shown = text[:60]
+        raise WhereError(shown + "...", len(shown), 3,
+                         f"the expression has {len(text)} characters, more than the "
+                         f"{MAX_WHERE_LENGTH} read", label)
     return Expr(text, _Parser(text, label, implicit_and).parse(), label)
 
 

@@ -176,10 +176,24 @@ class InitReport:
     created: list = field(default_factory=list)
     kept: list = field(default_factory=list)
     adopted: bool = False
+    skipped: list = field(default_factory=list)   # "rel: why": not written (a link in the way)
 
     def as_dict(self):
         return {"root": str(self.root), "created": self.created, "kept": self.kept,
-                "adopted": self.adopted}
+                "adopted": self.adopted, "skipped": self.skipped}
+
+
+def _link_on_the_way(root: Path, target: Path) -> Path | None:
+    """The first symbolic link between ``root`` and ``target`` (``target`` itself included), if any:
+    init never writes through one (it would write outside the store)."""
+    here = root
+    for part in target.relative_to(root).parts:
+        here = here / part
+        if here.is_symlink():
+            return here
+        if not here.exists():
+            return None
+    return None
 
 
 def init_store(path, name: str | None = None, adopt: bool = False, dry_run: bool = False) -> InitReport:
@@ -235,6 +249,14 @@ def init_store(path, name: str | None = None, adopt: bool = False, dry_run: bool
             continue
         seen.add(target)
         rel = target.relative_to(root).as_posix()
+        link = _link_on_the_way(root, target)
+        if link is not None:
+            if link == target and src is None:
+                report.kept.append(rel)  # a linked folder stays as it is; nothing written into it
+            else:
+                report.skipped.append(f"{rel}: {link.relative_to(root).as_posix()} is a symbolic link "
+                                      f"(to {os.readlink(link)}); sfng does not write through it")
+            continue
         if target.exists():
             report.kept.append(rel)
             continue

@@ -375,7 +375,7 @@ def test_move_removes_sources_only_after_verification(store, survey, monkeypatch
     sums = {p.name: sha256_file(p) for p in survey.glob("*.fits")}
     sums.update({p.name: sha256_file(p) for p in survey.glob("*.FITS")})
 
-    def broken_land(src, dst, mode, expected):
+    def broken_land(src, dst, mode, expected, **kwargs):
         raise OSError(errno.EIO, "Input/output error")
 
     plan = ing.plan_ingest(store, survey, ned_rename=True, resolver=FakeResolver(), validate=False)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from sfng.demo.casa import write_cube
 from sfng.readme import render
 from sfng.validate import RULES, validate_file, validate_header, validate_paths
 from sfng.validate.bunit import parse_bunit
@@ -194,6 +195,8 @@ CASES = {
                                   CTYPE3="RA---SIN", CUNIT3="deg", CDELT3=-2 / 3600, CRVAL3=24.17), _good),
     "pixel-scale": (_header_case(CDELT1=None, CDELT2=None), _good),
     "pixel-nonsquare": (_header_case(CDELT2=3 / 3600), _good),
+    "wcs-frame": (_header_case(CTYPE1="GLON-SIN", CTYPE2="GLAT-SIN", CRVAL1=138.6, CRVAL2=-45.7), _good),
+    "wcs-frame-unknown": (_header_case(RADESYS="GAPPT"), _good),
     "bunit-missing": (_header_case(BUNIT=None), _good),
     "beam-missing": (_header_case(BMAJ=None, BMIN=None, BPA=None), _good),
     "beam-aips-history": (lambda t, s: validate_file(write(
@@ -201,6 +204,12 @@ CASES = {
         history=["AIPS   CLEAN BMAJ=  1.6489E-03 BMIN=  1.5866E-03 BPA=  30.58"])), _good),
     "beam-incomplete": (_header_case(BMIN=None, BPA=None), _good),
     "beam-implausible": (_header_case(BMAJ=15.0, BMIN=15.0), _good),
+    "beam-table-unreadable": (lambda t, s: validate_file(write_cube(t / "c.fits", [1.0, 1.1], table=False)),
+                              lambda t, s: validate_file(write_cube(t / "c.fits", [1.0, 1.1]))),
+    "beam-table-mismatch": (lambda t, s: validate_file(write_cube(t / "c.fits", [1.0, 1.1],
+                                                                  header_beam=(1.155, 0.88, 30.0))),
+                            lambda t, s: validate_file(write_cube(t / "c.fits", [1.0, 1.1],
+                                                                  header_beam=(1.1, 0.88, 30.0)))),
     "restfrq-missing": (_header_case(RESTFRQ=None), _good),
     "restfrq-keyword": (lambda t, s: validate_file(write(
         t / "r.fits", good_header(RESTFRQ=None, RESTFREQ=CO10))), _good),
@@ -246,7 +255,8 @@ def test_rules_are_declared_well():
     for r in RULES:
         assert r.level in ("error", "warning", "info") and r.message and r.hint and r.title
         if r.spec in ("1", "2", "3") and not r.deep and r.id not in ("pixel-nonsquare", "header-illegal-cards",
-                                                                      "not-fits-format", "spectral-type"):
+                                                                      "not-fits-format", "spectral-type",
+                                                                      "wcs-frame", "wcs-frame-unknown"):
             assert r.level == ERROR, r.id
         if r.spec in ("4", "5", "6", "7", "8", "9"):
             assert r.level == WARNING, r.id

@@ -34,6 +34,7 @@ COMMANDS = {
     "plot": "find:plot",
     "get": "get:get",
     "release": "release:release",
+    "fsck": "fsck:fsck",
     "fetch": "fetch:fetch",
     "export": "export:export",
     "demo": "demo:demo",
@@ -63,6 +64,13 @@ class LazyGroup(click.Group):
         except SfngError as exc:
             output.error(str(exc))
             sys.exit(exc.exit_code)
+        except OSError as exc:
+            # Permission denied, read-only file system, full disk, file-size limit...: one clear
+            # message, never a traceback (the writers leave nothing half-written: temporary names).
+            from ..fsutil import os_error_message
+
+            output.error(output.printable(os_error_message(exc)))
+            sys.exit(1)
 
 
 class Context:
@@ -108,3 +116,20 @@ def main(ctx, store, verbose, quiet):
     """
     ctx.obj = Context(store=store, verbosity=0 if quiet else 1 + verbose)
     output.set_verbosity(ctx.obj.verbosity)
+    _ignore_file_size_signal()
+
+
+def _ignore_file_size_signal() -> None:
+    """A file-size limit (``ulimit -f``) then fails a write with EFBIG, which the writers report
+    and clean up after, instead of SIGXFSZ killing sfng mid-write."""
+    import signal
+
+    if hasattr(signal, "SIGXFSZ"):
+        try:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        except (ValueError, OSError):  # not the main thread (an embedding program)
+            pass
+    for stream in (sys.stdout, sys.stderr):
+        # a file name that is not UTF-8 reaching a message is shown escaped, never a traceback
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")

@@ -37,6 +37,9 @@ def _write_table(table, fmt, out_path):
     import io
 
     astropy_fmt = {"ecsv": "ascii.ecsv", "fits": "fits", "votable": "votable"}[fmt]
+    for name in table.colnames:  # text as UTF-8 carries it (file names that are not UTF-8: \xNN)
+        if table[name].dtype.kind == "U" and any(not str(v).isascii() for v in table[name]):
+            table[name] = [output.shown(v) for v in table[name]]
     if out_path:
         from ..fsutil import atomic_write_bytes
 
@@ -95,11 +98,25 @@ def _table_text(rows, columns) -> str:
 def _json_text(obj) -> str:
     import json
 
-    return json.dumps(obj, indent=2, default=output._default) + "\n"
+    return json.dumps(_shown(obj), indent=2, default=output._default) + "\n"
+
+
+def _shown(obj):
+    """``obj`` with every text as :func:`output.shown` writes it (a file name that is not UTF-8
+    as ``\\xNN``, not as a lone surrogate no strict JSON reader takes)."""
+    if isinstance(obj, str):
+        return output.shown(obj)
+    if isinstance(obj, dict):
+        return {k: _shown(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_shown(v) for v in obj]
+    return obj
 
 
 def _emit_text(text: str, out_path) -> None:
-    """Text output to stdout, or to ``out_path`` (atomic, never overwriting)."""
+    """Text output to stdout, or to ``out_path`` (atomic, never overwriting); UTF-8 either way
+    (the bytes of a file name that is not UTF-8 shown as ``\\xNN``)."""
+    text = output.shown(text)
     if not out_path:
         click.echo(text, nl=False)
         return
@@ -111,6 +128,20 @@ def _emit_text(text: str, out_path) -> None:
     except FileExistsError as exc:
         raise SfngError(f"{out_path} exists; choose another name (sfng never overwrites)") from exc
     output.info(f"wrote {out_path}")
+
+
+#: Files of a result checked against the index's size and mtime (one stat each).
+CHANGED_CHECK = 1000
+
+
+def _warn_changed(index, rows) -> None:
+    """One warning when files the answer names changed since the index was built."""
+    checked, changed = index.changed_files(rows, CHANGED_CHECK)
+    if changed:
+        some = f"the first {checked}" if len(rows) > CHANGED_CHECK else f"the {checked}"
+        output.warn(f"{changed} of {some} file(s) found changed since the index was built (size or "
+                    f"modification time; edited in place or removed): their rows may be stale; "
+                    f"run `sfng index build`")
 
 
 @click.command(cls=SelectionCommand)
@@ -190,6 +221,7 @@ def find(selection, index, fmt, as_galaxies, count, columns, sort, out_path, obs
         what = "files"
         cols = _columns(columns, DEFAULT_COLUMNS)
         rows = None
+        _warn_changed(index, result.rows)
     if count:
         _emit_text(f"{n}\n", out_path)
         if n == 0:

@@ -7,7 +7,8 @@ from .options import dry_run_option, format_option, output_option, store_path_op
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, required=True, type=click.Path())  # missing: told per file (a
+# killed --land moved it already: the rerun finishes that from the journal)
 @output_option("Write corrected copies into this folder (never overwrites).", dest="out_dir", kind="dir",
                aliases=("--out",))
 @click.option("--in-place", is_flag=True,
@@ -57,7 +58,7 @@ def fix(ctx, obj, paths, out_dir, in_place, backup_dir, land_in_data, drop_stoke
     failed = 0
     for res in fix_paths(paths, store, out_dir=out_dir, in_place=in_place, dry_run=dry_run,
                          backup_dir=backup_dir, readme_keys=not no_readme_keys, drop_stokes=drop_stokes,
-                         only=only or None, land_in_data=land_in_data):
+                         only=only or None, land_in_data=land_in_data, on_recover=output.info):
         results.append(res)
         failed += (not dry_run) and not res.ok
         if fmt == "json":
@@ -71,7 +72,9 @@ def fix(ctx, obj, paths, out_dir, in_place, backup_dir, land_in_data, drop_stoke
         for p in plan.remaining:
             if p.level == "error" or output.verbosity() >= 2:
                 click.echo(f"  not fixed: {p.level} {p.rule_id}: {p.message}")
-        if not dry_run and plan.changes:
+        if res.error:
+            output.error(output.printable(res.error))
+        elif not dry_run and plan.changes:
             click.echo(f"  {res.message}")
             if res.landed:
                 click.echo(f"  landed in {res.landed}")

@@ -35,11 +35,20 @@ def index():
               help="Read data to measure the noise (MAD of emission-free pixels) where no REPUNC "
                    "is given, and use noise companions' maps.")
 @click.option("--no-validate", is_flag=True, help="Skip header validation (valid/n_problems unknown).")
+@click.option("--fill-galaxies", is_flag=True,
+              help="First give galaxies without a hand-set distance one (`sfng galaxies fill`, "
+                   "offline: the shipped table, then the Hubble flow at H0 = 70).")
+@click.option("--resolve-names", is_flag=True,
+              help="Ask NED (through the store's NED cache) for the galaxy of files the store's "
+                   "names leave unknown: their OBJECT or file-name galaxy by name, then their "
+                   "centre by position (galaxy_src position). Default: offline, from the NED "
+                   "cache, overrides and galaxy table only.")
 @output_option("Write the index here instead of the store's SFNG-INDEX.fits.", aliases=("--out",))
 @dry_run_option
 @format_option()
 @store_option
-def build(full, jobs, scheduler, measure_depth, no_validate, out, dry_run, fmt, store):
+def build(full, jobs, scheduler, measure_depth, no_validate, fill_galaxies, resolve_names, out,
+          dry_run, fmt, store):
     """Crawl data/ and derived/ (headers only) and write SFNG-INDEX.fits atomically.
 
     Unchanged files keep their rows; unreadable files get a flagged row and a report line,
@@ -50,6 +59,7 @@ def build(full, jobs, scheduler, measure_depth, no_validate, out, dry_run, fmt, 
     Example:
         sfng index build --jobs 2
         sfng index build --dry-run       what would be described, reused and dropped
+        sfng index build --fill-galaxies distances for galaxies that have none, then build
     """
     from ..index.build import build_index
 
@@ -66,15 +76,38 @@ def build(full, jobs, scheduler, measure_depth, no_validate, out, dry_run, fmt, 
     try:
         rep = build_index(store, out=out, full=full, jobs=jobs, measure_depth=measure_depth,
                           progress=show_progress if on_tty else None, scheduler=scheduler,
-                          validate=not no_validate, dry_run=dry_run)
+                          validate=not no_validate, dry_run=dry_run, fill_galaxies=fill_galaxies,
+                          resolve_names=resolve_names)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
     if fmt == "json":
         output.emit_json(rep)
         return
-    for line in rep.lines():
+    if rep.fill is not None:
+        from .galaxies import print_fill
+
+        print_fill(rep.fill)
+    for line in rep.lines()[1 if rep.fill is not None else 0:]:
         click.echo(line)
+    if not dry_run and rep.fill is None:
+        _offer_fill(rep.out)
+
+
+def _offer_fill(index_path) -> None:
+    """Say how many of the index's galaxies have no distance, and how to give them one."""
+    import math
+
+    from ..index.io import read_index
+
+    try:
+        _, gals, _ = read_index(index_path, columns=["path"])
+        missing = sum(1 for d in gals["dist"] if not math.isfinite(float(d))) if gals is not None else 0
+    except Exception:  # noqa: BLE001 - only a hint: never fail a build over it
+        return
+    if missing:
+        output.info(f"{missing} of {len(gals)} galaxies have no distance (--dist finds none of their "
+                    f"files): `sfng galaxies fill` gives them one, or `sfng index build --fill-galaxies`")
 
 
 #: stats and show read any SFNG-INDEX.fits, a downloaded one too.

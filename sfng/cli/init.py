@@ -30,6 +30,8 @@ def init(path, name, adopt, dry_run, fmt):
     verb = "would create" if dry_run else "created"
     for rel in report.created:
         click.echo(f"  {verb} {rel}")
+    for why in report.skipped:
+        output.warn(f"not written: {output.printable(why)}")
     what = "adopted existing tree as" if report.adopted else ("store is complete:" if not report.created
                                                                else "initialised")
     click.echo(f"{what} {report.root} ({len(report.created)} {verb}, {len(report.kept)} kept)")

@@ -20,8 +20,11 @@ def links():
 def bygalaxy(dry_run, fmt, store):
     """Build data/bygalaxy/<GALAXY>/ with relative links to every file of that galaxy.
 
-    Covers data/ and derived/; files of galaxy pairs (recorded by ingest, or declared in
-    tables/pairs.csv) are linked for both galaxies. Rerun it after any ingest: it adds new links,
+    Covers data/ and derived/. A file's galaxy is the index's when the index has the file as
+    it is now, else found as the index finds it, offline (the file name's NED prefix, the
+    manifest, the format's identifier or OBJECT looked up in the NED cache; docs/naming.md);
+    files of galaxy pairs (recorded by ingest, or declared in tables/pairs.csv) are linked for
+    both galaxies. Rerun it after any ingest: it adds new links,
     repoints changed ones and removes stale ones; it never touches a file that is not a link.
 
     \b
@@ -29,9 +32,11 @@ def bygalaxy(dry_run, fmt, store):
         sfng links bygalaxy --dry-run
         sfng links bygalaxy && ls data/bygalaxy/IC_0342/
     """
+    from ..index.io import galaxies_by_path
     from ..links import build_bygalaxy
 
-    report = build_bygalaxy(store, dry_run=dry_run)
+    known = galaxies_by_path(store.index_path) if store.index_path.is_file() else None
+    report = build_bygalaxy(store, dry_run=dry_run, known=known)
     if fmt == "json":
         output.emit_json(report)
     else:
@@ -45,6 +50,6 @@ def bygalaxy(dry_run, fmt, store):
         for p in report.problems:
             output.warn(p)
         for u in report.unnamed[:10]:
-            output.debug(f"  not linked (no NED name in the file name): {u}")
+            output.debug(f"  not linked (galaxy unknown): {u}")
         click.echo(report.summary())
     sys.exit(0 if report.ok else 1)

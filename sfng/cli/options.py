@@ -338,7 +338,10 @@ def _store_for(obj, index_path, store_override):
             raise NotAStoreError(f"{exc}; or query a downloaded index with --index PATH") from exc
     if store_override:
         return Store.discover(store_override)
-    parent = Path(index_path).resolve().parent
+    try:
+        parent = Path(index_path).resolve().parent
+    except (OSError, RuntimeError):  # a symlink loop: Index.open says what is wrong with the path
+        return None
     if (parent / CONFIG_NAME).is_file():
         try:
             return Store.open(parent)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import click
@@ -74,12 +75,26 @@ def table(rows: list[dict], columns: list[str] | None = None, file=None) -> None
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip(), file=out)
 
 
+def shown(text) -> str:
+    """``text`` as UTF-8 can carry it: the bytes of a file name that is not UTF-8 (surrogate
+    escapes, PEP 383) shown as ``\\xNN``; everything else unchanged."""
+    text = str(text)
+    if text.isascii():
+        return text
+    return _SURROGATE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", text)
+
+
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
 def printable(text) -> str:
     """``text`` for a terminal line: control characters (a newline in a file name) shown as
-    escapes, so that a hostile name cannot fake or break lines of a report."""
+    escapes, so that a hostile name cannot fake or break lines of a report; the bytes of a
+    name that is not UTF-8 as ``\\xNN``."""
     text = str(text)
     if text.isprintable():
         return text
+    text = shown(text)
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 

@@ -63,6 +63,9 @@ class BuildReport:
     by_product: dict = field(default_factory=dict)
     dry_run: bool = False
     unchanged: bool = False   # the index was already up to date and was left untouched
+    galaxy_src: dict = field(default_factory=dict)   # rows per galaxy_src ('' = unknown)
+    notes: list = field(default_factory=list)        # name tables unread, NED trouble
+    fill: object = None       # sfng.distances.FillReport of build_index(fill_galaxies=...)
 
     @property
     def files_per_s(self) -> float:
@@ -84,7 +87,13 @@ class BuildReport:
         if self.dry_run:
             head = (f"would write {self.out}: {self.files} files ({self.described} to describe, "
                     f"{self.reused} unchanged, {self.removed} gone)")
-        return [head] + [f"  flagged: {p}: {m}" for p, m in self.problems]
+        fill = [f"galaxies fill: {self.fill.summary()}"] if self.fill is not None else []
+        how = ""
+        if self.galaxy_src and not self.dry_run:
+            how = "  galaxy from: " + ", ".join(f"{n} {k or 'unknown'}" for k, n in
+                                               sorted(self.galaxy_src.items(), key=lambda kv: -kv[1]))
+        return (fill + [head] + ([how] if how else []) + [f"  note: {n}" for n in self.notes]
+                + [f"  flagged: {p}: {m}" for p, m in self.problems])
 
 
 # -- the walk ----------------------------------------------------------------------------
@@ -102,6 +111,7 @@ class Item:
     size: int
     mtime: float
     readme: str  # store-relative README path governing it ('' none)
+    galaxy: str = ""  # the galaxy its folder's manifest records ('' none)
 
 
 def _is_candidate(name: str) -> bool:
@@ -174,7 +184,8 @@ def _walk_dir(root, folder, tree, survey, only, read_manifest, pair_companions):
             role, other = roles.get(e.name, ("product", ""))
             entry = manifest.get(e.name)
             yield Item(rel, tree, survey, role, f"{rel_folder}/{other}" if other else "",
-                       entry.sha256 if entry else "", st.st_size, st.st_mtime, readme)
+                       entry.sha256 if entry else "", st.st_size, st.st_mtime, readme,
+                       (entry.galaxy or "") if entry else "")
     for d in dirs:
         yield from _walk_dir(root, Path(d.path), tree, survey or d.name, only, read_manifest,
                              pair_companions)
@@ -184,11 +195,12 @@ def _walk_dir(root, folder, tree, survey, only, read_manifest, pair_companions):
 
 @dataclass
 class Shared:
-    """What every worker needs once: the store, the vocabulary and the galaxy names."""
+    """What every worker needs once: the store, the vocabulary and the galaxy names
+    (:class:`sfng.identity.Names`)."""
 
     root: str
     tracers_extra: dict
-    galaxy_keys: dict
+    names: object
     measure_depth: bool = False
     validate: bool = True
     store: object = None
@@ -232,8 +244,8 @@ def describe_chunk(items, shared: Shared | None = None):
         ctx = Context(root=shared.root, relpath=it.relpath, tree=it.tree, survey=it.survey,
                       readme_meta=meta, readme_error=err, role=it.role, other=it.other,
                       sha256=it.sha256, measure_depth=shared.measure_depth,
-                      validate=shared.validate, tracers=vocab, galaxy_keys=shared.galaxy_keys,
-                      store=shared.store)
+                      validate=shared.validate, tracers=vocab, names=shared.names,
+                      manifest_galaxy=it.galaxy, store=shared.store)
         rows.extend(describe_file(ctx, _Stat(it.size, it.mtime)))
     records, cut = encode_rows(rows)
     if cut:
@@ -241,8 +253,23 @@ def describe_chunk(items, shared: Shared | None = None):
     problems = [(r["path"] + (r.get("locator") or ""), r["error"] or FLAGS.get(r["flag"], "flagged"))
                 for r in rows if r.get("flag")]
     for i in cut:
-        problems.append((rows[i]["path"], FLAGS[FLAG_TRUNCATED]))
+        why = _cut_reason(rows[i]["path"])
+        if why and not records["error"][i]:
+            records["error"][i] = why.encode("ascii")
+        problems.append((rows[i]["path"], why or FLAGS[FLAG_TRUNCATED]))
     return records, problems
+
+
+def _cut_reason(path: str) -> str:
+    """Why a row was cut when its path is too long for the index (else '')."""
+    from .io import encode_text
+    from .schema import column
+
+    width, size = column("path").width, len(encode_text(path))
+    if size <= width:
+        return ""
+    return (f"path of {size} bytes cut to the {width} the index holds: rename the file "
+            f"(sfng ingest refuses such paths)")
 
 
 @dataclass
@@ -341,32 +368,26 @@ class BuildLock:
         self.fd = None
 
     def __enter__(self):
-        import fcntl
+        # The store's one lock (sfng.journal.Lock), non-blocking: a second build fails at once.
+        from ..journal import Lock
 
+        lock = Lock(self.path, "the index build")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise SfngError(f"{self.path}: cannot create the index build lock: "
-                            f"{exc.strerror or exc}") from exc
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            holder = os.pread(self.fd, 64, 0).decode("ascii", "replace").strip()
-            os.close(self.fd)
-            self.fd = None
-            raise SfngError(f"another index build is running ({holder or 'unknown process'}, lock "
-                            f"{self.path}); wait for it to finish") from exc
-        os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, f"pid {os.getpid()}".encode(), 0)
+            lock.__enter__()
+        except SfngError as exc:
+            if "is locked by" not in str(exc):
+                raise SfngError(f"{self.path}: cannot create the index build lock: {exc}") from None
+            import re
+
+            holder = re.search(r"pid \d+", str(exc))
+            raise SfngError(f"another index build is running ({holder[0] if holder else 'another process'}, lock "
+                            f"{self.path}); wait for it to finish") from None
+        self.fd = lock
         return self
 
     def __exit__(self, *exc):
-        import fcntl
-
         if self.fd is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
+            self.fd.__exit__(*exc)
             self.fd = None
 
 
@@ -428,7 +449,8 @@ def _built_time(path) -> float:
 
 def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
                 measure_depth: bool = False, progress=None, scheduler: str | None = None,
-                validate: bool = True, dry_run: bool = False) -> BuildReport:
+                validate: bool = True, dry_run: bool = False, fill_galaxies=False,
+                resolve_names: bool = False, resolver=None) -> BuildReport:
     """Build the index of ``store``'s ``data/`` and ``derived/`` trees.
 
     Parameters
@@ -452,12 +474,21 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
         Run header validation for the ``valid``/``n_problems`` columns.
     dry_run : bool
         Count what would be described, reused and dropped; write nothing.
+    fill_galaxies : bool or dict
+        First give the galaxies distances (:func:`sfng.distances.fill_galaxies`; a dict holds its
+        options, e.g. ``{"online": True, "h0": 73}``); its report is ``.fill``.
+    resolve_names : bool
+        Ask NED (through ``resolver``, default ``Resolver(store)``, and its cache) for the galaxy
+        of rows the store's names leave unknown: their names by name, then their centre by
+        position (``galaxy_src`` ``position``).  Default: offline, the store's names only
+        (:mod:`sfng.identity`).
     """
     from datetime import datetime, timezone
 
     import sfng
 
-    from ..galaxies import name_key, read_galaxies
+    from ..galaxies import read_galaxies
+    from ..identity import Names, Online
     from .io import IndexWriter
 
     t0 = time.perf_counter()
@@ -468,14 +499,24 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
     jobs = (os.cpu_count() or 1) if not jobs or jobs < 1 else jobs
     only = set(paths) if paths is not None else None
     rep = BuildReport(out=str(out), full=full, dry_run=dry_run)
+    if fill_galaxies:
+        from ..distances import fill_galaxies as fill
+
+        options = fill_galaxies if isinstance(fill_galaxies, dict) else {}
+        rep.fill = fill(store, dry_run=dry_run, **options)
 
     galaxies = read_galaxies(store)
-    galaxy_keys = {}
-    for g in galaxies:
-        for n in g.names():
-            galaxy_keys.setdefault(name_key(n), g.name)
+    # The store's names (NED cache, overrides, galaxy table) read once: every row's galaxy
+    # (sfng.identity) is a dictionary look-up per distinct name.
+    names = Names.of_store(store, galaxies)
+    rep.notes.extend(names.problems)
+    online = None
+    if resolve_names and not dry_run:
+        from ..ned import Resolver
 
-    with BuildLock(out, store):
+        online = Online(names, resolver if resolver is not None else Resolver(store))
+
+    with BuildLock(out, store), _batch(online):
         _clean_stale(out)
         prev_path = store.index_path if store.index_path.is_file() else out
         previous = Previous(None if full else prev_path, validate=validate, measure_depth=measure_depth)
@@ -484,8 +525,9 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
         if progress is not None:
             total = sum(1 for _ in walk(root, only=only))
             progress(0, total)
-        shared = Shared(str(root), dict(store.config.get("tracers") or {}), galaxy_keys,
+        shared = Shared(str(root), dict(store.config.get("tracers") or {}), names,
                         measure_depth, validate, store)
+        renamed = previous.records is not None and _names_changed(store, previous.built)
         if dry_run:
             seen = known = 0
             for it in walk(root, only=only):
@@ -505,12 +547,15 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
         meta = {"store": store.name, "sfng_version": sfng.__version__, "built": started}
         galaxy_counts: Counter = Counter()
         products: Counter = Counter()
+        galaxy_src: Counter = Counter()
         pending: deque = deque()
         done = 0
         # While every row so far is the previous index's row at the same place, nothing is
         # written: an index that is already up to date is left untouched (no rewrite, no fsync).
+        # After a change of the name tables the index is rewritten even if no row changed: its
+        # BUILT time then says which tables its galaxies reflect (see _names_changed).
         state = {"writer": None, "same": 0,
-                 "can_keep": previous.records is not None and prev_path == out}
+                 "can_keep": previous.records is not None and prev_path == out and not renamed}
 
         def writer():
             if state["writer"] is None:
@@ -531,9 +576,14 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
             if kind == "new":
                 records, problems = payload.result()
                 rep.problems.extend(problems)
+                if online is not None:
+                    records, _ = _resolve_online(records, online, root)
                 writer().add_records(records)
             else:
                 records, start, changed = payload
+                if online is not None:
+                    records, asked = _resolve_online(records, online, root)
+                    changed = changed or asked
                 for i in np.flatnonzero(records["flag"]):   # keep reporting known problems
                     rep.problems.append((records["path"][i].decode("utf-8", "replace"),
                                          records["error"][i].decode("utf-8", "replace")
@@ -542,7 +592,7 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
                     state["same"] += len(records)
                 else:
                     writer().add_records(records)
-            _count(records, galaxy_counts, products)
+            _count(records, galaxy_counts, products, galaxy_src)
             done += n_files
             if progress is not None:
                 progress(done, total)
@@ -555,7 +605,7 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
                 nonlocal reuse_count, reuse_files
                 if reuse_count:
                     recs, changed = _refresh(previous.records[reuse_start:reuse_start + reuse_count],
-                                             reuse_items, galaxy_keys)
+                                             reuse_items, names, renamed, root)
                     pending.append(("old", (recs, reuse_start, changed), reuse_files))
                     reuse_items.clear()
                 reuse_count = reuse_files = 0
@@ -593,7 +643,7 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
                 pending.append(("new", executor.submit(chunk), len(chunk)))
             while pending:
                 emit(*pending.popleft())
-            gal_rows = galaxy_rows(galaxies, galaxy_counts, store)
+            gal_rows = galaxy_rows(galaxies, galaxy_counts, store, names=names)
             if state["writer"] is None and state["same"] == len(previous.records) \
                     and _same_galaxies(prev_path, gal_rows):
                 rep.unchanged = True
@@ -607,8 +657,12 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
             executor.close()
         rep.workers = executor.name
         if not rep.unchanged:
+            from ..fsutil import fault_point
+
+            fault_point("index: written")
             os.replace(tmp, out)
             fsync_dir(out.parent)
+            fault_point("index: renamed")
         else:
             # Same bytes, but checked now: readers that compare the index's mtime with the
             # tree's (sfng find's staleness test) must see it as fresh.
@@ -623,6 +677,9 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
     rep.galaxies = len(gal_rows)
     rep.removed = len(previous.where) - known if only is None else 0
     rep.by_product = dict(products)
+    rep.galaxy_src = dict(galaxy_src)
+    if online is not None:
+        rep.notes.extend(online.notes)
     rep.seconds = time.perf_counter() - t0
     return rep
 
@@ -677,44 +734,159 @@ def _reusable(previous: Previous, it: Item, root: Path, readme_mtimes: dict):
     return got
 
 
-def _refresh(records, items, galaxy_keys):
-    """Reused rows with what may have changed outside the file: its manifest hash and the
-    galaxy table's name for its galaxy.  Returns ``(records, changed)``."""
-    from ..naming import normalise
-
+def _refresh(records, items, names, renamed: bool, root):
+    """Reused rows with what may have changed outside the file: its manifest hash and entry,
+    and the store's names (``renamed``: the NED cache, overrides or galaxy table changed since
+    the previous build), which may give it another galaxy (:mod:`sfng.identity`; no file is
+    read).  Returns ``(records, changed)``."""
     sha = records["sha256"]
-    if len(records) == len(items):   # one row per file, in the same order: compare at once
+    aligned = len(records) == len(items)   # one row per file, in the same order
+    if aligned:
         want = np.array([it.sha256.encode() for it in items], dtype=sha.dtype)
         fix_sha = np.flatnonzero(sha != want).tolist()
         new_sha = {i: want[i] for i in fix_sha}
+        item_of = items.__getitem__
     else:
-        by_path = {it.relpath: it.sha256.encode() for it in items}
+        by_path = {it.relpath: it for it in items}
         paths = records["path"]
         new_sha = {}
         for i, p in enumerate(paths.tolist()):
-            w = by_path.get(p.decode("utf-8", "surrogateescape"), b"")
+            it = by_path.get(p.decode("utf-8", "surrogateescape"))
+            w = it.sha256.encode() if it is not None else b""
             if w != sha[i]:
                 new_sha[i] = w
         fix_sha = list(new_sha)
-    gal = records["galaxy"]
+
+        def item_of(i):
+            return by_path.get(paths[i].decode("utf-8", "surrogateescape"))
+    src = records["galaxy_src"]
+    if renamed:
+        todo = np.flatnonzero(src != b"position").tolist()
+        canon_only = np.flatnonzero(src == b"position").tolist()
+    else:
+        # Only the manifest can say more without the names changing: rows whose entry names a
+        # galaxy and that the file name does not already name.
+        todo = [i for i in np.flatnonzero(src != b"file-name").tolist()
+                if (item_of(i) is not None and item_of(i).galaxy)]
+        canon_only = []
     fix_gal = {}
-    for g in set(gal.tolist()):
-        if g:
-            name = g.decode("utf-8", "replace")
-            canon = galaxy_keys.get(normalise(name), name)
-            if canon != name:
-                fix_gal[g] = canon.encode("utf-8")
+    for i in todo:
+        it = item_of(i)
+        got = _identify_record(records, i, names, root, it.galaxy if it is not None else "")
+        if got is not None and (got[0].encode("utf-8"), got[1].encode()) != \
+                (records["galaxy"][i], src[i]):
+            fix_gal[i] = got
+    for i in canon_only:
+        name = records["galaxy"][i].decode("utf-8", "replace")
+        canon = names.canonical(name) if name else name
+        if canon != name:
+            fix_gal[i] = (canon, "position")
     if not fix_sha and not fix_gal:
         return records, False
     records = np.array(records)  # a private copy: the source is the memory-mapped old index
     for i, w in new_sha.items():
         records["sha256"][i] = w
-    for old, new in fix_gal.items():
-        records["galaxy"][records["galaxy"] == old] = new
+    for i, (galaxy, how) in fix_gal.items():
+        _set_galaxy(records, i, galaxy, how)
     return records, True
 
 
-def _count(records, galaxies: Counter, products: Counter):
+def _set_galaxy(records, i, galaxy: str, how: str) -> None:
+    from .schema import FLAG_TRUNCATED, column
+
+    width = column("galaxy").width
+    raw = galaxy.encode("utf-8")
+    if len(raw) > width:
+        raw = raw[:width].decode("utf-8", "ignore").encode("utf-8")
+        records["flag"][i] |= FLAG_TRUNCATED
+    records["galaxy"][i] = raw
+    records["galaxy_src"][i] = how.encode()
+
+
+def _record_row(records, i) -> dict:
+    """The text columns a format's :meth:`~sfng.formats.Format.identify` reads, of record ``i``."""
+    return {k: records[k][i].decode("utf-8", "replace")
+            for k in ("path", "locator", "object", "extra")}
+
+
+def _identify_record(records, i, names, root, manifest: str):
+    """``(galaxy, galaxy_src)`` of a stored row from its own columns, or None to keep it (a row
+    a format named that is not claimed by its file name: the format is not known here)."""
+    from ..identity import format_ids, identify
+
+    row = _record_row(records, i)
+    name = row["path"].rsplit("/", 1)[-1]
+    fmt = formats.claim_name(name, indexed=True)
+    if fmt is None and records["galaxy_src"][i] == b"format-id":
+        return None
+    ids = format_ids(fmt, Path(root) / row["path"], row)
+    return identify(names, name, manifest=manifest or None, ids=ids, obj=row["object"] or None)
+
+
+def _resolve_online(records, online, root):
+    """Rows the store's names left unknown (or only ``name-form``), asked from NED through
+    ``online`` (:class:`sfng.identity.Online`): by name, then (unknown rows) by position.
+    Returns ``(records, changed)``."""
+    from ..identity import format_ids, unresolved
+
+    src = records["galaxy_src"]
+    idx = np.flatnonzero((src == b"") | (src == b"name-form")).tolist()
+    found = {}
+    for i in idx:
+        row = _record_row(records, i)
+        name = row["path"].rsplit("/", 1)[-1]
+        fmt = formats.claim_name(name, indexed=True)
+        ids = format_ids(fmt, Path(root) / row["path"], row)
+        got = None
+        for cand, how in unresolved(name, ids, row["object"] or None):
+            galaxy = online.name(cand)
+            if galaxy:
+                got = (galaxy, how)
+                break
+        if got is None and src[i] == b"":
+            galaxy = online.by_position(float(records["ra"][i]), float(records["dec"][i]))
+            if galaxy:
+                got = (galaxy, "position")
+        if got is not None:
+            found[i] = got
+    if not found:
+        return records, False
+    records = np.array(records)
+    for i, (galaxy, how) in found.items():
+        _set_galaxy(records, i, galaxy, how)
+    return records, True
+
+
+def _names_changed(store, built: float) -> bool:
+    """Whether the store's NED cache, overrides or galaxy table (or their folders: a removed
+    file) changed since ``built`` (the previous build's time)."""
+    from ..galaxies import table_path
+
+    paths = []
+    for key in ("ned.cache", "ned.overrides"):
+        try:
+            paths.append(store.table_path(key))
+        except (KeyError, TypeError):
+            pass
+    paths.append(table_path(store))
+    for p in {*paths, *(p.parent for p in paths)}:
+        try:
+            if os.stat(p).st_mtime >= built:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _batch(online):
+    """The online resolver's batch (one cache rewrite at the end), or nothing."""
+    import contextlib
+
+    return online.resolver.batch() if online is not None and hasattr(online.resolver, "batch") \
+        else contextlib.nullcontext()
+
+
+def _count(records, galaxies: Counter, products: Counter, sources: Counter | None = None):
     g, n = np.unique(records["galaxy"], return_counts=True)
     for name, k in zip(g.tolist(), n.tolist()):
         if name:
@@ -722,6 +894,10 @@ def _count(records, galaxies: Counter, products: Counter):
     p, n = np.unique(records["product"], return_counts=True)
     for name, k in zip(p.tolist(), n.tolist()):
         products[name.decode() or "unreadable"] += k
+    if sources is not None:
+        s, n = np.unique(records["galaxy_src"], return_counts=True)
+        for name, k in zip(s.tolist(), n.tolist()):
+            sources[name.decode()] += k
 
 
 def _same_galaxies(path, rows) -> bool:
@@ -732,17 +908,20 @@ def _same_galaxies(path, rows) -> bool:
     return galaxies_bytes(path) == encode_rows(rows, GALAXIES_COLUMNS)[0].tobytes()
 
 
-def galaxy_rows(table, counts: Counter, store=None) -> list[dict]:
+def galaxy_rows(table, counts: Counter, store=None, names=None) -> list[dict]:
     """GALAXIES rows: every galaxy of the table, plus galaxies named by files but missing from
     it (distance unknown; position from the store's NED cache when it has them, never asked
-    from the network)."""
+    from the network; ``names``: the cache already read, :class:`sfng.identity.Names`)."""
     rows, seen = [], set()
     for g in table:
         rows.append({"name": g.name, "aliases": ";".join(g.aliases), "ra": g.ra, "dec": g.dec,
                      "dist": g.dist, "dist_src": g.dist_src, "n_files": counts.get(g.name, 0)})
         seen.add(g.name)
     missing = sorted(set(counts) - seen)
-    cached = _ned_positions(store, missing) if missing and store is not None else {}
+    if names is not None:
+        cached = {n: names.position(n) for n in missing if names.position(n) is not None}
+    else:
+        cached = _ned_positions(store, missing) if missing and store is not None else {}
     for name in missing:
         ra, dec = cached.get(name, (None, None))
         rows.append({"name": name, "ra": ra, "dec": dec, "n_files": counts[name]})

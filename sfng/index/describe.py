@@ -2,7 +2,10 @@
 
 Header-only: the file's header blocks (:func:`sfng.fitsheader.read_headers`) overlaid on the
 survey README's metadata (:func:`sfng.header.effective_header`) give the product type, tracer,
-beam, spectral axis, footprint and depth.  Data are read only with ``measure_depth``.
+beam, spectral axis, footprint and depth.  Data are read only with ``measure_depth``, and for
+the small per-channel ``BEAMS`` table of a CASA cube (``CASAMBM = T``: :mod:`sfng.beamtable`;
+its beam of largest major axis gives ``bmaj``/``bmin``/``bpa``/``res``, hence the Jy/beam -> K
+conversion of the depth, and ``bmaj_min``/``bmaj_max`` the range over the channels).
 
 Products a registered format claims (:mod:`sfng.formats`: e.g. MaNGA cubes and maps, GZ3D,
 HDF5 containers) are described by the format (``Format.describe(path, headers, store_root=...,
@@ -26,14 +29,16 @@ from pathlib import Path
 
 from .. import formats
 from ..fitsname import fits_stem, is_fits_name
-from .schema import (FLAG_DEPTH_ERROR, FLAG_NO_CELESTIAL, FLAG_PLUGIN_ERROR, FLAG_README_ERROR,
-                     FLAG_UNREADABLE, FOOT_MAX, null_row)
+from .schema import (FLAG_BEAM_TABLE, FLAG_DEPTH_ERROR, FLAG_NO_CELESTIAL, FLAG_NO_SIZE,
+                     FLAG_PLUGIN_ERROR, FLAG_README_ERROR, FLAG_UNREADABLE, FLAG_WIDE, FOOT_MAX,
+                     null_row)
 
 NAN = float("nan")
 _STRUCTURAL = frozenset(("SIMPLE", "XTENSION", "BITPIX", "NAXIS", "EXTEND", "PCOUNT", "GCOUNT",
                          "NAXIS1", "NAXIS2", "NAXIS3", "NAXIS4", "NAXIS5", "EXTNAME", "EXTVER",
                          "TFIELDS", "THEAP", "GROUPS", "END", "INHERIT", "CHECKSUM", "DATASUM"))
-_BEAM_SRC = {"header": "file", "readme": "readme", "aips-history": "history"}
+_BEAM_SRC = {"header": "file", "readme": "readme", "aips-history": "history",
+             "beams-table": "table"}
 
 
 #: Stem endings (before the FITS extension) of uncertainty companions: _noise, .error, -noise ...
@@ -79,7 +84,9 @@ class Context:
     """What describing one file needs besides the file (plain data, picklable for workers).
 
     ``readme_meta`` is the survey README's metadata; ``readme_error`` its read error, if any.
-    ``galaxy_keys`` maps normalised galaxy names/aliases to the galaxy table's names.
+    ``names`` is the store's name knowledge (:class:`sfng.identity.Names`: NED cache, overrides,
+    galaxy table; None: none), ``manifest_galaxy`` the galaxy the folder's manifest records for
+    the file ('' none): with the file name, OBJECT and the format they give each row its galaxy.
     """
 
     root: str
@@ -94,7 +101,8 @@ class Context:
     measure_depth: bool = False
     validate: bool = True
     tracers: object = None     # sfng.tracers.Vocabulary
-    galaxy_keys: dict = field(default_factory=dict)
+    names: object = None       # sfng.identity.Names
+    manifest_galaxy: str = ""
     store: object = None       # sfng.store.Store, for validation
 
     @property
@@ -110,15 +118,11 @@ def describe_file(ctx: Context, stat=None) -> list[dict]:
     import os
 
     from ..fitsheader import read_headers
-    from ..naming import parse
 
     path = ctx.path
     st = stat or os.stat(path)
     base = null_row()
-    galaxy, _ = parse(path.name)
-    if galaxy:
-        galaxy = ctx.galaxy_keys.get(_galaxy_key(galaxy), galaxy)
-    base.update(path=ctx.relpath, tree=ctx.tree, survey=ctx.survey, galaxy=galaxy or "",
+    base.update(path=ctx.relpath, tree=ctx.tree, survey=ctx.survey,
                 role=ctx.role, noise_path=ctx.other, size=st.st_size, mtime=st.st_mtime,
                 sha256=ctx.sha256, flag=0, error="", valid=False, n_problems=-1)
     if ctx.readme_error:
@@ -134,7 +138,7 @@ def describe_file(ctx: Context, stat=None) -> list[dict]:
             blocks = read_headers(path)
         except Exception as exc:  # noqa: BLE001 - a file that cannot be read is flagged, not fatal
             _flag(base, FLAG_UNREADABLE, str(exc))
-            return [base]
+            return identify_rows(ctx, [base], None)
     handed = None
     if fmt is not None and ctx.validate and fits:
         blocks, handed = fmt.index_headers(path, measure_depth=ctx.measure_depth)
@@ -145,17 +149,32 @@ def describe_file(ctx: Context, stat=None) -> list[dict]:
         handed = blocks
     rows = _plugin_rows(ctx, base, fmt, handed) if fmt is not None else None
     if rows is not None:
-        return rows
+        return identify_rows(ctx, rows, fmt)
     if blocks is None:
         _flag(base, FLAG_UNREADABLE, "not a FITS file, and no product describer reads it")
-        return [base]
-    return [describe_blocks(ctx, blocks, base)]
+        return identify_rows(ctx, [base], fmt)
+    return identify_rows(ctx, [describe_blocks(ctx, blocks, base)], fmt)
 
 
-def _galaxy_key(name):
-    from ..naming import normalise
+def identify_rows(ctx: Context, rows: list, fmt=None) -> list:
+    """Set each row's ``galaxy`` and ``galaxy_src`` (:func:`sfng.identity.identify`): the file
+    name, the manifest, then ``fmt``'s identifiers (:meth:`sfng.formats.Format.identify`) or
+    the row's OBJECT, looked up offline in the store's names.  Rows that give the same answer
+    are identified once."""
+    from ..identity import Names, format_ids, identify
 
-    return normalise(name)
+    names = ctx.names if ctx.names is not None else Names()
+    name = ctx.path.name
+    seen: dict = {}
+    for row in rows:
+        ids = format_ids(fmt, ctx.path, row)
+        key = (tuple(ids) if ids is not None else None, row.get("object") or "")
+        got = seen.get(key)
+        if got is None:
+            got = seen[key] = identify(names, name, manifest=ctx.manifest_galaxy or None, ids=ids,
+                                       obj=key[1] or None)
+        row["galaxy"], row["galaxy_src"] = got
+    return rows
 
 
 def _flag(row, bit, message):
@@ -201,6 +220,8 @@ def _plugin_rows(ctx, base, fmt, headers):
     for extra in got or []:
         row = dict(base)
         row.update(extra)
+        if not row.get("frame") and math.isfinite(_float(row.get("ra"))):
+            row["frame"] = "icrs"   # a format gives ICRS positions unless it says otherwise
         rows.append(row)
     return rows or None
 
@@ -243,7 +264,7 @@ def describe_blocks(ctx: Context, blocks, base: dict) -> dict:
     """The generic FITS row for ``blocks`` over ``base`` (the common part of the row)."""
     from ..beam import beam_from_header
     from ..header import effective_header
-    from ..spectral import spectral_axis
+    from ..spectral import rest_frequency, spectral_axis
 
     row = dict(base)
     chosen = data_block(blocks)
@@ -267,11 +288,14 @@ def describe_blocks(ctx: Context, blocks, base: dict) -> dict:
     row["specres"] = _float(h.get("SPECRES"))
     row["repunc"] = _float(h.get("REPUNC"))
 
-    beam = beam_from_header(eff)
+    table = None if is_table else _beam_table(ctx, blocks, row)
+    beam = table.largest if table is not None else beam_from_header(eff)
     if beam is not None:
         if beam.ok:
+            lo, hi = table.major_range if table is not None else (beam.major, beam.major)
             row.update(bmaj=beam.major, bmin=beam.minor, bpa=beam.pa,
-                       beam_src=_BEAM_SRC.get(beam.source, beam.source[:8]), res=beam.major)
+                       beam_src=_BEAM_SRC.get(beam.source, beam.source[:8]), res=beam.major,
+                       bmaj_min=lo, bmaj_max=hi)
         else:
             row["beam_src"] = "suspect"
     spec = None if is_table else spectral_axis(eff)
@@ -282,8 +306,8 @@ def describe_blocks(ctx: Context, blocks, base: dict) -> dict:
         row["chan_kms"] = spec.chan_kms
         lo, hi, unit = spec.coverage
         row.update(spec_min=lo, spec_max=hi, spec_unit=unit)
-    else:
-        restfrq = _float(h.get("RESTFRQ", h.get("RESTFREQ")))
+    else:  # RESTFRQ = 0 (or negative) means unknown, as on a spectral axis
+        restfrq = rest_frequency(h)[0]
     row["restfrq"] = restfrq
 
     if ctx.tracers is not None:
@@ -293,16 +317,33 @@ def describe_blocks(ctx: Context, blocks, base: dict) -> dict:
 
     if not is_table:
         fp = _footprint(eff)
+        # a 1-D spectrum has no footprint to miss (its position, if any, is kept)
         if isinstance(fp, str):
-            if row["product"] in ("image", "cube"):   # a 1-D spectrum has no footprint to miss
+            if row["product"] in ("image", "cube"):
                 _flag(row, FLAG_NO_CELESTIAL, fp)
         else:
-            ras, decs, ra0, dec0, fov = fp
-            row.update(ra=ra0, dec=dec0, fov=fov, foot_n=len(ras),
-                       foot_ra=list(ras), foot_dec=list(decs))
+            values, bit, why = fp
+            row.update(values)
+            if bit and (bit != FLAG_NO_SIZE or row["product"] in ("image", "cube")):
+                _flag(row, bit, why)
     if row["role"] == "product":
         _depth(ctx, row, chosen)
     return row
+
+
+def _beam_table(ctx, blocks, row):
+    """The per-channel beams of a CASA cube (:mod:`sfng.beamtable`), for a file that has or
+    promises a BEAMS table; else None.  A missing or damaged table flags the row (the header's
+    beam, if any, is used instead)."""
+    from ..beamtable import BeamTableError, beams_of, promised
+
+    if not promised(b.header for b in blocks):
+        return None
+    try:
+        return beams_of(ctx.path, blocks)
+    except BeamTableError as exc:
+        _flag(row, FLAG_BEAM_TABLE, exc.reason)
+        return None
 
 
 def _product(is_table, chosen, eff, spec, naxis) -> str:
@@ -318,7 +359,8 @@ def _product(is_table, chosen, eff, spec, naxis) -> str:
 
 
 def _footprint(eff):
-    """``(ras, decs, ra0, dec0, fov_arcmin)`` of the celestial outline, or why there is none."""
+    """``(row values, flag bit or 0, why)`` of the celestial outline (ICRS, :mod:`sfng.footprint`),
+    or a string: why there is none."""
     from ..footprint import outline
 
     try:
@@ -327,13 +369,23 @@ def _footprint(eff):
         return "no footprint: " + " ".join(str(exc).split())
     if fp is None:
         return "no celestial WCS: no footprint"
+    values = {"frame": fp.frame}
+    ra0, dec0 = fp.centre
+    if math.isfinite(ra0) and math.isfinite(dec0):
+        values.update(ra=float(ra0), dec=float(dec0))
+    if fp.kind == "centre":
+        return values, FLAG_NO_SIZE, "no data array / image size: no footprint (ra/dec: CRVAL)"
+    values["fov"] = float(fp.size_arcmin)
+    if fp.kind == "cap":
+        what = "the whole sky" if fp.radius >= 180.0 else f"a circle of radius {fp.radius:.1f} deg"
+        return values, FLAG_WIDE, f"footprint too wide for a polygon: region tests use {what}"
     ras, decs = list(fp.ra), list(fp.dec)
     if len(ras) > FOOT_MAX:
         step = len(ras) / FOOT_MAX
         keep = [int(i * step) for i in range(FOOT_MAX)]
         ras, decs = [ras[i] for i in keep], [decs[i] for i in keep]
-    ra0, dec0 = fp.centre
-    return ras, decs, float(ra0), float(dec0), float(fp.size_arcmin)
+    values.update(foot_n=len(ras), foot_ra=ras, foot_dec=decs)
+    return values, 0, ""
 
 
 def _depth(ctx, row, chosen):

@@ -4,7 +4,8 @@ Written for every reader the collaboration uses: fixed-width columns only (IDL `
 reads no variable-length arrays), units in ``TUNITn``, arrays with ``TDIMn``, the column's
 description as the ``TTYPEn`` comment and in ``TCOMMn``.  Header cards: ``SFNGSCHV`` (schema
 version), ``SFNGVER`` (sfng version), ``STORE`` (store name), ``BUILT`` (UTC build time),
-``NFILES``/``NGALAXY`` (row counts), on the primary HDU and repeated on each table.
+``NFILES``/``NGALAXY`` (row counts), on the primary HDU and repeated on each table; ``TEXTENC``
+(``'UTF-8'``: the text columns' encoding, see :func:`encode_text`).
 
 The writer streams: rows arrive in chunks and go straight to the file, the row count is
 patched into the header at the end, so memory does not grow with the store.  It writes only
@@ -26,6 +27,43 @@ from .schema import (FILES_COLUMNS, FILES_HDU, GALAXIES_COLUMNS, GALAXIES_HDU, S
 
 BLOCK = 2880
 _TFORM = {"f8": "D", "f4": "E", "i2": "I", "i4": "J", "i8": "K", "?": "L"}
+
+
+# -- text ------------------------------------------------------------------------------------
+#
+# Text columns ('A' in TFORMn) hold UTF-8 (header card TEXTENC = 'UTF-8').  A file name that is
+# not UTF-8 (os.fsdecode gives it surrogate escapes, PEP 383) is stored as the bytes it has on
+# disk, so decoding with errors='surrogateescape' gives back the exact name; outputs show such
+# bytes as \xNN (sfng.cli.output.printable).
+
+#: Header card naming the encoding of the text columns.
+TEXT_ENCODING = "UTF-8"
+
+
+def encode_text(text: str) -> bytes:
+    """The bytes a text column stores for ``text`` (UTF-8; surrogate escapes as their bytes)."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def decode_text(raw: bytes) -> str:
+    """The text of a stored value (the inverse of :func:`encode_text`; trailing NULs and blanks
+    dropped)."""
+    return raw.rstrip(b"\0 ").decode("utf-8", "surrogateescape")
+
+
+def _cut_utf8(raw: bytes, width: int) -> bytes:
+    """``raw`` cut to at most ``width`` bytes without splitting a UTF-8 character."""
+    out = raw[:width]
+    for k in range(1, min(4, len(out)) + 1):
+        b = out[-k]
+        if b < 0x80:            # ASCII: nothing is split
+            break
+        if b >= 0xC0:           # the lead byte of a character of n bytes
+            n = 2 if b < 0xE0 else 3 if b < 0xF0 else 4
+            if n > k:           # the character does not fit: drop its first bytes
+                out = out[:-k]
+            break
+    return out
 
 
 # -- on-disk record layout ----------------------------------------------------------------
@@ -67,11 +105,11 @@ def encode_rows(rows: list[dict], columns=FILES_COLUMNS) -> tuple[np.ndarray, li
         if c.kind == "U":
             width = c.width
             # trailing blanks are not significant in FITS strings: drop them, as readers do
-            vals = [b"" if v is None or v == "" else str(v).rstrip(" ").encode("utf-8") for v in col]
+            vals = [b"" if v is None or v == "" else encode_text(str(v).rstrip(" ")) for v in col]
             if max(map(len, vals), default=0) > width:
                 for i, b in enumerate(vals):
                     if len(b) > width:
-                        vals[i] = b[:width].decode("utf-8", "ignore").encode("utf-8")
+                        vals[i] = _cut_utf8(b, width)
                         cut.add(i)
             out[name] = vals
         elif c.kind == "?":
@@ -108,6 +146,8 @@ def _card(key, value=None, comment="") -> str:
         v = repr(value).upper().rjust(20)
     else:
         text = str(value)
+        if not (text.isascii() and text.isprintable()):  # a header is printable ASCII: escape
+            text = text.encode("unicode_escape").decode("ascii")
         while True:
             v = ("'" + text.replace("'", "''").ljust(8) + "'").ljust(20)
             if len(v) <= 70:
@@ -153,6 +193,7 @@ def _meta_cards(meta: dict) -> list[str]:
         _card("SFNGVER", str(meta.get("sfng_version", "")), "sfng version that wrote the index"),
         _card("STORE", str(meta.get("store", ""))[:60], "store name"),
         _card("BUILT", str(meta.get("built", "")), "build time (UTC, ISO 8601)"),
+        _card("TEXTENC", TEXT_ENCODING, "text columns: UTF-8 (file names: bytes as on disk)"),
     ]
 
 
@@ -300,6 +341,57 @@ def galaxies_bytes(path) -> bytes | None:
         return None
 
 
+def primary_cards(path) -> dict:
+    """The primary header of an index file as ``{key: raw value string}``.
+
+    Raises OSError or ValueError for a file that is not FITS."""
+    with open(path, "rb") as f:
+        return _read_header(f, 0)[0]
+
+
+def open_galaxy_records(path):
+    """The GALAXIES rows of an index written by this version as disk records (text as its
+    stored bytes: see :func:`decode_text`), or None when the file is missing, unreadable or of
+    another layout.  Read without fitsio, which decodes text columns as ASCII and fails on a
+    non-ASCII galaxy name."""
+    try:
+        with open(path, "rb") as f:
+            prim, off = _read_header(f, 0)
+            if prim.get("SFNGSCHV") != str(SCHEMA_VERSION):
+                return None
+            files, data_at = _read_header(f, off)
+            off = data_at + int(files["NAXIS1"]) * int(files["NAXIS2"])
+            off += -off % BLOCK
+            cards, data_at = _read_header(f, off)
+            dt = disk_dtype(GALAXIES_COLUMNS)
+            if cards.get("EXTNAME") != GALAXIES_HDU or int(cards["NAXIS1"]) != dt.itemsize:
+                return None
+            if [cards.get(f"TTYPE{i}") for i in range(1, len(GALAXIES_COLUMNS) + 1)] != \
+                    [c.name for c in GALAXIES_COLUMNS]:
+                return None
+            n = int(cards["NAXIS2"])
+            f.seek(data_at)
+            buf = f.read(n * dt.itemsize)
+        if len(buf) < n * dt.itemsize:
+            return None
+        return np.frombuffer(bytearray(buf), dtype=dt, count=n)
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _decoded(arr):
+    """A table of disk records with text columns decoded to str (:func:`decode_text`)."""
+    from astropy.table import Table
+
+    cols = {}
+    for name in arr.dtype.names:
+        col = arr[name]
+        if col.dtype.kind == "S":
+            col = np.char.decode(col, "utf-8", "surrogateescape") if len(col) else col.astype("U1")
+        cols[name] = col
+    return Table(cols, copy=False)
+
+
 def index_version(path) -> int | None:
     """The schema version of the index at ``path`` (None when it is not an sfng index)."""
     with open(path, "rb") as f:
@@ -333,6 +425,26 @@ def open_records(path):
         return np.memmap(path, dtype=dt, mode="c", offset=data_at, shape=(n,))
     except (OSError, ValueError, KeyError):
         return None
+
+
+def galaxies_by_path(path) -> dict | None:
+    """``{store-relative path: (size, mtime, [galaxy, ...])}`` of the index at ``path`` (the
+    distinct non-empty ``galaxy`` values of each file's rows, in row order), or None when it is
+    missing or of another layout.  ``sfng links bygalaxy`` files unchanged files by it."""
+    rec = open_records(path)
+    if rec is None:
+        return None
+    out: dict = {}
+    for p, size, mtime, g in zip(rec["path"].tolist(), rec["size"].tolist(), rec["mtime"].tolist(),
+                                 rec["galaxy"].tolist()):
+        key = p.decode("utf-8", "surrogateescape")
+        got = out.get(key)
+        if got is None:
+            got = out[key] = (size, mtime, [])
+        name = g.decode("utf-8", "replace")
+        if name and name not in got[2]:
+            got[2].append(name)
+    return out
 
 
 def read_index(path, columns=None, galaxies: bool = True):
@@ -415,10 +527,26 @@ def _read_table(path, extname, columns):
             for name in logical:
                 table[name] = arr[name] == ord("T")
             arr = table
+    elif extname == GALAXIES_HDU and (gal := open_galaxy_records(path)) is not None:
+        arr = _decoded(gal)
     else:
         import fitsio
 
-        arr = fitsio.read(str(path), ext=extname, columns=columns, lower=True)
+        try:
+            arr = fitsio.read(str(path), ext=extname, columns=columns, lower=True)
+        except UnicodeDecodeError:  # fitsio reads text as ASCII: a UTF-8 value needs astropy
+            from astropy.io import fits
+
+            with fits.open(path, memmap=False) as hdul:
+                arr = Table(hdul[extname].data)
+            for name in list(arr.colnames):
+                if columns is not None and name.lower() not in columns:
+                    del arr[name]
+                    continue
+                if arr[name].dtype.kind == "S":
+                    arr[name] = np.char.decode(np.asarray(arr[name]), "utf-8", "surrogateescape")
+                if name != name.lower():
+                    arr.rename_column(name, name.lower())
     if not isinstance(arr, Table) and arr.dtype.names is None:
         raise SfngError(f"{path}: HDU {extname} is not a table")
     table = arr if isinstance(arr, Table) else Table(arr, copy=False)

@@ -8,6 +8,8 @@ and longer values are cut (the builder reports it), arrays have a fixed ``shape`
 Unknown values are stored as unknown: NaN for floats, ``""`` for strings, ``-1`` for counts
 that cannot be negative (``naxis*``, ``n_problems``, ``size``).
 
+Text is UTF-8 (:data:`TEXT_NOTE`; header card ``TEXTENC = 'UTF-8'``); widths count bytes.
+
 Bump :data:`SCHEMA_VERSION` whenever a column is removed, renamed or changes meaning; readers
 refuse an index whose version is newer than theirs.
 """
@@ -16,8 +18,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..naming import STORED_PATH_MAX
+
 #: Version of the index layout (header card ``SFNGSCHV``).
 SCHEMA_VERSION = 1
+
+#: How text columns are stored (``TFORMn = 'nA'``, FITS 4.0 allows only ASCII there): said in
+#: the header card ``TEXTENC`` and in docs/index-schema.md.
+TEXT_NOTE = ("Text columns hold UTF-8 (header card `TEXTENC = 'UTF-8'`), padded with NULs; their "
+             "width counts bytes, so a non-ASCII character takes 2 to 4. A file name that is not "
+             "valid UTF-8 is stored as its bytes on disk, exactly: decode with "
+             "`errors='surrogateescape'` to get Python's `os.fsdecode` name back (sfng shows such "
+             "bytes as `\\xNN`). astropy.io.fits and astropy tables read the columns as bytes; "
+             "fitsio decodes them as ASCII and refuses a row holding a non-ASCII name. "
+             "`path` holds the whole store path: `sfng ingest` refuses a file whose stored path "
+             "would not fit.")
 
 #: Maximum number of footprint vertices kept per row (``foot_ra``/``foot_dec``).
 FOOT_MAX = 16
@@ -32,6 +47,9 @@ FLAG_README_ERROR = 4    #: the survey README's metadata block could not be read
 FLAG_TRUNCATED = 8       #: a string value was longer than its column and was cut
 FLAG_PLUGIN_ERROR = 16   #: a product-specific describer failed; generic row written instead
 FLAG_DEPTH_ERROR = 32    #: --measure-depth could not read the data
+FLAG_BEAM_TABLE = 64     #: the CASA BEAMS table (CASAMBM) is missing or damaged: no per-channel beams
+FLAG_NO_SIZE = 128       #: a celestial WCS but no data array / size: centre (CRVAL) only, no footprint
+FLAG_WIDE = 256          #: footprint wider than a polygon can hold (all-sky, > hemisphere): a cap
 
 FLAGS = {
     FLAG_UNREADABLE: "unreadable: the file could not be read as FITS",
@@ -40,6 +58,11 @@ FLAGS = {
     FLAG_TRUNCATED: "a text value was longer than its column and was cut",
     FLAG_PLUGIN_ERROR: "the product-specific describer failed; generic row written",
     FLAG_DEPTH_ERROR: "--measure-depth could not read the data",
+    FLAG_BEAM_TABLE: "the BEAMS table (CASAMBM = T) is missing or damaged: per-channel beams unknown",
+    FLAG_NO_SIZE: "no data array / size: no footprint (ra/dec is the WCS reference point CRVAL, in ICRS)",
+    FLAG_WIDE: "footprint covers the whole sky or more than a hemisphere (or spans a pole so that "
+               "no polygon outlines it): no polygon; region tests use the circle of radius fov/2 "
+               "about ra/dec, so an all-sky map (fov = 21600 arcmin) matches every region",
 }
 
 
@@ -89,15 +112,25 @@ def _axes(prefix, dtype, unit, what):
 
 
 FILES_COLUMNS: list[Column] = [
-    Column("path", "U240", "", "file path relative to the store root, with / between folders"),
+    Column("path", f"U{STORED_PATH_MAX}", "", "file path relative to the store root, with / between "
+                                              f"folders (UTF-8, at most {STORED_PATH_MAX} bytes: sfng "
+                                              f"ingest refuses a longer one)"),
     Column("locator", "U64", "", "object inside the file: '' for the file itself, '[EXTNAME]' or "
                                  "'[n]' for an HDU, 'EXTNAME#channel' for one channel of a "
                                  "multi-channel HDU (MaNGA DAP maps), '#name' for an object in a "
                                  "container"),
     Column("tree", "U8", "", "store tree: data or derived"),
     Column("survey", "U40", "", "survey folder (data/<SURVEY>/)"),
-    Column("galaxy", "U48", "", "galaxy: NED preferred name from the file name (NAME.original), "
-                                "mapped to the galaxy table's name when it is an alias"),
+    Column("galaxy", "U48", "", "galaxy: the NED preferred name (the galaxy table's name when it "
+                                "lists it as an alias), found as galaxy_src says; '' unknown"),
+    Column("galaxy_src", "U12", "", "how the galaxy was found, first that answers: file-name "
+                                    "(NAME.original, NAME known to the store's NED cache or galaxy "
+                                    "table), manifest (ingest's record), format-id (the format's "
+                                    "own identifier, e.g. MaNGA <MANGAID>, via the NED cache), "
+                                    "object (OBJECT via the NED cache), survey-name (a survey-style "
+                                    "file name via the NED cache), name-form (NAME.original, NAME "
+                                    "unknown to the store), position (NED position search, only "
+                                    "with --resolve-names); '' unknown"),
     Column("object", "U48", "", "OBJECT keyword as written in the file"),
     Column("product", "U8", "", "product type: image, cube, spectra or table"),
     Column("role", "U8", "", "product, or noise for an uncertainty companion of a product"),
@@ -117,17 +150,35 @@ FILES_COLUMNS: list[Column] = [
                                      f"matrix diagonal element when that is how the file gives it")
       for n in range(1, 5)],
     *_axes("crval", "f8", "", "reference value"),
-    Column("ra", "f8", "deg", "right ascension (ICRS/FK5 J2000) of the field centre"),
-    Column("dec", "f8", "deg", "declination of the field centre"),
-    Column("foot_n", "i2", "", f"number of valid footprint vertices (0..{FOOT_MAX})"),
-    Column("foot_ra", "f8", "deg", "footprint polygon vertices, RA (unused entries NaN)", (FOOT_MAX,)),
-    Column("foot_dec", "f8", "deg", "footprint polygon vertices, Dec (unused entries NaN)", (FOOT_MAX,)),
-    Column("fov", "f4", "arcmin", "field size: largest angular extent of the footprint"),
+    Column("ra", "f8", "deg", "right ascension (ICRS) of the field centre (the central pixel), "
+                              "converted from the file's frame; FK5 J2000 is taken as ICRS"),
+    Column("dec", "f8", "deg", "declination (ICRS) of the field centre"),
+    Column("frame", "U24", "", "celestial frame of the file's WCS before conversion to ICRS: icrs, "
+                               "fk5 J2000, fk5 J1975, fk4 B1950, fk4-no-e B1950, galactic, "
+                               "ecliptic J2000, supergalactic ('' no celestial WCS); ra, dec and "
+                               "foot_ra/foot_dec are always ICRS"),
+    Column("foot_n", "i2", "", f"number of valid footprint vertices (0..{FOOT_MAX}; 0 with flag "
+                               f"{FLAG_WIDE} or {FLAG_NO_SIZE}: no polygon)"),
+    Column("foot_ra", "f8", "deg", "footprint polygon vertices, RA (ICRS; great-circle edges; "
+                                   "unused entries NaN)", (FOOT_MAX,)),
+    Column("foot_dec", "f8", "deg", "footprint polygon vertices, Dec (ICRS; unused entries NaN)",
+           (FOOT_MAX,)),
+    Column("fov", "f4", "arcmin", "field size: twice the largest distance from ra/dec to the "
+                                  "footprint, so every point of it lies within fov/2 of ra/dec "
+                                  "(21600 for the whole sky)"),
     Column("bmaj", "f4", "arcsec", "beam major axis FWHM"),
     Column("bmin", "f4", "arcsec", "beam minor axis FWHM"),
     Column("bpa", "f4", "deg", "beam position angle, east of north"),
-    Column("beam_src", "U8", "", "where the beam came from: file, readme, history (AIPS card), plugin"),
-    Column("res", "f4", "arcsec", "angular resolution: the beam major axis FWHM"),
+    Column("beam_src", "U8", "", "where the beam came from: file, readme, history (AIPS card), "
+                                 "table (the per-channel BEAMS table of a CASA cube: its beam of "
+                                 "largest major axis), plugin; suspect when the header beam is "
+                                 "implausible"),
+    Column("res", "f4", "arcsec", "angular resolution: the beam major axis FWHM (per-channel beams: "
+                                  "the largest, the cube's worst resolution)"),
+    Column("bmaj_min", "f4", "arcsec", "smallest beam major axis FWHM over the channels (BEAMS "
+                                       "table); equals bmaj for a single beam"),
+    Column("bmaj_max", "f4", "arcsec", "largest beam major axis FWHM over the channels (BEAMS "
+                                       "table; = res); equals bmaj for a single beam"),
     Column("restfrq", "f8", "Hz", "rest frequency of the line (RESTFRQ/RESTFREQ)"),
     Column("spec_type", "U12", "", "spectral axis type: FREQ, VRAD, VOPT, VELO, WAVE, ... ('' none)"),
     Column("chan_kms", "f4", "km/s", "native channel width (absolute) as a velocity"),

@@ -9,7 +9,7 @@ from ..errors import SfngError
 
 
 def _text(v) -> str:
-    return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+    return v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else str(v)
 
 
 def index_stats(path, by=("survey", "tracer", "galaxy")) -> dict:
@@ -39,7 +39,7 @@ def rows_for(path, relpath: str) -> list[dict]:
     want = relpath.strip()
     if want.startswith("./"):
         want = want[2:]
-    paths = np.char.decode(np.asarray(files["path"]), "utf-8") if files["path"].dtype.kind == "S" \
+    paths = np.char.decode(np.asarray(files["path"]), "utf-8", "surrogateescape") if files["path"].dtype.kind == "S" \
         else np.asarray(files["path"])
     hits = np.flatnonzero(paths == want)
     if not len(hits):
@@ -49,9 +49,10 @@ def rows_for(path, relpath: str) -> list[dict]:
     for i in hits:
         row = {}
         for name in files.colnames:
-            v = files[name][i]
+            # text as stored (astropy would hand out a bytes element decoded with 'replace')
+            v = np.asarray(files[name])[i] if files[name].dtype.kind == "S" else files[name][i]
             if isinstance(v, bytes):
-                v = v.decode("utf-8", "replace")
+                v = v.decode("utf-8", "surrogateescape")
             elif getattr(v, "dtype", None) is not None and v.dtype.kind == "f" and v.dtype.itemsize == 4:
                 # single precision as the decimal written (6.2, not 6.199999809265137)
                 v = [float(str(x)) for x in v] if np.ndim(v) else float(str(v))

@@ -9,13 +9,12 @@ import errno
 import os
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import manifest as mf
 from ..errors import SfngError
-from ..fsutil import TMP_PREFIX, copy_with_hash, fsync_dir, sha256_file
+from ..fsutil import copy_with_hash, fsync_dir, sha256_file
 from .plan import MODES, QUARANTINE_TREE, Item, Plan, utc_now
 from .planner import compare_existing
 
@@ -102,31 +101,39 @@ def _lock_and_journal_paths(store, survey):
             state_dir(store.root, "journal") / f"ingest-{survey}.jsonl")
 
 
-def _hard_link(src: Path, dst: Path) -> tuple[str, int]:
-    """Land ``dst`` as a hard link of ``src`` through a temporary name (no clobber); hash it."""
-    from ..fsutil import place_temp, removing_on_error
+def _hard_link(src: Path, dst: Path, read_only: bool = False) -> tuple[str, int]:
+    """Land ``dst`` as a hard link of ``src`` through a temporary name (no clobber); hash it.
+    ``read_only``: the shared inode loses its write permission (the source's too: nothing may
+    edit a landed file through either name)."""
+    from ..fsutil import fault_point, make_read_only, place_temp, removing_on_error, temp_path
 
     if dst.exists():
         raise FileExistsError(f"{dst} exists; sfng never overwrites a file")
-    tmp = dst.parent / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    tmp = temp_path(dst.parent)
     os.link(src, tmp)
     with removing_on_error(tmp):
         digest = sha256_file(tmp)
         size = os.stat(tmp).st_size
+        if read_only:
+            make_read_only(tmp)
+        fault_point(f"link {dst.name}: temporary linked")
         place_temp(tmp, dst)
     fsync_dir(dst.parent)
+    fault_point(f"link {dst.name}: renamed")
     return digest, size
 
 
 _LINK_FALLBACK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES, errno.EOPNOTSUPP}
 
 
-def _land(src: Path, dst: Path, mode: str, expected: str | None) -> tuple[str, int, str]:
-    """Land one file; returns ``(sha256, size, how)``.  Never replaces ``dst``."""
+def _land(src: Path, dst: Path, mode: str, expected: str | None,
+          read_only: bool = True) -> tuple[str, int, str]:
+    """Land one file (read-only unless ``read_only`` is false: READMEs, which people edit);
+    returns ``(sha256, size, how)``.  Never replaces ``dst``."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     if mode in ("link", "move"):
         try:
-            digest, size = _hard_link(src, dst)
+            digest, size = _hard_link(src, dst, read_only=read_only)
             if expected and digest != expected:
                 raise OSError(f"{src}: changed since the plan (SHA-256 differs)")
             return digest, size, "hard link" if mode == "link" else "moved (same file system)"
@@ -139,7 +146,7 @@ def _land(src: Path, dst: Path, mode: str, expected: str | None) -> tuple[str, i
             how = f"copied (hard link impossible: {why})"
     else:
         how = "copied"
-    digest, size = copy_with_hash(src, dst, expected_sha256=expected)
+    digest, size = copy_with_hash(src, dst, expected_sha256=expected, read_only=read_only)
     return digest, size, how
 
 
@@ -167,10 +174,12 @@ def recover(store, survey: str) -> list[str]:
         if r["op"] == "begin":
             for f in r.get("folders", []):
                 folders.add(root / f)
+    from ..fsutil import make_read_only, remove_stale_temporaries
+
     for folder in sorted(folders):
         if folder.is_dir():
-            for tmp in folder.glob(TMP_PREFIX + "*"):
-                tmp.unlink(missing_ok=True)
+            # We hold the survey locks: every temporary in these folders is a killed run's.
+            for tmp in remove_stale_temporaries(folder, owned=True):
                 done.append(f"removed the unfinished temporary file {store.relpath(folder)}/{tmp.name}")
     for r in intents:
         dst, src = root / r["dst"], Path(r["src"])
@@ -190,6 +199,7 @@ def recover(store, survey: str) -> list[str]:
                 done.append(f"{r['dst']} could not be verified against its source; left out of the "
                             f"manifest (check it by hand)")
                 continue
+            make_read_only(dst)
             mf.append(dst.parent, [mf.Entry(dst.name, dst_sha, dst.stat().st_size, utc_now(),
                                             tuple(r.get("companions") or ()), r.get("galaxy"))])
             done.append(f"finished: {r['dst']} verified and recorded in the manifest")
@@ -278,10 +288,18 @@ def execute(plan: Plan, mode: str = "copy", jobs: int = 1, progress=None) -> Rep
                 with guard:
                     journal.record("land", src=str(src), dst=item.dest, mode=item_mode, kind=item.kind,
                                    companions=item.companions, galaxy=item.galaxy)
-                digest, size, how = _land(src, dst, item_mode, None)
+                digest, size, how = _land(src, dst, item_mode, None, read_only=item.kind != "readme")
                 with guard:
                     journal.record("landed", dst=item.dest, sha256=digest, size=size)
-                record_manifest(item, digest, size)
+                try:
+                    record_manifest(item, digest, size)
+                except OSError:
+                    # Not recorded (full disk...): take the file back out, so that nothing sits
+                    # in the store unrecorded; the source is untouched (a move removes it later).
+                    dst.unlink(missing_ok=True)
+                    with guard:
+                        journal.record("rolled-back", dst=item.dest)
+                    raise
                 if item_mode == "move":
                     try:
                         src.unlink()
@@ -328,18 +346,18 @@ def execute(plan: Plan, mode: str = "copy", jobs: int = 1, progress=None) -> Rep
                 finish(do(item))
         for folder in touched:
             mf.sync_manifest(folder)
-        journal.close(remove=True)
+        journal.done()
     report.seconds = time.perf_counter() - t0
     return report
 
 
 def _os_message(exc: OSError, src: Path, dst: Path) -> str:
-    if exc.errno == errno.ENOSPC:
-        return f"{dst}: no space left on the device; nothing was written under its name (free space and rerun)"
-    if exc.errno == errno.EDQUOT:
-        return f"{dst}: disk quota exceeded; nothing was written under its name (rerun when there is room)"
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return f"{exc.filename or src}: permission denied"
+    from ..fsutil import WRITE_ERRNOS, os_error_message
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS):
+        return os_error_message(exc, dst)
+    if exc.errno in WRITE_ERRNOS:
+        return os_error_message(exc, exc.filename or src)
     return f"{src} -> {dst}: {exc.strerror or exc}"
 
 

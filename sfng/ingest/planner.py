@@ -53,6 +53,30 @@ def _walk(src_dir: Path, store_root: Path):
             yield p, p.relative_to(src_dir).as_posix(), None
 
 
+def _escapes(path: Path, src_dir: Path) -> bool:
+    """Is ``path`` a symbolic link (at any depth of its own name) leading out of ``src_dir``?"""
+    if not path.is_symlink():
+        return False
+    try:
+        real = path.resolve()
+    except OSError:
+        return True
+    base = src_dir.resolve()
+    return real != base and base not in real.parents
+
+
+def _path_too_long(dest: str) -> str | None:
+    """Why the store path ``dest`` cannot be indexed whole (the index's ``path`` column holds a
+    fixed number of UTF-8 bytes), or None."""
+    from ..naming import STORED_PATH_MAX
+
+    width, size = STORED_PATH_MAX, len(dest.encode("utf-8", "surrogateescape"))
+    if size <= width:
+        return None
+    return (f"{dest}: the stored path would be {size} bytes, more than the {width} the index holds "
+            f"(SFNG-INDEX.fits would cut it); shorten the file name by {size - width} bytes")
+
+
 def compare_existing(item: Item, dest: Path, entries: dict) -> None:
     """A target exists: same bytes -> ``skip``; other bytes -> ``conflict``."""
     try:
@@ -139,8 +163,9 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
     explicit_survey = survey is not None
     survey = survey or src_dir.name
     naming.check_component(survey, what="survey name")
-    if survey in ("bygalaxy",) or survey.startswith(TMP_PREFIX):
-        raise SfngError(f"{survey!r} is reserved and cannot be a survey name; use --survey NAME")
+    if survey in ("bygalaxy",) or survey.startswith(TMP_PREFIX) or survey.startswith("."):
+        raise SfngError(f"{survey!r} is reserved and cannot be a survey name (a name starting with "
+                        f"'.' would be hidden from validation and the index); use --survey NAME")
     base_dir = store.survey_dir(survey, tree)
     if ned_rename and resolver is None:
         from ..ned import Resolver
@@ -158,7 +183,8 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
     if readme_src is not None and not readme_src.is_file():
         raise SfngError(f"{readme}: --readme must name a readable README file")
     if readme_src is None:
-        tops = [p for p, rel, why in files if why is None and "/" not in rel and classify(p.name) == "readme"]
+        tops = [p for p, rel, why in files if why is None and "/" not in rel and classify(p.name) == "readme"
+                and not _escapes(p, src_dir)]
         exact = [p for p in tops if p.name.lower() == f"{survey}_readme.txt".lower()
                  or p.name.lower() == f"{src_dir.name}_readme.txt".lower()]
         readme_src = exact[0] if exact else (tops[0] if len(tops) == 1 else None)
@@ -234,6 +260,10 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
         if path.is_symlink() and (root == path.resolve() or root in path.resolve().parents):
             item.fail("error", f"links into the store ({path.resolve()}); a source inside the store "
                                f"is not ingested")
+            continue
+        if _escapes(path, src_dir):
+            item.fail("error", f"a symbolic link to {path.resolve()}, outside the source folder; not "
+                               f"ingested (ingest the folder that holds the file, or copy it in)")
             continue
         if not path.is_file():
             item.action = "ignore"
@@ -328,6 +358,9 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
     # Targets already present; validation of what will land.
     for item in plan.items:
         if item.action != "land" or not item.dest:
+            continue
+        if item.kind == "data" and (why := _path_too_long(item.dest)):
+            item.fail("error", why)
             continue
         dest = root / item.dest
         if dest.exists() or dest.is_symlink():

@@ -8,7 +8,7 @@ from ..errors import SfngError
 from ..select import Selection
 from .index import Index
 from .result import Result
-from .selecting import covering_rows
+from .selecting import covering_rows, wide_rows
 from .values import finite
 
 
@@ -59,7 +59,12 @@ def _covers(index: Index, rows, ra, dec) -> list:
     inside = footprint.contains_point_many(np.asarray(index.raw("foot_ra", rows), dtype=float),
                                            np.asarray(index.raw("foot_dec", rows), dtype=float),
                                            foot_n, ra, dec)
-    return [bool(v) if k >= 3 else None for v, k in zip(inside, foot_n)]
+    wide = wide_rows(index, rows)  # no polygon: the bounding circle (all-sky maps cover everything)
+    if wide.any():
+        w = np.asarray(rows)[wide]
+        inside[wide] = footprint.caps_contain_point(index.numbers("ra", w), index.numbers("dec", w),
+                                                    index.numbers("fov", w) / 120.0, ra, dec)
+    return [bool(v) if k >= 3 or c else None for v, k, c in zip(inside, foot_n, wide)]
 
 
 def _sep_arcmin(ra1, dec1, ra2, dec2):

@@ -8,7 +8,9 @@ and, in a store, the offline NED cache; tracer names through the tracer vocabula
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +72,12 @@ class Index:
                                 "PATH to a downloaded SFNG-INDEX.fits")
             path = store.index_path
         path = Path(path)
+        try:
+            os.stat(path)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # Path.is_file() says False; say why
+                raise SfngError(f"{path}: cannot open the index: {exc.strerror} "
+                                f"(a symbolic link loop)") from None
         if not path.is_file():
             where = f" of the store {store.root}" if store is not None else ""
             raise SfngError(f"{path}: no index{where}; build it with `sfng index build`"
@@ -109,6 +117,36 @@ class Index:
             raise SfngError(f"{self.path}: the index is stale ({shown} changed after it was built); "
                             f"run `sfng index build`, or add --allow-stale to query it as it is")
 
+    def changed_files(self, rows, limit: int = 1000) -> tuple[int, int]:
+        """``(checked, changed)``: of the files of the first ``limit`` ``rows``, how many no longer
+        have the size and modification time the index recorded (edited in place, or gone).
+
+        A cheap check (one ``stat`` per file, at most ``limit``) on the rows a query returns;
+        ``(0, 0)`` for an index used without its store, or one without ``size``/``mtime``."""
+        names = self.files.dtype.names
+        if self.store is None or not {"path", "size", "mtime"} <= set(names):
+            return 0, 0
+        rows = np.asarray(rows)[:limit]
+        if not len(rows):
+            return 0, 0
+        paths = self.text("path", rows)
+        sizes = np.asarray(self.raw("size", rows)).astype(np.int64)
+        mtimes = np.asarray(self.raw("mtime", rows), dtype=float)
+        root = self.store.root
+        seen, changed = set(), 0
+        for p, size, mtime in zip(paths.tolist(), sizes.tolist(), mtimes.tolist()):
+            if p in seen or not p:
+                continue
+            seen.add(p)
+            try:
+                st = os.stat(root / p)
+            except OSError:  # gone (or unreadable): the row no longer describes it
+                changed += 1
+                continue
+            if st.st_size != size or not abs(st.st_mtime - mtime) <= 1e-6:  # mtime is stored whole
+                changed += 1
+        return len(seen), changed
+
     def __len__(self):
         return len(self.files)
 
@@ -139,7 +177,8 @@ class Index:
         """A text column decoded to str (use on selected rows: it copies)."""
         col = np.asarray(self.raw(name, rows))
         if col.dtype.kind == "S":
-            out = np.char.decode(col, "utf-8", "replace") if len(col) else col.astype("U1")
+            # UTF-8; a file name that is not UTF-8 keeps its bytes as surrogate escapes (PEP 383)
+            out = np.char.decode(col, "utf-8", "surrogateescape") if len(col) else col.astype("U1")
             return np.char.rstrip(out)
         return col.astype(str)
 
@@ -154,7 +193,7 @@ class Index:
         tried, and only if none matches are the column's distinct values matched
         case-insensitively.
         """
-        want = {v.strip().encode("utf-8") for v in values}
+        want = {v.strip().encode("utf-8", "surrogateescape") for v in values}
         if fold:
             want |= {w.upper() for w in want} | {w.lower() for w in want}
         m = self._equal_any(name, rows, want)
@@ -227,7 +266,7 @@ class Index:
             for n in names:
                 vals = g[n].tolist()
                 if g.dtype[n].kind == "S":
-                    vals = [v.decode("utf-8", "replace").rstrip() for v in vals]
+                    vals = [v.decode("utf-8", "surrogateescape").rstrip() for v in vals]
                 elif g.dtype[n].kind == "U":
                     vals = [v.rstrip() for v in vals]
                 elif g.dtype[n].kind == "f" and g.dtype[n].itemsize == 4:
@@ -333,12 +372,12 @@ class Index:
             dist = self.galaxies["dist"]
             single = dist.dtype.kind == "f" and dist.dtype.itemsize == 4
             shortest = (lambda d: float(str(d))) if single else float
-            self._dist = {strip_text(n).encode("utf-8"): shortest(d)
+            self._dist = {strip_text(n).encode("utf-8", "surrogateescape"): shortest(d)
                           for n, d in zip(self.galaxies["name"].tolist(), dist)}
         lookup = self._dist
         values = gal.tolist()
         if gal.dtype.kind == "U" or padded(gal):
-            values = [strip_text(v).encode("utf-8") for v in values]
+            values = [strip_text(v).encode("utf-8", "surrogateescape") for v in values]
         return np.fromiter((lookup.get(v, np.nan) for v in values), dtype=float, count=len(values))
 
     # -- tracers ----------------------------------------------------------------------------
@@ -404,21 +443,23 @@ class Index:
 
 
 def _fast_meta_galaxies(path, galaxies_hdu):
-    """(meta, galaxies) through fitsio (light) for an index in this sfng's layout."""
-    try:
-        import fitsio
+    """(meta, galaxies) of an index in this sfng's layout, read directly (GALAXIES as disk
+    records: text as its stored UTF-8 bytes); (None, None) for any other file."""
+    from ..index import io
 
-        hdr = fitsio.read_header(str(path), 0)
-        with fitsio.FITS(str(path)) as f:
-            gal = f[galaxies_hdu].read(lower=True) if f[galaxies_hdu].get_nrows() else \
-                np.zeros(0, dtype=f[galaxies_hdu].get_rec_dtype()[0])
-    except Exception:  # noqa: BLE001 - let the full reader explain what is wrong
+    gal = io.open_galaxy_records(path)
+    if gal is None:
         return None, None
-    if gal.dtype.names:
-        gal.dtype.names = [n.lower() for n in gal.dtype.names]
+    try:
+        hdr = io.primary_cards(path)
+    except (OSError, ValueError):  # let the full reader explain what is wrong
+        return None, None
     # Only what queries use; sfng.index.io.read_index gives the full set.
-    meta = {"schema_version": int(hdr.get("SFNGSCHV", -1)), "store": hdr.get("STORE", "")}
-    return meta, gal
+    try:
+        version = int(hdr.get("SFNGSCHV", -1))
+    except ValueError:
+        return None, None
+    return {"schema_version": version, "store": hdr.get("STORE", "")}, gal
 
 
 def load_index(index_path=None, store=None, allow_stale=False) -> Index:

@@ -114,15 +114,28 @@ def covering_rows(index: Index, ra: float, dec: float) -> np.ndarray:
 
     if not len(index):
         return np.zeros(0, dtype=int)
-    near = footprint.cap_prefilter(index.numbers("ra"), index.numbers("dec"),
-                                   index.numbers("fov") / 120.0, ra, dec, 0.0)
+    half = index.numbers("fov") / 120.0
+    near = footprint.cap_prefilter(index.numbers("ra"), index.numbers("dec"), half, ra, dec, 0.0)
     cand = np.flatnonzero(near)
     if not len(cand):
         return cand
     inside = footprint.contains_point_many(np.asarray(index.raw("foot_ra", cand), dtype=float),
                                            np.asarray(index.raw("foot_dec", cand), dtype=float),
                                            np.asarray(index.raw("foot_n", cand), dtype=int), ra, dec)
+    wide = wide_rows(index, cand)
+    if wide.any():  # no polygon: the footprint's bounding circle (the whole sky for an all-sky map)
+        w = cand[wide]
+        inside[wide] = footprint.caps_contain_point(index.numbers("ra", w), index.numbers("dec", w),
+                                                    half[w], ra, dec)
     return cand[inside]
+
+
+def wide_rows(index: Index, rows) -> np.ndarray:
+    """Which ``rows`` hold a footprint too wide for a polygon (flag ``FLAG_WIDE``: all-sky, more
+    than a hemisphere): region tests use their circle of radius ``fov / 2`` about ``ra``/``dec``."""
+    from ..index.schema import FLAG_WIDE
+
+    return (np.asarray(index.raw("flag", rows), dtype=np.int64) & FLAG_WIDE) != 0
 
 
 def _covering_hint(index: Index, names) -> list[str]:
@@ -217,13 +230,16 @@ def _region_mask(index: Index, rows, sel: Selection, notes: list) -> np.ndarray:
     dec = index.numbers("dec", rows)
     half = index.numbers("fov", rows) / 2.0 / 60.0
     foot_n = np.asarray(index.raw("foot_n", rows), dtype=int)
-    no_foot = int(np.count_nonzero(foot_n < 1))
+    # footprints too wide for a polygon (all-sky maps ...) are tested by their bounding circle
+    wide = wide_rows(index, rows) & np.isfinite(ra) & np.isfinite(dec)
+    half = np.where(wide & ~np.isfinite(half), 180.0, half)
+    no_foot = int(np.count_nonzero((foot_n < 1) & ~wide))
     if no_foot:
         notes.append(f"{no_foot} row(s) without a footprint left out by the region test")
     for kind, spec in regions:
         qra, qdec, qrad = spec if kind == "cone" else footprint.cap(*spec)
-        cand = np.flatnonzero(keep & footprint.cap_prefilter(ra, dec, half, qra, qdec, qrad)
-                              & (foot_n >= 1))
+        near = keep & footprint.cap_prefilter(ra, dec, half, qra, qdec, qrad)
+        cand = np.flatnonzero(near & (foot_n >= 1) & ~wide)
         exact = np.zeros(len(rows), dtype=bool)
         if len(cand):
             fra = np.asarray(index.raw("foot_ra", rows[cand]), dtype=float)
@@ -232,6 +248,12 @@ def _region_mask(index: Index, rows, sel: Selection, notes: list) -> np.ndarray:
                 exact[cand] = footprint.cone_overlaps_many(fra, fdec, foot_n[cand], qra, qdec, qrad)
             else:
                 exact[cand] = footprint.polygon_overlaps_many(fra, fdec, foot_n[cand], *spec)
+        caps = np.flatnonzero(near & wide)
+        if len(caps):
+            if kind == "cone":
+                exact[caps] = footprint.caps_overlap_cone(ra[caps], dec[caps], half[caps], qra, qdec, qrad)
+            else:
+                exact[caps] = footprint.caps_overlap_polygon(ra[caps], dec[caps], half[caps], *spec)
         keep &= exact
     return keep
 

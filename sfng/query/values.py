@@ -29,9 +29,10 @@ def single(v) -> float:
 
 
 def strip_text(v) -> str:
-    """A text value (bytes or str) as str without surrounding blanks."""
+    """A text value (bytes or str) as str without surrounding blanks (stored bytes decoded as
+    :func:`sfng.index.io.decode_text` does: UTF-8, other bytes as surrogate escapes)."""
     if isinstance(v, bytes):
-        return v.decode("utf-8", "replace").strip()
+        return v.decode("utf-8", "surrogateescape").strip()
     return str(v).strip()
 
 

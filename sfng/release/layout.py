@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -44,28 +43,35 @@ def partial_dir(store, name) -> Path:
 
 
 class ReleaseLock:
-    """An exclusive lock on ``release/`` for one bundle at a time (released when the process
-    dies, so a kill -9 leaves no stale lock)."""
+    """An exclusive lock on ``release/`` for one bundle at a time: the store's one lock
+    (:class:`sfng.journal.Lock`, ``.sfng/locks/release.lock``), released when the process dies, so
+    a kill -9 leaves no stale lock."""
 
     def __init__(self, folder: Path):
-        self.folder = folder
+        from ..journal import Lock
+
+        self.folder = Path(folder)
+        self._lock = Lock(self.folder.parent / ".sfng" / "locks" / "release.lock", f"{self.folder}")
 
     def __enter__(self):
-        import fcntl
-
-        self.fd = os.open(self.folder, os.O_RDONLY)
         try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(self.fd)
+            self._lock.__enter__()
+        except SfngError as exc:
+            if "locked" not in str(exc):
+                raise
             raise SfngError(f"{self.folder}: another `sfng release` is writing here; wait for it to "
                             f"finish") from None
         return self
 
     def __exit__(self, *exc):
-        os.close(self.fd)
+        return self._lock.__exit__(*exc)
+
+
+def journal_path(store, name: str) -> Path:
+    """``.sfng/journal/release-NAME.jsonl``: the journal of a bundle of ``name`` (not created here)."""
+    return Path(store.root) / ".sfng" / "journal" / f"release-{name}.jsonl"
 
 
 def text_value(v) -> str:
     """A text value of an index row (bytes or str) as str without surrounding blanks."""
-    return v.decode("utf-8", "replace").strip() if isinstance(v, bytes) else str(v).strip()
+    return v.decode("utf-8", "surrogateescape").strip() if isinstance(v, bytes) else str(v).strip()

@@ -17,6 +17,7 @@ from .layout import (
     SENTINEL,
     ReleaseLock,
     check_name,
+    journal_path,
     partial_dir,
     release_dir,
 )
@@ -82,6 +83,7 @@ def clean(store, name: str, dry_run: bool = False) -> Path | None:
             else:
                 os.unlink(part)
             remove_tmp_tar(release_dir(store), name)
+            journal_path(store, name).unlink(missing_ok=True)
     return part
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import SfngError
 from .checksums import compare_manifests, read_manifest
-from .layout import MANIFEST, check_name, release_dir, text_value
+from .layout import MANIFEST, check_name, journal_path, release_dir, text_value
 from .sources import read_file_list, store_file
 
 _VERSION_RE = re.compile(r"^(?P<base>.+)-v(?P<n>\d+)$")
@@ -177,7 +177,8 @@ def plan_bundle(store, name: str, *, selection=None, from_file=None, paths=None,
         else:
             name = base
     target = rdir / name
-    if os.path.lexists(target):
+    if os.path.lexists(target) and not journal_path(store, name).exists():
+        # (with a journal: a bundle killed after its rename; bundle() finishes it, or refuses)
         raise SfngError(f"release/{name} exists and releases are immutable; choose another name, or "
                         f"use --version to make the next version of it")
 
@@ -259,7 +260,7 @@ def _attach_index(store, plan: BundlePlan, chosen) -> None:
         raise SfngError(f"{store.index_path}: no usable store index; a release carries an index of its "
                         f"files, so run `sfng index build` first")
     paths = np.char.strip(records["path"].astype("S240")) if len(records) else np.array([], dtype="S1")
-    want = {rel.encode("utf-8"): (rel, real) for rel, real in chosen}
+    want = {rel.encode("utf-8", "surrogateescape"): (rel, real) for rel, real in chosen}
     mask = np.isin(paths, list(want)) if len(records) else np.zeros(0, bool)
     sub = np.array(records[mask])  # a copy: the release's own rows
     by_path = {}

@@ -58,12 +58,36 @@ def store_file(store, given) -> tuple[str, Path]:
     return rel, real
 
 
+#: Largest --from-file list read (bytes): a million store paths; more (or /dev/zero) is refused.
+MAX_FILE_LIST_BYTES = 64 << 20
+
+
 def read_file_list(path) -> list[str]:
-    """Paths listed one per line in ``path`` (``-`` for stdin); blank lines and ``#`` comments skipped."""
+    """Paths listed one per line in ``path`` (``-`` for stdin); blank lines and ``#`` comments skipped.
+
+    Reads at most :data:`MAX_FILE_LIST_BYTES` (+1) bytes, in blocks: a bigger list, a NUL byte
+    (a binary file, ``/dev/zero``) or text that is not UTF-8 is refused with SfngError."""
     import sys
 
+    name = "standard input" if str(path) == "-" else str(path)
+    chunks, size = [], 0
     try:
-        text = sys.stdin.read() if str(path) == "-" else Path(path).read_text(encoding="utf-8")
+        f = sys.stdin.buffer if str(path) == "-" else open(path, "rb")
+        try:
+            while block := f.read(min(1 << 20, MAX_FILE_LIST_BYTES + 1 - size)):
+                nul = block.find(b"\0")
+                if nul >= 0:
+                    raise SfngError(f"{name}: not a file list (a NUL byte at offset {size + nul}); "
+                                    f"give one store path per line")
+                chunks.append(block)
+                size += len(block)
+                if size > MAX_FILE_LIST_BYTES:
+                    raise SfngError(f"{name}: the file list is larger than {MAX_FILE_LIST_BYTES} "
+                                    f"bytes; split the release, or select with find options")
+        finally:
+            if f is not sys.stdin.buffer:
+                f.close()
+        text = b"".join(chunks).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SfngError(f"{path}: cannot read the file list: {exc}") from exc
+        raise SfngError(f"{name}: cannot read the file list: {exc}") from exc
     return [s.strip() for s in text.splitlines() if s.strip() and not s.strip().startswith("#")]

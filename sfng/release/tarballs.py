@@ -15,31 +15,48 @@ from .layout import SENTINEL, check_name, release_dir
 from .plan import BundlePlan
 
 
+def tmp_tar(rdir: Path, name: str) -> Path:
+    """The temporary name the tarball of release ``name`` is written under (the release lock makes
+    it one writer's at a time)."""
+    return rdir / f"{TMP_PREFIX}{name}.tar.gz"
+
+
 def tar_partial(part: Path, plan: BundlePlan, created: str) -> str:
     """Write the tarball of the partial release ``part`` under a temporary name; its SHA-256."""
+    from ..fsutil import fault_point
     from ..tarball import write_tarball
 
-    tmp = part.parent / f"{TMP_PREFIX}{plan.name}.tar.gz"
+    tmp = tmp_tar(part.parent, plan.name)
     tmp.unlink(missing_ok=True)
     mtime = int(datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp())
-    return write_tarball(part, tmp, plan.name, mtime=mtime, exclude=(SENTINEL,))
+    digest = write_tarball(part, tmp, plan.name, mtime=mtime, exclude=(SENTINEL,))
+    fault_point(f"release {plan.name}: tarball written")
+    return digest
 
 
 def remove_tmp_tar(rdir: Path, name: str) -> None:
     """Remove the temporary tarball an interrupted bundle may have left."""
-    (rdir / f"{TMP_PREFIX}{name}.tar.gz").unlink(missing_ok=True)
+    tmp_tar(rdir, name).unlink(missing_ok=True)
 
 
 def publish_tar(rdir: Path, name: str, digest: str) -> Path:
-    """Rename the temporary tarball to ``release/NAME.tar.gz`` and write its ``.sha256``."""
-    tmp = rdir / f"{TMP_PREFIX}{name}.tar.gz"
-    out = rdir / f"{name}.tar.gz"
-    if os.path.lexists(out):
-        raise SfngError(f"{out} exists; releases are immutable")
-    os.rename(tmp, out)
-    from ..fsutil import atomic_write_text
+    """Rename the temporary tarball (read-only) to ``release/NAME.tar.gz``, then write its
+    ``.sha256``; an interrupted publication is finished (the sidecar written afterwards)."""
+    from ..fsutil import atomic_write_text, fault_point, fsync_dir, make_read_only, sha256_file
 
-    atomic_write_text(rdir / f"{name}.tar.gz.sha256", f"{digest}  {name}.tar.gz\n")
+    tmp = tmp_tar(rdir, name)
+    out = rdir / f"{name}.tar.gz"
+    side = rdir / f"{name}.tar.gz.sha256"
+    if os.path.lexists(out):
+        if os.path.lexists(side) or not out.is_file() or sha256_file(out) != digest:
+            raise SfngError(f"{out} exists; releases are immutable")
+        tmp.unlink(missing_ok=True)  # the same bytes are already published
+    else:
+        make_read_only(tmp)
+        os.rename(tmp, out)
+        fsync_dir(rdir)
+        fault_point(f"release {name}: tarball renamed")
+    atomic_write_text(side, f"{digest}  {name}.tar.gz\n", read_only=True)
     return out
 
 
@@ -62,7 +79,7 @@ def make_tarball(store, name: str) -> tuple[Path, str]:
     rec = read_record(folder)
     created = rec.get("created") or utc_now()
     mtime = int(datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp())
-    tmp = rdir / f"{TMP_PREFIX}{name}.tar.gz"
+    tmp = tmp_tar(rdir, name)
     try:
         digest = write_tarball(folder, tmp, name, mtime=mtime)
         return publish_tar(rdir, name, digest), digest

@@ -28,6 +28,7 @@ from .layout import (
     RECORD,
     SENTINEL,
     ReleaseLock,
+    journal_path,
     partial_dir,
     release_dir,
 )
@@ -60,77 +61,175 @@ class BundleResult:
 
 def bundle(store, plan: BundlePlan, *, tar: bool | None = None, say=None) -> BundleResult:
     """Make the release ``plan`` describes (see the module docstring for crash safety); ``tar``
-    (default: as planned) also writes ``release/NAME.tar.gz`` and its ``.sha256``."""
+    (default: as planned) also writes ``release/NAME.tar.gz`` and its ``.sha256``.
+
+    Journalled (``.sfng/journal/release-NAME.jsonl``): a rerun of the same bundle after a kill at
+    any point, even after the folder's rename, finishes it (tarball included) and exits cleanly.
+    """
+    from ..fsutil import fault_point
+
     tar = plan.tar if tar is None else tar
     say = say or (lambda msg: None)
     rdir = release_dir(store)
     rdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with ReleaseLock(rdir):
-        if os.path.lexists(plan.path):
-            raise SfngError(f"release/{plan.name} exists and releases are immutable")
-        part = partial_dir(store, plan.name)
+        from ..fsutil import remove_stale_temporaries
+
+        remove_stale_temporaries(rdir, owned=True)  # we hold release/'s lock: killed runs' temporaries
+        jpath = journal_path(store, plan.name)
+        earlier = _journal_state(jpath, plan)
         result = BundleResult(plan=plan, path=plan.path)
-        created = _start_partial(part, plan, result, say)
+        part = partial_dir(store, plan.name)
+        if os.path.lexists(plan.path):
+            if earlier is None or not (earlier.get("renamed") or not os.path.lexists(part)):
+                raise SfngError(f"release/{plan.name} exists and releases are immutable")
+            # Killed after the rename: only the tarball and the journal may be missing.
+            result.resumed = True
+            say(f"release/{plan.name}: finishing the release left by an interrupted run")
+            if earlier.get("tar") or tar:
+                result.tarball, result.tar_sha256 = _finish_tar(store, rdir, plan.name, earlier)
+            _close_journal(jpath)
+            result.seconds = time.perf_counter() - t0
+            return result
+        created = _start_partial(part, plan, result, say, earlier)
+        j = _open_journal(store, jpath, plan, created, tar, resumed=result.resumed)
         try:
             _fill(part, plan, result, created, say)
+            j.record("filled")
             if tar:
                 result.tar_sha256 = tar_partial(part, plan, created)
-            (part / SENTINEL).unlink()
+                j.record("tar-written", sha256=result.tar_sha256)
+            (part / SENTINEL).unlink(missing_ok=True)
             fsync_dir(part)
+            j.record("sealed")
             os.rename(part, plan.path)
             fsync_dir(rdir)
+            j.record("renamed")
         except SfngError:
             # A problem with the data (changed or damaged file): a rerun would meet it again.
             shutil.rmtree(part, ignore_errors=True)
             remove_tmp_tar(rdir, plan.name)
+            j.close(remove=True)
             raise
         except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            from ..fsutil import os_error_message
+
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
                 shutil.rmtree(part, ignore_errors=True)
                 remove_tmp_tar(rdir, plan.name)
-                raise SfngError(f"release/{plan.name}: the disk is full ({exc.strerror}) while writing "
+                j.close(remove=True)
+                why = "the disk is full" if exc.errno != errno.EFBIG else "a file is too large for the file system or the file-size limit"
+                raise SfngError(f"release/{plan.name}: {why} ({exc.strerror}) while writing "
                                 f"{getattr(exc, 'filename', None) or 'the release'}; the incomplete "
                                 f"release was removed. Free {human_size(plan.bytes)} or bundle with "
                                 f"--link (default), then rerun") from None
-            raise SfngError(f"release/{plan.name}: {exc.strerror or exc} ({exc.filename or ''}); the "
+            j.close(remove=False)
+            raise SfngError(f"release/{plan.name}: {os_error_message(exc)}; the "
                             f"incomplete release is kept as release/.{plan.name}{PARTIAL_SUFFIX}: rerun "
                             f"the same command to finish it, or `sfng release clean {plan.name}`") from None
         if tar:
             result.tarball = publish_tar(rdir, plan.name, result.tar_sha256)
+            j.record("tar-published")
+        j.done()
     result.seconds = time.perf_counter() - t0
     say(f"release/{plan.name}: {len(plan.data_files)} files ({human_size(plan.bytes)}), {result.linked} linked, "
         f"{result.copied} copied, {result.readmes} READMEs" + (f", tarball {result.tarball.name}" if result.tarball else ""))
     return result
 
 
-def _start_partial(part: Path, plan: BundlePlan, result: BundleResult, say) -> str:
-    """Create or reuse ``part``; return the creation time recorded in its sentinel."""
+def _journal_state(jpath: Path, plan: BundlePlan) -> dict | None:
+    """What the journal of an interrupted bundle of the same plan says (None: no such journal, or
+    another plan's): ``created``, ``tar``, ``renamed``, ``tar_sha256``."""
+    from ..journal import Journal
+
+    records = Journal.read(jpath)
+    begin = next((r for r in records if r["op"] == "begin"), None)
+    if begin is None or begin.get("digest") != plan.digest():
+        return None
+    state = {"created": begin.get("created"), "tar": bool(begin.get("tar"))}
+    for r in records:
+        if r["op"] == "renamed":
+            state["renamed"] = True
+        elif r["op"] == "tar-written":
+            state["tar_sha256"] = r.get("sha256")
+    return state
+
+
+def _open_journal(store, jpath: Path, plan: BundlePlan, created: str, tar: bool, resumed: bool):
+    from ..journal import Journal, state_dir
+
+    state_dir(store.root, "journal")
+    jpath.unlink(missing_ok=True)  # an earlier run's (same plan: its state is in the sentinel too)
+    return Journal(jpath).open(job="release", name=plan.name, digest=plan.digest(), created=created,
+                               tar=bool(tar), resumed=resumed)
+
+
+def _close_journal(jpath: Path) -> None:
+    from ..journal import Journal
+
+    Journal(jpath).close(remove=True)
+
+
+def _finish_tar(store, rdir: Path, name: str, state: dict):
+    """The tarball of the complete release ``name`` after an interrupted run: publish the written
+    temporary if it is whole, else write it again (the bytes are reproducible)."""
+    from ..fsutil import atomic_write_text, sha256_file
+    from .tarballs import make_tarball, tmp_tar
+
+    out = rdir / f"{name}.tar.gz"
+    side = rdir / f"{name}.tar.gz.sha256"
+    if out.is_file():
+        digest = sha256_file(out)
+        if not side.is_file():
+            atomic_write_text(side, f"{digest}  {name}.tar.gz\n", read_only=True)
+        return out, digest
+    tmp = tmp_tar(rdir, name)
+    want = state.get("tar_sha256")
+    if want and tmp.is_file() and sha256_file(tmp) == want:
+        return publish_tar(rdir, name, want), want
+    tmp.unlink(missing_ok=True)
+    return make_tarball(store, name)
+
+
+def _start_partial(part: Path, plan: BundlePlan, result: BundleResult, say, earlier=None) -> str:
+    """Create or reuse ``part``; return the creation time recorded in its sentinel (or, when a kill
+    came after the sentinel's removal, in the journal ``earlier``)."""
     digest = plan.digest()
     if part.is_dir() and not part.is_symlink():
         try:
             state = json.loads((part / SENTINEL).read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            state = {}
+            state = {"digest": digest, "created": earlier["created"]} if earlier and earlier.get("created") else {}
         if state.get("digest") == digest:
             result.resumed = True
             say(f"release/{plan.name}: finishing the incomplete release left by an earlier run")
-            return state.get("created") or utc_now()
+            created = state.get("created") or utc_now()
+            if not (part / SENTINEL).exists():  # killed after sealing it: incomplete again
+                _write_sentinel(part, digest, created)
+            return created
         say(f"release/{plan.name}: removing an incomplete release made from another selection")
         shutil.rmtree(part)
     elif os.path.lexists(part):
         os.unlink(part)
     created = utc_now()
     part.mkdir()
-    sentinel = {"digest": digest, "created": created, "pid": os.getpid(),
-                "note": "incomplete release: rerun the same `sfng release bundle` to finish it, "
-                        "or `sfng release clean NAME`"}
-    (part / SENTINEL).write_text(json.dumps(sentinel, indent=1), encoding="utf-8")
+    _write_sentinel(part, digest, created)
     fsync_dir(part.parent)
     return created
 
 
+def _write_sentinel(part: Path, digest: str, created: str) -> None:
+    sentinel = {"digest": digest, "created": created, "pid": os.getpid(),
+                "note": "incomplete release: rerun the same `sfng release bundle` to finish it, "
+                        "or `sfng release clean NAME`"}
+    (part / SENTINEL).write_text(json.dumps(sentinel, indent=1), encoding="utf-8")
+    fsync_dir(part)
+
+
 def _fill(part: Path, plan: BundlePlan, result: BundleResult, created: str, say) -> None:
+    from ..fsutil import fault_point
+
     n = len(plan.files)
     step = max(1, n // 10)
     for k, f in enumerate(plan.files, start=1):
@@ -141,6 +240,7 @@ def _fill(part: Path, plan: BundlePlan, result: BundleResult, created: str, say)
         if os.path.lexists(dst):
             os.unlink(dst)
         _place(f, dst, plan.mode, result)
+        fault_point(f"release {plan.name}: placed {f.rel}")
         if k % step == 0 and n > 20:
             say(f"  {k}/{n} files")
     for d in sorted({(part / f.rel).parent for f in plan.files}, reverse=True):
@@ -159,16 +259,21 @@ def _fill(part: Path, plan: BundlePlan, result: BundleResult, created: str, say)
 
 def _write_own(part: Path, name: str, text: str | None, writer=None) -> None:
     """Write one of the release's own files (always anew: they depend on the whole plan)."""
+    from ..fsutil import fault_point, make_read_only
+
     path = part / name
     if os.path.lexists(path):
         os.unlink(path)
     if writer is not None:
         writer(path)
-        return
-    with open(path, "xb") as f:
-        f.write(text.encode("utf-8"))
-        f.flush()
-        os.fsync(f.fileno())
+        make_read_only(path)
+    else:
+        with open(path, "xb") as f:
+            f.write(text.encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+            os.fchmod(f.fileno(), 0o444)
+    fault_point(f"release: wrote {name}")
 
 
 def _already_placed(f: PlanFile, dst: Path) -> bool:
@@ -192,7 +297,12 @@ def _already_placed(f: PlanFile, dst: Path) -> bool:
 
 def _place(f: PlanFile, dst: Path, mode: str, result: BundleResult) -> None:
     if mode == "link" and f.role == "data":
+        from ..fsutil import make_read_only
+
         try:
+            # A release never shares a writable inode with the store: the store's file (one
+            # inode, two names) loses its write permission first; sfng fix writes a new file.
+            make_read_only(f.src)
             os.link(f.src, dst, follow_symlinks=False)
             if not stat.S_ISREG(os.lstat(dst).st_mode):  # swapped for a link since planning
                 os.unlink(dst)

@@ -14,6 +14,7 @@ can be repaired.  Validation reads headers only, unless ``deep=True``.
 from __future__ import annotations
 
 import os
+import zlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -45,7 +46,16 @@ def _cards(header):
     cards = getattr(header, "cards", None)
     if cards is None:
         return list(header.items())
-    return [(c[0], c[1]) if isinstance(c, tuple) else (c.keyword, c.value) for c in cards]
+    out = []
+    for c in cards:
+        if isinstance(c, tuple):
+            out.append((c[0], c[1]))
+            continue
+        try:
+            out.append((c.keyword, c.value))
+        except Exception:  # noqa: BLE001 - a card astropy cannot parse (a DSS SKEW card): left out
+            continue
+    return out
 
 
 def _skip(rules_filter, rule_id) -> bool:
@@ -53,11 +63,12 @@ def _skip(rules_filter, rule_id) -> bool:
 
 
 def _judge(report: FileReport, file_header, text, xtension, shape, readme_meta, tree,
-           primary_header=None, rules_filter=None, format_cards=None):
+           primary_header=None, rules_filter=None, format_cards=None, beams=None):
     """Run every check on one HDU; appends to ``report``; returns the effective header.
 
     ``format_cards``: ``(keyword, value)`` cards the file's format reads out of the file in its
-    own convention (:meth:`sfng.formats.Format.header_defaults`); the HDU's own cards win."""
+    own convention (:meth:`sfng.formats.Format.header_defaults`); the HDU's own cards win.
+    ``beams``: the file's per-channel beams (:func:`_beam_table`)."""
     from ..header import effective_header
     from .checks import CHECKS, Subject
 
@@ -69,7 +80,8 @@ def _judge(report: FileReport, file_header, text, xtension, shape, readme_meta, 
         cards = list(format_cards) + list(cards)
     eff = effective_header(cards, readme_meta)
     report.from_readme = eff.from_readme()
-    subject = Subject(eff=eff, text=text, xtension=xtension, shape=tuple(shape), tree=tree)
+    subject = Subject(eff=eff, text=text, xtension=xtension, shape=tuple(shape), tree=tree,
+                      beams=beams)
     for check in CHECKS:
         for f in check(subject):
             if not _skip(rules_filter, f.rule_id):
@@ -130,7 +142,7 @@ def _locate(path: Path, root):
     except ValueError:
         try:
             rel = path.resolve().relative_to(rr)
-        except (ValueError, OSError):
+        except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
             return None, None, str(path), None
     parts = rel.parts
     tree = parts[0] if len(parts) >= 2 else None
@@ -241,20 +253,42 @@ def validate_file(path, store=None, deep: bool = False, *, readme_cache=None, re
     primary = opened.hdus[0].header if hdu.index != 0 else None
     extra = fmt.header_defaults(path, opened.hdus[0].header) if fmt is not None else None
     eff = _judge(report, hdu.header, hdu.text, hdu.xtension, hdu.shape, meta, tree, primary, rules_filter,
-                 format_cards=list(extra.items()) if extra else None)
+                 format_cards=list(extra.items()) if extra else None,
+                 beams=_beam_table(path, opened, hdu, blocks))
 
     if deep and opened.kind == "fits" and hdu.xtension in (None, "IMAGE"):
         from . import deep as deepmod
 
         try:
             report.stats = deepmod.measure(path, hdu.index)
-        except (OSError, ValueError, TypeError, MemoryError) as exc:
+        except (OSError, ValueError, TypeError, MemoryError, EOFError, zlib.error) as exc:
             report.problems.append(_problem("file-unreadable", {"reason": f"data: {exc}"}))
         else:
             for f in deepmod.findings(report.stats, eff):
                 if not _skip(rules_filter, f.rule_id):
                     report.problems.append(_problem(f.rule_id, f.details, eff, f.keys))
     return report
+
+
+def _beam_table(path, opened, hdu, blocks):
+    """A CASA cube's per-channel beams (:class:`sfng.beamtable.BeamTable`), why the BEAMS table
+    it promises cannot be read (str), or None for a file without one (nothing is read then).
+
+    Read when the primary header says ``CASAMBM = T`` or a BEAMS extension is among the HDUs
+    read: a file validated on its own is read up to its image, so there ``CASAMBM`` decides, as
+    it does for CASA itself; the index crawl hands over every HDU."""
+    if hdu.xtension not in (None, "IMAGE"):
+        return None
+    from ..beamtable import BeamTableError, beams_of, promised
+
+    if not promised(h.header for h in opened.hdus):
+        return None
+    if opened.kind != "fits":
+        return "CASAMBM = T, but a header dump holds no BEAMS table"
+    try:
+        return beams_of(path, blocks)
+    except BeamTableError as exc:
+        return exc.reason
 
 
 def _science_hdu(opened, wanted):

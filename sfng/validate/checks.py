@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..beam import AIPS_BEAM_RE, AIPS_HISTORY, beam_from_header
+from ..beamtable import AGREEMENT as BEAM_AGREEMENT
 from ..spectral import FREQUENCY, VELOCITY, classify_ctype, spectral_axis
 
 CELESTIAL_PREFIXES = ("RA--", "DEC-", "GLON", "GLAT", "ELON", "ELAT", "SLON", "SLAT", "HLON", "HLAT")
@@ -44,6 +45,9 @@ class Subject:
         ``(NAXIS1, NAXIS2, ...)``.
     tree : str or None
         ``data``, ``derived`` or None outside a store.
+    beams : sfng.beamtable.BeamTable, str or None
+        A CASA cube's per-channel beams; the reason when the file promises a BEAMS table
+        (``CASAMBM = T`` or a BEAMS extension) that cannot be read; None when it has none.
     """
 
     eff: object
@@ -51,6 +55,7 @@ class Subject:
     xtension: str | None = None
     shape: tuple = ()
     tree: str | None = None
+    beams: object = None
     _spectral: object = field(default=None, repr=False)
     _spectral_done: bool = field(default=False, repr=False)
 
@@ -115,13 +120,30 @@ def check_bunit(s: Subject):
 
 # ----------------------------------------------------------------------------- 5: beam
 
+_WHERE = {"header": "file", "readme": "survey README", AIPS_HISTORY: "AIPS HISTORY card"}
+
+
 def check_beam(s: Subject):
     if not s.is_image or s.single_spectrum:
         return
     beam = beam_from_header(s.eff)
+    table = s.beams if s.beams is not None and not isinstance(s.beams, str) else None
+    if isinstance(s.beams, str):
+        yield Finding("beam-table-unreadable", {"reason": s.beams}, ())
+        if beam is None:
+            return  # the beam is missing because the table is: one finding says so
     if beam is None:
-        yield Finding("beam-missing", {}, ())
+        if table is None:
+            yield Finding("beam-missing", {}, ())
         return
+    if table is not None and beam.ok:
+        diff = table.disagreement(beam)
+        if diff > BEAM_AGREEMENT:
+            ref, row = table.largest, table.largest_row
+            yield Finding("beam-table-mismatch",
+                          {"hmaj": beam.major, "hmin": beam.minor, "where": _WHERE.get(beam.source, beam.source),
+                           "diff": diff, "tmaj": ref.major, "tmin": ref.minor, "chan": table.chan[row]},
+                          ("BMAJ", "BMIN") if beam.source != AIPS_HISTORY else ())
     keys = ("BMAJ", "BMIN", "BPA")
     if beam.source == AIPS_HISTORY:
         card = next((h for h in reversed(s.eff.history) if AIPS_BEAM_RE.search(str(h))), "")
@@ -138,12 +160,13 @@ def check_beam(s: Subject):
 
 def _linear_matrix(eff, n: int):
     """``(matrix, uses_cd)``: the pixel-to-intermediate matrix of the first ``n`` axes."""
-    uses_cd = any(f"CD{i}_{j}" in eff for i in range(1, n + 1) for j in range(1, n + 1))
+    uses_cd = any(f"CD{i}_{j}" in eff or f"CD{i:03d}{j:03d}" in eff
+                  for i in range(1, n + 1) for j in range(1, n + 1))
     m = np.zeros((n, n))
-    if uses_cd:
+    if uses_cd:  # CDi_j, or the old CD00i00j form (WCSLIB reads it)
         for i in range(1, n + 1):
             for j in range(1, n + 1):
-                m[i - 1, j - 1] = _f(eff.get(f"CD{i}_{j}", 0.0))
+                m[i - 1, j - 1] = _f(eff.get(f"CD{i}_{j}", eff.get(f"CD{i:03d}{j:03d}", 0.0)))
         return m, True
     for i in range(1, n + 1):
         cdelt = _f(eff.get(f"CDELT{i}", 1.0))
@@ -213,7 +236,26 @@ def _wcslib(s: Subject):
     except awcs.SingularMatrixError as exc:
         return None, _first_line(exc), True
     except Exception as exc:  # WCSLIB raises many types; each is a reason the WCS is unusable
-        return None, _first_line(exc), False
+        w = _astropy_wcsprm(text)
+        return (w, "", False) if w is not None else (None, _first_line(exc), False)
+
+
+def _astropy_wcsprm(text):
+    """The Wcsprm of ``astropy.wcs.WCS`` on the header text, or None: astropy reads some
+    headers WCSLIB alone refuses (TPV written as TAN by SCAMP before 2012 becomes TPV)."""
+    import warnings
+
+    from astropy import wcs as awcs
+    from astropy.io import fits
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            w = awcs.WCS(fits.Header.fromstring(text.decode("latin-1"))).wcs
+            w.set()
+        return w
+    except Exception:  # noqa: BLE001 - astropy cannot either: the WCSLIB reason stands
+        return None
 
 
 def _first_line(exc) -> str:
@@ -254,8 +296,12 @@ def check_wcs(s: Subject):
         return
     if sorted((lng, lat)) != [0, 1]:
         yield Finding("wcs-idl-axes", {"axes": f"{lng + 1} and {lat + 1}"}, ())
+    yield from _check_frame(w)
+    # a DSS plate solution (PLTSCALE, AMDXn: WCSLIB translates it) gives the scale itself
+    dss = "PLTSCALE" in s.eff and "AMDX1" in s.eff
     for ax in (lng + 1, lat + 1):
-        has = (f"CDELT{ax}" in s.eff or any(f"CD{ax}_{j}" in s.eff for j in range(1, nw + 1)))
+        has = (f"CDELT{ax}" in s.eff or dss or any(f"CD{ax}_{j}" in s.eff or f"CD{ax:03d}{j:03d}" in s.eff
+                                                   for j in range(1, nw + 1)))
         if not has:
             yield Finding("pixel-scale", {"axis": ax, "ctype": s.ctype(ax),
                                           "reason": f"neither CDELT{ax} nor CD{ax}_j is given "
@@ -266,6 +312,20 @@ def check_wcs(s: Subject):
         dx, dy = cols[0] * 3600, cols[1] * 3600
         if dx > 0 and dy > 0 and abs(dx - dy) > 1e-3 * max(dx, dy):
             yield Finding("pixel-nonsquare", {"dx": dx, "dy": dy}, ())
+
+
+def _check_frame(w):
+    """INFO when the sky axes are not ICRS (or FK5 J2000, taken as ICRS): the index converts;
+    a warning when no conversion exists (GAPPT, solar-system frames)."""
+    from ..footprint import AS_ICRS, FootprintError, frame_key
+
+    try:
+        key = frame_key(w.ctype[w.lng], w.radesys, w.equinox, getattr(w, "mjdobs", None))
+    except FootprintError as exc:
+        yield Finding("wcs-frame-unknown", {"reason": str(exc)}, ())
+        return
+    if key[0] not in AS_ICRS:
+        yield Finding("wcs-frame", {"frame": key[0]}, ())
 
 
 # ----------------------------------------------------------------------------- spectral axis

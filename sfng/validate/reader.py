@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import os
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..fitsname import is_fits_name
 
 HEADER_SUFFIXES = (".hdr",)
+#: Largest ``.hdr`` header dump read (bytes): 100,000 cards.
+MAX_HEADER_DUMP = 8 << 20
 CARD = 80
 _KEY_RE = re.compile(r"^[A-Z0-9_-]{0,8} *$")
 _VALUE_RE = re.compile(
@@ -176,7 +179,7 @@ def _open_blocks(path: Path, until_image: bool = False) -> Opened:
         blocks = read_headers(path, until_image=until_image)
     except FitsHeaderError as exc:
         return Opened(path, "bad", findings=[(_classify_reason(exc.reason), {"reason": exc.reason})])
-    except (OSError, EOFError, ValueError) as exc:  # gzip CRC errors and the like
+    except (OSError, EOFError, ValueError, zlib.error) as exc:  # gzip CRC errors and the like
         return Opened(path, "bad", findings=[("file-unreadable", {"reason": str(exc)})])
     return opened_from_blocks(path, blocks)
 
@@ -208,9 +211,14 @@ def _open_header_dump(path: Path) -> Opened:
     from astropy.io import fits
 
     try:
-        raw = path.read_bytes().decode("latin-1")
+        with open(path, "rb") as f:
+            data = f.read(MAX_HEADER_DUMP + 1)
     except OSError as exc:
         return Opened(path, "bad", findings=[("file-unreadable", {"reason": exc.strerror or str(exc)})])
+    if len(data) > MAX_HEADER_DUMP:
+        return Opened(path, "bad", findings=[("not-fits", {"reason": f"a header dump larger than "
+                                                                     f"{MAX_HEADER_DUMP} bytes"})])
+    raw = data.decode("latin-1")
     text = "".join(line.ljust(CARD)[:CARD] for line in raw.splitlines()) if "\n" in raw else raw
     end = next((i for i in range(0, len(text), CARD) if text[i:i + CARD].rstrip() == "END"), None)
     text = text[:end] if end is not None else text

@@ -111,6 +111,14 @@ RULES: list[Rule] = [
     Rule("pixel-nonsquare", WARNING, "3", "pixels are square (the IDL checker's habit)",
          "pixels are not square: {dx:.4g} x {dy:.4g} arcsec",
          "regrid to square pixels if the data will be convolved or compared pixel by pixel"),
+    Rule("wcs-frame", INFO, "3", "which celestial frame the WCS is in (the index converts to ICRS)",
+         "the celestial axes are in {frame}: the index converts the centre and footprint to ICRS",
+         "nothing to do; give RADESYS and EQUINOX explicitly if the frame is not what you meant "
+         "(EQUINOX < 1984 alone means FK4 B1950)"),
+    Rule("wcs-frame-unknown", WARNING, "3", "the celestial frame can be converted to ICRS",
+         "no conversion to ICRS: {reason}; the index holds no position or footprint for this file",
+         "give the sky axes in an equatorial (RADESYS ICRS, FK5 or FK4), galactic, ecliptic or "
+         "supergalactic frame"),
     # --- 4. BUNIT ----------------------------------------------------------------------------
     Rule("bunit-missing", WARNING, "4", "BUNIT gives the unit of the data",
          "no BUNIT in the file or the survey README",
@@ -131,6 +139,16 @@ RULES: list[Rule] = [
     Rule("beam-implausible", WARNING, "5", "the beam is plausible (BMAJ >= BMIN > 0, in degrees)",
          "implausible beam: {reason}",
          "BMAJ/BMIN are FWHM in degrees (15 arcsec = 4.1667e-3)"),
+    Rule("beam-table-unreadable", WARNING, "5", "a CASA cube's BEAMS table (CASAMBM = T) can be read",
+         "{reason}: the per-channel beams are unknown",
+         "export the cube again (CASA exportfits writes BEAMS with BMAJ/BMIN in arcsec, BPA in deg, "
+         "CHAN, POL and NCHAN/NPOL), or remove CASAMBM and give BMAJ/BMIN/BPA"),
+    Rule("beam-table-mismatch", WARNING, "5",
+         "BMAJ/BMIN agree (1%) with the BEAMS table's beam of largest major axis",
+         "the header beam {hmaj:.4g}\" x {hmin:.4g}\" ({where}) differs by {diff:.1%} from the BEAMS "
+         "table's largest beam {tmaj:.4g}\" x {tmin:.4g}\" (channel {chan}), which the index uses",
+         "header-only readers take BMAJ/BMIN: set them to the table's largest beam (or the common "
+         "beam), or remove them"),
     # --- 6. rest frequency -------------------------------------------------------------------
     Rule("restfrq-missing", WARNING, "6", "spectral line data give RESTFRQ (Hz)",
          "spectral line data without a rest frequency (RESTFRQ, RESTFREQ or RESTWAV)",

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -269,7 +268,7 @@ def export_hdf5(store, out=None, *, plateifus=(), max_per_file: int = MAX_PER_FI
         if dest.exists() and not replace:
             raise SfngError(f"{dest} exists; sfng never overwrites a file (use --replace to replace it "
                             f"atomically, or -o/--output DIR)")
-    from ...fsutil import TMP_PREFIX, atomic_write_text, fsync_dir
+    from ...fsutil import atomic_write_text, fsync_dir, make_read_only, temp_path
     from .identity import readme_text
 
     if out.resolve() == (Path(store.root) / "derived" / "MMU").resolve():
@@ -279,9 +278,7 @@ def export_hdf5(store, out=None, *, plateifus=(), max_per_file: int = MAX_PER_FI
     for n, (rel, group) in enumerate(files.items(), 1):
         dest = out / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".hdf5", dir=dest.parent)
-        os.close(fd)
-        tmp = Path(tmp)
+        tmp = temp_path(dest.parent, ".hdf5")  # .sfng-tmp-<pid>-...: a rerun knows a dead writer's
         try:
             with h5py.File(tmp, "w") as f:
                 f.attrs.update(FILE_ATTRS)
@@ -298,6 +295,7 @@ def export_hdf5(store, out=None, *, plateifus=(), max_per_file: int = MAX_PER_FI
                     g.create_dataset("maps", data=mp)
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
+            make_read_only(tmp)  # landed content is read-only (sfng writes anew, never edits)
             if replace:
                 os.replace(tmp, dest)
             else:

@@ -32,6 +32,7 @@ import shutil
 import threading
 import time
 import uuid
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,7 +104,8 @@ def read_catalogue(path):
         with fits.open(path) as hdul:
             hdu = "MANGA" if "MANGA" in hdul else 1
         t = Table.read(path, hdu=hdu)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, IndexError, TypeError, EOFError, zlib.error) as exc:
+        # a damaged file (a gzip header before junk raises zlib.error) is a message, not a traceback
         raise SfngError(f"{path}: cannot read the DRPall catalogue ({exc})") from exc
     for c in list(t.colnames):
         if c != c.lower():
@@ -305,6 +307,9 @@ class Downloader:
             else:
                 problem = verify_file(part, expected)
             if problem is None:
+                from ...fsutil import make_read_only
+
+                make_read_only(part)  # verified content: read-only, as every landed file
                 os.replace(part, dest)
                 res.status = "resumed" if resumed else "downloaded"
                 res.path, res.size = str(dest), dest.stat().st_size
@@ -380,15 +385,17 @@ def verify_file(path: Path, expected=None) -> str | None:
     if expected:
         algo, hexd = expected
         h = hashlib.new(algo)
-        with open(path, "rb") as f:
-            while block := f.read(CHUNK):
-                h.update(block)
+        try:
+            with open(path, "rb") as f:
+                while block := f.read(CHUNK):
+                    h.update(block)
+        except OSError as exc:
+            return f"cannot read it ({exc.strerror or exc})"
         if h.hexdigest() != hexd:
             return f"{algo} {h.hexdigest()} differs from the published {hexd}"
     name = path.name[:-5] if path.name.endswith(".part") else path.name
     if name.endswith(".gz"):
         import gzip
-        import zlib
 
         try:
             with gzip.open(path, "rb") as f:

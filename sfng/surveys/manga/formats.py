@@ -45,6 +45,11 @@ class _MangaFormat(Format):
 
         return naming(path, resolver)
 
+    def identify(self, path, row=None):
+        from .identity import identify
+
+        return identify(path, row)
+
     def header_defaults(self, path, primary_header):
         """The reconstructed r-band PSF FWHM (RFWHM, arcsec) is a cube's and its maps' resolution:
         a circular beam for the minimum FITS rules."""
@@ -134,6 +139,13 @@ class MmuHdf5(_MangaFormat):
 
     def name_galaxy(self, path, resolver):
         return None
+
+    def identify(self, path, row=None):
+        # one row per object, of many galaxies: each row names its own (GZ3D columns: the
+        # MaNGA-ID); the file as a whole names none
+        from .identity import identify
+
+        return identify(path, row) if row is not None else []
 
 
 class Catalogue(Format):

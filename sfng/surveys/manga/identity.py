@@ -64,6 +64,28 @@ def product_identity(path, headers=None) -> dict:
             "plateifu": str(prim.get("PLATEIFU", "") or info.get("plateifu", "")).strip()}
 
 
+def identify(path, row=None) -> list[str]:
+    """``["MaNGA <MANGAID>"]`` for a MaNGA/GZ3D product (:meth:`sfng.formats.Format.identify`):
+    the key :func:`galaxy_name` records in the NED name cache with NED's answer by position or
+    the fallback, so the index names a product ingested without ``--ned-rename`` as ingest
+    would have.  The MaNGA-ID comes from ``row`` (its ``extra`` column) when given, else from
+    the file; ``[]`` when there is none (a Multimodal-Universe row keyed by plate-IFU)."""
+    from .rows import parse_extra
+
+    mangaid = None
+    if row is not None:
+        mangaid = parse_extra(str(row.get("extra") or "")).get("mangaid")
+    if not mangaid and (row is None or not str(row.get("locator") or "").startswith("#")):
+        try:
+            mangaid = product_identity(path).get("mangaid")
+        except (SfngError, OSError, ValueError, KeyError, IndexError):
+            mangaid = None
+    try:
+        return [fallback_name(str(mangaid))] if mangaid else []
+    except SfngError:
+        return []
+
+
 def galaxy_name(identity: dict, resolver=None, radius_arcsec: float = POSITION_RADIUS_ARCSEC) -> NameChoice:
     """The galaxy name of a MaNGA/GZ3D product.
 
