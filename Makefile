@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench docs clean
+.PHONY: demo test lint bench faults docs clean
 
 $(BIN)/sfng: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (or run: make PYTHON=python3 ...)"; exit 1; }
@@ -24,6 +24,11 @@ lint: $(BIN)/sfng
 
 bench: $(BIN)/sfng
 	$(BIN)/python benchmarks/run_all.py
+
+# The writers' fault campaign: kill -9 every writer at random steps (24 trials each), rerun, check;
+# figures appended to docs/reliability.md (tests/test_faults.py is the quick version, in `make test`).
+faults: $(BIN)/sfng
+	$(BIN)/python benchmarks/faults.py --trials 24
 
 docs: $(BIN)/sfng
 	$(BIN)/python -m sfng.docs_gen docs

@@ -125,8 +125,9 @@ def land_by_hand(store, rel: str, src: Path, galaxy: str | None = None) -> Path:
 FAULT_ENV = ("SFNG_FAULT_KILL_AT", "SFNG_FAULT_LOG", "SFNG_FAULT_DELAY")
 
 
-def run_cli(args, *, kill_at=None, log_steps=None, delay=None, out=None, cwd=None) -> int:
-    """Run ``sfng ARGS`` in a forked child; its exit status, or ``-9`` when it killed itself.
+def run_cli(args, *, kill_at=None, log_steps=None, delay=None, out=None, cwd=None, kill_after=None) -> int:
+    """Run ``sfng ARGS`` in a forked child; its exit status, or ``-9`` when it was killed (at its
+    ``kill_at``-th fault point by itself, or by this process ``kill_after`` seconds after its start).
     An uncaught exception (a traceback) exits 70."""
     sys.stdout.flush()
     sys.stderr.flush()
@@ -165,7 +166,22 @@ def run_cli(args, *, kill_at=None, log_steps=None, delay=None, out=None, cwd=Non
                 sys.stderr.flush()
             finally:
                 os._exit(code)
-    _, status = os.waitpid(pid, 0)
+    if kill_after is not None:
+        import signal
+
+        deadline = time.perf_counter() + kill_after
+        while time.perf_counter() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(min(0.002, max(0.0, deadline - time.perf_counter())))
+        else:
+            done = 0
+        if not done:
+            os.kill(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+    else:
+        _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
         return -os.WTERMSIG(status)
     return os.WEXITSTATUS(status)
@@ -542,6 +558,89 @@ def _check_index(base, ref):
     return []
 
 
+def _prep_names(base: Path, size: int = 3):
+    new_store(_store(base))
+    for i in range(size):
+        if run_cli(["--store", _store(base), "names", "override", f"SRC {i}", f"NGC {i:04d}", "--ra", str(i),
+                    "--dec", "1"]):
+            raise RuntimeError("names scenario: override failed")
+
+
+def _names_args(base):
+    return ["--store", _store(base), "names", "override", "MY GALAXY", "NGC 7793", "--ra", "359.45",
+            "--dec", "-32.59"]
+
+
+def _check_names(base, ref):
+    text = (_store(base) / "tables" / "ned_overrides.csv").read_text()
+    problems = [] if "MY GALAXY,NGC 7793," in text else ["LOST: the override of MY GALAXY"]
+    return problems + [f"LOST: the override of SRC {i}" for i in range(3) if f"SRC {i},NGC {i:04d}," not in text]
+
+
+def _prep_links(base: Path, size: int = 3):
+    store = new_store(_store(base))
+    for i in range(size):
+        p = cube(base / "o" / f"g{i}.fits", seed=i + 1)
+        land_by_hand(store, f"data/S/MESSIER_{i:03d}.g{i}.fits", p, galaxy=f"MESSIER {i:03d}")
+
+
+def _links_args(base):
+    return ["--store", _store(base), "links", "bygalaxy"]
+
+
+def _check_links(base, ref):
+    problems = []
+    by = _store(base) / "data" / "bygalaxy"
+    for p in (_store(base) / "data" / "S").glob("MESSIER_*.fits"):
+        link = by / p.name.split(".", 1)[0] / p.name
+        if not link.is_symlink() or link.resolve() != p.resolve():
+            problems.append(f"LOST: data/bygalaxy link of {p.name}")
+    return problems
+
+
+def _prep_get(base: Path, size: int = 3):
+    _prep_release(base, size)
+
+
+def _get_args(base):
+    return ["--store", _store(base), "get", "--survey", "S", "-o", base / "dest"]
+
+
+def _check_get(base, ref):
+    from sfng import manifest as mf
+
+    problems = []
+    folder = base / "dest" / "data" / "S"
+    want = {p.name: sha(p) for p in (_store(base) / "data" / "S").glob("*.fits")}
+    got = mf.read_manifest(folder)
+    for name, s in want.items():
+        if not (folder / name).is_file() or sha(folder / name) != s:
+            problems.append(f"LOST: get did not fetch {name}")
+        elif got.get(name) is None or got[name].sha256 != s:
+            problems.append(f"get: {name} not in the download's manifest")
+    if not (folder / "S_README.txt").is_file():
+        problems.append("get: no README in the download")
+    if SHA256SUM and got:
+        run = subprocess.run([SHA256SUM, "-c", "--quiet", "MANIFEST.sha256"], cwd=folder, capture_output=True,
+                             text=True)
+        if run.returncode:
+            problems.append(f"sha256sum -c failed in the download: {run.stdout.strip()[:200]}")
+    return problems
+
+
+def _prep_readme(base: Path, size: int = 0):
+    new_store(_store(base))
+
+
+def _readme_args(base):
+    return ["--store", _store(base), "readme", "new", "NEWSURVEY", "--set", "BUNIT=K"]
+
+
+def _check_readme(base, ref):
+    p = _store(base) / "data" / "NEWSURVEY" / "NEWSURVEY_README.txt"
+    return [] if p.is_file() and "BUNIT" in p.read_text() else ["LOST: the README was not written"]
+
+
 def scenarios() -> list[Scenario]:
     rel_own = ("release/r1/RELEASE.json", "release/r1/RELEASE.md", "release/r1/SFNG-INDEX.fits",
                "release/r1/MANIFEST.sha256", "release/r1.tar.gz", "release/r1.tar.gz.sha256")
@@ -558,6 +657,11 @@ def scenarios() -> list[Scenario]:
         Scenario("galaxies set", _prep_galaxies, _galaxies_args, _check_galaxies),
         Scenario("index build", _prep_index, _index_args, _check_index, ignore=("SFNG-INDEX.fits",),
                  index_checked=True),
+        Scenario("names override", _prep_names, _names_args, _check_names,
+                 ignore=("tables/ned_overrides.csv",)),  # (its rows carry the time they were added)
+        Scenario("links bygalaxy", _prep_links, _links_args, _check_links),
+        Scenario("get", _prep_get, _get_args, _check_get, index_checked=True),
+        Scenario("readme new", _prep_readme, _readme_args, _check_readme),
     ]
 
 
@@ -582,6 +686,7 @@ class Prepared:
     template: Path
     steps: list
     reference: dict
+    seconds: float = 0.0    # an unkilled run's duration
 
 
 def prepare(sc: Scenario, work: Path, size: int | None = None) -> Prepared:
@@ -602,24 +707,38 @@ def prepare(sc: Scenario, work: Path, size: int | None = None) -> Prepared:
     steps = count_steps(sc.args(ref))
     reference = fingerprint(_store(ref), sc.ignore)
     shutil.rmtree(ref)
-    return Prepared(sc, template, steps, reference)
+    _copy_tree(template, ref)
+    t0 = time.perf_counter()
+    run_cli(sc.args(ref))
+    seconds = time.perf_counter() - t0
+    shutil.rmtree(ref)
+    return Prepared(sc, template, steps, reference, seconds)
 
 
-def trial(prep: Prepared, work: Path, kill_at: int) -> dict:
-    """Kill the writer at step ``kill_at``, rerun it, check; ``{"ok", "killed", "problems", ...}``."""
+def trial(prep: Prepared, work: Path, kill_at: int | None = None, kill_after: float | None = None) -> dict:
+    """Kill the writer at step ``kill_at`` (or ``kill_after`` seconds after its start: wherever it
+    is, mid-write included), rerun it, check; ``{"ok", "killed", "problems", ...}``."""
     sc = prep.scenario
-    base = work / f"trial-{kill_at}"
+    tag = f"{kill_at}" if kill_after is None else f"t{kill_after:.4f}"
+    n = 0
+    while (work / f"trial-{tag}-{n}").exists():
+        n += 1
+    tag = f"{tag}-{n}"
+    base = work / f"trial-{tag}"
     _copy_tree(prep.template, base)
     _rewrite_paths(base, prep.template)
-    log = work / f"trial-{kill_at}.log"
-    rc = run_cli(sc.args(base), kill_at=kill_at, out=log)
+    log = work / f"trial-{tag}.log"
+    rc = run_cli(sc.args(base), kill_at=kill_at, kill_after=kill_after, out=log)
     problems = []
-    if rc not in (-9, sc.expected_rc):
+    if kill_after is not None and rc == sc.expected_rc:
+        pass  # finished before the kill came
+    elif rc not in (-9, sc.expected_rc):
         problems.append(f"killed run: exit {rc} (expected SIGKILL): {log.read_text()[-800:]}")
     stale_after_kill = stale_manifests(_store(base))
-    rc2 = run_cli(sc.args(base), out=log)
-    if rc2 != sc.expected_rc:
-        problems.append(f"rerun: exit {rc2}: {log.read_text()[-800:]}")
+    if rc == -9:  # (a timed kill may come after the end: the job is done, nothing to rerun)
+        rc2 = run_cli(sc.args(base), out=log)
+        if rc2 != sc.expected_rc:
+            problems.append(f"rerun: exit {rc2}: {log.read_text()[-800:]}")
     if sc.check:
         problems += sc.check(base, prep.reference)
     problems += common_checks(base, _store(base), index_checked=sc.index_checked)
@@ -628,7 +747,7 @@ def trial(prep: Prepared, work: Path, kill_at: int) -> dict:
         if prep.reference.get(rel) != got.get(rel):
             what = "missing" if rel not in got else "unexpected" if rel not in prep.reference else "differs"
             problems.append(f"{rel}: {what} compared with an unkilled run")
-    step = prep.steps[kill_at - 1] if 0 < kill_at <= len(prep.steps) else "?"
+    step = prep.steps[kill_at - 1] if kill_at and 0 < kill_at <= len(prep.steps) else f"after {kill_after:.3f} s"
     out = {"scenario": sc.name, "kill_at": kill_at, "step": step, "killed": rc == -9,
            "ok": not problems, "problems": problems, "stale_after_kill": stale_after_kill,
            "lost": sum(p.startswith("LOST") for p in problems),
@@ -644,7 +763,11 @@ def trial(prep: Prepared, work: Path, kill_at: int) -> dict:
 # The campaign
 # ---------------------------------------------------------------------------------------------
 
-def campaign(trials: int, seed: int, size: int, only=(), work: Path | None = None) -> list[dict]:
+#: Writers whose workload does not grow with --size.
+FIXED_SIZE = ("galaxies set", "names override", "readme new")
+
+
+def campaign(trials: int, seed: int, size: int, only=(), work: Path | None = None, timed: int = 0) -> list[dict]:
     rng = random.Random(seed)
     rows = []
     own = work is None
@@ -654,20 +777,23 @@ def campaign(trials: int, seed: int, size: int, only=(), work: Path | None = Non
             if only and not any(o in sc.name for o in only):
                 continue
             t0 = time.perf_counter()
-            prep = prepare(sc, work / f"s{i}", size=size if "galaxies" not in sc.name else None)
+            prep = prepare(sc, work / f"s{i}", size=None if sc.name in FIXED_SIZE else size)
             n = len(prep.steps)
             results = [trial(prep, work / f"s{i}", rng.randint(1, n)) for _ in range(trials)]
+            results += [trial(prep, work / f"s{i}", kill_after=rng.uniform(0.0, prep.seconds))
+                        for _ in range(timed)]
             bad = [r for r in results if not r["ok"]]
-            row = {"writer": sc.name, "steps": n, "trials": len(results),
+            row = {"writer": sc.name, "steps": n, "trials": len(results), "timed": timed,
+                   "run_s": round(prep.seconds, 3),
                    "killed": sum(r["killed"] for r in results),
-                   "distinct_steps": len({r["kill_at"] for r in results}),
+                   "distinct_steps": len({r["kill_at"] for r in results if r["kill_at"]}),
                    "stale_after_kill": sum(1 for r in results if r["stale_after_kill"]),
                    "lost": sum(r["lost"] for r in results), "stale": sum(r["stale"] for r in results),
                    "leftovers": sum(r["leftovers"] for r in results), "failed": len(bad),
                    "seconds": round(time.perf_counter() - t0, 1), "problems": [p for r in bad for p in r["problems"]][:5]}
             rows.append(row)
             print(f"{sc.name:24s} {n:3d} steps, {row['trials']} trials ({row['distinct_steps']} distinct "
-                  f"steps), {row['killed']} killed: lost {row['lost']}, stale manifests {row['stale']}, "
+                  f"steps, {timed} at random times), {row['killed']} killed: lost {row['lost']}, stale manifests {row['stale']}, "
                   f"leftovers {row['leftovers']}, failed {row['failed']} ({row['seconds']} s)", flush=True)
             for p in row["problems"]:
                 print(f"    {p}")
@@ -681,18 +807,22 @@ def record(rows: list[dict], args) -> None:
     """Append the campaign's figures to docs/reliability.md (inside the Writers section's log)."""
     doc = REPO / "docs" / "reliability.md"
     stamp = time.strftime("%Y-%m-%d %H:%M")
-    lines = [f"", f"Campaign {stamp} (`python benchmarks/faults.py --trials {args.trials} --size {args.size} "
-             f"--seed {args.seed}`, {platform.system()} {platform.machine()}, Python {platform.python_version()}):",
+    lines = ["", f"Campaign {stamp} (`python benchmarks/faults.py --trials {args.trials} --timed {args.timed} "
+             f"--size {args.size} --seed {args.seed}`, {platform.system()} {platform.machine()}, "
+             f"Python {platform.python_version()}): each trial kills the writer (at a random step, or "
+             f"at a random time), reruns it and checks it.",
              "",
-             "| writer | steps | trials | killed | distinct steps | stale manifest after the kill | "
-             "lost | stale after rerun | leftovers | failed |",
+             "| writer | steps | trials (at a step + at a time) | killed | distinct steps | stale manifest "
+             "right after the kill | lost | stale manifests after the rerun | leftovers | failed |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['writer']} | {r['steps']} | {r['trials']} | {r['killed']} | {r['distinct_steps']} | "
+        lines.append(f"| {r['writer']} | {r['steps']} | {r['trials']} ({r['trials'] - r['timed']} + {r['timed']}) | "
+                     f"{r['killed']} | {r['distinct_steps']} | "
                      f"{r['stale_after_kill']} | {r['lost']} | {r['stale']} | {r['leftovers']} | {r['failed']} |")
-    tot = {k: sum(r[k] for r in rows) for k in ("trials", "killed", "lost", "stale", "leftovers", "failed")}
-    lines.append(f"| **all** | | {tot['trials']} | {tot['killed']} | | | {tot['lost']} | {tot['stale']} | "
-                 f"{tot['leftovers']} | {tot['failed']} |")
+    tot = {k: sum(r[k] for r in rows) for k in ("trials", "killed", "lost", "stale", "leftovers", "failed",
+                                                 "stale_after_kill")}
+    lines.append(f"| **all** | | {tot['trials']} | {tot['killed']} | | {tot['stale_after_kill']} | {tot['lost']} | "
+                 f"{tot['stale']} | {tot['leftovers']} | {tot['failed']} |")
     block = "\n".join(lines) + "\n"
     text = doc.read_text(encoding="utf-8") if doc.exists() else ""
     marker = "<!-- writers-campaign-log -->"
@@ -707,6 +837,8 @@ def record(rows: list[dict], args) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--trials", type=int, default=24, help="kill -9 trials per writer (default 24)")
+    ap.add_argument("--timed", type=int, default=8,
+                    help="more trials per writer killed at a random time instead of a step (default 8)")
     ap.add_argument("--size", type=int, default=6, help="files per workload (default 6)")
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--only", action="append", default=[], help="writers whose name contains this")
@@ -714,7 +846,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true", help="print the rows as JSON too")
     args = ap.parse_args(argv)
     os.environ.setdefault("SFNG_OFFLINE", "1")
-    rows = campaign(args.trials, args.seed, args.size, args.only)
+    rows = campaign(args.trials, args.seed, args.size, args.only, timed=args.timed)
     if args.json:
         print(json.dumps(rows, indent=1))
     if not args.no_record:

@@ -9,6 +9,19 @@ Outline
     Edges are kept as straight great-circle arcs between corners when the sampled points lie
     within :data:`TOLERANCE_ARCSEC` of that arc (always true for TAN); otherwise the
     intermediate samples are kept, up to :data:`MAX_VERTICES` vertices.
+    Conventions that fast path does not honour (SIP, DSS plate solutions, IRAF TNX/ZPX, TPV
+    written as TAN) go through :class:`astropy.wcs.WCS` and ``all_pix2world`` instead.
+
+Frames
+    Every position is converted to ICRS (:func:`frame_key`, :func:`to_icrs`): FK5 J2000 is
+    taken as ICRS (0.03 arcsec at most); galactic, supergalactic, ecliptic and FK5 of other
+    equinoxes by one rotation matrix cached per frame; FK4 by one astropy call per outline.
+
+Wide fields
+    A field no polygon of great-circle edges can outline (all-sky maps, more than a
+    hemisphere, a band round a pole) is a cap: ``kind = "cap"``, no vertices, ``radius``
+    bounding every pixel (180 for the whole sky).  A header without image size gives its
+    reference point only (``kind = "centre"``).
 
 Region tests
     Polygon edges are great-circle arcs; everything is computed on unit vectors, so RA = 0/360
@@ -16,7 +29,8 @@ Region tests
     the point; two polygons overlap if a vertex (or edge mid-point, or the centre) of one is
     inside the other or two edges cross;
     a cone overlaps a polygon if its centre is inside or an edge passes within its radius.
-    Polygons must fit in a hemisphere (bounding-cap radius below 90 degrees).
+    Polygons must fit in a hemisphere (bounding-cap radius below 90 degrees); caps of any
+    radius are tested by the ``caps_*`` functions.
 
 Many rows
     The ``*_many`` functions take the index's ``foot_ra``/``foot_dec`` (N, 16) arrays (NaN
@@ -56,11 +70,13 @@ _EXTRA_KEY = re.compile(
 _WCS_KEY = re.compile(
     r"(NAXIS\d*|WCSAXES|CTYPE\d+|CRVAL\d+|CRPIX\d+|CDELT\d+|CUNIT\d+|CROTA\d+|CD\d+_\d+"
     r"|PC\d+_\d+|PC\d{6}|CD\d{6}|PROJP\d+|PV\d+_\d+|PS\d+_\d+|LONPOLE|LATPOLE|EQUINOX|EPOCH"
-    r"|RADESYS|RADECSYS|DATE-OBS|MJD-OBS|RESTFRQ|RESTFREQ|RESTWAV|SPECSYS|VELREF|" + _EXTRA_KEY.pattern + ")"
+    r"|RADESYS|RADECSYS|RESTFRQ|RESTFREQ|RESTWAV|SPECSYS|VELREF|" + _EXTRA_KEY.pattern + ")"
 )
 _WCS_PREFIXES = frozenset(("NA", "WC", "CT", "CR", "CD", "CU", "PC", "PV", "PS", "LO", "LA", "EQ",
-                           "EP", "RA", "RE", "SP", "VE", "PR", "DA", "MJ",
+                           "EP", "RA", "RE", "SP", "VE", "PR",
                            "A_", "B_", "AP", "BP", "PL", "XP", "YP", "PP", "AM", "CN", "WA"))
+#: The date of observation: a WCS keyword only for FK4 (see :func:`_with_dates`).
+_DATE_KEYS = ("DATE-OBS", "MJD-OBS")
 _EXTRA_PREFIXES = frozenset(("A_", "B_", "AP", "BP", "PL", "XP", "YP", "PP", "AM", "CN", "WA"))
 _STRING_PREFIXES = frozenset(("CT", "CU", "RA", "SP", "PS", "DA", "PL", "WA"))
 _STRING_KEY = re.compile(r"(CTYPE\d+|CUNIT\d+|RADESYS|RADECSYS|SPECSYS|PS\d+_\d+|DATE-OBS|PLTDECSN"
@@ -197,8 +213,14 @@ def _card(key: str, value) -> str | None:
     if t is str or string_key:
         value = str(value)
         if string_key:
-            # padded to 8 characters as the standard asks: wcslib reads PLTDECSN = '-' as '+'
-            return f"{key:<8}= '{value.replace(chr(39), chr(39) * 2)[:66]:<8}'".ljust(80)[:80]
+            # up to the 68 characters a card holds (IRAF WAT cards use them all), padded to 8 as
+            # the standard asks (wcslib reads PLTDECSN = '-' as '+')
+            text = value.replace("'", "''")
+            if len(text) > 68:
+                text = text[:68]
+                if (len(text) - len(text.rstrip("'"))) % 2:  # never cut a doubled quote in two
+                    text = text[:-1]
+            return f"{key:<8}= '{text:<8}'".ljust(80)
         try:  # README values arrive as text when they failed to cast
             value = float(value)
         except ValueError:
@@ -231,10 +253,18 @@ def _wcs_entries(header) -> tuple:
         raw = header if text is None else text
         if isinstance(raw, bytes):
             raw = raw.decode("latin-1")
-        return tuple((raw[i : i + 8].rstrip(), raw[i : i + 80], None)
-                     for i in range(0, len(raw) - 79, 80)
-                     if raw[i : i + 2] in _WCS_PREFIXES and raw[i + 8 : i + 10] == "= "
-                     and match(raw[i : i + 8].rstrip()))
+        out = tuple((raw[i : i + 8].rstrip(), raw[i : i + 80], None)
+                    for i in range(0, len(raw) - 79, 80)
+                    if raw[i : i + 2] in _WCS_PREFIXES and raw[i + 8 : i + 10] == "= "
+                    and match(raw[i : i + 8].rstrip()))
+        if not _fk4ish(out):
+            return out
+        dates = {}
+        for i in range(0, len(raw) - 79, 80):
+            key = raw[i : i + 8].rstrip()
+            if key in _DATE_KEYS and raw[i + 8 : i + 10] == "= ":
+                dates.setdefault(key, (key, raw[i : i + 80], None))
+        return out + tuple(dates.values())
     d = getattr(header, "values", None)  # EffectiveHeader: a plain dict, quicker than items()
     if not isinstance(d, dict):
         d = getattr(header, "_d", None)  # sfng.fitsheader.FitsHeader
@@ -253,7 +283,50 @@ def _wcs_entries(header) -> tuple:
             if isinstance(value, np.generic):
                 value = value.item()
             out.append((key, None, value))
-    return tuple(out)
+    out = tuple(out)
+    if isinstance(d, dict):  # four look-ups, not a pass over the entries
+        system = d.get("RADESYS", d.get("RADECSYS"))
+        if not _fk4_frame(system, d.get("EQUINOX", d.get("EPOCH")) if system is None else None):
+            return out
+    elif not _fk4ish(out):
+        return out
+    get = d.get if isinstance(d, dict) else getattr(header, "get", None)
+    if get is None:  # a plain sequence of (key, value) pairs
+        pairs = dict(reversed(list(header)))
+        get = pairs.get
+    dates = []
+    for key in _DATE_KEYS:
+        try:
+            value = get(key)
+        except Exception:  # noqa: BLE001 - an astropy card that cannot be parsed
+            value = None
+        if value is not None and not isinstance(value, bool):
+            dates.append((key, None, value.item() if isinstance(value, np.generic) else value))
+    return out + tuple(dates)
+
+
+def _fk4ish(entries) -> bool:
+    """Whether the frame may be FK4 (RADESYS FK4..., or an EQUINOX/EPOCH before 1984 without
+    RADESYS): the one frame where the date of observation moves a position.  The dates are WCS
+    keys only then, so the outlines of other frames are shared whatever their dates."""
+    system, eq = None, None
+    for key, image, value in entries:
+        if key[:2] in ("RA", "EQ", "EP"):
+            if key in ("RADESYS", "RADECSYS"):
+                system = system or _entry_value(image, value)
+            elif key == "EQUINOX" or (key == "EPOCH" and eq is None):
+                eq = _entry_value(image, value)
+    return _fk4_frame(system, eq)
+
+
+def _fk4_frame(system, equinox) -> bool:
+    system = str(system or "").strip().upper()
+    if system:
+        return system.startswith("FK4")
+    try:
+        return equinox is not None and float(equinox) < 1984.0
+    except (TypeError, ValueError):
+        return False
 
 
 def _astropy_items(header):
@@ -335,11 +408,14 @@ def _entry_value(image, value):
 
 
 def _split_entries(entries):
-    """``(split, ctypes, naxes)``: entries with split keys, CTYPEn and NAXISn by axis number."""
-    split, ctypes, naxes = [], {}, {}
+    """``(split, ctypes, naxes, extras)``: entries with split keys, CTYPEn and NAXISn by axis
+    number, and the keys of the conventions astropy's full path is for (:data:`_EXTRA_KEY`)."""
+    split, ctypes, naxes, extras = [], {}, {}, set()
     for key, image, value in entries:
         sk = _split_key(key)
         if sk is None:
+            if key[:2] in _EXTRA_PREFIXES and _EXTRA_KEY.fullmatch(key):
+                extras.add(key)
             continue
         split.append((sk, image, value))
         stem, n, _ = sk
@@ -351,7 +427,7 @@ def _split_entries(entries):
                 naxes.setdefault(n, int(v))
             except (TypeError, ValueError):
                 pass
-    return split, ctypes, naxes
+    return split, ctypes, naxes, extras
 
 
 def _sky_text(entries, a: int, b: int) -> str | None:
@@ -411,7 +487,7 @@ def _celestial_from_entries(entries, split=None, axes=None):
 
     if split is None:
         split = _split_entries(entries)
-    split, ctypes, naxes = split
+    split, ctypes, naxes = split[:3]
     # from CTYPE, not wcsprm.lng: that would run wcsset on the whole WCS, and a Stokes axis
     # with CDELT = 0 makes it singular although the sky axes are fine
     if axes is None:
@@ -498,13 +574,16 @@ def _astropy_reason(ctypes, axes, extras) -> str:
     return ""
 
 
+_ASTROPY_ENDS = frozenset(("-SIP", "-TNX", "-ZPX"))
+
+
 def _scamp_tan(ctypes, axes, split) -> bool:
     """TPV written as TAN with PVi_m, m >= 5 (SCAMP before 2012): astropy reads it as TPV."""
-    if not axes or not all(ctypes.get(a + 1, "").upper().endswith("-TAN") for a in axes):
-        return False
-    want = {a + 1 for a in axes}
-    return any(stem == "PV" and i in want and j.isdigit() and int(j) >= 5
-               for (stem, i, j), _, _ in split)
+    a, b = axes[0] + 1, axes[1] + 1
+    for (stem, i, j), _, _ in split:
+        if stem == "PV" and (i == a or i == b) and j.isdigit() and int(j) >= 5:
+            return True
+    return False
 
 
 def _astropy_sky(entries, split, axes, naxes, why):
@@ -540,20 +619,21 @@ def _sky_of(entries):
     for a convention it does not honour, by astropy's (``"astropy: SIP"`` ...); None without a
     celestial axis pair."""
     split = _split_entries(entries)
-    parts, ctypes, naxes = split
+    parts, ctypes, naxes, extras = split
     axes = _celestial_axes([ctypes.get(i + 1, "") for i in range(max(ctypes, default=0))])
-    extras = {e[0] for e in entries if e[0][:2] in _EXTRA_PREFIXES and _EXTRA_KEY.fullmatch(e[0])}
-    sky_ct = [ctypes.get(a + 1, "").upper() for a in axes] if axes else []
+    # (plain tests, not generators: this runs for every distinct grid of the crawl)
+    ends = (ctypes.get(axes[0] + 1, "")[-4:].upper(), ctypes.get(axes[1] + 1, "")[-4:].upper()) \
+        if axes else ("", "")
     why = (_astropy_reason(ctypes, axes, extras)
-           if extras or any(c[-4:] in ("-SIP", "-TNX", "-ZPX") for c in sky_ct) else "")
+           if extras or ends[0] in _ASTROPY_ENDS or ends[1] in _ASTROPY_ENDS else "")
     if axes is None:
         if not why.startswith("DSS"):  # a DSS plate solution needs no CTYPE
             return None
         axes = [0, 1]
-    if any(c.endswith("-TAB") for c in sky_ct):
+    if ends[0] == "-TAB" or ends[1] == "-TAB":
         raise FootprintError("-TAB sky coordinates are tabulated in a table extension: no footprint "
                              "from the header alone")
-    if not why and sky_ct and sky_ct[0].endswith("-TAN") and _scamp_tan(ctypes, axes, parts):
+    if not why and ends[0] == ends[1] == "-TAN" and _scamp_tan(ctypes, axes, parts):
         why = "TPV written as TAN (SCAMP before 2012)"
     if why:
         return (*_astropy_sky(entries, parts, axes, naxes, why), "astropy: " + why)
@@ -590,6 +670,22 @@ def frame_key(ctype: str, radesys: str = "", equinox=None, mjdobs=None) -> tuple
     ICRS).  Raises :class:`FootprintError` for a frame sfng cannot convert to ICRS (GAPPT,
     solar-system and terrestrial frames).
     """
+    try:
+        eq = float(equinox) if equinox is not None else None
+        eq = eq if eq is not None and math.isfinite(eq) else None
+    except (TypeError, ValueError):
+        eq = None
+    try:
+        mjd = float(mjdobs) if mjdobs is not None else None
+        mjd = mjd if mjd is not None and math.isfinite(mjd) else None
+    except (TypeError, ValueError):
+        mjd = None
+    return _frame_key(str(ctype)[:4], str(radesys or ""), eq, mjd)
+
+
+@functools.lru_cache(maxsize=256)
+def _frame_key(ctype: str, radesys: str, equinox, mjdobs) -> tuple:
+    """:func:`frame_key` on cleaned arguments (NaN as None: a cache key must equal itself)."""
     base = str(ctype).split("-")[0].strip().upper()
     eq = None
     try:
@@ -823,31 +919,13 @@ def outline(header, samples_per_edge: int = SAMPLES_PER_EDGE,
         The celestial WCS is broken (singular matrix, unknown projection), its frame cannot be
         converted to ICRS, or no pixel maps onto the sky.
     """
-    entries = _dated(_wcs_entries(header))
+    entries = _wcs_entries(header)
     k, tol = max(1, int(samples_per_edge)), float(tolerance_arcsec)
     try:
         hash(entries)
     except TypeError:  # an odd value type in a hand-made mapping: no caching
         return _outline.__wrapped__(entries, k, tol)
     return _outline(entries, k, tol)
-
-
-def _dated(entries: tuple) -> tuple:
-    """``entries`` without DATE-OBS/MJD-OBS unless the frame may be FK4, the one frame where
-    the epoch of observation changes a position (so the products of other frames share one
-    cached outline whatever their dates)."""
-    if not any(e[0] in ("DATE-OBS", "MJD-OBS") for e in entries):
-        return entries
-    values = {e[0]: _entry_value(e[1], e[2]) for e in entries
-              if e[0] in ("RADESYS", "RADECSYS", "EQUINOX", "EPOCH")}
-    system = str(values.get("RADESYS", values.get("RADECSYS", "")) or "").strip().upper()
-    try:
-        eq = float(values.get("EQUINOX", values.get("EPOCH", 2000.0)))
-    except (TypeError, ValueError):
-        eq = 2000.0
-    if system.startswith("FK4") or (not system and eq < 1984.0):
-        return entries
-    return tuple(e for e in entries if e[0] not in ("DATE-OBS", "MJD-OBS"))
 
 
 @functools.lru_cache(maxsize=1024)

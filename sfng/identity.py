@@ -80,7 +80,7 @@ class Names:
     _memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def of_store(cls, store, galaxies=None) -> "Names":
+    def of_store(cls, store, galaxies=None) -> Names:
         """The names of ``store`` (``galaxies``: its galaxy table if already read)."""
         from .galaxies import read_galaxies
         from .naming import normalise
@@ -284,33 +284,36 @@ def format_ids(fmt, path, row=None):
 
 def read_file_identity(path, readme_meta=None):
     """``(ids, obj)`` of a file read from disk (for callers without an index row): the claiming
-    format's identifiers, else the ``OBJECT`` of its first HDU that has one (else the README's)."""
+    format's identifiers, else the ``OBJECT`` of its first HDU that has one (else the README's);
+    ``([], None)`` for a file that is neither FITS nor claimed (the index does not describe it:
+    only its name and manifest entry may name its galaxy)."""
     from pathlib import Path
 
     from . import formats
     from .fitsname import is_fits_name
 
     path = Path(path)
-    fmt = formats.claim_name(path.name)
+    fmt = formats.claim_name(path.name, indexed=True)
     if fmt is not None:
         return format_ids(fmt, path), None
-    obj = None
-    if is_fits_name(path.name):
-        from .fitsheader import read_headers
+    if not is_fits_name(path.name):
+        return [], None   # not a product the index describes: only its name can say
+    from .fitsheader import read_headers
 
-        try:
-            blocks = read_headers(path)
-        except Exception:  # noqa: BLE001 - unreadable: nothing but the README to go on
-            blocks = None
-        if blocks:
-            fmt = formats.claim(path, blocks)
-            if fmt is not None:
-                return format_ids(fmt, path), None
-            for b in blocks:
-                v = b.header.get("OBJECT")
-                if isinstance(v, str) and v.strip():
-                    obj = v.strip()
-                    break
+    obj = None
+    try:
+        blocks = read_headers(path)
+    except Exception:  # noqa: BLE001 - unreadable: nothing but the README to go on
+        blocks = None
+    if blocks:
+        fmt = formats.claim(path, blocks, indexed=True)
+        if fmt is not None:
+            return format_ids(fmt, path), None
+        for b in blocks:
+            v = b.header.get("OBJECT")
+            if isinstance(v, str) and v.strip():
+                obj = v.strip()
+                break
     if obj is None and readme_meta:
         v = readme_meta.get("OBJECT")
         obj = str(v).strip() if v not in (None, "") else None

@@ -62,9 +62,27 @@ def journals(store_root) -> list[Path]:
         return []
 
 
+#: Descriptors of the locks this process holds: a forked child (a worker of ``index build -j``)
+#: closes its copies at once, so that a killed writer's orphaned workers never keep its lock.
+_HELD: set = set()
+
+
+def _forget_locks_in_child() -> None:
+    for fd in list(_HELD):
+        try:
+            os.close(fd)  # not LOCK_UN: that would release the parent's lock too
+        except OSError:
+            pass
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_locks_in_child)
+
+
 class Lock:
     """An exclusive ``flock`` on ``path``: non-blocking (raises SfngError when already held), or
-    waiting up to ``wait`` seconds for the holder to finish."""
+    waiting up to ``wait`` seconds for the holder to finish.  Not inherited by forked children."""
 
     def __init__(self, path, what: str, *, wait: float = 0.0):
         self.path, self.what, self.wait, self.fd = Path(path), what, float(wait or 0.0), None
@@ -77,8 +95,7 @@ class Lock:
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as exc:
             if exc.errno in WRITE_ERRNOS:
-                raise SfngError(f"{self.what}: cannot take the lock: {os_error_message(exc, self.path)}; "
-                                f"is the store read-only?") from None
+                raise SfngError(f"{self.what}: cannot take its lock: {os_error_message(exc, self.path)}") from None
             raise
         deadline = time.monotonic() + self.wait
         pause = 0.005
@@ -96,6 +113,7 @@ class Lock:
                                     f"({self.path}){waited}; wait for it to finish") from None
                 time.sleep(pause)
                 pause = min(pause * 2, 0.1)
+        _HELD.add(self.fd)
         try:
             os.ftruncate(self.fd, 0)
             os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
@@ -111,15 +129,27 @@ class Lock:
         return f" (pid {pid})" if pid.isdigit() else ""
 
     def held_elsewhere(self) -> bool:
-        """Is the lock held by another process right now?  (Takes and drops it when free.)"""
+        """Is the lock held by another process right now?  (Takes and drops it when free; reads
+        only, so that it also answers on a read-only store.)"""
+        import fcntl
+
         try:
-            with Lock(self.path, self.what):
-                return False
-        except SfngError:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return False  # never taken (or unreadable): nobody holds it
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
             return True
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+        return False
 
     def __exit__(self, *exc):
         if self.fd is not None:
+            _HELD.discard(self.fd)
             os.close(self.fd)
             self.fd = None
         return False

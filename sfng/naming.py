@@ -37,6 +37,19 @@ class AmbiguousName(SfngError):
     """A file names more than one galaxy and is not a recognised pair; sfng does not guess."""
 
 
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def shown(text) -> str:
+    """``text`` as UTF-8 can carry it: the bytes of a file name that is not UTF-8 (which
+    ``os.fsdecode`` gives as surrogate escapes, PEP 383) written ``\\xNN``; the rest unchanged.
+    For outputs only: the stored name keeps its bytes."""
+    text = str(text)
+    if text.isascii():
+        return text
+    return _SURROGATE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", text)
+
+
 def _has_control(name: str) -> bool:
     return any(ord(c) < 32 or ord(c) == 127 for c in name)
 

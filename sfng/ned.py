@@ -176,6 +176,9 @@ def _locked(path: Path):
             raise SfngError(f"cannot write {path.name}: {os_error_message(exc)}") from None
         raise
     with Lock(path.parent / f".{path.name}.lock", f"the name table {path.name}", wait=TABLE_WAIT):
+        from .fsutil import remove_stale_temporaries
+
+        remove_stale_temporaries(path.parent)  # killed writers' (their process is gone)
         yield
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .naming import shown
+
 
 #: (name, unit, ucd, utype suffix after "obscore:", description) in the standard's order.
 FIELDS = [
@@ -171,6 +173,9 @@ def obscore_table(result, base_url: str | None = None, store_name: str | None = 
     t["pol_xel"] = np.full(n, -1, dtype=np.int64)
     t["facility_name"] = [str(x) for x in rows["telescop"]]
     t["instrument_name"] = [str(x) for x in rows["instrume"]]
+    for name in t.colnames:  # text as UTF-8 carries it (a file name that is not UTF-8: \xNN)
+        if t[name].dtype.kind == "U" and any(not str(v).isascii() for v in t[name]):
+            t[name] = [shown(v) for v in t[name]]
     for name, unit, ucd, utype, desc in FIELDS:
         if unit:
             t[name].unit = unit

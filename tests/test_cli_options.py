@@ -26,6 +26,8 @@ OUTPUT_COMMANDS = {
     "find": None,
     "plot footprints": None,
     "plot coverage": None,
+    "spec get": None,
+    "spec preview": None,
 }
 JOBS_COMMANDS = {"index build": "one per CPU core", "fetch manga": "4", "ingest": "1"}
 
@@ -80,8 +82,10 @@ def test_store_is_one_definition_on_the_group_and_every_command():
     cmds = commands()
     with_store = {name: params(cmd, "--store") for name, cmd in cmds.items()}
     assert [n for n, ps in with_store.items() if len(ps) > 1] == []
-    # every command that reads a store takes --store (init makes one, demo builds its own)
-    assert sorted(n for n, ps in with_store.items() if not ps) == ["demo", "init"]
+    # every command that reads a store takes --store (init makes one, demo builds its own, the
+    # `spec` commands are clients of a service, which has the store)
+    assert sorted(n for n, ps in with_store.items() if not ps) == ["demo", "init", "spec get",
+                                                                   "spec preview", "spec query"]
     for p in [*params(main, "--store"), *(ps[0] for ps in with_store.values() if ps)]:
         assert p.help == STORE_HELP and p.opts == ["--store"] and not p.secondary_opts
         assert isinstance(p.type, click.Path) and not p.type.file_okay and p.type.dir_okay

@@ -127,6 +127,29 @@ def _allsky(proj, frame=("RA", "DEC")):
     return image(nx, ny, ctype=(lon, lat), crval=(0.0, 0.0), cdelt=(-cd, cd))
 
 
+def _noao_mosaic_tnx():
+    """IRAF TNX: the CTIO 4-m Mosaic solution of ct4m.19990714T012701 (F. Valdes, USNO-K), as IRAF's
+    ccmap writes it (WAT cards); the 2048 x 4096 CCD size is the Mosaic's."""
+    wat1 = ['wtype=tnx axtype=ra lngcor = "3. 4. 4. 2. 500 2500 500 2500 -0.31718',
+            "56965643079 -0.0150652479325533 -0.3126038394350166 -0.1511955040928",
+            "311 0.002318100364838772 0.01749134520424022 -0.01082784423020123 -0",
+            ".1387962673564234 -4.307309762939804E-4 0.009069288008295441 0.00287",
+            "5265278754504 -0.04487658756007625 -0.1058043162287004 -0.0686214765", '375767 "']
+    wat2 = ['wtype=tnx axtype=dec latcor = "3. 4. 4. 2. 500. 2500. 500. 2500. -0.',
+            "3171856965643079 -0.0150652479325533 -0.3126038394350166 -0.15119550",
+            "40928311 0.005534819578784082 0.01258790793029932 0.0101678008557533",
+            "9 0.01541083298696018 0.03531979587941362 0.0150096457430599 -0.1086",
+            "479352595234 0.0399806086902122 0.02341002785565408 -0.0777380839324", '4387 "']
+    c = {"NAXIS": 2, "NAXIS1": 2048, "NAXIS2": 4096, "WCSDIM": 2, "CTYPE1": "RA---TNX",
+         "CTYPE2": "DEC--TNX", "CRVAL1": 310.08145293602507, "CRVAL2": 20.663666538998399,
+         "CRPIX1": 4268.3258, "CRPIX2": 2256.2481, "CD1_1": -6.8295807e-08, "CD2_1": 7.3313414e-05,
+         "CD1_2": 7.374228e-05, "CD2_2": -1.1927219e-06, "RADECSYS": "FK5", "EQUINOX": 2000.0,
+         "WAT0_001": "system=image"}
+    c.update({f"WAT1_{i:03d}": v for i, v in enumerate(wat1, 1)})
+    c.update({f"WAT2_{i:03d}": v for i, v in enumerate(wat2, 1)})
+    return header(c)
+
+
 CONVENTIONS = [
     # id, header, path, frame, kind
     ("sdss-frame-tan-cd", image(2048, 1489, RADESYS="ICRS", EQUINOX=2000.0, CDELT1=None, CDELT2=None,
@@ -146,6 +169,7 @@ CONVENTIONS = [
     ("tpv-ptf-scamp", real("tpvonly.hdr"), "wcslib", "icrs", "polygon"),
     ("tpv-as-tan-scamp-pre2012", real("tpvonly.hdr", CTYPE1="RA---TAN", CTYPE2="DEC--TAN"), "astropy",
      "icrs", "polygon"),
+    ("iraf-tnx-noao-mosaic", _noao_mosaic_tnx(), "astropy", "fk5 J2000", "polygon"),
     ("things-heracles-fk5-cube", _things_cube(), "wcslib", "fk5 J2000", "polygon"),
     ("vla-b1950-equinox-only", _vla_b1950(), "wcslib", "fk4 B1950", "polygon"),
     ("vla-b1950-no-date", _vla_b1950(date=False), "wcslib", "fk4 B1950", "polygon"),

@@ -5,15 +5,12 @@ NED position search.  Offline: the store's NED cache is seeded from recorded ans
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
 
-from sfng import identity
 from sfng.demo.galaxies import ned_cache_path
 from sfng.identity import Names, identify
 from sfng.ned import Resolver
@@ -149,7 +146,7 @@ def test_overrides_and_the_galaxy_table_win(store):
 
 
 def test_names_are_looked_up_once(monkeypatch):
-    import sfng.naming as naming
+    from sfng import naming
 
     n = _names(NGC_628="MESSIER 074")
     calls = []

@@ -213,7 +213,7 @@ def test_non_ascii_galaxy_name_index_and_queries(cli, store, tmp_path):
     assert load_index(None, store).galaxy_record("NGC 0628")["dist_src"] == "Kreckel+2017 — TRGB"
 
 
-def test_non_utf8_file_name_is_indexed_and_shown_escaped(cli, store):
+def test_non_utf8_file_name_is_indexed_and_shown_escaped(cli, store, tmp_path):
     d = survey(store.root)
     good = image(d / "NGC_0628.plain.fits")
     raw = os.path.join(os.fsencode(d), b"NGC_0628.caf\xe9.fits")
@@ -224,9 +224,14 @@ def test_non_utf8_file_name_is_indexed_and_shown_escaped(cli, store):
     res = run(cli, store, "index", "build", code=0)
     res = run(cli, store, "find", "--galaxy", "NGC 628", code=0)
     assert "data/S/NGC_0628.caf\\xe9.fits" in res.output
-    for fmt in ("paths", "csv", "json"):
+    for fmt in ("paths", "csv", "json", "ecsv"):
         res = run(cli, store, "find", "--galaxy", "NGC 628", "--format", fmt, code=0)
         assert "caf\\xe9" in res.output.replace("\\\\", "\\"), fmt
+    for fmt in ("votable", "fits"):
+        run(cli, store, "find", "--galaxy", "NGC 628", "--format", fmt, "-o", tmp_path / f"t.{fmt}", code=0)
+    run(cli, store, "find", "--galaxy", "NGC 628", "--export-obscore", tmp_path / "o.xml", code=0)
+    assert b"caf\\xe9.fits" in (tmp_path / "o.xml").read_bytes()
+    run(cli, store, "index", "show", os.fsdecode(b"data/S/NGC_0628.caf\xe9.fits"), code=0)
     # stored as its bytes on disk: reversible
     from sfng.index.io import open_records
     from sfng.query import load_index

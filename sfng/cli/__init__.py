@@ -37,6 +37,9 @@ COMMANDS = {
     "fsck": "fsck:fsck",
     "fetch": "fetch:fetch",
     "export": "export:export",
+    "serve": "serve:serve",
+    "token": "token:token",
+    "spec": "spec:spec",
     "demo": "demo:demo",
 }
 
@@ -130,6 +133,8 @@ def _ignore_file_size_signal() -> None:
         except (ValueError, OSError):  # not the main thread (an embedding program)
             pass
     for stream in (sys.stdout, sys.stderr):
-        # a file name that is not UTF-8 reaching a message is shown escaped, never a traceback
-        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
-            stream.reconfigure(errors="backslashreplace")
+        # a file name that is not UTF-8 reaching a message is shown as \xNN (what `sfng find`
+        # writes), never a traceback nor a byte that is not UTF-8
+        if getattr(stream, "errors", None) in ("strict", "surrogateescape", "backslashreplace") \
+                and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors=output.SHOWN_ERRORS)

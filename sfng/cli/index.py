@@ -117,7 +117,8 @@ _index_file_option = click.option("--index", "index_path", type=click.Path(dir_o
 
 
 @index.command("stats")
-@click.option("--by", "by", type=click.Choice(["survey", "tracer", "galaxy", "product", "tree"]),
+@click.option("--by", "by", type=click.Choice(["survey", "tracer", "galaxy", "galaxy_src", "product",
+                                               "tree"]),
               multiple=True, help="Count rows by these columns (repeatable; default survey, "
                                   "tracer and galaxy, one table each).")
 @_index_file_option

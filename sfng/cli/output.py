@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
 import json
-import re
 import sys
 
 import click
@@ -75,16 +75,27 @@ def table(rows: list[dict], columns: list[str] | None = None, file=None) -> None
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip(), file=out)
 
 
+def _shown_errors(exc):
+    """Codec error handler: a surrogate escape (a file name's byte that is not UTF-8) as
+    ``\\xNN``, anything else the stream cannot encode as ``\\uNNNN``."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    bad = exc.object[exc.start:exc.end]
+    return "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF
+                   else c.encode("ascii", "backslashreplace").decode("ascii") for c in bad), exc.end
+
+
+#: The ``errors`` the CLI gives stdout and stderr (see :func:`_shown_errors`).
+SHOWN_ERRORS = "sfng-shown"
+codecs.register_error(SHOWN_ERRORS, _shown_errors)
+
+
 def shown(text) -> str:
-    """``text`` as UTF-8 can carry it: the bytes of a file name that is not UTF-8 (surrogate
-    escapes, PEP 383) shown as ``\\xNN``; everything else unchanged."""
-    text = str(text)
-    if text.isascii():
-        return text
-    return _SURROGATE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", text)
+    """``text`` as UTF-8 can carry it (:func:`sfng.naming.shown`: the bytes of a file name that
+    is not UTF-8 as ``\\xNN``)."""
+    from ..naming import shown as _shown
 
-
-_SURROGATE = re.compile("[\udc80-\udcff]")
+    return _shown(text)
 
 
 def printable(text) -> str:

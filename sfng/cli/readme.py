@@ -49,13 +49,25 @@ def readme_new(survey, tree, sets, dry_run, fmt, store):
     except ValueError as exc:
         raise SfngError(str(exc)) from exc
     if path.exists():
-        raise SfngError(f"{path} exists; edit it, or remove it first (sfng never overwrites a file)")
-    if not dry_run:
+        try:
+            same = path.read_text(encoding="utf-8") == text
+        except (OSError, UnicodeDecodeError):
+            same = False
+        if not same:
+            raise SfngError(f"{path} exists; edit it, or remove it first (sfng never overwrites a file)")
+    already = path.exists()  # the same text: a rerun (after a kill, say) has nothing to do
+    if not dry_run and not already:
+        from ..fsutil import remove_stale_temporaries
+
+        if path.parent.is_dir():
+            remove_stale_temporaries(path.parent)  # a killed earlier run's
         atomic_write_text(path, text)
     if fmt == "json":
-        output.emit_json({"path": store.relpath(path), "written": not dry_run, "text": text})
+        output.emit_json({"path": store.relpath(path), "written": not dry_run and not already, "text": text})
     elif dry_run:
         click.echo(text, nl=False)
+    elif already:
+        click.echo(f"{store.relpath(path)} is already there as asked; nothing written")
     else:
         click.echo(f"wrote {store.relpath(path)}")
 

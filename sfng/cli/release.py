@@ -80,6 +80,7 @@ def bundle(name, selection, from_file, mode, tar, allow_invalid, new_version, re
                                "--from-file LIST")
     plan = plan_bundle(store, name, selection=selection, from_file=from_file, mode=mode,
                        allow_invalid=allow_invalid, new_version=new_version, rehash=rehash,
+                       exist_ok=not dry_run,  # the same bundle again: nothing to do, exit 0
                        command=_command_line(name, selection, from_file, mode, tar, allow_invalid,
                                              new_version, rehash))
     for w in plan.warnings:
@@ -101,8 +102,11 @@ def bundle(name, selection, from_file, mode, tar, allow_invalid, new_version, re
     if fmt == "json":
         output.emit_json(result)
         return
-    click.echo(f"made {result.path} ({len(plan.data_files)} files: {result.linked} linked, "
-               f"{result.copied} copied; {result.readmes} survey READMEs; {result.seconds:.1f} s)")
+    if result.resumed and not (result.linked or result.copied or result.readmes):
+        click.echo(f"{result.path} is complete ({len(plan.data_files)} files); nothing left to do")
+    else:
+        click.echo(f"made {result.path} ({len(plan.data_files)} files: {result.linked} linked, "
+                   f"{result.copied} copied; {result.readmes} survey READMEs; {result.seconds:.1f} s)")
     if result.tarball:
         click.echo(f"tarball {result.tarball} sha256 {result.tar_sha256}")
     click.echo(f"check it with: sfng release verify {plan.name}")

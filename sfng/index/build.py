@@ -376,7 +376,7 @@ class BuildLock:
             lock.__enter__()
         except SfngError as exc:
             if "is locked by" not in str(exc):
-                raise SfngError(f"{self.path}: cannot create the index build lock: {exc}") from None
+                raise
             import re
 
             holder = re.search(r"pid \d+", str(exc))
@@ -766,8 +766,9 @@ def _refresh(records, items, names, renamed: bool, root):
     else:
         # Only the manifest can say more without the names changing: rows whose entry names a
         # galaxy and that the file name does not already name.
-        todo = [i for i in np.flatnonzero(src != b"file-name").tolist()
-                if (item_of(i) is not None and item_of(i).galaxy)]
+        todo = [] if not any(it.galaxy for it in items) else \
+            [i for i in np.flatnonzero(src != b"file-name").tolist()
+             if item_of(i) is not None and item_of(i).galaxy]
         canon_only = []
     fix_gal = {}
     for i in todo:
@@ -805,8 +806,9 @@ def _set_galaxy(records, i, galaxy: str, how: str) -> None:
 
 def _record_row(records, i) -> dict:
     """The text columns a format's :meth:`~sfng.formats.Format.identify` reads, of record ``i``."""
-    return {k: records[k][i].decode("utf-8", "replace")
-            for k in ("path", "locator", "object", "extra")}
+    row = {k: records[k][i].decode("utf-8", "replace") for k in ("locator", "object", "extra")}
+    row["path"] = records["path"][i].decode("utf-8", "surrogateescape")
+    return row
 
 
 def _identify_record(records, i, names, root, manifest: str):

@@ -369,7 +369,7 @@ def _footprint(eff):
         return "no footprint: " + " ".join(str(exc).split())
     if fp is None:
         return "no celestial WCS: no footprint"
-    values = {"frame": fp.frame}
+    values = {"frame": fp.frame, "foot_n": 0}
     ra0, dec0 = fp.centre
     if math.isfinite(ra0) and math.isfinite(dec0):
         values.update(ra=float(ra0), dec=float(dec0))

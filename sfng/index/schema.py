@@ -53,7 +53,8 @@ FLAG_WIDE = 256          #: footprint wider than a polygon can hold (all-sky, > 
 
 FLAGS = {
     FLAG_UNREADABLE: "unreadable: the file could not be read as FITS",
-    FLAG_NO_CELESTIAL: "no celestial WCS: no footprint or centre",
+    FLAG_NO_CELESTIAL: "no celestial WCS (or one sfng cannot use or convert to ICRS: see error): "
+                       "no footprint or centre",
     FLAG_README_ERROR: "the survey README metadata block could not be read",
     FLAG_TRUNCATED: "a text value was longer than its column and was cut",
     FLAG_PLUGIN_ERROR: "the product-specific describer failed; generic row written",

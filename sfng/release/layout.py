@@ -57,7 +57,7 @@ class ReleaseLock:
         try:
             self._lock.__enter__()
         except SfngError as exc:
-            if "locked" not in str(exc):
+            if "is locked by" not in str(exc):
                 raise
             raise SfngError(f"{self.folder}: another `sfng release` is writing here; wait for it to "
                             f"finish") from None

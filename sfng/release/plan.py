@@ -98,6 +98,7 @@ class BundlePlan:
     store_name: str = ""
     rehash: bool = False
     tar: bool = False
+    exists: bool = False                             # planned with exist_ok over a complete release
 
     @property
     def data_files(self):
@@ -152,7 +153,7 @@ def _index_records(store):
 
 def plan_bundle(store, name: str, *, selection=None, from_file=None, paths=None, mode: str = "link",
                 allow_invalid: bool = False, new_version: bool = False, command: str | None = None,
-                rehash: bool = False, tar: bool = False) -> BundlePlan:
+                rehash: bool = False, tar: bool = False, exist_ok: bool = False) -> BundlePlan:
     """Plan the release ``name`` of the files chosen by ``selection`` (an ``sfng.select.Selection``),
     ``from_file`` (a file listing store paths) and/or ``paths``; change nothing.
 
@@ -177,8 +178,10 @@ def plan_bundle(store, name: str, *, selection=None, from_file=None, paths=None,
         else:
             name = base
     target = rdir / name
-    if os.path.lexists(target) and not journal_path(store, name).exists():
-        # (with a journal: a bundle killed after its rename; bundle() finishes it, or refuses)
+    exists = os.path.lexists(target)
+    if exists and not exist_ok and not journal_path(store, name).exists():
+        # (with a journal: a bundle killed after its rename; bundle() finishes it, or refuses;
+        # exist_ok: bundle() accepts a release that holds exactly these files, and refuses others)
         raise SfngError(f"release/{name} exists and releases are immutable; choose another name, or "
                         f"use --version to make the next version of it")
 
@@ -204,7 +207,7 @@ def plan_bundle(store, name: str, *, selection=None, from_file=None, paths=None,
 
     plan = BundlePlan(name=name, path=target, mode=mode, parent=parent, version=version,
                       allow_invalid=allow_invalid, store_name=store.name, rehash=rehash,
-                      warnings=notes, tar=tar)
+                      warnings=notes, tar=tar, exists=exists)
     _attach_index(store, plan, chosen)
     _attach_readmes(store, plan)
     _check_validity(store, plan)

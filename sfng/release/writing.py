@@ -66,8 +66,6 @@ def bundle(store, plan: BundlePlan, *, tar: bool | None = None, say=None) -> Bun
     Journalled (``.sfng/journal/release-NAME.jsonl``): a rerun of the same bundle after a kill at
     any point, even after the folder's rename, finishes it (tarball included) and exits cleanly.
     """
-    from ..fsutil import fault_point
-
     tar = plan.tar if tar is None else tar
     say = say or (lambda msg: None)
     rdir = release_dir(store)
@@ -81,9 +79,19 @@ def bundle(store, plan: BundlePlan, *, tar: bool | None = None, say=None) -> Bun
         earlier = _journal_state(jpath, plan)
         result = BundleResult(plan=plan, path=plan.path)
         part = partial_dir(store, plan.name)
+        if os.path.lexists(plan.path) and earlier is None and plan.exists and _same_release(plan):
+            # The same bundle again (a rerun, after a kill that came once it was done, say).
+            result.resumed = True
+            say(f"release/{plan.name} already holds exactly these files; nothing to do")
+            if tar:
+                result.tarball, result.tar_sha256 = _finish_tar(store, rdir, plan.name, {})
+            _close_journal(jpath)
+            result.seconds = time.perf_counter() - t0
+            return result
         if os.path.lexists(plan.path):
             if earlier is None or not (earlier.get("renamed") or not os.path.lexists(part)):
-                raise SfngError(f"release/{plan.name} exists and releases are immutable")
+                raise SfngError(f"release/{plan.name} exists and releases are immutable; choose another "
+                                f"name, or use --version to make the next version of it")
             # Killed after the rename: only the tarball and the journal may be missing.
             result.resumed = True
             say(f"release/{plan.name}: finishing the release left by an interrupted run")
@@ -136,6 +144,36 @@ def bundle(store, plan: BundlePlan, *, tar: bool | None = None, say=None) -> Bun
     say(f"release/{plan.name}: {len(plan.data_files)} files ({human_size(plan.bytes)}), {result.linked} linked, "
         f"{result.copied} copied, {result.readmes} READMEs" + (f", tarball {result.tarball.name}" if result.tarball else ""))
     return result
+
+
+def _same_release(plan: BundlePlan) -> bool:
+    """Is the complete release at ``plan.path`` this very bundle: made by the same command, holding
+    exactly the planned files with their bytes?  (Another request under the name is refused.)"""
+    from .checksums import parse_manifest
+    from .documents import read_record
+    from .layout import OWN_FILES
+
+    folder = plan.path
+    if not folder.is_dir() or folder.is_symlink() or os.path.lexists(folder / SENTINEL):
+        return False
+    try:
+        entries, problems = parse_manifest((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return False
+    record = read_record(folder)
+    if problems or record.get("mode") != plan.mode or record.get("command") != plan.command:
+        return False
+    have = {k: v for k, v in entries.items() if k not in OWN_FILES}
+    if set(have) != {f.rel for f in plan.files}:
+        return False
+    for f in plan.files:
+        try:
+            sha = f.sha256 or sha256_file(f.src)
+        except OSError:
+            return False
+        if have[f.rel] != sha:
+            return False
+    return True
 
 
 def _journal_state(jpath: Path, plan: BundlePlan) -> dict | None:
@@ -236,6 +274,9 @@ def _fill(part: Path, plan: BundlePlan, result: BundleResult, created: str, say)
         dst = part / f.rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         if result.resumed and os.path.lexists(dst) and _already_placed(f, dst):
+            from ..fsutil import make_read_only
+
+            make_read_only(dst)  # (a copy killed before its chmod)
             continue
         if os.path.lexists(dst):
             os.unlink(dst)

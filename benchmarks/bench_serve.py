@@ -1,0 +1,181 @@
+#!/usr/bin/env python
+"""Data-service speed: ``getSpec`` of 1,000 MaNGA spaxel spectra, against astropy, side by side.
+
+A store holds ``--cubes`` generated MaNGA DR17 LOGCUBEs (19-fibre bundles, 34x34 spaxels, the full
+4,563 channels unless ``--nwave``, gzipped as the SAS publishes them), ingested and indexed.
+``sfng serve`` runs on 127.0.0.1 (a real socket, uvicorn); 1,000 spaxel ids are drawn from the
+cubes' bundles.  Measured in one run:
+
+* **baseline, open per spectrum**: ``astropy.io.fits.open`` + FLUX/IVAR/MASK ``[:, y, x]`` + WAVE
+  for each id (what a loop over ids does); timed on ``--naive`` ids and scaled to 1,000;
+* **baseline, open per cube**: each cube opened once, its spaxels sliced in a loop;
+* **service, cold**: the first ``getSpec`` (the cache of each cube is built: one read, checked
+  against the manifest's SHA-256);
+* **service, warm**: ``getSpec`` of the 1,000 (npy over HTTP, decoded by the client);
+* **concurrent**: 100 requests of 10 spectra each, from 10 client threads.
+
+    python benchmarks/bench_serve.py                 # 4 cubes x 4563 channels
+    python benchmarks/bench_serve.py --nwave 1000 --no-record
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("SFNG_OFFLINE", "1")
+
+
+def make_store(root: Path, cubes: int, nwave: int):
+    import numpy as np
+
+    from sfng import ingest
+    from sfng.demo import manga as mg
+    from sfng.index.build import build_index
+    from sfng.ned import Resolver
+    from sfng.serve.tokens import add_token
+    from sfng.store import Store, init_store
+    from sfng.surveys import manga
+
+    init_store(root / "store", name="bench-serve")
+    store = Store.open(root / "store")
+    src = root / "MANGA"
+    src.mkdir(parents=True)
+    base = mg.DEMO_TARGETS[0]
+    for i in range(cubes):
+        t = mg.DemoTarget(f"{8485 + i}-1901", f"1-{209232 + i}", base.ra + 0.5 * i, base.dec, base.rfwhm, base.z)
+        mg.write_cube(src / mg.cube_name(t.plateifu), t, nwave=nwave, seed=i)
+    (src / "MANGA_README.txt").write_text(manga.readme_text("MANGA"))
+    rep = ingest.execute(ingest.plan_ingest(store, src, survey="MANGA", ned_rename=True,
+                                            resolver=Resolver(store=store, offline=True), offline=True))
+    assert rep.ok, rep.summary()
+    build_index(store, validate=False)
+    token = add_token(store.root, "bench", ["read"])[0]
+    return store, token, np
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cubes", type=int, default=4)
+    ap.add_argument("--nwave", type=int, default=4563)
+    ap.add_argument("--spectra", type=int, default=1000)
+    ap.add_argument("--naive", type=int, default=20, help="ids timed for the open-per-spectrum baseline")
+    ap.add_argument("--no-record", action="store_true")
+    args = ap.parse_args(argv)
+
+    from astropy.io import fits
+
+    from common import Clock, append_to_benchmarks_md
+    from sfng.client import Client
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    proc = None
+    try:
+        t0 = time.perf_counter()
+        store, token, np = make_store(tmp, args.cubes, args.nwave)
+        made = time.perf_counter() - t0
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        proc = subprocess.Popen([sys.executable, "-m", "sfng", "serve", "--store", str(store.root), "--port",
+                                 str(port), "--log-level", "warning"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        c = Client(f"http://127.0.0.1:{port}", token=token)
+        for _ in range(300):
+            if c.isAlive():
+                break
+            time.sleep(0.1)
+        ids = c.query(constraint="survey = 'MANGA'", all=True)
+        rng = np.random.default_rng(0)
+        ids = [ids[i] for i in rng.choice(len(ids), size=min(args.spectra, len(ids)), replace=False)]
+        n = len(ids)
+        # where each id points, for the baselines (the server's own decoding, not timed)
+        from sfng.serve.service import Service
+
+        svc = Service(store.root, store.index_path, cache_dir=tmp / "probe-cache")
+        where = []
+        for sid in ids:
+            kind, key, x, y = __import__("sfng.serve.ids", fromlist=["decode"]).decode(sid)
+            where.append((svc.catalog.file_path(svc.catalog.entry(key)), x, y))
+
+        with Clock() as cold:
+            first = c.getSpec(ids)
+        with Clock() as warm:
+            again = c.getSpec(ids)
+        assert np.array_equal(first["flux"], again["flux"])
+
+        k = min(args.naive, n)
+        with Clock() as naive:
+            for path, x, y in where[:k]:
+                with fits.open(path) as h:
+                    f = h["FLUX"].data[:, y, x].copy()
+                    iv = h["IVAR"].data[:, y, x].copy()
+                    m = h["MASK"].data[:, y, x].copy()
+                    w = h["WAVE"].data.copy()
+        naive_1000 = naive.wall / k * n
+
+        with Clock() as grouped:
+            by = {}
+            for i, (path, x, y) in enumerate(where):
+                by.setdefault(path, []).append((i, x, y))
+            out = [None] * n
+            for path, items in by.items():
+                with fits.open(path) as h:
+                    F, IV, M, W = h["FLUX"].data, h["IVAR"].data, h["MASK"].data, h["WAVE"].data
+                    for i, x, y in items:
+                        out[i] = (F[:, y, x].copy(), IV[:, y, x].copy(), M[:, y, x].copy(), W.copy())
+        for i in (0, n // 2, n - 1):
+            np.testing.assert_array_equal(out[i][0], again["flux"][i])
+
+        small = [ids[i:i + 10] for i in range(0, min(n, 1000), 10)][:100]
+        with Clock() as conc:
+            with ThreadPoolExecutor(10) as ex:
+                got = list(ex.map(lambda chunk: len(Client(c.url, token=token).getSpec(chunk)), small))
+        nconc = sum(got)
+
+        lines = [
+            f"## bench_serve ({time.strftime('%Y-%m-%d')}, {platform.node() or 'this machine'}, "
+            f"{os.cpu_count()} cores shared)",
+            "",
+            f"{args.cubes} MaNGA LOGCUBEs (34x34 spaxels x {args.nwave} channels, gzipped; store made in {made:.1f} s); "
+            f"{n} spaxel spectra (flux, ivar, mask, wave) per request; `sfng serve` on 127.0.0.1, npy over HTTP.",
+            "",
+            "| method | wall s | spectra/s | vs service (warm) |",
+            "| --- | ---: | ---: | ---: |",
+            f"| astropy, open per spectrum (timed on {k}, scaled) | {naive_1000:.2f} | {n / naive_1000:.0f} | "
+            f"{naive_1000 / warm.wall:.0f}x slower |",
+            f"| astropy, each cube opened once, sliced in a loop | {grouped.wall:.2f} | {n / grouped.wall:.0f} | "
+            f"{grouped.wall / warm.wall:.0f}x slower |",
+            f"| service, cold (cache built from the cubes) | {cold.wall:.2f} | {n / cold.wall:.0f} | |",
+            f"| service, warm | {warm.wall:.3f} | {n / warm.wall:.0f} | 1x |",
+            f"| service, 100 concurrent requests of 10 (10 threads) | {conc.wall:.3f} | {nconc / conc.wall:.0f} | |",
+            "",
+        ]
+        print("\n".join(lines))
+        if not args.no_record:
+            append_to_benchmarks_md(lines)
+        return 0
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,262 @@
+"""A Python client of ``sfng serve``: queries give id lists, spectra come back as numpy arrays
+or astropy Tables, pictures as PNG bytes.  Standard library HTTP only (no web framework), and
+never pickle: spectra travel as ``.npy`` (``allow_pickle=False``), FITS, VOTable or ECSV.
+
+    >>> from sfng.client import Client
+    >>> c = Client("http://127.0.0.1:8770", token="sfng_...")
+    >>> ids = c.query(ra=232.5447, dec=48.6902, size=0.001)
+    >>> sp = c.getSpec(ids, align=True)          # numpy structured array, + .grid
+    >>> c.curl("getSpec", id_list=ids[:2])        # the same call as a curl command
+
+The token may also come from ``$SFNG_TOKEN``.  Every method raises :class:`ServiceError`
+(with ``.status``) for an answer that is not a success.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shlex
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import numpy as np
+
+from .errors import SfngError
+
+_POST = {"getSpec", "plotGrid", "stackedImage", "listSpan"}
+
+
+class ServiceError(SfngError):
+    def __init__(self, status: int, message: str):
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+class Spectra(np.ndarray):
+    """The structured array ``getSpec`` returns (fields id, npix, wave, flux, ivar, mask), with
+    ``.grid`` (the common grid, or None), ``.wave_unit`` and ``.flux_unit``."""
+
+    grid = None
+    wave_unit = ""
+    flux_unit = ""
+
+
+class Client:
+    def __init__(self, url: str = "http://127.0.0.1:8770", token: str | None = None, timeout: float = 120.0):
+        self.url = url.rstrip("/")
+        self.token = token if token is not None else os.environ.get("SFNG_TOKEN")
+        self.timeout = timeout
+        self.last_headers: dict = {}
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _headers(self) -> dict:
+        h = {"Accept": "*/*", "User-Agent": "sfng-client"}
+        if self.token:
+            h["X-DL-AuthToken"] = self.token
+        return h
+
+    def _request(self, method: str, path: str, params: dict | None = None, body: dict | None = None,
+                 headers: dict | None = None) -> bytes:
+        url = self.url + path
+        if params:
+            url += "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+        data = None
+        h = self._headers()
+        h.update(headers or {})
+        if body is not None:
+            data = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        req = urllib.request.Request(url, data=data, method=method, headers=h)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as r:
+                self.last_headers = r.headers   # case-insensitive
+                return r.read()
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            try:
+                msg = json.loads(raw).get("error", raw.decode("utf-8", "replace"))
+            except (ValueError, AttributeError):
+                msg = raw.decode("utf-8", "replace")
+            self.last_headers = exc.headers if exc.headers is not None else {}
+            raise ServiceError(exc.code, msg) from None
+        except urllib.error.URLError as exc:
+            raise ServiceError(0, f"cannot reach {self.url}: {exc.reason}") from None
+
+    def _json(self, method, path, params=None, body=None):
+        return json.loads(self._request(method, path, params, body))
+
+    def curl(self, endpoint: str, **kw) -> str:
+        """The curl command doing the same call (token shown as $SFNG_TOKEN)."""
+        path = "/" + endpoint.lstrip("/")
+        parts = ["curl", "-sS", "-H", "X-DL-AuthToken: $SFNG_TOKEN"]
+        if endpoint.lstrip("/") in _POST:
+            parts += ["-H", "Content-Type: application/json", "-d", json.dumps(_clean(kw))]
+            url = self.url + path
+        else:
+            url = self.url + path + ("?" + urllib.parse.urlencode(_flat(kw)) if kw else "")
+        parts.append(url)
+        out = []
+        for p in parts:
+            out.append('"X-DL-AuthToken: $SFNG_TOKEN"' if p.startswith("X-DL-AuthToken") else shlex.quote(p))
+        return " ".join(out)
+
+    # -- the service -----------------------------------------------------------------------
+    def isAlive(self) -> bool:  # noqa: N802 - specserver's name
+        try:
+            return bool(self._json("GET", "/").get("alive"))
+        except ServiceError:
+            return False
+
+    def alive(self) -> dict:
+        return self._json("GET", "/")
+
+    def contexts(self) -> dict:
+        return self._json("GET", "/contexts")
+
+    def catalogs(self) -> dict:
+        return self._json("GET", "/catalogs")
+
+    def query(self, region=None, ra=None, dec=None, size=None, *, coord=None, constraint=None,
+              limit=None, offset=None, aperture=None, all=False) -> list:  # noqa: A002
+        """Spectrum ids: a polygon ``region`` ([(ra, dec), ...] degrees), a cone (``ra``,
+        ``dec``, ``size`` degrees, or an astropy ``coord`` and ``size``), and/or a
+        ``constraint`` in the language of ``sfng find --where``."""
+        body = {}
+        if region is not None:
+            body["region"] = [[float(a), float(b)] for a, b in region]
+        if coord is not None:
+            ra, dec = float(coord.icrs.ra.deg), float(coord.icrs.dec.deg)
+        for k, v in (("ra", ra), ("dec", dec), ("size", size), ("constraint", constraint), ("limit", limit),
+                     ("offset", offset), ("aperture", aperture)):
+            if v is not None:
+                body[k] = v
+        if all:
+            body["all"] = True
+        return self._json("POST", "/query", body=body)
+
+    def getSpec(self, id_list, fmt: str = "numpy", align: bool = False, cutout=None, grid=None):  # noqa: N802
+        """Spectra of ``id_list``: ``fmt='numpy'`` a :class:`Spectra` structured array,
+        ``'table'`` an astropy Table (FITS on the wire, units kept), ``'Spectrum1D'`` a list of
+        specutils spectra (when specutils is installed), else the raw bytes of
+        ``npy``/``fits``/``votable``/``ecsv``."""
+        single = isinstance(id_list, str)
+        ids_ = [id_list] if single else list(id_list)
+        wire = {"numpy": "npy", "table": "fits", "spectrum1d": "npy"}.get(fmt.lower(), fmt.lower())
+        body = {"id_list": ids_, "fmt": wire, "align": bool(align)}
+        if cutout is not None:
+            body["cutout"] = cutout
+        if grid is not None:
+            body["grid"] = grid
+        raw = self._request("POST", "/getSpec", body=body)
+        if fmt.lower() in ("numpy", "spectrum1d"):
+            arr = np.load(io.BytesIO(raw), allow_pickle=False).view(Spectra)
+            g = self.last_headers.get("X-SFNG-Grid")
+            arr.grid = json.loads(g) if g else None
+            arr.wave_unit = self.last_headers.get("X-SFNG-Wave-Unit", "")
+            arr.flux_unit = self.last_headers.get("X-SFNG-Flux-Unit", "")
+            if fmt.lower() == "spectrum1d":
+                return to_spectrum1d(arr)
+            return arr
+        if fmt.lower() == "table":
+            from astropy.table import Table
+
+            return Table.read(io.BytesIO(raw), format="fits")
+        return raw
+
+    def preview(self, id: str) -> bytes:  # noqa: A002
+        return self._request("GET", "/preview", {"id": id})
+
+    def plotGrid(self, id_list, nx: int = 3, ny: int = 3, page: int = 0, align: bool = False) -> bytes:  # noqa: N802
+        return self._request("POST", "/plotGrid", body={"id_list": list(id_list), "nx": nx, "ny": ny,
+                                                         "page": page, "align": align})
+
+    def stackedImage(self, id_list, fmt: str = "png", align: bool = True, yflip: bool = False):  # noqa: N802
+        wire = "npy" if fmt in ("npy", "numpy") else fmt
+        raw = self._request("POST", "/stackedImage", body={"id_list": list(id_list), "fmt": wire,
+                                                            "align": align, "yflip": yflip})
+        return np.load(io.BytesIO(raw), allow_pickle=False) if wire == "npy" else raw
+
+    def listSpan(self, id_list) -> list:  # noqa: N802
+        return self._json("POST", "/listSpan", body={"id_list": list(id_list)})
+
+    def files(self, survey: str | None = None) -> list:
+        return self._json("GET", "/files", {"survey": survey} if survey else None)
+
+    def download(self, file_id: str, dest, *, resume: bool = True) -> str:
+        """Download a whole file to ``dest``, resuming a partial one (HTTP Range, If-Range on
+        the SHA-256 ETag); returns the ETag."""
+        import hashlib
+
+        dest = os.fspath(dest)
+        have = os.path.getsize(dest) if resume and os.path.exists(dest) else 0
+        etag_file = dest + ".etag"
+        headers = {}
+        if have and os.path.exists(etag_file):
+            with open(etag_file) as f:
+                headers = {"Range": f"bytes={have}-", "If-Range": f.read().strip()}
+        try:
+            raw = self._request("GET", f"/files/{file_id}", headers=headers)
+            etag = self.last_headers.get("ETag", "")
+            partial = bool(self.last_headers.get("Content-Range"))
+            with open(dest, "ab" if partial else "wb") as f:
+                f.write(raw)
+        except ServiceError as exc:
+            if exc.status != 416 or not headers:   # 416: the partial copy is already whole
+                raise
+            with open(etag_file) as f:
+                etag = f.read().strip()
+        with open(etag_file, "w") as f:
+            f.write(etag)
+        h = hashlib.sha256()
+        with open(dest, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        if etag and h.hexdigest() != etag.strip('"'):
+            raise ServiceError(0, f"{dest}: its SHA-256 differs from the server's ETag; download it again")
+        os.unlink(etag_file)
+        return etag
+
+
+def to_table(arr):
+    """A :class:`Spectra` array as an astropy Table (units from the answer)."""
+    from astropy.table import Table
+
+    t = Table(np.asarray(arr))
+    if getattr(arr, "wave_unit", ""):
+        t["wave"].unit = arr.wave_unit
+    t.meta["grid"] = getattr(arr, "grid", None)
+    return t
+
+
+def to_spectrum1d(arr) -> list:
+    """specutils ``Spectrum1D`` objects, one per row (needs specutils)."""
+    import astropy.units as u
+
+    try:
+        from specutils import Spectrum1D
+    except ImportError as exc:
+        raise SfngError("fmt='Spectrum1D' needs specutils: pip install specutils") from exc
+    from astropy.nddata import InverseVariance
+
+    out = []
+    for r in np.asarray(arr):
+        n = int(r["npix"])
+        try:
+            fu = u.Unit(arr.flux_unit.replace("^", ""), parse_strict="silent")
+            fu = fu if not isinstance(fu, u.UnrecognizedUnit) else u.dimensionless_unscaled
+        except ValueError:
+            fu = u.dimensionless_unscaled
+        out.append(Spectrum1D(flux=r["flux"][:n] * fu, spectral_axis=r["wave"][:n] * u.Unit(arr.wave_unit or ""),
+                              uncertainty=InverseVariance(r["ivar"][:n] / fu ** 2), mask=r["mask"][:n] != 0))
+    return out
+
+
+def _clean(kw: dict) -> dict:
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+def _flat(kw: dict) -> dict:
+    return {k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in _clean(kw).items()}

@@ -1,0 +1,12 @@
+"""``sfng serve``: a token-protected spectral and cube data service over a store or a release.
+
+- :mod:`~sfng.serve.tokens`: access tokens, kept hashed in ``tables/tokens.json`` (no web
+  framework needed: ``sfng token`` uses it alone).
+- :mod:`~sfng.serve.ids`: stable, opaque spectrum and file ids.
+- :mod:`~sfng.serve.resample`: flux-conserving resampling onto a common grid.
+- :mod:`~sfng.serve.data`: the index as a catalogue, cubes read once into a checksum-keyed cache.
+- :mod:`~sfng.serve.service`: queries, spectra, wire formats and pictures, without HTTP.
+- :mod:`~sfng.serve.app`: the Starlette app (the ``serve`` extra); :mod:`~sfng.serve.vo` the
+  IVOA DataLink and SODA endpoints beside it.
+- :mod:`~sfng.serve.run`: starting uvicorn (``sfng serve``).
+"""

@@ -1,0 +1,337 @@
+"""What the service serves: the catalogue of files and cubes from the index, and the spectra of
+cubes read through a cache.
+
+A cube is read once: its science HDU (and, when the HDU-linkage keywords ``ERRDATA`` /
+``QUALDATA`` of the FITS HDUCLASS convention name them, its inverse-variance and quality HDUs,
+and a ``WAVE`` HDU) are checked against the manifest's SHA-256 and saved transposed, one
+spectrum per contiguous row, as ``.npy`` files under ``<cache>/<sha256>/``; later requests
+memory-map them.  The cache is keyed by the checksum, so a changed file is never served from a
+stale cache: a new checksum is a new folder.  Generic code only: a MaNGA LOGCUBE (FLUX, IVAR,
+MASK, WAVE) and a radio line cube (one HDU, velocity or frequency axis) are read by the same
+rules.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SfngError
+from . import ids
+
+C_KMS = 299792.458
+CACHE_VERSION = 1
+
+
+class NotFound(SfngError):
+    """An id or file the service does not have (404)."""
+
+
+class Changed(SfngError):
+    """A file whose bytes no longer match the manifest (409)."""
+
+
+@dataclass
+class Entry:
+    """One index row, as the service needs it."""
+
+    key: bytes
+    path: str
+    row: int
+    survey: str
+    galaxy: str
+    product: str
+    tracer: str
+    bunit: str
+    sha256: str
+    size: int
+    mtime: float
+    ra: float
+    dec: float
+    fov: float
+    naxis: tuple
+    ctype3: str
+    cunit3: str
+    restfrq: float
+    spec_unit: str
+
+    @property
+    def is_cube(self) -> bool:
+        return self.product == "cube" and len(self.naxis) >= 3 and self.naxis[2] > 1
+
+    def public(self) -> dict:
+        return {"file_id": ids.file_id(self.key), "name": Path(self.path).name, "survey": self.survey,
+                "galaxy": self.galaxy, "product": self.product, "tracer": self.tracer,
+                "bunit": self.bunit, "sha256": self.sha256, "size": self.size,
+                "ra": self.ra, "dec": self.dec, "shape": list(self.naxis)}
+
+
+@dataclass
+class Cube:
+    """A cube's spectra, one row per spaxel (row ``y * nx + x``)."""
+
+    entry: Entry
+    flux: np.ndarray          # (ny*nx, nspec) float32, memory-mapped
+    ivar: np.ndarray | None
+    mask: np.ndarray | None
+    wave: np.ndarray          # (nspec,) float64
+    nx: int
+    ny: int
+    meta: dict = field(default_factory=dict)
+    pix_ra: np.ndarray | None = None
+    pix_dec: np.ndarray | None = None
+    good: np.ndarray | None = None
+
+    @property
+    def wave_unit(self) -> str:
+        return self.meta.get("wave_unit", "")
+
+    @property
+    def flux_unit(self) -> str:
+        return self.meta.get("flux_unit", "")
+
+
+def _text(v) -> str:
+    if isinstance(v, bytes):
+        v = v.decode("utf-8", "replace")
+    return str(v).strip()
+
+
+def _num(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+class Catalog:
+    """The files of a store (or a release) as its index lists them."""
+
+    def __init__(self, root, index_path):
+        from ..query import load_index
+
+        self.root = Path(root).resolve()
+        self.index_path = Path(index_path)
+        self.index = load_index(self.index_path, None, allow_stale=True)
+        self.entries: dict[bytes, Entry] = {}
+        files = self.index.files
+        names = files.dtype.names
+        for i in range(len(files)):
+            r = files[i]
+            path = _text(r["path"])
+            key = ids.path_key(path)
+            if key in self.entries:
+                raise SfngError(f"two index rows share the id key of {path!r}")
+            naxis = tuple(int(r[f"naxis{k}"]) for k in range(1, int(r["naxis"]) + 1) if f"naxis{k}" in names)
+            self.entries[key] = Entry(
+                key, path, i, _text(r["survey"]), _text(r["galaxy"]), _text(r["product"]),
+                _text(r["tracer"]), _text(r["bunit"]), _text(r["sha256"]), int(r["size"]),
+                _num(r["mtime"]), _num(r["ra"]), _num(r["dec"]), _num(r["fov"]), naxis,
+                _text(r["ctype3"]), _text(r["cunit3"]), _num(r["restfrq"]), _text(r["spec_unit"]))
+        self.by_row = {e.row: e for e in self.entries.values()}
+
+    def entry(self, key: bytes) -> Entry:
+        e = self.entries.get(key)
+        if e is None:
+            raise NotFound("no such spectrum or file in this store")
+        return e
+
+    def file_path(self, e: Entry) -> Path:
+        """The file's absolute path, refused if it resolves outside the root."""
+        p = (self.root / e.path).resolve()
+        try:
+            p.relative_to(self.root)
+        except ValueError:
+            raise NotFound("no such file in this store") from None
+        if not p.is_file():
+            raise NotFound(f"{Path(e.path).name}: the file is missing from the store")
+        return p
+
+    def surveys(self) -> list[str]:
+        return sorted({e.survey for e in self.entries.values()})
+
+
+# ---------------------------------------------------------------------------------------------
+# The cube cache
+# ---------------------------------------------------------------------------------------------
+
+def _open_bytes(path: Path, sha256: str) -> bytes:
+    data = path.read_bytes()
+    if sha256 and hashlib.sha256(data).hexdigest() != sha256:
+        raise Changed(f"{path.name}: its bytes differ from the store's checksum; rebuild the index")
+    return data
+
+
+def _hdu_by_name(hdul, name):
+    try:
+        return hdul[name]
+    except (KeyError, IndexError):
+        return None
+
+
+def _science(hdul):
+    for h in hdul:
+        if h.header.get("NAXIS", 0) >= 3 and h.is_image and h.header.get("NAXIS3", 0) > 1:
+            return h
+    raise SfngError("no cube HDU (NAXIS >= 3) in the file")
+
+
+def _spectral_axis(hdr, nspec: int, restfrq: float) -> tuple[np.ndarray, str, str]:
+    """(centres, unit, kind) of axis 3 from the WCS: wavelengths keep their unit (Angstrom),
+    frequencies become radio velocities at the rest frequency, velocities km/s."""
+    ctype = str(hdr.get("CTYPE3", "")).upper()
+    cunit = str(hdr.get("CUNIT3", "")).strip()
+    crval = float(hdr.get("CRVAL3", 0.0))
+    crpix = float(hdr.get("CRPIX3", 1.0))
+    cdelt = float(hdr.get("CDELT3", hdr.get("CD3_3", 1.0)))
+    p = np.arange(nspec, dtype=float) + 1.0
+    if ctype.startswith("WAVE") or ctype.startswith("AWAV"):
+        if ctype.endswith("-LOG"):
+            w = crval * np.exp(cdelt / crval * (p - crpix))
+        else:
+            w = crval + cdelt * (p - crpix)
+        unit = cunit or "m"
+        if unit.lower() in ("angstrom", "a"):
+            unit = "Angstrom"
+        return w, unit, "wavelength"
+    lin = crval + cdelt * (p - crpix)
+    if ctype.startswith("FREQ"):
+        f0 = float(hdr.get("RESTFRQ", hdr.get("RESTFREQ", restfrq if np.isfinite(restfrq) else 0.0)) or 0.0)
+        scale = {"hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9}.get(cunit.lower() or "hz", 1.0)
+        if f0 > 0:
+            return C_KMS * (1.0 - lin * scale / f0), "km/s", "velocity"
+        return lin * scale, "Hz", "frequency"
+    if ctype.startswith(("VRAD", "VELO", "VOPT", "FELO")):
+        scale = {"m/s": 1e-3, "km/s": 1.0}.get(cunit.lower() or "m/s", 1e-3)
+        return lin * scale, "km/s", "velocity"
+    return lin, cunit, "spectral"
+
+
+class CubeCache:
+    """Cubes read once into ``<folder>/<sha256>/`` and memory-mapped from then on."""
+
+    def __init__(self, catalog: Catalog, folder, keep: int = 64):
+        self.catalog = catalog
+        self.folder = Path(folder)
+        self.keep = keep
+        self._open: dict[str, Cube] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def cube(self, e: Entry) -> Cube:
+        if not e.is_cube:
+            raise NotFound(f"{Path(e.path).name} is not a cube: it has no spectra")
+        c = self._open.get(e.sha256)
+        if c is not None:
+            return c
+        with self._guard:
+            lock = self._locks.setdefault(e.sha256, threading.Lock())
+        with lock:
+            c = self._open.get(e.sha256)
+            if c is None:
+                c = self._load(e)
+                if len(self._open) >= self.keep:
+                    self._open.pop(next(iter(self._open)))
+                self._open[e.sha256] = c
+        return c
+
+    def _dir(self, e: Entry) -> Path:
+        return self.folder / (e.sha256 or ids.path_key(e.path).hex())
+
+    def _load(self, e: Entry) -> Cube:
+        d = self._dir(e)
+        if not (d / "meta.json").is_file():
+            self._build(e, d)
+        meta = json.loads((d / "meta.json").read_text())
+        if meta.get("version") != CACHE_VERSION or meta.get("sha256") != e.sha256:
+            import shutil
+
+            shutil.rmtree(d, ignore_errors=True)
+            self._build(e, d)
+            meta = json.loads((d / "meta.json").read_text())
+
+        def load(name):
+            f = d / f"{name}.npy"
+            return np.load(f, mmap_mode="r", allow_pickle=False) if f.is_file() else None
+
+        return Cube(e, load("flux"), load("ivar"), load("mask"), np.load(d / "wave.npy"),
+                    meta["nx"], meta["ny"], meta, np.load(d / "pix_ra.npy"), np.load(d / "pix_dec.npy"),
+                    np.load(d / "good.npy"))
+
+    def _build(self, e: Entry, d: Path) -> None:
+        import shutil
+        import tempfile
+        import warnings
+
+        from astropy.io import fits
+        from astropy.wcs import WCS
+
+        path = self.catalog.file_path(e)
+        raw = _open_bytes(path, e.sha256)
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=self.folder, prefix=".build-"))
+        try:
+            with fits.open(io.BytesIO(raw), memmap=False) as hdul:
+                sci = _science(hdul)
+                hdr = sci.header
+                data = np.asarray(sci.data)
+                while data.ndim > 3:        # a degenerate Stokes axis
+                    data = data[0]
+                nspec, ny, nx = data.shape
+                flux = np.ascontiguousarray(data.reshape(nspec, ny * nx).T, dtype=np.float32)
+                np.save(tmp / "flux.npy", flux, allow_pickle=False)
+                err = _hdu_by_name(hdul, str(hdr.get("ERRDATA", "")).strip()) if hdr.get("ERRDATA") else None
+                qual = _hdu_by_name(hdul, str(hdr.get("QUALDATA", "")).strip()) if hdr.get("QUALDATA") else None
+                ivar = mask = None
+                if err is not None and np.shape(err.data) == data.shape:
+                    ivar = np.ascontiguousarray(np.asarray(err.data).reshape(nspec, ny * nx).T, dtype=np.float32)
+                    np.save(tmp / "ivar.npy", ivar, allow_pickle=False)
+                if qual is not None and np.shape(qual.data) == data.shape:
+                    mask = np.ascontiguousarray(np.asarray(qual.data).reshape(nspec, ny * nx).T, dtype=np.int32)
+                else:
+                    mask = (~np.isfinite(flux)).astype(np.int32)
+                np.save(tmp / "mask.npy", mask, allow_pickle=False)
+                wave_hdu = _hdu_by_name(hdul, "WAVE")
+                wave, wunit, wkind = _spectral_axis(hdr, nspec, e.restfrq)
+                if wave_hdu is not None and np.shape(wave_hdu.data) == (nspec,):
+                    wave = np.asarray(wave_hdu.data, dtype=float)
+                np.save(tmp / "wave.npy", np.asarray(wave, dtype=np.float64), allow_pickle=False)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    cel = WCS(hdr).celestial
+                    yy, xx = np.mgrid[0:ny, 0:nx]
+                    ra, dec = cel.all_pix2world(xx.ravel().astype(float), yy.ravel().astype(float), 0)
+                np.save(tmp / "pix_ra.npy", np.asarray(ra, dtype=np.float64) % 360.0)
+                np.save(tmp / "pix_dec.npy", np.asarray(dec, dtype=np.float64))
+                bad_bit = 1 << 10 if qual is not None else 1   # DONOTUSE where a quality HDU says so
+                good = np.isfinite(flux).any(axis=1) & (np.abs(np.nan_to_num(flux)).sum(axis=1) > 0)
+                if qual is not None:
+                    good &= ~((mask & bad_bit) != 0).all(axis=1)
+                if ivar is not None:
+                    good &= (ivar > 0).any(axis=1)
+                np.save(tmp / "good.npy", good)
+                bunit = str(hdr.get("BUNIT", "") or hdul[0].header.get("BUNIT", "") or e.bunit).strip()
+                meta = {"version": CACHE_VERSION, "sha256": e.sha256, "path_key": e.key.hex(),
+                        "nx": nx, "ny": ny, "nspec": nspec, "wave_unit": wunit, "axis": wkind,
+                        "flux_unit": bunit, "has_ivar": ivar is not None, "has_mask": qual is not None,
+                        "ctype3": str(hdr.get("CTYPE3", "")), "log": bool(str(hdr.get("CTYPE3", "")).upper().endswith("-LOG"))}
+            (tmp / "meta.json").write_text(json.dumps(meta))
+            try:
+                os.rename(tmp, d)
+            except OSError:
+                if not (d / "meta.json").is_file():   # another process finished first otherwise
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
