@@ -105,6 +105,11 @@ def test_read_index_errors(tmp_path):
     newer.write_bytes(bytes(data))
     with pytest.raises(SfngError, match="newer than this sfng"):
         io.read_index(newer)
+    older = tmp_path / "older.fits"
+    data[at:at + 80] = f"SFNGSCHV= {schema.SCHEMA_VERSION - 1:20d} / sfng index schema version".ljust(80).encode()
+    older.write_bytes(bytes(data))
+    with pytest.raises(SfngError, match=r"older sfng .*sfng index build --full"):
+        io.read_index(older)
     from astropy.io import fits
 
     other = tmp_path / "other.fits"

@@ -499,11 +499,11 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
     jobs = (os.cpu_count() or 1) if not jobs or jobs < 1 else jobs
     only = set(paths) if paths is not None else None
     rep = BuildReport(out=str(out), full=full, dry_run=dry_run)
-    if fill_galaxies:
+    fill_options = (fill_galaxies if isinstance(fill_galaxies, dict) else {}) if fill_galaxies else None
+    if fill_options is not None and dry_run:
         from ..distances import fill_galaxies as fill
 
-        options = fill_galaxies if isinstance(fill_galaxies, dict) else {}
-        rep.fill = fill(store, dry_run=dry_run, **options)
+        rep.fill = fill(store, dry_run=True, **fill_options)
 
     galaxies = read_galaxies(store)
     # The store's names (NED cache, overrides, galaxy table) read once: every row's galaxy
@@ -643,6 +643,13 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
                 pending.append(("new", executor.submit(chunk), len(chunk)))
             while pending:
                 emit(*pending.popleft())
+            if fill_options is not None:
+                # After the crawl: the galaxies it found (by OBJECT, a format's id...) are
+                # filled too, in this same build, before the GALAXIES HDU is written.
+                from ..distances import fill_galaxies as fill
+
+                rep.fill = fill(store, names=sorted(n for n in galaxy_counts if n), **fill_options)
+                galaxies = read_galaxies(store)
             gal_rows = galaxy_rows(galaxies, galaxy_counts, store, names=names)
             if state["writer"] is None and state["same"] == len(previous.records) \
                     and _same_galaxies(prev_path, gal_rows):

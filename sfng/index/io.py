@@ -490,6 +490,9 @@ def read_index(path, columns=None, galaxies: bool = True):
     if version > SCHEMA_VERSION:
         raise SfngError(f"{path}: index schema version {version} is newer than this sfng reads "
                         f"({SCHEMA_VERSION}); upgrade sfng (pip install -U sfng)")
+    if version < SCHEMA_VERSION:
+        raise SfngError(f"{path}: index schema version {version} was written by an older sfng "
+                        f"(this one writes {SCHEMA_VERSION}); rebuild it: sfng index build --full")
     meta = {"schema_version": version, "sfng_version": prim.get("SFNGVER", ""),
             "store": prim.get("STORE", ""), "built": prim.get("BUILT", ""),
             "n_files": int(prim.get("NFILES", -1)), "n_galaxies": int(prim.get("NGALAXY", -1))}

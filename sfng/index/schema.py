@@ -10,8 +10,9 @@ that cannot be negative (``naxis*``, ``n_problems``, ``size``).
 
 Text is UTF-8 (:data:`TEXT_NOTE`; header card ``TEXTENC = 'UTF-8'``); widths count bytes.
 
-Bump :data:`SCHEMA_VERSION` whenever a column is removed, renamed or changes meaning; readers
-refuse an index whose version is newer than theirs.
+Bump :data:`SCHEMA_VERSION` whenever a column is added, removed, renamed or changes meaning;
+readers refuse an index whose version is newer than theirs, and one older than theirs with the
+command that rebuilds it (the crawl re-describes every file then).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from dataclasses import dataclass
 
 from ..naming import STORED_PATH_MAX
 
-#: Version of the index layout (header card ``SFNGSCHV``).
-SCHEMA_VERSION = 1
+#: Version of the index layout (header card ``SFNGSCHV``).  History: 1, sfng 0.1; 2 adds
+#: ``galaxy_src``, ``frame``, ``bmaj_min``/``bmaj_max`` and flags 64 (BEAMS table), 128 (no
+#: size), 256 (wide footprint), with text stored as UTF-8 (``TEXTENC``).
+SCHEMA_VERSION = 2
 
 #: How text columns are stored (``TFORMn = 'nA'``, FITS 4.0 allows only ASCII there): said in
 #: the header card ``TEXTENC`` and in docs/index-schema.md.
