@@ -195,7 +195,8 @@ def preload() -> None:
               "sfng.cli", "sfng.cli.ingest", "sfng.cli.fix", "sfng.cli.release", "sfng.cli.galaxies",
               "sfng.cli.index", "sfng.cli.fsck", "sfng.ingest", "sfng.validate", "sfng.validate.fix",
               "sfng.release", "sfng.index.build", "sfng.index.describe", "sfng.galaxies", "sfng.fsck",
-              "sfng.query", "sfng.ned"):
+              "sfng.query", "sfng.ned", "sfng.cli.fetch", "sfng.cli.export", "sfng.surveys.manga.fetch",
+              "sfng.surveys.manga.export_hdf5", "h5py", "urllib.request", "http.client"):
         try:
             importlib.import_module(m)
         except ImportError:
@@ -641,6 +642,215 @@ def _check_readme(base, ref):
     return [] if p.is_file() and "BUNIT" in p.read_text() else ["LOST: the README was not written"]
 
 
+# -- MaNGA: fetch (from a 127.0.0.1 SAS mirror) and export hdf5 --------------------------------
+
+MANGA_NWAVE, MANGA_GZ3D_SIZE = 8, 32
+_SERVERS: dict = {}
+
+
+def manga_targets(n: int) -> list:
+    """``n`` MaNGA targets: the two demo ones, then made-up neighbours of the first (same HEALPix
+    pixel, so that an export puts several in one file)."""
+    from sfng.demo import manga as mangagen
+
+    out = list(mangagen.DEMO_TARGETS[:n])
+    t = mangagen.DEMO_TARGETS[0]
+    for k in range(1, n - len(out) + 1):
+        out.append(mangagen.DemoTarget(f"{8485 + k}-1901", f"1-{209232 + k}", t.ra + 0.01 * k, t.dec, t.rfwhm,
+                                       t.z, t.gz3d_subject + k, t.votes))
+    return out
+
+
+def write_mirror(root: Path, targets) -> dict:
+    """A small SAS mirror (``sfng.demo.manga.write_sas_mirror``) with sha1 checksums published
+    beside the cubes, as the SAS does; ``{relative path: sha256}``."""
+    from sfng.demo import manga as mangagen
+
+    written = mangagen.write_sas_mirror(root, targets, nwave=MANGA_NWAVE, gz3d_size=MANGA_GZ3D_SIZE)
+    for rel in written:
+        if rel.endswith("LOGCUBE.fits.gz"):
+            p = root / rel
+            with open(p.parent / f"manga-{p.parent.parent.name}.sha1sum", "a") as f:
+                f.write(f"{hashlib.sha1(p.read_bytes()).hexdigest()}  {p.name}\n")
+    return {rel: sha(root / rel) for rel in written}
+
+
+def _serve_forever(folder: str) -> None:
+    """``--serve FOLDER``: an HTTP server on 127.0.0.1 with byte ranges (what the SAS answers), its
+    port on the first line of stdout.  A separate process: the forked trials talk to it."""
+    import http.server
+    import re
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            path = Path(self.translate_path(self.path))
+            if path.is_dir():
+                return super().do_GET()  # the folder listing: how checksum files are found
+            if not path.is_file():
+                return self.send_error(404)
+            data = path.read_bytes()
+            start = 0
+            m = re.match(r"bytes=(\d+)-", self.headers.get("Range") or "")
+            if m:
+                start = int(m[1])
+                if start >= len(data):
+                    self.send_response(416)
+                    self.send_header("Content-Range", f"bytes */{len(data)}")
+                    self.end_headers()
+                    return None
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+            else:
+                self.send_response(200)
+            self.send_header("Content-Length", str(len(data) - start))
+            self.send_header("Content-Type", "application/octet-stream")
+            self.end_headers()
+            self.wfile.write(data[start:])
+            return None
+
+    class Server(http.server.ThreadingHTTPServer):
+        daemon_threads = True
+
+    srv = Server(("127.0.0.1", 0), lambda *a, **k: Handler(*a, directory=folder, **k))
+    print(f"PORT {srv.server_address[1]}", flush=True)
+    srv.serve_forever()
+
+
+def serve(folder: Path) -> str:
+    """The URL of an HTTP server (a child process, started once per folder) serving ``folder``."""
+    folder = Path(folder).resolve()
+    if str(folder) not in _SERVERS:
+        import atexit
+
+        proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", str(folder)],
+                                stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        line = proc.stdout.readline()
+        if not line.startswith("PORT "):
+            proc.kill()
+            raise RuntimeError(f"the mirror server did not start: {line!r}")
+        if not _SERVERS:
+            atexit.register(stop_servers)
+        _SERVERS[str(folder)] = (proc, f"http://127.0.0.1:{int(line.split()[1])}/")
+    return _SERVERS[str(folder)][1]
+
+
+def stop_servers() -> None:
+    while _SERVERS:
+        _folder, (proc, _url) = _SERVERS.popitem()
+        proc.kill()
+        proc.wait()
+
+
+def _prep_fetch(base: Path, size: int = 1):
+    """A store, and a SAS mirror of ``size`` targets served on 127.0.0.1 (beside the template:
+    every trial fetches from it into its own cache, ``BASE/cache``)."""
+    new_store(_store(base))
+    targets = manga_targets(size)
+    mirror = base.parent / f"sas-mirror-{size}"
+    if not (mirror / "files.json").is_file():
+        files = write_mirror(mirror, targets)
+        (mirror / "files.json").write_text(json.dumps(files))
+    files = json.loads((mirror / "files.json").read_text())
+    (base / "fetch.json").write_text(json.dumps({"url": serve(mirror), "files": files,
+                                                 "plateifus": [t.plateifu for t in targets]}))
+
+
+def _fetch_args(base):
+    job = json.loads((base / "fetch.json").read_text())
+    args = ["--store", _store(base), "fetch", "manga", "--product", "cubes,maps,gz3d", "--base-url", job["url"],
+            "--cache", base / "cache", "--offline", "-j", "2"]
+    for p in job["plateifus"]:
+        args += ["--plateifu", p]
+    return args
+
+
+def _check_fetch(base, ref):
+    """Every file of the mirror verified in the cache (no ``.part``: a rerun resumes and finishes
+    them; no staging folder), every product landed once with its bytes, recorded, read-only."""
+    from sfng import manifest as mf
+    from sfng.surveys.manga.fetch import DRPALL_PATH, GZ3D_METADATA, STAGING_PREFIX
+
+    job = json.loads((base / "fetch.json").read_text())
+    root, cache = _store(base), base / "cache"
+    problems = []
+    for dirpath, dirs, names in os.walk(cache):
+        for n in names + dirs:
+            if n.endswith(".part") or n.startswith(STAGING_PREFIX):
+                problems.append(f"leftover in the cache: {Path(dirpath, n).relative_to(base)}")
+    landing = {"LOGCUBE": "data/MANGA", "-MAPS-": "derived/MANGA-DAP", "gz3d_": "derived/GZ3D"}
+    for rel, s in job["files"].items():
+        p = cache / rel
+        if not p.is_file() or sha(p) != s:
+            problems.append(f"LOST: {rel} not in the cache with its bytes")
+        if rel == GZ3D_METADATA:
+            continue
+        folder = "tables/MANGA" if rel == DRPALL_PATH else next(
+            (f for k, f in landing.items() if k in os.path.basename(rel)), None)
+        entries = [e for e in mf.read_manifest(root / folder).values() if e.sha256 == s]
+        if len(entries) != 1:
+            problems.append(f"LOST: {rel} recorded {len(entries)} times in {folder}'s manifest" if entries else
+                            f"LOST: {rel} not landed (not in {folder}'s manifest)")
+            continue
+        p = root / folder / entries[0].name
+        if not p.is_file() or sha(p) != s:
+            problems.append(f"LOST: {folder}/{entries[0].name} missing or not the fetched bytes")
+        elif p.stat().st_mode & 0o222:
+            problems.append(f"{folder}/{p.name}: landed writable")
+    return problems
+
+
+def _prep_export(base: Path, size: int = 2):
+    """MaNGA cubes with their DAP maps landed in a store (``size`` targets)."""
+    from sfng.demo import manga as mangagen
+
+    store = new_store(_store(base))
+    for k, t in enumerate(manga_targets(size)):
+        c = mangagen.write_cube(base / "o" / mangagen.cube_name(t.plateifu), t, nwave=MANGA_NWAVE, seed=k)
+        land_by_hand(store, f"data/MANGA/MaNGA_{t.mangaid}.{c.name}", c)
+        m = mangagen.write_maps(base / "o" / mangagen.maps_name(t.plateifu), t, seed=k)
+        land_by_hand(store, f"derived/MANGA-DAP/MaNGA_{t.mangaid}.{m.name}", m)
+
+
+def _export_args(base):
+    return ["--store", _store(base), "export", "hdf5", "--max-per-file", "2"]
+
+
+def _check_export(base, ref):
+    """Every file of the plan written, read-only, holding its objects (an HDF5 file is not
+    byte-reproducible: compared by its groups, not by the unkilled run's bytes)."""
+    import h5py
+
+    from sfng.store import Store
+    from sfng.surveys.manga.export_hdf5 import plan_export
+
+    out, files, _ = plan_export(Store.open(_store(base)), max_per_file=2)
+    problems = []
+    for rel, group in files.items():
+        p = out / rel
+        if not p.is_file():
+            problems.append(f"LOST: {rel} was not written")
+            continue
+        if p.stat().st_mode & 0o222:
+            problems.append(f"{rel}: written writable")
+        try:
+            with h5py.File(p, "r") as f:
+                got = sorted(f.keys())
+                if f.attrs.get("survey") != "MaNGA":
+                    problems.append(f"{rel}: no survey attribute")
+                for pifu in got:
+                    if f[pifu]["spaxels"].shape != (9216,):
+                        problems.append(f"{rel}: {pifu} has no spaxels")
+        except OSError as exc:
+            problems.append(f"LOST: {rel} cannot be read ({exc})")
+            continue
+        if got != sorted(it.plateifu for it in group):
+            problems.append(f"LOST: {rel} holds {got}, not {sorted(it.plateifu for it in group)}")
+    return problems
+
+
 def scenarios() -> list[Scenario]:
     rel_own = ("release/r1/RELEASE.json", "release/r1/RELEASE.md", "release/r1/SFNG-INDEX.fits",
                "release/r1/MANIFEST.sha256", "release/r1.tar.gz", "release/r1.tar.gz.sha256")
@@ -662,6 +872,8 @@ def scenarios() -> list[Scenario]:
         Scenario("links bygalaxy", _prep_links, _links_args, _check_links),
         Scenario("get", _prep_get, _get_args, _check_get, index_checked=True),
         Scenario("readme new", _prep_readme, _readme_args, _check_readme),
+        Scenario("fetch manga", _prep_fetch, _fetch_args, _check_fetch, ignore=("tables/ned_names.csv",)),
+        Scenario("export hdf5", _prep_export, _export_args, _check_export, ignore=("derived/MMU/manga/*",)),
     ]
 
 
@@ -835,6 +1047,10 @@ def record(rows: list[dict], args) -> None:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--serve"]:  # (the SAS mirror server of the fetch scenario, a child process)
+        _serve_forever(argv[1])
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--trials", type=int, default=24, help="kill -9 trials per writer (default 24)")
     ap.add_argument("--timed", type=int, default=8,

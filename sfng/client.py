@@ -1,6 +1,7 @@
 """A Python client of ``sfng serve``: queries give id lists, spectra come back as numpy arrays
 or astropy Tables, pictures as PNG bytes.  Standard library HTTP only (no web framework), and
-never pickle: spectra travel as ``.npy`` (``allow_pickle=False``), FITS, VOTable or ECSV.
+never pickle: spectra travel as ``.npz`` (``allow_pickle=False``; a shared wavelength grid sent
+once), ``.npy``, FITS, VOTable or ECSV.
 
     >>> from sfng.client import Client
     >>> c = Client("http://127.0.0.1:8770", token="sfng_...")
@@ -36,12 +37,30 @@ class ServiceError(SfngError):
 
 
 class Spectra(np.ndarray):
-    """The structured array ``getSpec`` returns (fields id, npix, wave, flux, ivar, mask), with
-    ``.grid`` (the common grid, or None), ``.wave_unit`` and ``.flux_unit``."""
+    """The structured array ``getSpec`` returns (fields id, npix, flux, ivar, mask, and wave
+    unless the spectra share a grid), with ``.wave`` (the shared grid, 1-D, or None),
+    ``.grid`` (the grid's description, or None), ``.wave_unit``, ``.flux_unit`` and ``.meta``.
+
+    ``sp["wave"]`` is always the (spectra, pixels) wavelengths: with a shared grid, a read-only
+    broadcast of ``sp.wave`` (no copy)."""
 
     grid = None
+    wave = None
     wave_unit = ""
     flux_unit = ""
+    meta = None
+
+    def __array_finalize__(self, obj):
+        if obj is None:
+            return
+        for k in ("grid", "wave", "wave_unit", "flux_unit", "meta"):
+            setattr(self, k, getattr(obj, k, getattr(Spectra, k)))
+
+    def __getitem__(self, key):
+        if (isinstance(key, str) and key == "wave" and self.dtype.names is not None
+                and "wave" not in self.dtype.names and self.wave is not None):
+            return np.broadcast_to(np.asarray(self.wave), (len(self), len(self.wave)))
+        return super().__getitem__(key)
 
 
 class Client:
@@ -138,13 +157,13 @@ class Client:
         return self._json("POST", "/query", body=body)
 
     def getSpec(self, id_list, fmt: str = "numpy", align: bool = False, cutout=None, grid=None):  # noqa: N802
-        """Spectra of ``id_list``: ``fmt='numpy'`` a :class:`Spectra` structured array,
-        ``'table'`` an astropy Table (FITS on the wire, units kept), ``'Spectrum1D'`` a list of
-        specutils spectra (when specutils is installed), else the raw bytes of
-        ``npy``/``fits``/``votable``/``ecsv``."""
+        """Spectra of ``id_list``: ``fmt='numpy'`` a :class:`Spectra` structured array (npz on
+        the wire: a grid the spectra share comes once), ``'table'`` an astropy Table (FITS on
+        the wire, units kept), ``'Spectrum1D'`` a list of specutils spectra (when specutils is
+        installed), else the raw bytes of ``npz``/``npy``/``fits``/``votable``/``ecsv``."""
         single = isinstance(id_list, str)
         ids_ = [id_list] if single else list(id_list)
-        wire = {"numpy": "npy", "table": "fits", "spectrum1d": "npy"}.get(fmt.lower(), fmt.lower())
+        wire = {"numpy": "npz", "table": "fits", "spectrum1d": "npz"}.get(fmt.lower(), fmt.lower())
         body = {"id_list": ids_, "fmt": wire, "align": bool(align)}
         if cutout is not None:
             body["cutout"] = cutout
@@ -152,11 +171,7 @@ class Client:
             body["grid"] = grid
         raw = self._request("POST", "/getSpec", body=body)
         if fmt.lower() in ("numpy", "spectrum1d"):
-            arr = np.load(io.BytesIO(raw), allow_pickle=False).view(Spectra)
-            g = self.last_headers.get("X-SFNG-Grid")
-            arr.grid = json.loads(g) if g else None
-            arr.wave_unit = self.last_headers.get("X-SFNG-Wave-Unit", "")
-            arr.flux_unit = self.last_headers.get("X-SFNG-Flux-Unit", "")
+            arr = read_npz(raw)
             if fmt.lower() == "spectrum1d":
                 return to_spectrum1d(arr)
             return arr
@@ -220,11 +235,27 @@ class Client:
         return etag
 
 
+def read_npz(data) -> Spectra:
+    """A ``getSpec`` answer in ``npz`` (bytes or a file) as a :class:`Spectra` array."""
+    src = io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else data
+    with np.load(src, allow_pickle=False) as z:
+        meta = json.loads(z["meta.json"]) if "meta.json" in z.files else {}
+        arr = z["spectra"].view(Spectra)
+        arr.wave = z["wave"] if "wave" in z.files else None
+    arr.meta = meta
+    arr.grid = meta.get("grid")
+    arr.wave_unit = meta.get("wave_unit", "")
+    arr.flux_unit = meta.get("flux_unit", "")
+    return arr
+
+
 def to_table(arr):
     """A :class:`Spectra` array as an astropy Table (units from the answer)."""
     from astropy.table import Table
 
     t = Table(np.asarray(arr))
+    if "wave" not in t.colnames:
+        t.add_column(np.array(arr["wave"]), name="wave", index=2)
     if getattr(arr, "wave_unit", ""):
         t["wave"].unit = arr.wave_unit
     t.meta["grid"] = getattr(arr, "grid", None)
@@ -242,14 +273,15 @@ def to_spectrum1d(arr) -> list:
     from astropy.nddata import InverseVariance
 
     out = []
-    for r in np.asarray(arr):
+    waves = arr["wave"]
+    for i, r in enumerate(np.asarray(arr)):
         n = int(r["npix"])
         try:
             fu = u.Unit(arr.flux_unit.replace("^", ""), parse_strict="silent")
             fu = fu if not isinstance(fu, u.UnrecognizedUnit) else u.dimensionless_unscaled
         except ValueError:
             fu = u.dimensionless_unscaled
-        out.append(Spectrum1D(flux=r["flux"][:n] * fu, spectral_axis=r["wave"][:n] * u.Unit(arr.wave_unit or ""),
+        out.append(Spectrum1D(flux=r["flux"][:n] * fu, spectral_axis=np.asarray(waves[i][:n]) * u.Unit(arr.wave_unit or ""),
                               uncertainty=InverseVariance(r["ivar"][:n] / fu ** 2), mask=r["mask"][:n] != 0))
     return out
 

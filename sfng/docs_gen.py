@@ -42,7 +42,39 @@ def schema_markdown() -> str:
     out += ["## Flag bits (`flag`)", "", "| bit | meaning |", "| --- | --- |"]
     out += [f"| {b} | {d} |" for b, d in schema.FLAGS.items()]
     out.append("")
+    out += _versions_markdown()
     return "\n".join(out)
+
+
+def _versions_markdown() -> list[str]:
+    """The schema versions, from the frozen schemas (``sfng/index/schemas/v<N>.yaml``)."""
+    from .index import frozen
+
+    out = ["## Schema versions", "",
+           "Every version is frozen as data in the package (`sfng/index/schemas/v<N>.yaml`: the FILES "
+           "and GALAXIES columns with their types, units, descriptions and shapes, and the text "
+           "encoding). sfng reads an index of an older version through its frozen schema (new columns "
+           "unknown, and a note says so), and `sfng index migrate` rewrites it as the current version, "
+           "losslessly; an index of a newer version, or of a version it has no frozen schema of, is "
+           "refused.", "", "| version | text | FILES columns | changes |", "| --- | --- | --- | --- |"]
+    prev = None
+    for v in frozen.versions():
+        s = frozen.load(v)
+        names = s.files_names
+        if prev is None:
+            change = "first version"
+        else:
+            added = [n for n in names if n not in prev and n not in s.renamed]
+            gone = [n for n in prev if n not in names and n not in s.renamed.values()]
+            change = "; ".join(p for p in (
+                "adds " + ", ".join(f"`{n}`" for n in added) if added else "",
+                "drops " + ", ".join(f"`{n}`" for n in gone) if gone else "",
+                "renames " + ", ".join(f"`{o}` -> `{n}`" for n, o in s.renamed.items()) if s.renamed else "")
+                if p) or "column meanings"
+        out.append(f"| {v} | {s.text_encoding} | {len(names)} | {change}{'. ' + s.note if s.note else ''} |")
+        prev = names
+    out.append("")
+    return out
 
 
 def _command_doc(cmd, path: list[str], out: list[str], level: int) -> None:

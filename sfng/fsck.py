@@ -160,7 +160,7 @@ def _check_journals(store, rep: FsckReport, repair: bool) -> None:
         rel = _rel(root, jp)
         kind, _, what = name.partition("-")
         lock_name = {"ingest": f"ingest-{what}.lock", "fix": f"ingest-{what}.lock",
-                     "release": "release.lock"}.get(kind)
+                     "release": "release.lock", "export": f"export-{what}.lock"}.get(kind)
         if lock_name is None:
             rep.add("journal", rel, "a journal sfng does not know; left alone", "warning")
             continue
@@ -168,6 +168,14 @@ def _check_journals(store, rep: FsckReport, repair: bool) -> None:
         if lock.held_elsewhere():
             rep.add("journal", rel, f"the {kind} of {what} is running now (its lock is held); not checked",
                     "warning")
+            continue
+        if kind == "export":  # its files are whole (each renamed into place): the output is short
+            n = sum(1 for r in Journal.read(jp) if r["op"] == "written")
+            out = next((r.get("out") for r in Journal.read(jp) if r["op"] == "begin"), what)
+            rep.add("journal", rel, f"an interrupted export to {out} did not finish ({n} file(s) written, "
+                                    f"each complete)", "warning",
+                    hint="rerun the same `sfng export` command: it keeps what was written and writes the "
+                         "rest (or remove this journal to give it up)")
             continue
         f = rep.add("journal", rel, f"an interrupted {kind} of {what} did not finish",
                     hint=f"rerun the {kind}, or `sfng fsck --repair`")

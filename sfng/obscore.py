@@ -3,11 +3,20 @@
 Virtual-observatory tools (TOPCAT, pyvo, astropy) read the file as they read an ObsTAP
 answer.  Columns follow the standard's names, units, UCDs and utypes; values the index does
 not hold (exposure times, polarisation) are left empty, never invented.
+
+With the URL of an ``sfng serve`` service (``base_url``), each row's ``access_url`` is the
+file on that service (``{base_url}/files/{file id}``), a ``datalink_url`` column gives its
+DataLink links (``#this``, ``#preview``, the SODA cutout service), and the VOTable carries a
+DataLink service descriptor (``ivo://ivoa.net/std/DataLink#links-1.1``, ``ID`` =
+``obs_publisher_did``), which pyvo's ``iter_datalinks`` and TOPCAT's DataLink activation use.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
+import urllib.parse
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +42,9 @@ FIELDS = [
     ("s_resolution", "arcsec", "pos.angResolution", "Char.SpatialAxis.Resolution.Refval.value", "beam FWHM"),
     ("s_xel1", "", "meta.number", "Char.SpatialAxis.numBins1", "pixels along axis 1"),
     ("s_xel2", "", "meta.number", "Char.SpatialAxis.numBins2", "pixels along axis 2"),
-    ("t_min", "d", "time.start;obs.exposure", "Char.TimeAxis.Coverage.Bounds.Limits.StartTime", "unknown"),
-    ("t_max", "d", "time.end;obs.exposure", "Char.TimeAxis.Coverage.Bounds.Limits.StopTime", "unknown"),
-    ("t_exptime", "s", "time.duration;obs.exposure", "Char.TimeAxis.Coverage.Support.Extent", "unknown"),
+    ("t_min", "d", "time.start;obs.exposure", "Char.TimeAxis.Coverage.Bounds.Limits.StartTime", "observation start, MJD (UTC): index mjd_obs"),
+    ("t_max", "d", "time.end;obs.exposure", "Char.TimeAxis.Coverage.Bounds.Limits.StopTime", "observation end, MJD (UTC): index mjd_end"),
+    ("t_exptime", "s", "time.duration;obs.exposure", "Char.TimeAxis.Coverage.Support.Extent", "exposure time: index exptime"),
     ("t_resolution", "s", "time.resolution", "Char.TimeAxis.Resolution.Refval.value", "unknown"),
     ("t_xel", "", "meta.number", "Char.TimeAxis.numBins", "unknown"),
     ("em_min", "m", "em.wl;stat.min", "Char.SpectralAxis.Coverage.Bounds.Limits.LoLimit", "shortest wavelength"),
@@ -48,6 +57,30 @@ FIELDS = [
     ("facility_name", "", "meta.id;instr.tel", "Provenance.ObsConfig.Facility.name", "TELESCOP"),
     ("instrument_name", "", "meta.id;instr", "Provenance.ObsConfig.Instrument.name", "INSTRUME"),
 ]
+
+#: The column added with a service URL (not in the standard; TOPCAT and people read it).
+DATALINK_FIELD = ("datalink_url", "", "meta.ref.url", None, "the DataLink links of the row on the service")
+DATALINK_STANDARD = "ivo://ivoa.net/std/DataLink#links-1.1"
+
+
+def service_file_id(path: str, locator: str = "") -> str:
+    """The id ``sfng serve`` gives the index row of ``path`` + ``locator`` (its ``/files/<id>``).
+
+    The same bytes as :func:`sfng.serve.ids.file_id` of :func:`sfng.serve.ids.path_key` (kind 2,
+    the first 8 bytes of the SHA-256 of path + locator, base64url); the service layer sits above
+    this one, so the rule is written here too and a test holds the two together."""
+    key = hashlib.sha256((path + locator).encode("utf-8", "surrogateescape")).digest()[:8]
+    return base64.urlsafe_b64encode(b"\x02" + key).rstrip(b"=").decode("ascii")
+
+
+def _access_format(path: str) -> str:
+    n = path.lower()
+    if n.endswith((".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz", ".fits.fz")):
+        return "image/fits"
+    if n.endswith((".h5", ".hdf5", ".hdf")):
+        return "application/x-hdf5"
+    return "application/octet-stream"
+
 
 _PRODUCT = {"cube": "cube", "image": "image", "spectra": "spectrum", "spectrum": "spectrum",
             "table": "measurements"}
@@ -119,7 +152,7 @@ def obscore_table(result, base_url: str | None = None, store_name: str | None = 
     idx = result.index
     need = ["path", "locator", "tree", "survey", "galaxy", "product", "tracer", "bunit", "naxis1",
             "naxis2", "naxis3", "ra", "dec", "fov", "res", "restfrq", "spec_min", "spec_max",
-            "spec_unit", "size", "telescop", "instrume", "foot_n"]
+            "spec_unit", "size", "telescop", "instrume", "foot_n", "mjd_obs", "mjd_end", "exptime"]
     rows = {c: result.column(c) for c in need if c in idx.files.dtype.names}
     for c in need:
         rows.setdefault(c, np.full(len(result), np.nan) if c not in ("spec_unit", "locator", "telescop", "instrume")
@@ -133,8 +166,11 @@ def obscore_table(result, base_url: str | None = None, store_name: str | None = 
     em_min, em_max = _wavelengths(rows, vocab)
     store = store_name or idx.meta.get("store") or "sfng"
     paths = [str(p) for p in rows["path"]]
-    if base_url:
-        urls = [base_url.rstrip("/") + "/" + p for p in paths]
+    locs = [str(loc) for loc in rows["locator"]]
+    dids = [f"ivo://sfng/{store}?{p}{loc}" for p, loc in zip(paths, locs)]
+    base = base_url.rstrip("/") if base_url else None
+    if base:
+        urls = [f"{base}/files/{service_file_id(p, loc)}" for p, loc in zip(paths, locs)]
     elif idx.store is not None:
         urls = [(idx.store.root / p).as_uri() for p in paths]
     else:
@@ -145,9 +181,9 @@ def obscore_table(result, base_url: str | None = None, store_name: str | None = 
     t["calib_level"] = np.array([4 if str(tr) == "derived" else 3 for tr in rows["tree"]], dtype=np.int16)
     t["obs_collection"] = [str(s) for s in rows["survey"]]
     t["obs_id"] = [Path(p).name + (str(loc) if str(loc) else "") for p, loc in zip(paths, rows["locator"])]
-    t["obs_publisher_did"] = [f"ivo://sfng/{store}?{p}{loc}" for p, loc in zip(paths, rows["locator"])]
+    t["obs_publisher_did"] = dids
     t["access_url"] = urls
-    t["access_format"] = ["image/fits"] * n
+    t["access_format"] = [_access_format(p) for p in paths]
     t["access_estsize"] = np.array([max(0, int(s)) // 1024 if int(s) >= 0 else -1 for s in rows["size"]],
                                    dtype=np.int64)
     t["target_name"] = [str(g) for g in rows["galaxy"]]
@@ -160,8 +196,9 @@ def obscore_table(result, base_url: str | None = None, store_name: str | None = 
     t["s_resolution"] = np.asarray(rows["res"], dtype=float)
     t["s_xel1"] = np.asarray(rows["naxis1"], dtype=np.int64)
     t["s_xel2"] = np.asarray(rows["naxis2"], dtype=np.int64)
-    for c in ("t_min", "t_max", "t_exptime", "t_resolution"):
-        t[c] = np.full(n, np.nan)
+    for c, col in (("t_min", "mjd_obs"), ("t_max", "mjd_end"), ("t_exptime", "exptime")):
+        t[c] = np.asarray(rows[col], dtype=float)
+    t["t_resolution"] = np.full(n, np.nan)
     t["t_xel"] = np.full(n, -1, dtype=np.int64)
     t["em_min"] = em_min
     t["em_max"] = em_max
@@ -173,14 +210,31 @@ def obscore_table(result, base_url: str | None = None, store_name: str | None = 
     t["pol_xel"] = np.full(n, -1, dtype=np.int64)
     t["facility_name"] = [str(x) for x in rows["telescop"]]
     t["instrument_name"] = [str(x) for x in rows["instrume"]]
+    if base:
+        t["datalink_url"] = [f"{base}/datalink?ID={urllib.parse.quote(d, safe='')}" for d in dids]
     for name in t.colnames:  # text as UTF-8 carries it (a file name that is not UTF-8: \xNN)
         if t[name].dtype.kind == "U" and any(not str(v).isascii() for v in t[name]):
             t[name] = [shown(v) for v in t[name]]
-    for name, unit, ucd, utype, desc in FIELDS:
+    for name, unit, ucd, utype, desc in FIELDS + ([DATALINK_FIELD] if base else []):
         if unit:
             t[name].unit = unit
         t[name].description = desc
     return t
+
+
+def _datalink_descriptor(base_url: str) -> str:
+    """The DataLink service descriptor of an ``sfng serve`` service (its ``ID`` parameter
+    refers to the ``obs_publisher_did`` column)."""
+    from xml.sax.saxutils import quoteattr
+
+    return ('<RESOURCE type="meta" utype="adhoc:service" ID="datalink">\n'
+            "<DESCRIPTION>The DataLink links of each row: the file, a preview, SODA cutouts</DESCRIPTION>\n"
+            f'<PARAM name="standardID" datatype="char" arraysize="*" value="{DATALINK_STANDARD}"/>\n'
+            f'<PARAM name="accessURL" datatype="char" arraysize="*" '
+            f'value={quoteattr(base_url.rstrip("/") + "/datalink")}/>\n'
+            '<GROUP name="inputParams">\n'
+            '<PARAM name="ID" datatype="char" arraysize="*" ucd="meta.id;meta.main" ref="obs_publisher_did" '
+            'value=""/>\n</GROUP>\n</RESOURCE>\n')
 
 
 def write_obscore(result, path, base_url: str | None = None) -> Path:
@@ -201,13 +255,20 @@ def write_obscore(result, path, base_url: str | None = None) -> Path:
     table = resource.tables[0]
     table.name = "obscore"
     table.description = "SFNG store selection in the IVOA ObsCore 1.1 data model"
-    meta = {f[0]: f for f in FIELDS}
+    meta = {f[0]: f for f in FIELDS + [DATALINK_FIELD]}
     for fld in table.fields:
         _, unit, ucd, utype, desc = meta[fld.name]
         fld.ucd = ucd
-        fld.utype = "obscore:" + utype
+        if utype:
+            fld.utype = "obscore:" + utype
+        if fld.name == "obs_publisher_did":
+            fld.ID = "obs_publisher_did"   # what the DataLink descriptor's ID parameter refers to
         if fld.datatype == "int" or fld.datatype == "long" or fld.datatype == "short":
             fld.values.null = -1
     buf = io.BytesIO()
     vot.to_xml(buf)
-    return atomic_write_bytes(path, buf.getvalue())
+    data = buf.getvalue()
+    if base_url:   # astropy writes no GROUP inside a RESOURCE: the descriptor goes in as text
+        end = data.rindex(b"</VOTABLE>")
+        data = data[:end] + _datalink_descriptor(base_url).encode("utf-8") + data[end:]
+    return atomic_write_bytes(path, data)

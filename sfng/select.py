@@ -105,6 +105,7 @@ QUANTITIES = {
     "res_pc": ("pc", "length", "physical resolution at the galaxy's distance"),
     "depth_chan": ("km/s", "speed", "channel width for --depth"),
     "radius": ("arcmin", "angle", "cone radius"),
+    "date": ("d", "time", "observation start, MJD in UTC (--date takes dates: parse_date_range)"),
 }
 
 _NUM = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
@@ -182,6 +183,38 @@ class Range:
 
     def __str__(self):
         return self.text
+
+
+def parse_date_range(text: str) -> Range:
+    """``--date``: a comparison of the observation start (``mjd_obs``, MJD in UTC) with a date.
+
+    ``'>2015-01-01'``, ``'<=2015-06-30T12:00'``, ``'2015..2016'`` (years: their first days),
+    ``'>MJD57000'``; see :func:`sfng.obstime.parse_date`.  The Range is in MJD (UTC)."""
+    from .obstime import parse_date
+
+    raw = (text or "").strip()
+    hint = "write e.g. --date '>2015-01-01', '<=2015-06-30T12:00', 2015-01-01..2016-01-01 or '>MJD57000'"
+    if not raw:
+        raise SfngError(f"--date: empty comparison; {hint}")
+    if ".." in raw:
+        a, _, b = raw.partition("..")
+        if not a.strip() or not b.strip():
+            raise SfngError(f"--date {raw!r}: a range needs both ends; {hint}")
+        lo, hi = parse_date(a, f"--date {raw!r}"), parse_date(b, f"--date {raw!r}")
+        if lo > hi:
+            raise SfngError(f"--date {raw!r}: the range is empty")
+        return Range(lo, hi, True, True, raw)
+    m = _CMP_RE.match(raw)
+    op, rest = m.group(1), m.group(2)
+    if op is None:
+        raise SfngError(f"--date {raw!r}: a bare date is ambiguous; {hint}")
+    op = _OPS.get(op, op)
+    v = parse_date(rest, f"--date {raw!r}")
+    if op == "=":   # the whole day (or the instant given)
+        day = len(rest.strip()) <= 10
+        return Range(v, v + 1.0 if day else v, True, not day, raw)
+    return {"<": Range(None, v, True, False, raw), "<=": Range(None, v, True, True, raw),
+            ">": Range(v, None, False, True, raw), ">=": Range(v, None, True, True, raw)}[op]
 
 
 def parse_range(text: str, quantity: str) -> Range:
@@ -781,6 +814,7 @@ class Selection:
     depth_chan: str | None = None        # text, e.g. "2.5kms"
     chan: Range | None = None
     res_pc: Range | None = None
+    date: Range | None = None            # observation start (mjd_obs), MJD UTC
     galaxies: tuple = ()
     surveys: tuple = ()
     trees: tuple = ()
@@ -791,6 +825,7 @@ class Selection:
     radius: str | None = None            # text, default unit arcmin
     cone: tuple | None = None            # (ra text, dec text, radius text)
     polygon: str | None = None
+    moc: str | None = None               # path of a MOC file: footprint overlaps it
     where: str | None = None
     has: tuple = ()
     lacks: tuple = ()
@@ -804,10 +839,13 @@ class Selection:
             v = kw.get(q)
             if v is not None and v != "":
                 setattr(sel, q, v if isinstance(v, Range) else parse_range(str(v), q))
+        if kw.get("date") is not None and kw.get("date") != "":
+            v = kw["date"]
+            sel.date = v if isinstance(v, Range) else parse_date_range(str(v))
         for name in ("tracers", "galaxies", "surveys", "trees", "types", "bunits", "has", "lacks"):
             v = kw.get(name) or ()
             setattr(sel, name, tuple([v] if isinstance(v, str) else v))
-        for name in ("depth_chan", "near", "radius", "polygon", "where", "valid"):
+        for name in ("depth_chan", "near", "radius", "polygon", "moc", "where", "valid"):
             v = kw.get(name)
             if v is not None and v != "":
                 setattr(sel, name, v)
@@ -889,7 +927,7 @@ class Selection:
                 args += [_opt(q), r.text]
         if self.depth_chan is not None:
             args += ["--depth-chan", self.depth_chan]
-        for q in ("chan", "res_pc"):
+        for q in ("chan", "res_pc", "date"):
             r = getattr(self, q)
             if r is not None:
                 args += [_opt(q), r.text]
@@ -907,6 +945,8 @@ class Selection:
             args += ["--cone", *self.cone]
         if self.polygon is not None:
             args += ["--polygon", self.polygon]
+        if self.moc is not None:
+            args += ["--moc", self.moc]
         if self.where:
             args += ["--where", self.where]
         for t in self.has:
@@ -930,8 +970,8 @@ class Selection:
 
 
 #: The options that take a comparison (and so accept the glued form ``'--res<15'``).
-COMPARISON_OPTIONS = ("--res", "--dist", "--depth", "--chan", "--res-pc")
-_GLUED = re.compile(r"^(--(?:res-pc|res|dist|depth|chan))([<>=].*)$")
+COMPARISON_OPTIONS = ("--res", "--dist", "--depth", "--chan", "--res-pc", "--date")
+_GLUED = re.compile(r"^(--(?:res-pc|res|dist|depth|chan|date))([<>=].*)$")
 
 
 def unglue(args: list[str]) -> list[str]:
@@ -953,6 +993,6 @@ def unglue(args: list[str]) -> list[str]:
     return out
 
 
-__all__ = ["Range", "parse_range", "parse_quantity", "parse_where", "Expr", "WhereError", "Selection",
+__all__ = ["Range", "parse_range", "parse_date_range", "parse_quantity", "parse_where", "Expr", "WhereError", "Selection",
            "GalaxyTerm", "parse_term", "parse_polygon", "parse_angle", "unglue", "QUANTITIES",
            "convert", "canonical_unit", "unit_kind"]

@@ -1,6 +1,6 @@
 """A small served store for the service tests: two generated MaNGA LOGCUBEs (19- and 127-fibre
-bundles), a HERACLES CO(2-1) cube (VRAD axis) and a THINGS HI cube (FREQ axis), ingested and
-indexed; tokens of each scope."""
+bundles), a HERACLES CO(2-1) cube (VRAD axis), a THINGS HI cube (FREQ axis, a Stokes axis) and
+a SINGS MIPS 24 micron image, ingested and indexed; tokens of each scope."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def build(root: Path, nwave: int = 64) -> dict:
     assert rep.ok, rep.summary()
     rng = np.random.default_rng(1)
     for s in surveys():
-        if s.name not in ("HERACLES", "THINGS"):
+        if s.name not in ("HERACLES", "THINGS", "SINGS"):
             continue
         d = root / s.name
         d.mkdir()

@@ -21,7 +21,9 @@ OUTPUT_COMMANDS = {
     "get": "--to",
     "fix": "--out",
     "export hdf5": "--out",
+    "export moc": None,
     "index build": "--out",
+    "index migrate": None,
     "summary": "--png",
     "find": None,
     "plot footprints": None,
@@ -140,6 +142,9 @@ def test_every_command_writing_output_takes_dash_o_output():
             aliases = params(cmd, old)
             if OUTPUT_COMMANDS.get(name) == old:
                 assert len(aliases) == 1 and aliases[0].hidden, (name, old)
+            elif (name, old) == ("derive convolve", "--to"):
+                # the target resolution (issue 15's `--to 15arcsec`), not an output: options.target_option
+                assert len(aliases) == 1 and not aliases[0].hidden and aliases[0].name == "to"
             else:
                 assert aliases == [], (name, old)
 

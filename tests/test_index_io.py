@@ -108,8 +108,14 @@ def test_read_index_errors(tmp_path):
     older = tmp_path / "older.fits"
     data[at:at + 80] = f"SFNGSCHV= {schema.SCHEMA_VERSION - 1:20d} / sfng index schema version".ljust(80).encode()
     older.write_bytes(bytes(data))
-    with pytest.raises(SfngError, match=r"older sfng .*sfng index build --full"):
-        io.read_index(older)
+    # an older version is read through its frozen schema, with a note (tests/test_schema_versions.py)
+    _, _, meta = io.read_index(older)
+    assert meta["migrated_from"] == schema.SCHEMA_VERSION - 1 and "frozen schema" in meta["notes"][0]
+    unknown = tmp_path / "unknown.fits"
+    data[at:at + 80] = f"SFNGSCHV= {0:20d} / sfng index schema version".ljust(80).encode()
+    unknown.write_bytes(bytes(data))
+    with pytest.raises(SfngError, match=r"unknown index schema version 0 .*sfng index build --full"):
+        io.read_index(unknown)
     from astropy.io import fits
 
     other = tmp_path / "other.fits"

@@ -72,7 +72,7 @@ def test_alive_needs_no_token_and_reports_limits(served):
 
 def test_contexts_and_catalogs(served):
     c = served["http"].get("/contexts", headers=H(served)).json()
-    assert set(c["surveys"]) == {"MANGA", "HERACLES", "THINGS"} and c["surveys"]["MANGA"]["cubes"] == 2
+    assert set(c["surveys"]) == {"MANGA", "HERACLES", "THINGS", "SINGS"} and c["surveys"]["MANGA"]["cubes"] == 2
     cat = served["http"].get("/catalogs", headers=H(served)).json()
     assert any(col["name"] == "res" for col in cat["FILES"]["columns"])
 
@@ -457,3 +457,142 @@ def test_real_server_client_cli_and_sigterm(served, tmp_path, cli):
     # uvicorn finishes the requests in flight and shuts down, then re-raises SIGTERM (exit -15)
     assert rc in (0, -signal.SIGTERM), log
     assert "POST /getSpec 200" in log and "Application shutdown complete" in log and "Traceback" not in log
+
+
+# ------------------------------------------------------------------------------- streamed answers
+
+def test_npz_sends_a_shared_grid_once(served):
+    from sfng.client import read_npz
+
+    http = served["http"]
+    ids = cone_ids(served)[:5]
+    r = http.post("/getSpec", json={"id_list": ids, "fmt": "npz"}, headers=H(served))
+    assert r.status_code == 200 and r.headers["X-SFNG-Shared-Wave"] == "true"
+    z = np.load(io.BytesIO(r.content), allow_pickle=False)
+    assert set(z.files) == {"meta.json", "wave", "spectra"}
+    assert "wave" not in z["spectra"].dtype.names and z["wave"].shape == (64,)
+    ref = np.load(io.BytesIO(http.post("/getSpec", json={"id_list": ids, "fmt": "npy"}, headers=H(served)).content))
+    for f in ("id", "npix", "flux", "ivar", "mask"):
+        np.testing.assert_array_equal(z["spectra"][f], ref[f])
+    np.testing.assert_array_equal(z["wave"], ref["wave"][0])
+    sp = read_npz(r.content)
+    assert sp.wave_unit == "Angstrom" and sp.grid["n"] == 64 and not sp.grid["resampled"]
+    np.testing.assert_array_equal(sp["wave"], ref["wave"])            # a broadcast view, no copy
+    assert sp["wave"].base is not None and sp[:2].wave is sp.wave
+    # spectra of different grids (MaNGA in Angstrom, a CO cube in km/s): wave in every row
+    co = http.post("/query", json={"constraint": "survey = 'HERACLES'"}, headers=H(served)).json()
+    r = http.post("/getSpec", json={"id_list": ids[:2] + co, "fmt": "npz"}, headers=H(served))
+    z = np.load(io.BytesIO(r.content))
+    assert "wave" not in z.files and "wave" in z["spectra"].dtype.names
+    assert list(z["spectra"]["npix"]) == [64, 64, 30] and np.isnan(z["spectra"]["wave"][2][30:]).all()
+    assert (z["spectra"]["mask"][2][30:] == 1).all()
+
+
+@pytest.mark.parametrize("fmt", ["npz", "npy", "fits", "ecsv"])
+def test_answers_stream_in_chunks_and_match(served, monkeypatch, fmt):
+    """Many small chunks (a few spectra each) give the same answer as one."""
+    from sfng.client import read_npz
+    from sfng.serve import service, wire
+
+    http = served["http"]
+    ids = cone_ids(served, size=2.5 / 3600)
+    assert len(ids) > 20
+    whole = http.post("/getSpec", json={"id_list": ids, "fmt": fmt}, headers=H(served))
+    monkeypatch.setattr(service, "CHUNK_BYTES", 3000)     # two spectra of 64 channels a chunk
+    monkeypatch.setattr(wire, "PIECE", 1000)
+    parts = http.post("/getSpec", json={"id_list": ids, "fmt": fmt}, headers=H(served))
+    assert parts.status_code == 200
+    if fmt in ("npy", "fits"):
+        assert int(parts.headers["content-length"]) == len(parts.content)
+    if fmt == "npz":
+        a, b = read_npz(whole.content), read_npz(parts.content)
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        return
+    assert parts.content == whole.content or fmt == "ecsv"
+    if fmt == "ecsv":
+        t = Table.read(io.BytesIO(parts.content), format="ascii.ecsv")
+        ref = Table.read(io.BytesIO(whole.content), format="ascii.ecsv")
+        assert len(t) == len(ids) and list(t["id"]) == ids
+        np.testing.assert_array_equal(np.asarray(t["flux"]), np.asarray(ref["flux"]))
+    if fmt == "fits":
+        with fits.open(io.BytesIO(parts.content)) as h:
+            assert h[1].header["NAXIS2"] == len(ids) and list(h[1].data["id"]) == ids
+
+
+def test_streaming_memory_is_bounded(served, monkeypatch):
+    """10,000 spectra stream through chunks: the peak Python memory while the answer is made
+    stays near a chunk's size, far below the answer's."""
+    import tracemalloc
+
+    from sfng.serve import service, wire
+
+    svc = served["svc"]
+    pool = served["http"].post("/query", json={"constraint": "survey = 'MANGA'", "all": True},
+                               headers=H(served)).json()
+    monkeypatch.setattr(service, "CHUNK_BYTES", 256 << 10)
+
+    def peak_of(n, fmt):
+        st = svc.spectra_stream([pool[i % len(pool)] for i in range(n)])
+        pieces, _, _ = wire.encode(st, fmt)
+        total = 0
+        tracemalloc.start()
+        for p in pieces:
+            total += len(p) if not isinstance(p, memoryview) else p.nbytes
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return total, peak
+
+    for fmt in ("npz", "npy"):
+        total, peak = peak_of(10000, fmt)
+        small_total, small_peak = peak_of(2000, fmt)
+        assert total > 8 * 2**20 and small_total < total / 4, total  # an answer of 8+ MB ...
+        assert peak < 6 * 2**20, (fmt, peak)                      # ... made in a few chunks' worth
+        assert peak < small_peak * 1.5 + 2**20, (fmt, peak, small_peak)   # whatever the count
+
+
+def test_aligned_and_cut_answers_stream_too(served, monkeypatch):
+    from sfng.client import read_npz
+    from sfng.serve import service
+
+    http = served["http"]
+    ids = cone_ids(served)[:7]
+    body = {"id_list": ids, "align": True, "cutout": "6500-7200", "fmt": "npz"}
+    whole = read_npz(http.post("/getSpec", json=body, headers=H(served)).content)
+    monkeypatch.setattr(service, "CHUNK_BYTES", 500)
+    parts = read_npz(http.post("/getSpec", json=body, headers=H(served)).content)
+    assert whole.grid["resampled"] and whole.wave is not None and whole.wave[0] >= 6500
+    np.testing.assert_array_equal(np.asarray(whole), np.asarray(parts))
+    np.testing.assert_array_equal(whole.wave, parts.wave)
+    ref = served["svc"].spectra(ids, align=True, cutout="6500-7200")
+    np.testing.assert_allclose(whole["flux"], np.vstack(ref.flux))
+
+
+def test_workers_share_the_port(served):
+    """--workers N: uvicorn's factory (sfng.serve.app:app_from_env) in N processes."""
+    from sfng.client import Client
+
+    store = served["store"]
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "sfng", "serve", "--store", str(store.root), "--port", str(port),
+                             "--workers", "2", "--log-level", "warning"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        c = Client(f"http://127.0.0.1:{port}", token=served["tokens"]["admin"])
+        for _ in range(600):
+            if c.isAlive():
+                break
+            time.sleep(0.1)
+        assert c.alive()["alive"]
+        pids = {c._json("GET", "/admin/stats")["pid"] for _ in range(12)}
+        assert proc.pid not in pids                      # answered by the worker processes
+        sp = c.getSpec(cone_ids(served)[:3])
+        assert sp["flux"].shape[0] == 3
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    log = proc.stdout.read().decode()
+    assert rc in (0, -signal.SIGTERM) and "Traceback" not in log, log

@@ -38,6 +38,8 @@ COMMANDS = {
     "fetch": "fetch:fetch",
     "export": "export:export",
     "serve": "serve:serve",
+    "derive": "derive:derive",
+    "provenance": "derive:provenance",
     "token": "token:token",
     "spec": "spec:spec",
     "demo": "demo:demo",

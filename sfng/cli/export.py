@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from . import output
-from .options import dry_run_option, format_option, output_option, store_option
+from .options import (SelectionCommand, dry_run_option, format_option, index_option, output_option,
+                      selection_options, store_option)
 
 
 @click.group()
@@ -15,6 +16,7 @@ def export():
     \b
     Example:
         sfng export hdf5            # MaNGA cubes + maps as Multimodal-Universe HDF5
+        sfng export moc --line HI -o hi.moc.fits   # the sky the HI cubes cover, as a MOC
     """
 
 
@@ -58,3 +60,60 @@ def hdf5(store, out, plateifus, max_per_file, replace, dry_run, fmt):
         for rel in report.files:
             click.echo(rel)
     click.echo(report.summary())
+
+
+@export.command("moc", cls=SelectionCommand)
+@click.argument("galaxy_args", metavar="[GALAXY]...", nargs=-1)
+@output_option("The MOC FITS file (IVOA MOC 2.0: Aladin, TOPCAT, mocpy read it).", required=True)
+@click.option("--order", default=10, show_default=True, type=click.IntRange(0, 29),
+              help="HEALPix order of the MOC (10: cells of 3.4 arcmin; 14: 13 arcsec).")
+@click.option("--by", type=click.Choice(["survey", "tracer"]),
+              help="Also write one MOC per survey (or tracer): FILE's name with -<VALUE> before "
+                   "the suffix.")
+@click.option("--replace", is_flag=True, help="Replace existing output files (atomically).")
+@selection_options
+@index_option
+@format_option()
+def moc(galaxy_args, out, order, by, replace, selection, index, fmt):
+    """Write the sky coverage of the selected files (all by default) as a MOC.
+
+    Each file's footprint polygon becomes the HEALPix cells it touches at --order; a wide
+    footprint (flag 256) is its cap of radius fov/2 (the whole sky for an all-sky map); files
+    without a footprint are left out. Needs mocpy (pip install 'sfng[moc]').
+
+    \b
+    Examples:
+      sfng export moc -o store.moc.fits
+      sfng export moc --line CO10 --by survey --order 12 -o co.moc.fits
+      sfng find --moc co.moc.fits --line HI      HI cubes overlapping the CO coverage
+    """
+    from pathlib import Path
+
+    from ..errors import SfngError
+    from ..query import select
+    from ..query.moc import selection_moc, write_moc
+
+    if galaxy_args:
+        selection.galaxies = tuple(selection.galaxies) + tuple(galaxy_args)
+    result = select(index, selection)
+    for note in result.notes:
+        output.info(f"note: {note}")
+    union = selection_moc(result, order)
+    if union is None:
+        raise SfngError("no footprint among the selected files: no MOC to write")
+    out = Path(out)
+    written = [{"file": str(write_moc(union, out, overwrite=replace)), "group": None,
+                "sky_fraction": float(union.sky_fraction)}]
+    if by:
+        from ..naming import encode_galaxy
+
+        for key, m in selection_moc(result, order, by=by).items():
+            name = f"{out.name.split('.')[0]}-{encode_galaxy(key or 'unknown')}{''.join(out.suffixes)}"
+            written.append({"file": str(write_moc(m, out.with_name(name), overwrite=replace)),
+                            "group": key, "sky_fraction": float(m.sky_fraction)})
+    if fmt == "json":
+        output.emit_json({"order": order, "rows": len(result), "files": written})
+        return
+    for w in written:
+        what = f"{by} {w['group'] or '(unknown)'}" if w["group"] is not None else "all selected files"
+        click.echo(f"{w['file']}: {what}, {100 * w['sky_fraction']:.6f}% of the sky at order {order}")

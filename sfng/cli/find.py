@@ -158,7 +158,9 @@ def _warn_changed(index, rows) -> None:
 @output_option("Write the output to this file instead of stdout (never overwrites).", dest="out_path")
 @click.option("--export-obscore", "obscore", type=click.Path(dir_okay=False), metavar="FILE.xml",
               help="Write the selection as an IVOA ObsCore VOTable (for TOPCAT, pyvo, astropy).")
-@click.option("--base-url", metavar="URL", help="With --export-obscore: access_url = URL/path.")
+@click.option("--base-url", metavar="URL",
+              help="With --export-obscore: the URL of an `sfng serve` service; access_url = URL/files/<id>, "
+                   "plus DataLink links (datalink_url, a service descriptor).")
 def find(selection, index, fmt, as_galaxies, count, columns, sort, out_path, obscore, base_url):
     """Find files (or galaxies) in SFNG-INDEX.fits.
 
@@ -179,6 +181,7 @@ def find(selection, index, fmt, as_galaxies, count, columns, sort, out_path, obs
       sfng find --cone 56.70 68.10 5arcmin --format json
       sfng find --line CO21 --galaxies --sort dist
       sfng find --line CO10 --export-obscore co10.xml
+      sfng find --survey MANGA --export-obscore m.xml --base-url http://127.0.0.1:8770
     """
     from ..errors import SfngError
     from ..query import DEFAULT_COLUMNS, GALAXY_COLUMNS, select

@@ -151,7 +151,8 @@ def stats(obj, by, index_path, fmt, store_override):
 @format_option()
 @store_option
 def check(fmt, store):
-    """Compare the index with the tree: files new, changed (size/mtime) or gone since the build.
+    """Compare the index with the tree: files new, changed (size/mtime) or gone since the build,
+    and derived products whose inputs changed since they were made (their provenance records).
 
     Exits 1 when they differ (rebuild with `sfng index build`).
 
@@ -159,18 +160,25 @@ def check(fmt, store):
     Example:
         sfng index check || sfng index build
     """
+    from ..derive import check_products
     from ..index.build import check_index
 
     d = check_index(store)
+    stale = check_products(store)   # derived products whose inputs changed since they were made
     if fmt == "json":
-        output.emit_json(d)
+        payload = d.as_dict() if hasattr(d, "as_dict") else dict(vars(d))
+        payload["stale_products"] = stale
+        output.emit_json(payload)
     else:
         for what in ("new", "changed", "missing"):
             for p in getattr(d, what):
                 click.echo(f"{what:8s} {p}")
         click.echo(f"{len(d.new)} new, {len(d.changed)} changed, {len(d.missing)} missing, "
                    f"{d.unchanged} unchanged" + ("" if not d.clean else ": the index is up to date"))
-    if not d.clean:
+        for s_ in stale:
+            click.echo(f"stale    {s_['product']}: {s_['problem']} ({s_['input']}); remake it with "
+                       f"sfng derive --rerun")
+    if not d.clean or stale:
         sys.exit(1)
 
 
@@ -210,3 +218,37 @@ def show(obj, path, index_path, fmt, store_override):
             unit = units.get(k, "") if v not in (None, "") else ""
             click.echo(f"{k.ljust(width)}  {output._cell(v)}{' ' + unit if unit else ''}")
         click.echo("")
+
+
+@index.command("migrate")
+@_index_file_option
+@output_option("Write the migrated index here (default: rewrite it in place, atomically).")
+@format_option()
+@store_path_option()
+@click.pass_obj
+def migrate(obj, index_path, out, fmt, store_override):
+    """Rewrite an index of an older schema version to the current one, losslessly.
+
+    Every value is kept; columns the old version lacked are unknown (NaN, '', -1; galaxy_src ''
+    means unknown). Readers read an older index too (with a note), through the frozen schemas
+    in sfng/index/schemas/; migrating saves that work on every read. An index of a newer or
+    unknown version is refused.
+
+    \b
+    Example:
+        sfng index migrate --index old/SFNG-INDEX.fits -o SFNG-INDEX.fits
+    """
+    from ..index.migrate import migrate_index
+
+    store = None
+    if index_path:
+        path = index_path
+    else:
+        store = obj.store(store_override)
+        path = store.index_path
+    rep = migrate_index(path, out, store=store)
+    if fmt == "json":
+        output.emit_json(rep.as_dict())
+        return
+    for line in rep.lines():
+        click.echo(line)

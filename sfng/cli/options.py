@@ -238,9 +238,9 @@ class SelectionCommand(click.Command):
         return super().parse_args(ctx, unglue(list(args)))
 
 
-_SELECTION_KEYS = ("tracers", "res", "dist", "depth", "depth_chan", "chan", "res_pc", "galaxies",
+_SELECTION_KEYS = ("tracers", "res", "dist", "depth", "depth_chan", "chan", "res_pc", "date", "galaxies",
                    "surveys", "trees", "types", "bunits", "valid", "near", "radius", "cone",
-                   "polygon", "where", "has", "lacks")
+                   "polygon", "moc", "where", "has", "lacks")
 
 
 def selection_options(f):
@@ -261,6 +261,9 @@ def selection_options(f):
         click.option("--chan", metavar="CMP", help="Native channel width, km/s: '<=5', '<2.5kms'."),
         click.option("--res-pc", "res_pc", metavar="CMP",
                      help="Physical resolution at the galaxy's distance, pc: '<300', '<0.5kpc'."),
+        click.option("--date", metavar="CMP",
+                     help="Observation start (mjd_obs, UTC): '>2015-01-01', '<=2015-06-30T12:00', "
+                          "2015..2016, '>MJD57000', '=2015-03-01' (that day)."),
         click.option("--galaxy", "galaxies", multiple=True, metavar="NAME",
                      help="Galaxy, any alias ('IC 342', IC0342, ic342) (repeat = or)."),
         click.option("--survey", "surveys", multiple=True, metavar="NAME", help="Survey folder (repeat = or)."),
@@ -277,6 +280,9 @@ def selection_options(f):
                      help="Footprint overlaps this cone: RA, Dec in degrees (or 03:46:48 +68:05:46), radius arcmin unless a unit is given."),
         click.option("--polygon", metavar="'RA,DEC RA,DEC ...'",
                      help="Footprint overlaps this polygon (degrees, at least 3 vertices)."),
+        click.option("--moc", metavar="FILE",
+                     help="Footprint overlaps this MOC (MOC FITS, e.g. from `sfng export moc`, "
+                          "Aladin or TOPCAT; needs 'sfng[moc]')."),
         click.option("--where", metavar="EXPR",
                      help="Expression over index columns: \"res < 15arcsec and (depth_k <= 1K or survey = 'PAWS')\"."),
         click.option("--has", multiple=True, metavar="TERM",
@@ -348,3 +354,11 @@ def _store_for(obj, index_path, store_override):
         except NotAStoreError:
             return None
     return None
+
+
+def target_option(f):
+    """``--to RES`` of ``sfng derive convolve``: the target resolution (15arcsec, 500pc, common).
+    Not an output: the one ``--to`` that is no old spelling of ``-o/--output``."""
+    return click.option("--to", "to", metavar="RES",
+                        help="Target resolution: 15arcsec, 0.5arcmin, 500pc, 1kpc or common.")(f)
+

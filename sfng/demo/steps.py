@@ -242,6 +242,36 @@ def step_release(tree, say) -> None:
         f"{'OK' if rep.ok else 'FAILED'}, tarball {'OK' if trep.ok else 'FAILED'} ({rep.n_files} checksums)")
 
 
+def step_derive(tree, say) -> None:
+    """Convolve the two smallest demo images with a known beam to twice the larger beam
+    (``sfng derive convolve``), then find the products with ``--tree derived``."""
+    from ..derive import convolve, parse_target, rows_of
+    from ..select import Selection
+
+    store = Store.open(tree.store_dir)
+    if not store.index_path.is_file():
+        say("derive: no index in the demo store; skipped")
+        return
+    idx = load_index(store=store)
+    res = select(idx, Selection.build(trees=("data",), types=("image",)))
+    rows = [r for r in rows_of(res) if finite(r["bmaj"]) and r["bmaj"] > 0
+            and (Path(store.root) / r["path"]).suffix.lower() in (".fits", ".fit")]
+    rows = sorted(rows, key=lambda r: (Path(store.root) / r["path"]).stat().st_size)[:2]
+    if not rows:
+        say("derive: no image with a known beam; skipped")
+        return
+    to = f"{2 * max(r['bmaj'] for r in rows):.3g}arcsec"
+    rep = convolve(store, rows, parse_target(to), command=f"sfng derive convolve PATH... --to {to}")
+    say(f"derive: convolve --to {to}: {len(rep.landed)} file(s) made, {len(rep.failed)} refused")
+    for p, why in rep.failed:
+        say(f"derive:   refused {p}: {why}")
+    found = select(load_index(store=store), Selection.build(trees=("derived",)))
+    made = [p for p, d in zip(found.column("path"), found.column("derived_from")) if d]
+    say(f"derive: $ sfng find --tree derived -> {len(found)} file(s), {len(made)} made by sfng derive:")
+    for p in made:
+        say(f"      {p}")
+
+
 #: The steps of the main job, in order: ``(name, function)``.
 STEPS = [
     ("init", step_init),
@@ -250,6 +280,7 @@ STEPS = [
     ("index", step_index),
     ("find", step_find),
     ("release", step_release),
+    ("derive", step_derive),
 ]
 
 

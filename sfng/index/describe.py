@@ -260,10 +260,25 @@ def header_cards(blocks, chosen):
     return prim + list(chosen.cards)
 
 
+def _derivation(relpath: str, h) -> dict:
+    """``derived_from`` (the DERIN<n> cards, ';'-separated) and ``prov`` (PROVFILE beside the file)."""
+    import posixpath
+
+    inputs = []
+    for n in range(1, 100):
+        v = h.get(f"DERIN{n}")
+        if v is None:
+            break
+        inputs.append(_text(v))
+    return {"derived_from": ";".join(inputs),
+            "prov": posixpath.join(posixpath.dirname(relpath), _text(h.get("PROVFILE")))}
+
+
 def describe_blocks(ctx: Context, blocks, base: dict) -> dict:
     """The generic FITS row for ``blocks`` over ``base`` (the common part of the row)."""
     from ..beam import beam_from_header
     from ..header import effective_header
+    from ..obstime import observation_time
     from ..spectral import rest_frequency, spectral_axis
 
     row = dict(base)
@@ -287,6 +302,9 @@ def describe_blocks(ctx: Context, blocks, base: dict) -> dict:
         row[f"crval{n}"] = _float(h.get(f"CRVAL{n}"))
     row["specres"] = _float(h.get("SPECRES"))
     row["repunc"] = _float(h.get("REPUNC"))
+    row.update(observation_time(h).row())   # DATE-OBS/MJD-OBS/DATE-END/MJD-END/EXPTIME, TIMESYS
+    if h.get("PROVFILE"):   # a product of sfng derive: its inputs and provenance record
+        row.update(_derivation(ctx.relpath, h))
 
     table = None if is_table else _beam_table(ctx, blocks, row)
     beam = table.largest if table is not None else beam_from_header(eff)

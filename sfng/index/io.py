@@ -22,11 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SfngError
-from .schema import (FILES_COLUMNS, FILES_HDU, GALAXIES_COLUMNS, GALAXIES_HDU, SCHEMA_VERSION,
-                     Column)
+from .layout import disk_dtype, tform  # noqa: F401 - the on-disk layout, re-exported
+from .schema import FILES_COLUMNS, FILES_HDU, GALAXIES_COLUMNS, GALAXIES_HDU, SCHEMA_VERSION
 
 BLOCK = 2880
-_TFORM = {"f8": "D", "f4": "E", "i2": "I", "i4": "J", "i8": "K", "?": "L"}
 
 
 # -- text ------------------------------------------------------------------------------------
@@ -66,27 +65,7 @@ def _cut_utf8(raw: bytes, width: int) -> bytes:
     return out
 
 
-# -- on-disk record layout ----------------------------------------------------------------
-
-def disk_dtype(columns) -> np.dtype:
-    """The big-endian numpy dtype of one FITS table row for ``columns``."""
-    fields = []
-    for c in columns:
-        if c.kind == "U":
-            base = f"S{c.width}"
-        elif c.kind == "?":
-            base = "i1"   # FITS logical: ord('T') / ord('F')
-        else:
-            base = ">" + c.dtype
-        fields.append((c.name, base, c.shape) if c.shape else (c.name, base))
-    return np.dtype(fields)
-
-
-def tform(c: Column) -> str:
-    if c.kind == "U":
-        return f"{c.width}A"
-    n = c.shape[0] if c.shape else 1
-    return f"{n if n != 1 else ''}{_TFORM[c.dtype]}"
+# -- on-disk record layout: sfng.index.layout (disk_dtype, tform) ----------------------
 
 
 def encode_rows(rows: list[dict], columns=FILES_COLUMNS) -> tuple[np.ndarray, list[int]]:
@@ -464,13 +443,16 @@ def read_index(path, columns=None, galaxies: bool = True):
         FILES is memory-mapped when the file has this version's layout, and its text columns
         are then bytes columns (astropy compares them with ``str`` as usual; numpy users decode
         with ``.astype(str)``); GALAXIES text columns are ``str``.  ``meta`` holds
-        ``schema_version``, ``sfng_version``, ``store``, ``built``, ``n_files``, ``n_galaxies``.
+        ``schema_version``, ``sfng_version``, ``store``, ``built``, ``n_files``, ``n_galaxies``,
+        ``notes`` (lines for people) and, for an older index, ``migrated_from``: an index of an
+        older schema version is read through its frozen schema (:mod:`sfng.index.frozen`) into
+        this version's columns (new columns unknown), with a note saying so.
 
     Raises
     ------
     SfngError
         The file is missing, is not an sfng index, is corrupt, or was written with a newer
-        schema than this sfng reads.
+        schema than this sfng reads, or with a version it has no frozen schema of.
     """
     path = Path(path)
     if not path.is_file():
@@ -490,15 +472,33 @@ def read_index(path, columns=None, galaxies: bool = True):
     if version > SCHEMA_VERSION:
         raise SfngError(f"{path}: index schema version {version} is newer than this sfng reads "
                         f"({SCHEMA_VERSION}); upgrade sfng (pip install -U sfng)")
-    if version < SCHEMA_VERSION:
-        raise SfngError(f"{path}: index schema version {version} was written by an older sfng "
-                        f"(this one writes {SCHEMA_VERSION}); rebuild it: sfng index build --full")
     meta = {"schema_version": version, "sfng_version": prim.get("SFNGVER", ""),
             "store": prim.get("STORE", ""), "built": prim.get("BUILT", ""),
-            "n_files": int(prim.get("NFILES", -1)), "n_galaxies": int(prim.get("NGALAXY", -1))}
+            "n_files": int(prim.get("NFILES", -1)), "n_galaxies": int(prim.get("NGALAXY", -1)),
+            "notes": []}
+    old = None
+    if version < SCHEMA_VERSION:
+        # An older schema: read through its frozen schema (sfng/index/schemas/v<N>.yaml) into
+        # this version's layout, and say so; a version with no frozen schema is refused.
+        from . import frozen, older
+
+        if version not in frozen.versions():
+            raise SfngError(f"{path}: unknown index schema version {version} (this sfng reads "
+                            f"{', '.join(map(str, frozen.versions()))}); rebuild it: "
+                            f"sfng index build --full")
+        try:
+            old = older.upgrade(path, version)
+        except SfngError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any reader failure means a damaged file
+            raise SfngError(f"{path}: the index is corrupt or truncated ({type(exc).__name__}: "
+                            f"{exc}); rebuild it with `sfng index build --full`") from exc
+        meta["migrated_from"] = version
+        meta["notes"].append(older.note(path, old[2]))
     try:
-        files = _read_table(path, FILES_HDU, columns)
-        gal = _read_table(path, GALAXIES_HDU, None) if galaxies else None
+        files = _read_table(path, FILES_HDU, columns, None if old is None else old[0])
+        gal = (_read_table(path, GALAXIES_HDU, None, None if old is None else old[1])
+               if galaxies else None)
     except SfngError:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure means a damaged file
@@ -510,7 +510,9 @@ def read_index(path, columns=None, galaxies: bool = True):
     return files, gal, meta
 
 
-def _read_table(path, extname, columns):
+def _read_table(path, extname, columns, records=None):
+    """The table ``extname`` of ``path``; ``records``: its rows already in this version's
+    on-disk layout (an older index read through its frozen schema)."""
     from astropy.table import Table
 
     decl = {c.name: c for c in (FILES_COLUMNS if extname == FILES_HDU else GALAXIES_COLUMNS)}
@@ -518,8 +520,12 @@ def _read_table(path, extname, columns):
         unknown = [c for c in columns if c not in decl]
         if unknown:
             raise SfngError(f"unknown index column(s) {', '.join(unknown)}; known: {', '.join(decl)}")
-    arr = open_records(path) if extname == FILES_HDU else None
-    if arr is not None:
+    if records is not None and extname == GALAXIES_HDU:
+        arr = _decoded(records)
+    else:
+        arr = records if records is not None else open_records(path) if extname == FILES_HDU \
+            else None
+    if arr is not None and not isinstance(arr, Table):
         # Our own layout: memory-mapped, text stays bytes (no 4x unicode copy of 1M rows).
         arr = arr[list(columns)] if columns is not None else arr
         if columns is not None:
@@ -530,6 +536,8 @@ def _read_table(path, extname, columns):
             for name in logical:
                 table[name] = arr[name] == ord("T")
             arr = table
+    elif arr is not None:
+        pass
     elif extname == GALAXIES_HDU and (gal := open_galaxy_records(path)) is not None:
         arr = _decoded(gal)
     else:

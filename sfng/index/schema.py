@@ -10,9 +10,11 @@ that cannot be negative (``naxis*``, ``n_problems``, ``size``).
 
 Text is UTF-8 (:data:`TEXT_NOTE`; header card ``TEXTENC = 'UTF-8'``); widths count bytes.
 
-Bump :data:`SCHEMA_VERSION` whenever a column is added, removed, renamed or changes meaning;
-readers refuse an index whose version is newer than theirs, and one older than theirs with the
-command that rebuilds it (the crawl re-describes every file then).
+Bump :data:`SCHEMA_VERSION` whenever a column is added, removed, renamed or changes meaning, and
+freeze the new version: ``python -m sfng.index.frozen`` writes ``sfng/index/schemas/v<N>.yaml``
+(add ``renamed: {new: old}`` there for a renamed column).  Readers refuse an index whose version
+is newer than theirs or has no frozen schema; one older than theirs is read through its frozen
+schema, with a note, and ``sfng index migrate`` rewrites it (:mod:`sfng.index.migrate`).
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from ..naming import STORED_PATH_MAX
 
 #: Version of the index layout (header card ``SFNGSCHV``).  History: 1, sfng 0.1; 2 adds
 #: ``galaxy_src``, ``frame``, ``bmaj_min``/``bmaj_max`` and flags 64 (BEAMS table), 128 (no
-#: size), 256 (wide footprint), with text stored as UTF-8 (``TEXTENC``).
-SCHEMA_VERSION = 2
+#: size), 256 (wide footprint), with text stored as UTF-8 (``TEXTENC``); 3 adds the observation
+#: times ``date_obs``, ``mjd_obs``, ``mjd_end``, ``exptime``, and for derived products
+#: ``derived_from`` and ``prov`` (sfng derive).
+SCHEMA_VERSION = 3
 
 #: How text columns are stored (``TFORMn = 'nA'``, FITS 4.0 allows only ASCII there): said in
 #: the header card ``TEXTENC`` and in docs/index-schema.md.
@@ -197,6 +201,17 @@ FILES_COLUMNS: list[Column] = [
     Column("depth_src", "U12", "", "where rms_k came from: repunc, noise (companion map), measured; '' unknown"),
     Column("noise_path", "U240", "", "for a product: path of its noise/error companion; for a "
                                      "companion: path of its product"),
+    Column("date_obs", "U23", "", "start of the observation, ISO 8601 in UTC (from MJD-OBS, else "
+                                  "DATE-OBS, in the time scale TIMESYS, UTC when absent; the README "
+                                  "may give them); '' unknown"),
+    Column("mjd_obs", "f8", "d", "start of the observation, MJD in UTC (MJD-OBS, else DATE-OBS; "
+                                 "converted from TIMESYS, UTC when absent)"),
+    Column("mjd_end", "f8", "d", "end of the observation, MJD in UTC (MJD-END, else DATE-END; "
+                                 "converted from TIMESYS, UTC when absent); NaN unknown"),
+    Column("exptime", "f8", "s", "exposure time (EXPTIME, else XPOSURE)"),
+    Column("derived_from", "U480", "", "for a derived product (sfng derive): its inputs' store paths, "
+                                       "';'-separated; '' for original data"),
+    Column("prov", "U240", "", "for a derived product: store path of its provenance record (JSON)"),
     Column("size", "i8", "byte", "file size"),
     Column("mtime", "f8", "s", "file modification time, seconds since 1970-01-01 UTC"),
     Column("sha256", "U64", "", "SHA-256 of the file from the survey's MANIFEST.sha256 ('' if not listed)"),

@@ -25,7 +25,7 @@ def select(index: Index, selection: Selection) -> Result:
     """
     sel = selection
     n = len(index)
-    notes: list[str] = []
+    notes: list[str] = list(index.meta.get("notes", ()))   # e.g. an older schema read
     mask = np.ones(n, dtype=bool)
     dv = sel.depth_chan_kms if sel.depth_chan else 1.0
 
@@ -36,7 +36,7 @@ def select(index: Index, selection: Selection) -> Result:
     # Rows whose value is unknown stay in until the end, so that the note counts only those
     # the other options would have kept (not every unknown row of the index).
     unknown: dict = {}
-    for q, col in (("res", "res"), ("chan", "chan_kms")):
+    for q, col in (("res", "res"), ("chan", "chan_kms"), ("date", "mjd_obs")):
         r = getattr(sel, q)
         if r is not None:
             _range_filter(mask, index.raw(col), r, q, notes, unknown)
@@ -80,6 +80,10 @@ def select(index: Index, selection: Selection) -> Result:
             rows = rows[keep]
     if (sel.near or sel.cone or sel.polygon) and len(rows):
         rows = rows[_region_mask(index, rows, sel, notes)]
+    if sel.moc and len(rows):
+        from .moc import moc_mask, read_moc
+
+        rows = rows[moc_mask(index, rows, read_moc(sel.moc))]
     if sel.where and len(rows):
         expr = sel.where_expr()
         expr.check(index.where_columns())

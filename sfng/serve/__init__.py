@@ -5,7 +5,11 @@
 - :mod:`~sfng.serve.ids`: stable, opaque spectrum and file ids.
 - :mod:`~sfng.serve.resample`: flux-conserving resampling onto a common grid.
 - :mod:`~sfng.serve.data`: the index as a catalogue, cubes read once into a checksum-keyed cache.
-- :mod:`~sfng.serve.service`: queries, spectra, wire formats and pictures, without HTTP.
+- :mod:`~sfng.serve.service`: queries, spectra (whole, or as a stream of chunks) and pictures,
+  without HTTP.
+- :mod:`~sfng.serve.wire`: the getSpec formats (npz, npy, fits, ecsv, votable), written chunk by
+  chunk.
+- :mod:`~sfng.serve.cutout`: SODA cutouts of FITS images and cubes, without HTTP.
 - :mod:`~sfng.serve.app`: the Starlette app (the ``serve`` extra); :mod:`~sfng.serve.vo` the
   IVOA DataLink and SODA endpoints beside it.
 - :mod:`~sfng.serve.run`: starting uvicorn (``sfng serve``).

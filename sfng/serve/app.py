@@ -1,8 +1,10 @@
 """The HTTP face of :class:`~sfng.serve.service.Service`: a Starlette (ASGI) app.
 
-Endpoints keep the names of NOIRLab's retired specserver.  Every call but ``GET /`` needs a
-token (``X-DL-AuthToken: <token>`` or ``Authorization: Bearer <token>``): 401 without a valid
-one, 403 when its scopes do not cover the call.  Errors are JSON ``{"error": ...}`` with the
+Endpoints keep the names of NOIRLab's retired specserver; :mod:`sfng.serve.vo` adds the IVOA
+DataLink and SODA endpoints.  Every call but ``GET /`` needs a token (``X-DL-AuthToken:
+<token>``, ``Authorization: Bearer <token>``, or HTTP Basic with the token as the password, which
+TOPCAT and Aladin ask for when told 401): 401 without a valid one, 403 when its scopes do not
+cover the call.  Errors are JSON ``{"error": ...}`` with the
 status: 400 a malformed request or id, 404 an id the store does not have, 409 a file changed
 since it was indexed, 413 over a limit, 416 a bad range, 503 over the time limit.
 """
@@ -18,7 +20,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ..errors import SfngError
@@ -26,10 +28,13 @@ from . import ids
 from .data import Changed, NotFound
 from .service import Service, TimeUp, TooLarge, UsageError
 from .tokens import TokenChecker
+from .vo import vo_routes
 
 log = logging.getLogger("sfng.serve")
 MAX_BODY = 8 * 2**20
 CHUNK = 1 << 20
+#: Answers up to this size are made whole and sent at once; larger ones are streamed.
+SMALL_ANSWER = 4 << 20
 
 
 class HTTPError(Exception):
@@ -41,6 +46,8 @@ class HTTPError(Exception):
 def _status_of(exc) -> int:
     if isinstance(exc, HTTPError):
         return exc.status
+    if isinstance(getattr(exc, "http_status", None), int):
+        return exc.http_status
     if isinstance(exc, (ids.BadId, UsageError)):
         return 400
     if isinstance(exc, NotFound):
@@ -54,22 +61,41 @@ def _status_of(exc) -> int:
     return 400   # any other SfngError: a selection the request made that cannot be read
 
 
-def error_response(exc) -> Response:
+def json_error(exc, status: int, message: str, headers: dict) -> Response:
+    """sfng's own error body: ``{"error": ..., "status": N}``."""
+    return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
+
+
+def error_response(exc, render=json_error) -> Response:
     status = _status_of(exc)
     msg = exc.message if isinstance(exc, HTTPError) else str(exc)
     headers = dict(getattr(exc, "headers", {}) or {})
+    resp = render(exc, status, msg, headers)
     if status == 401:
-        headers.setdefault("WWW-Authenticate", 'Bearer realm="sfng"')
-    return JSONResponse({"error": msg, "status": status}, status_code=status, headers=headers)
+        # a challenge for each scheme: Bearer for scripts, Basic for TOPCAT and Aladin
+        resp.headers.append("WWW-Authenticate", 'Bearer realm="sfng"')
+        resp.headers.append("WWW-Authenticate", 'Basic realm="sfng: any user name, the token as password"')
+    return resp
 
 
 def presented_token(request: Request) -> str | None:
+    """The token of ``X-DL-AuthToken``, ``Authorization: Bearer``, or the password of
+    ``Authorization: Basic`` (user name ignored)."""
     t = request.headers.get("x-dl-authtoken")
     if t:
         return t.strip()
     auth = request.headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
+    if auth[:6].lower() == "basic ":
+        import base64
+        import binascii
+
+        try:
+            user_pass = base64.b64decode(auth[6:].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            return None
+        return user_pass.partition(":")[2].strip() or None
     return None
 
 
@@ -84,6 +110,7 @@ def create_app(service: Service, checker: TokenChecker) -> Starlette:
         if not rec.allows(scope):
             raise HTTPError(403, f"token {rec.name!r} lacks the {scope!r} scope")
         request.state.token_name = rec.name
+        request.state.token = rec
         return rec
 
     async def params(request: Request) -> dict:
@@ -109,7 +136,9 @@ def create_app(service: Service, checker: TokenChecker) -> Starlette:
                 raise UsageError("send the parameters as a JSON object (Content-Type: application/json)")
         return out
 
-    def handler(scope, fn):
+    def handler(scope, fn, render=json_error):
+        """The endpoint running ``fn`` once the token covers ``scope``; errors as ``render``
+        writes them (``render(exc, status, message, headers) -> Response``)."""
         async def endpoint(request: Request):
             t0 = time.monotonic()
             try:
@@ -117,11 +146,10 @@ def create_app(service: Service, checker: TokenChecker) -> Starlette:
                     need(request, scope)
                 resp = await fn(request)
             except (HTTPError, SfngError) as exc:
-                resp = error_response(exc)
+                resp = error_response(exc, render)
             except Exception as exc:  # noqa: BLE001 - one clear 500, the traceback in the log
                 log.exception("internal error on %s", request.url.path)
-                resp = JSONResponse({"error": f"internal error: {type(exc).__name__}", "status": 500},
-                                    status_code=500)
+                resp = render(exc, 500, f"internal error: {type(exc).__name__}", {})
             resp.headers["X-SFNG-Seconds"] = f"{time.monotonic() - t0:.4f}"
             return resp
         return endpoint
@@ -188,28 +216,38 @@ def create_app(service: Service, checker: TokenChecker) -> Starlette:
                 raise UsageError("grid: a JSON object {start, stop, n, log}") from None
 
         def work():
-            sp = service.spectra(p.get("id_list", []), align=flag(p.get("align", False)),
-                                 cutout=p.get("cutout") or None, grid=grid)
-            body, media = service.encode(sp, fmt)
-            if len(body) > service.limits["max_bytes"]:
-                raise TooLarge(f"an answer of {len(body)} bytes, more than the limit of {service.limits['max_bytes']}")
-            return sp, body, media
+            from . import wire
 
-        sp, body, media = await run_in_threadpool(work)
-        headers = {"X-SFNG-Wave-Unit": sp.wave_unit, "X-SFNG-Flux-Unit": sp.flux_unit,
-                   "X-SFNG-Count": str(len(sp.ids))}
-        if sp.grid:
-            headers["X-SFNG-Grid"] = json.dumps(sp.grid)
-        if sp.notes:
-            headers["X-SFNG-Notes"] = "; ".join(sp.notes)
-        return Response(body, media_type=media, headers=headers)
+            wire_fmt = service.check_format(fmt)
+            st = service.spectra_stream(p.get("id_list", []), align=flag(p.get("align", False)),
+                                        cutout=p.get("cutout") or None, grid=grid)
+            with_wave = wire_fmt != "npz" or st.common_wave is None
+            st.prime(with_wave=with_wave)
+            pieces, media, length = wire.encode(st, wire_fmt)
+            if st.nbytes(with_wave) <= SMALL_ANSWER:     # a small answer is sent in one piece
+                pieces = [b"".join(pieces)]
+            return st, pieces, media, length
+
+        st, pieces, media, length = await run_in_threadpool(work)
+        headers = {"X-SFNG-Wave-Unit": st.wave_unit, "X-SFNG-Flux-Unit": st.flux_unit,
+                   "X-SFNG-Count": str(len(st.ids)), "X-SFNG-Shared-Wave": "true" if st.common_wave is not None
+                   else "false"}
+        if length is not None:
+            headers["Content-Length"] = str(length)
+        if st.grid:
+            headers["X-SFNG-Grid"] = json.dumps(st.grid)
+        if st.notes:
+            headers["X-SFNG-Notes"] = "; ".join(st.notes)
+        if isinstance(pieces, list):
+            return Response(pieces[0], media_type=media, headers=headers)
+        return StreamingResponse(_logged(pieces, request.url.path), media_type=media, headers=headers)
 
     async def preview(request):
         p = await params(request)
         sid = p.get("id") or p.get("id_list")
         if not isinstance(sid, str):
             raise UsageError("preview: one id (id=...)")
-        png = await run_in_threadpool(service.preview, sid)
+        png = await run_in_threadpool(service.preview, sid)   # a spectrum, or a file's image
         return Response(png, media_type="image/png")
 
     async def plot_grid(request):
@@ -250,6 +288,9 @@ def create_app(service: Service, checker: TokenChecker) -> Starlette:
         etag = f'"{e.sha256}"'
         base = {"ETag": etag, "Accept-Ranges": "bytes",
                 "Content-Disposition": f'attachment; filename="{path.name}"'}
+        # FITS readers (TOPCAT, Aladin, astropy) key on the type; gzip stays the file's bytes
+        media = "application/fits" if path.name.lower().endswith((".fits", ".fit", ".fts")) else \
+            "application/octet-stream"
         inm = request.headers.get("if-none-match")
         if inm and (inm.strip() == "*" or etag in [t.strip() for t in inm.split(",")]):
             return Response(status_code=304, headers=base)
@@ -265,7 +306,7 @@ def create_app(service: Service, checker: TokenChecker) -> Starlette:
             base["Content-Range"] = f"bytes {start}-{end}/{size}"
         base["Content-Length"] = str(end - start + 1)
         if request.method == "HEAD":
-            return Response(status_code=status, headers=base, media_type="application/octet-stream")
+            return Response(status_code=status, headers=base, media_type=media)
 
         def chunks():
             with open(path, "rb") as f:
@@ -278,8 +319,7 @@ def create_app(service: Service, checker: TokenChecker) -> Starlette:
                     left -= len(b)
                     yield b
 
-        return StreamingResponse(chunks(), status_code=status, headers=base,
-                                 media_type="application/octet-stream")
+        return StreamingResponse(chunks(), status_code=status, headers=base, media_type=media)
 
     async def admin_stats(request):
         return JSONResponse({"uptime_s": time.time() - service.started, "files": len(service.catalog.entries),
@@ -298,10 +338,21 @@ def create_app(service: Service, checker: TokenChecker) -> Starlette:
         Route("/files", handler("read", files), methods=["GET"]),
         Route("/files/{fid}", handler("download", download), methods=["GET", "HEAD"]),
         Route("/admin/stats", handler("admin", admin_stats), methods=["GET"]),
+        *vo_routes(service, handler),
     ]
     app = Starlette(routes=routes)
     app.state.service = service
     return AccessLog(app)
+
+
+def _logged(pieces, path: str):
+    """The pieces of a streamed answer; an error once the headers are sent ends the stream
+    short (the client sees a truncated body: no Content-Length reached, no last chunk)."""
+    try:
+        yield from pieces
+    except Exception:
+        log.exception("streaming %s failed; the answer was cut short", path)
+        raise
 
 
 def _parse_range(text: str, size: int) -> tuple[int, int]:

@@ -62,13 +62,27 @@ class Entry:
     cunit3: str
     restfrq: float
     spec_unit: str
+    locator: str = ""
+    hdu: int = 0
+    spec_min: float = float("nan")
+    spec_max: float = float("nan")
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+    @property
+    def is_fits(self) -> bool:
+        n = self.name.lower()
+        return n.endswith((".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz", ".fits.fz"))
 
     @property
     def is_cube(self) -> bool:
         return self.product == "cube" and len(self.naxis) >= 3 and self.naxis[2] > 1
 
     def public(self) -> dict:
-        return {"file_id": ids.file_id(self.key), "name": Path(self.path).name, "survey": self.survey,
+        return {"file_id": ids.file_id(self.key), "name": Path(self.path).name, "locator": self.locator,
+                "survey": self.survey,
                 "galaxy": self.galaxy, "product": self.product, "tracer": self.tracer,
                 "bunit": self.bunit, "sha256": self.sha256, "size": self.size,
                 "ra": self.ra, "dec": self.dec, "shape": list(self.naxis)}
@@ -127,15 +141,20 @@ class Catalog:
         for i in range(len(files)):
             r = files[i]
             path = _text(r["path"])
-            key = ids.path_key(path)
+            locator = _text(r["locator"]) if "locator" in names else ""
+            # one key per row: a file with several objects (MaNGA DAP maps, HDF5) has a row each
+            key = ids.path_key(path + locator)
             if key in self.entries:
-                raise SfngError(f"two index rows share the id key of {path!r}")
+                raise SfngError(f"two index rows share the id key of {path + locator!r}")
             naxis = tuple(int(r[f"naxis{k}"]) for k in range(1, int(r["naxis"]) + 1) if f"naxis{k}" in names)
             self.entries[key] = Entry(
                 key, path, i, _text(r["survey"]), _text(r["galaxy"]), _text(r["product"]),
                 _text(r["tracer"]), _text(r["bunit"]), _text(r["sha256"]), int(r["size"]),
                 _num(r["mtime"]), _num(r["ra"]), _num(r["dec"]), _num(r["fov"]), naxis,
-                _text(r["ctype3"]), _text(r["cunit3"]), _num(r["restfrq"]), _text(r["spec_unit"]))
+                _text(r["ctype3"]), _text(r["cunit3"]), _num(r["restfrq"]), _text(r["spec_unit"]), locator,
+                int(r["hdu"]) if "hdu" in names else 0,
+                _num(r["spec_min"]) if "spec_min" in names else float("nan"),
+                _num(r["spec_max"]) if "spec_max" in names else float("nan"))
         self.by_row = {e.row: e for e in self.entries.values()}
 
     def entry(self, key: bytes) -> Entry:
@@ -177,7 +196,12 @@ def _hdu_by_name(hdul, name):
         return None
 
 
-def _science(hdul):
+def _science(hdul, hdu: int = 0):
+    """The cube HDU: the index row's own HDU when it is one, else the first cube in the file."""
+    if 0 < hdu < len(hdul):
+        h = hdul[hdu]
+        if h.is_image and h.header.get("NAXIS", 0) >= 3 and h.header.get("NAXIS3", 0) > 1:
+            return h
     for h in hdul:
         if h.header.get("NAXIS", 0) >= 3 and h.is_image and h.header.get("NAXIS3", 0) > 1:
             return h
@@ -229,22 +253,24 @@ class CubeCache:
     def cube(self, e: Entry) -> Cube:
         if not e.is_cube:
             raise NotFound(f"{Path(e.path).name} is not a cube: it has no spectra")
-        c = self._open.get(e.sha256)
+        k = (e.sha256, e.hdu)
+        c = self._open.get(k)
         if c is not None:
             return c
         with self._guard:
-            lock = self._locks.setdefault(e.sha256, threading.Lock())
+            lock = self._locks.setdefault(k, threading.Lock())
         with lock:
-            c = self._open.get(e.sha256)
+            c = self._open.get(k)
             if c is None:
                 c = self._load(e)
                 if len(self._open) >= self.keep:
                     self._open.pop(next(iter(self._open)))
-                self._open[e.sha256] = c
+                self._open[k] = c
         return c
 
     def _dir(self, e: Entry) -> Path:
-        return self.folder / (e.sha256 or ids.path_key(e.path).hex())
+        """``<sha256>`` of the file, ``-h<n>`` for a cube in HDU n > 0 (one file, several cubes)."""
+        return self.folder / ((e.sha256 or ids.path_key(e.path).hex()) + (f"-h{e.hdu}" if e.hdu else ""))
 
     def _load(self, e: Entry) -> Cube:
         d = self._dir(e)
@@ -282,7 +308,7 @@ class CubeCache:
         tmp = Path(tempfile.mkdtemp(dir=self.folder, prefix=".build-"))
         try:
             with fits.open(io.BytesIO(raw), memmap=False) as hdul:
-                sci = _science(hdul)
+                sci = _science(hdul, e.hdu)
                 hdr = sci.header
                 data = np.asarray(sci.data)
                 while data.ndim > 3:        # a degenerate Stokes axis

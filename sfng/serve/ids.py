@@ -8,8 +8,10 @@ An id is base64url (no padding) of a few packed bytes:
   within ``r`` of (x, y);
 - a file: ``kind 2, key`` (``>B8s``).
 
-``key`` is the first 8 bytes of ``sha256`` of the file's store-relative path, so an id stays the
-same across restarts, rebuilds of the index and new versions of a file at the same path.  The
+``key`` is the first 8 bytes of ``sha256`` of the index row's store-relative path followed by its
+``locator`` (empty for a whole file, ``[FLUX]`` for a MaNGA cube's HDU), so an id stays the same
+across restarts, rebuilds of the index and new versions of a file at the same path, and each
+object of a file with several has its own.  The
 server looks keys up in the table it built from the index: an id cannot name anything the index
 does not list, whatever its bytes, so no id reaches outside the store.
 """

@@ -19,6 +19,8 @@ from ..errors import SfngError
 from . import ids
 from .data import Catalog, CubeCache, NotFound
 from .resample import NOCOV, Grid, common_grid, resample
+from .resample import is_log as is_log_grid
+from .wire import FORMATS
 
 #: Per-request limits; the store's ``sfng.yaml`` may override each under ``serve: limits:``.
 DEFAULT_LIMITS = {
@@ -29,8 +31,8 @@ DEFAULT_LIMITS = {
     "max_plots": 100,          # panels of one plotGrid page
 }
 
-FORMATS = {"npy": "application/x-npy", "fits": "application/fits",
-           "votable": "application/x-votable+xml", "ecsv": "text/x-ecsv"}
+#: Bytes of spectra one chunk of a streamed answer holds (records are made, sent, dropped).
+CHUNK_BYTES = 4 << 20
 
 
 class UsageError(SfngError):
@@ -102,6 +104,100 @@ class Spectra:
         return all(len(w) == len(self.wave[0]) and np.array_equal(w, self.wave[0]) for w in self.wave)
 
 
+@dataclass
+class SpectraStream:
+    """The spectra of a ``getSpec``, made chunk by chunk: :meth:`records` yields structured
+    arrays of a few MiB (fields ``id``, ``npix``, ``wave`` unless ``with_wave`` is false,
+    ``flux``, ``ivar``, ``mask``; each row ``n`` long, the tail past ``npix`` NaN / 0 / NOCOV),
+    so an answer of any length is sent with bounded memory (:mod:`sfng.serve.wire`).
+    ``common_wave`` is the grid the spectra share (aligned, or native and equal), else None."""
+
+    ids: list
+    wave_unit: str
+    flux_unit: str
+    n: int
+    grid: dict | None
+    common_wave: np.ndarray | None
+    notes: list
+    fill: object                      # fill(rec, start, stop, with_wave): rows start..stop into rec
+    deadline: Deadline | None = None
+    rows_per_chunk: int | None = None
+
+    @property
+    def id_width(self) -> int:
+        return max((len(s) for s in self.ids), default=1)
+
+    def dtype(self, with_wave: bool = True) -> np.dtype:
+        n = self.n
+        fields = [("id", f"<U{self.id_width}"), ("npix", "<i4")]
+        if with_wave:
+            fields.append(("wave", "<f8", (n,)))
+        fields += [("flux", "<f4", (n,)), ("ivar", "<f4", (n,)), ("mask", "<i4", (n,))]
+        return np.dtype(fields)
+
+    def nbytes(self, with_wave: bool = True) -> int:
+        return len(self.ids) * self.dtype(with_wave).itemsize
+
+    def _rows(self, dt) -> int:
+        return self.rows_per_chunk or max(1, CHUNK_BYTES // max(dt.itemsize, 1))
+
+    def _chunk(self, a: int, with_wave: bool):
+        dt = self.dtype(with_wave)
+        b = min(a + self._rows(dt), len(self.ids))
+        if self.deadline is not None:
+            self.deadline.check()
+        rec = np.empty(b - a, dtype=dt)
+        self.fill(rec, a, b, with_wave)
+        return rec
+
+    def prime(self, with_wave: bool) -> None:
+        """Make the first chunk now, so that an error in it is the answer's status rather
+        than a broken stream."""
+        self._first = (with_wave, self._chunk(0, with_wave))
+
+    def records(self, with_wave: bool = True):
+        first = getattr(self, "_first", None)
+        a = 0
+        if first is not None and first[0] == with_wave:
+            self._first = None
+            yield first[1]
+            a = len(first[1])
+        while a < len(self.ids):
+            rec = self._chunk(a, with_wave)
+            a += len(rec)
+            yield rec
+
+    @classmethod
+    def of(cls, sp: Spectra) -> SpectraStream:
+        """A stream over spectra already made (previews, tests)."""
+        n = max((len(w) for w in sp.wave), default=0)
+        common = sp.wave[0] if sp.wave and sp.common and len(sp.wave[0]) == n else None
+
+        def fill(rec, a, b, with_wave):
+            _pack(rec, sp, a, b, with_wave)
+
+        return cls(list(sp.ids), sp.wave_unit, sp.flux_unit, n, sp.grid, common, list(sp.notes), fill)
+
+
+def _pack(rec, sp: Spectra, a: int, b: int, with_wave: bool) -> None:
+    """Rows a..b of made spectra into ``rec`` (padded to its width)."""
+    n = rec.dtype["flux"].shape[0] if rec.dtype["flux"].shape else 0
+    rec["id"] = sp.ids[a:b]
+    for j, i in enumerate(range(a, b)):
+        k = len(sp.wave[i])
+        rec["npix"][j] = k
+        rec["flux"][j, :k] = sp.flux[i]
+        rec["ivar"][j, :k] = sp.ivar[i]
+        rec["mask"][j, :k] = sp.mask[i]
+        if k < n:
+            rec["flux"][j, k:] = np.nan
+            rec["ivar"][j, k:] = 0.0
+            rec["mask"][j, k:] = NOCOV
+        if with_wave:
+            rec["wave"][j, :k] = sp.wave[i]
+            rec["wave"][j, k:] = np.nan
+
+
 class Service:
     """A store (or a release) served read-only."""
 
@@ -115,6 +211,7 @@ class Service:
         cache_dir = Path(cache_dir) if cache_dir else self.root / ".sfng" / "cache" / "serve"
         self.cache = CubeCache(self.catalog, cache_dir)
         self.started = time.time()
+        self._verified: dict = {}
 
     # -- describing ------------------------------------------------------------------------
     def alive(self) -> dict:
@@ -319,23 +416,34 @@ class Service:
                         "log": bool(cubes[0].meta.get("log")), "resampled": False}
         return out
 
-    def _align(self, out: Spectra, lo_hi, grid, deadline) -> None:
+    def _grid(self, grid, lo_hi, waves, unit: str) -> Grid:
+        """The grid to align onto: the one asked for, or the common grid of ``waves``."""
         if grid is not None:
             try:
                 g = Grid(float(grid["start"]), float(grid["stop"]), int(grid["n"]), bool(grid.get("log", False)),
-                         out.wave_unit)
+                         unit)
             except (KeyError, TypeError, ValueError):
                 raise UsageError("grid: give {\"start\": ..., \"stop\": ..., \"n\": ..., \"log\": false}") from None
             if not (g.n >= 1 and g.start < g.stop or g.n == 1) or (g.log and g.start <= 0):
                 raise UsageError("grid: start < stop, n >= 1 (and start > 0 for a log grid)")
         else:
-            waves = [w for w in out.wave if len(w)]
+            waves = [w for w in waves if len(w)]
+            if not waves:
+                raise UsageError("align: the spectra have no pixels")
             lo, hi = lo_hi if lo_hi else (None, None)
-            g = common_grid(waves, out.wave_unit, lo, hi)
-            if lo_hi and g.log and lo is not None and lo <= 0:
+            if lo_hi and lo is not None and lo <= 0 and all(is_log_grid(w) for w in waves):
                 raise UsageError("cutout: a logarithmic grid needs a positive start")
+            g = common_grid(waves, unit, lo, hi)
         if g.n > self.limits["max_grid"]:
             raise TooLarge(f"an aligned grid of {g.n} pixels, more than the limit of {self.limits['max_grid']}")
+        return g
+
+    @staticmethod
+    def _grid_dict(g: Grid) -> dict:
+        return dict(g.as_dict(), resampled=True, method="flux-conserving (overlap-weighted mean)", nocov_bit=NOCOV)
+
+    def _align(self, out: Spectra, lo_hi, grid, deadline) -> None:
+        g = self._grid(grid, lo_hi, out.wave, out.wave_unit)
         new = g.centres()
         # resample each group of spectra sharing an input grid in one call
         groups: dict = {}
@@ -357,84 +465,81 @@ class Service:
             for j, i in enumerate(idx):
                 out.flux[i], out.ivar[i], out.mask[i], out.wave[i] = (f[j].astype(np.float32),
                                                                       iv[j].astype(np.float32), mk[j], new)
-        out.grid = dict(g.as_dict(), resampled=True, method="flux-conserving (overlap-weighted mean)",
-                        nocov_bit=NOCOV)
+        out.grid = self._grid_dict(g)
+
+    def spectra_stream(self, id_list, *, align=False, cutout=None, grid=None) -> SpectraStream:
+        """What :meth:`spectra` gives, as a :class:`SpectraStream`: ids resolved and checked, the
+        grid decided, the answer's size checked against ``max_bytes`` -- the spectra themselves
+        are read chunk by chunk as the answer is sent.  Native spaxels are copied once, from
+        the memory-mapped cache into the chunk; aligned, cut or aperture spectra are made by
+        :meth:`spectra` a chunk at a time."""
+        id_list = _id_list(id_list)
+        if not id_list:
+            raise UsageError("id_list is empty")
+        if len(id_list) > self.limits["max_ids"]:
+            raise TooLarge(f"{len(id_list)} ids: at most {self.limits['max_ids']} per request")
+        deadline = Deadline(self.limits["max_seconds"])
+        resolved = [self.resolve(s) for s in id_list]
+        cubes = list({id(c): c for c, *_ in resolved}.values())
+        units = {c.wave_unit for c in cubes}
+        if (align or cutout is not None) and len(units) > 1:
+            raise UsageError(f"the spectra have different spectral units ({', '.join(sorted(units))}); "
+                             f"align or cut out one kind at a time")
+        wave_unit = cubes[0].wave_unit if len(units) == 1 else "mixed"
+        flux_unit = cubes[0].flux_unit if len({c.flux_unit for c in cubes}) == 1 else "mixed"
+        lo_hi = parse_cutout(cutout) if cutout is not None else None
+        notes: list = []
+        if align or grid is not None:
+            g = self._grid(grid, lo_hi, [c.wave for c in cubes], wave_unit)
+            gdict = self._grid_dict(g)
+            n, common, grid_out = g.n, g.centres(), gdict
+            ask = {"start": g.start, "stop": g.stop, "n": g.n, "log": g.log}
+
+            def fill(rec, a, b, with_wave):
+                _pack(rec, self.spectra(id_list[a:b], grid=ask, deadline=deadline), 0, b - a, with_wave)
+        else:
+            if lo_hi is not None:
+                lo, hi = lo_hi
+                waves = {id(c): c.wave[(c.wave >= lo) & (c.wave <= hi)] for c in cubes}
+                notes.append("cutout: native pixels whose centres lie in the range (no resampling)")
+            else:
+                waves = {id(c): c.wave for c in cubes}
+            ws = list(waves.values())
+            n = max(len(w) for w in ws)
+            same = all(len(w) == n and np.array_equal(w, ws[0]) for w in ws)
+            common = ws[0] if same else None
+            grid_out = None
+            if same and n:
+                grid_out = {"start": float(ws[0][0]), "stop": float(ws[0][-1]), "n": n, "unit": wave_unit,
+                            "log": bool(cubes[0].meta.get("log")), "resampled": False}
+            if lo_hi is not None or any(r is not None for *_, r in resolved):
+                def fill(rec, a, b, with_wave):
+                    _pack(rec, self.spectra(id_list[a:b], cutout=cutout, deadline=deadline), 0, b - a, with_wave)
+            else:
+                def fill(rec, a, b, with_wave):
+                    _gather(rec, id_list, resolved, a, b, with_wave)
+        st = SpectraStream(id_list, wave_unit, flux_unit, n, grid_out, common, notes, fill, deadline)
+        est = st.nbytes(with_wave=common is None)
+        if est > self.limits["max_bytes"]:
+            raise TooLarge(f"an answer of about {est} bytes, more than the limit of {self.limits['max_bytes']}")
+        return st
 
     # -- encodings -------------------------------------------------------------------------
-    def encode(self, sp: Spectra, fmt: str) -> tuple[bytes, str]:
-        """The spectra as ``fmt`` bytes and their media type."""
-        if fmt == "numpy":
-            fmt = "npy"
+    @staticmethod
+    def check_format(fmt) -> str:
+        fmt = str(fmt).lower()
+        fmt = {"numpy": "npy"}.get(fmt, fmt)
         if fmt not in FORMATS:
             raise UsageError(f"fmt {fmt!r}: one of {', '.join(FORMATS)} (never pickle)")
-        n = max((len(w) for w in sp.wave), default=0)
-        npix = np.array([len(w) for w in sp.wave], dtype=np.int32)
+        return fmt
 
-        def packed(arrs, fill, dtype):
-            a = np.full((len(arrs), n), fill, dtype=dtype)
-            for i, v in enumerate(arrs):
-                a[i, :len(v)] = v
-            return a
+    def encode(self, sp: Spectra, fmt: str) -> tuple[bytes, str]:
+        """The spectra as ``fmt`` bytes and their media type (all at once; ``getSpec`` streams)."""
+        from . import wire
 
-        flux = packed(sp.flux, np.nan, np.float32)
-        ivar = packed(sp.ivar, 0.0, np.float32)
-        mask = packed(sp.mask, NOCOV, np.int32)
-        wave = packed(sp.wave, np.nan, np.float64)
-        idw = max((len(s) for s in sp.ids), default=1)
-        if fmt == "npy":
-            dt = np.dtype([("id", f"U{idw}"), ("npix", "<i4"), ("wave", "<f8", (n,)),
-                           ("flux", "<f4", (n,)), ("ivar", "<f4", (n,)), ("mask", "<i4", (n,))])
-            rec = np.zeros(len(sp.ids), dtype=dt)
-            rec["id"], rec["npix"], rec["wave"], rec["flux"], rec["ivar"], rec["mask"] = sp.ids, npix, wave, flux, ivar, mask
-            buf = io.BytesIO()
-            np.save(buf, rec, allow_pickle=False)
-            return buf.getvalue(), FORMATS[fmt]
-        from astropy.table import Table
-
-        t = Table()
-        t["id"] = np.array(sp.ids)
-        t["npix"] = npix
-        t["wave"] = wave
-        t["flux"] = flux
-        t["ivar"] = ivar
-        t["mask"] = mask
-        t["wave"].unit = sp.wave_unit if sp.wave_unit != "mixed" else None
-        if sp.flux_unit and sp.flux_unit != "mixed":
-            t["flux"].unit = _astropy_unit(sp.flux_unit)
-            try:
-                t["ivar"].unit = t["flux"].unit ** -2 if t["flux"].unit is not None else None
-            except ValueError:   # a unit astropy does not know (MaNGA's '/spaxel')
-                t.meta["ivar_unit"] = f"({sp.flux_unit})**-2"
-        t.meta["SFNGVER"] = __version__
-        t.meta["WAVEUNIT"] = sp.wave_unit
-        t.meta["FLUXUNIT"] = sp.flux_unit
-        if sp.grid and fmt == "ecsv":
-            t.meta["grid"] = sp.grid
-        buf = io.BytesIO()
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self._write_table(t, sp, fmt, buf)
-        return buf.getvalue(), FORMATS[fmt]
-
-    @staticmethod
-    def _write_table(t, sp, fmt, buf) -> None:
-        if fmt == "fits":
-            from astropy.io import fits
-
-            hdu = fits.table_to_hdu(t)
-            if sp.grid:
-                for k, v in (("GRIDSTA", sp.grid["start"]), ("GRIDSTO", sp.grid["stop"]), ("GRIDN", sp.grid["n"]),
-                             ("GRIDLOG", sp.grid["log"]), ("RESAMPLD", sp.grid.get("resampled", False))):
-                    hdu.header[k] = v
-            fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(buf)
-        elif fmt == "votable":
-            t.write(buf, format="votable")
-        else:
-            s = io.StringIO()
-            t.write(s, format="ascii.ecsv")
-            buf.write(s.getvalue().encode())
+        fmt = self.check_format(fmt)
+        pieces, media, _ = wire.encode(SpectraStream.of(sp), fmt)
+        return b"".join(bytes(p) for p in pieces), media
 
     def list_span(self, id_list) -> list:
         out = []
@@ -446,8 +551,93 @@ class Service:
                         "survey": c.entry.survey})
         return out
 
+    # -- datasets (whole files: DataLink, SODA, previews) ---------------------------------
+    def dataset(self, text):
+        """The index entry of a dataset id: a file id (``/files``), or the ObsCore
+        ``obs_publisher_did`` (``ivo://sfng/<store>?<path><locator>``); NotFound / BadId else."""
+        if not isinstance(text, str) or not text.strip():
+            raise ids.BadId("an ID is needed: a file id or an ivo://sfng/... publisher DID")
+        text = text.strip()
+        if text.startswith("ivo://"):
+            auth, sep, rest = text[6:].partition("?")
+            if not sep or not auth.lower().startswith("sfng") or not rest or len(rest) > 1024:
+                raise NotFound(f"{text[:80]!r}: not a dataset of this service")
+            return self.catalog.entry(ids.path_key(rest))   # looked up, never opened as a path
+        kind, key, *_ = ids.decode(text)
+        if kind != ids.FILE:
+            raise ids.BadId("a spectrum id names no dataset: DataLink and SODA take a file id (/files) "
+                            "or a publisher DID")
+        return self.catalog.entry(key)
+
+    def verified_path(self, e):
+        """The file of ``e``, its bytes checked against the manifest's SHA-256 once per version
+        (size, mtime, inode); :class:`~sfng.serve.data.Changed` when they differ."""
+        import hashlib
+
+        from .data import Changed
+
+        path = self.catalog.file_path(e)
+        st = path.stat()
+        stamp = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+        if self._verified.get(stamp) == e.sha256:
+            return path
+        if st.st_size != e.size:
+            raise Changed(f"{path.name} changed since the index was built; rebuild it")
+        if e.sha256:
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            if h.hexdigest() != e.sha256:
+                raise Changed(f"{path.name}: its bytes differ from the store's checksum; rebuild the index")
+        if len(self._verified) > 4096:
+            self._verified.clear()
+        self._verified[stamp] = e.sha256
+        return path
+
+    def file_preview(self, e, size_px: int = 600) -> bytes:
+        """A PNG of a dataset: an image as it is, a cube summed over its spectral axis."""
+        import warnings
+
+        from astropy.io import fits
+
+        if not e.is_fits:
+            raise UsageError(f"{e.name}: previews are made of FITS images and cubes")
+        if e.is_cube:
+            c = self.cache.cube(e)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                img = np.nanmean(np.asarray(c.flux), axis=1).reshape(c.ny, c.nx)
+            what = f"mean over {c.flux.shape[1]} channels"
+        else:
+            path = self.verified_path(e)
+            with fits.open(path, memmap=True) as h:
+                k = e.hdu if 0 <= e.hdu < len(h) else 0
+                hdu = h[k] if h[k].is_image and h[k].header.get("NAXIS", 0) >= 2 else next(
+                    (x for x in h if x.is_image and x.header.get("NAXIS", 0) >= 2), None)
+                if hdu is None:
+                    raise UsageError(f"{e.name}: no image in the file")
+                data = hdu.data
+                while data.ndim > 2:
+                    data = data[0]
+                step = max(1, int(math.ceil(max(data.shape) / size_px)))
+                img = np.array(data[::step, ::step], dtype=np.float32)
+            what = "image"
+        fig = _figure(5.5, 5.0)
+        ax = fig.add_subplot(111)
+        finite = img[np.isfinite(img)]
+        vmin, vmax = np.percentile(finite, [1, 99.5]) if finite.size else (0, 1)
+        ax.imshow(img, origin="lower", vmin=vmin, vmax=vmax, cmap="viridis", interpolation="nearest")
+        ax.set_title(f"{e.galaxy or e.name} ({e.survey}): {what}", fontsize=8)
+        ax.set_xlabel("x (pixel)")
+        ax.set_ylabel("y (pixel)")
+        return _png(fig)
+
     # -- pictures --------------------------------------------------------------------------
     def preview(self, sid, width=8.0, height=2.5) -> bytes:
+        """A PNG of one spectrum (a spectrum id), or of a dataset (a file id)."""
+        if isinstance(sid, str) and (sid.startswith("ivo://") or _is_file_id(sid)):
+            return self.file_preview(self.dataset(sid))
         sp = self.spectra([sid])
         fig = _figure(width, height)
         ax = fig.add_subplot(111)
@@ -497,6 +687,50 @@ class Service:
         return all(len(w) == len(waves[0]) and np.array_equal(w, waves[0]) for w in waves)
 
 
+def _gather(rec, id_list, resolved, a: int, b: int, with_wave: bool) -> None:
+    """Native spaxels a..b into ``rec``: per cube, one read of its rows (in file order) from the
+    memory-mapped cache, placed into the chunk's rows."""
+    n = rec.dtype["flux"].shape[0] if rec.dtype["flux"].shape else 0
+    rec["id"] = id_list[a:b]
+    groups: dict = {}
+    for j in range(b - a):
+        c, x, y, _ = resolved[a + j]
+        g = groups.get(id(c))
+        if g is None:
+            g = groups[id(c)] = (c, [], [])
+        g[1].append(j)
+        g[2].append(y * c.nx + x)
+    flux, ivar, mask = rec["flux"], rec["ivar"], rec["mask"]
+    wave = rec["wave"] if with_wave else None
+    for c, pos, rows in groups.values():
+        pos, rows = np.asarray(pos), np.asarray(rows)
+        o = np.argsort(rows, kind="stable")
+        pos, rows = pos[o], rows[o]
+        k = c.flux.shape[1]
+        rec["npix"][pos] = k
+        if k == n:
+            flux[pos] = c.flux[rows]
+            ivar[pos] = c.ivar[rows] if c.ivar is not None else np.nan
+            mask[pos] = c.mask[rows] if c.mask is not None else 0
+            if wave is not None:
+                wave[pos] = c.wave
+            continue
+        flux[pos, :k] = c.flux[rows]
+        ivar[pos, :k] = c.ivar[rows] if c.ivar is not None else np.nan
+        mask[pos, :k] = c.mask[rows] if c.mask is not None else 0
+        flux[pos, k:], ivar[pos, k:], mask[pos, k:] = np.nan, 0.0, NOCOV
+        if wave is not None:
+            wave[pos, :k] = c.wave
+            wave[pos, k:] = np.nan
+
+
+def _is_file_id(text: str) -> bool:
+    try:
+        return ids.decode(text)[0] == ids.FILE
+    except ids.BadId:
+        return False
+
+
 def _pixel_arcsec(cube) -> float:
     from .. import footprint
 
@@ -534,18 +768,6 @@ def _region_text(region) -> str:
     if len(pairs) > 1000:
         raise UsageError("region: at most 1000 vertices")
     return " ".join(f"{a!r},{b!r}" for a, b in pairs)
-
-
-def _astropy_unit(text: str):
-    import astropy.units as u
-
-    try:
-        return u.Unit(text.replace("^", "").replace("Angstrom", "Angstrom"), format="fits", parse_strict="silent")
-    except Exception:  # noqa: BLE001 - astropy raises several types for unit strings
-        try:
-            return u.Unit(text, parse_strict="silent")
-        except Exception:  # noqa: BLE001
-            return None
 
 
 def _figure(w, h):

@@ -19,6 +19,13 @@ with their DONOTUSE bit (1024 for the cube, 2**30 for the maps).  sfng adds two 
 originals lack, ``ifudesign`` and ``rfwhm`` (arcsec), so the index gives each object its bundle
 footprint and resolution.  Files are written under a temporary name and renamed (never half
 written); an existing file is replaced only with ``replace=True``.
+
+A rerun after a kill finishes the job: the export holds a lock and keeps a journal
+(``<store>/.sfng/journal/export-hdf5-<out>.jsonl``: ``write`` before each file, ``written`` with its
+SHA-256 after its rename), so the rerun keeps the files the killed run finished (same objects, same
+bytes), rewrites the one it had under way, removes its temporaries and writes the rest; the same
+export once more, complete, still stops at the first existing file.  (On a store that cannot be
+written there is no journal: the export runs as before, and a rerun after a kill needs ``--replace``.)
 """
 
 from __future__ import annotations
@@ -56,17 +63,20 @@ class ExportReport:
     skipped: list = field(default_factory=list)     # (path, why)
     out: str = ""
     dry_run: bool = False
+    resumed: list = field(default_factory=list)     # files an interrupted run of this export had finished
 
     def summary(self) -> str:
         verb = "would write" if self.dry_run else "wrote"
         return (f"{verb} {len(self.items)} object(s) in {len(self.files)} file(s) under {self.out}"
+                + (f" ({len(self.resumed)} finished by the interrupted run)" if self.resumed else "")
                 + (f"; {len(self.skipped)} skipped" if self.skipped else ""))
 
     def as_dict(self):
         return {"out": self.out, "dry_run": self.dry_run,
                 "objects": [{"plateifu": i.plateifu, "healpix": i.healpix, "cube": i.cube, "maps": i.maps}
                             for i in self.items],
-                "files": self.files, "skipped": [{"path": p, "why": w} for p, w in self.skipped]}
+                "files": self.files, "resumed": self.resumed,
+                "skipped": [{"path": p, "why": w} for p, w in self.skipped]}
 
 
 def find_products(store, plateifus=()) -> tuple[list[ExportItem], list]:
@@ -249,6 +259,37 @@ def plan_export(store, out=None, plateifus=(), max_per_file: int = MAX_PER_FILE)
     return out, files, report
 
 
+def job_name(store, out) -> str:
+    """The name of an export's lock and journal: ``hdf5-MMU`` for the store's ``derived/MMU/``,
+    else ``hdf5-<12 hex digits of the output folder's path>``."""
+    import hashlib
+
+    out = Path(out).resolve()
+    if out == (Path(store.root) / "derived" / "MMU").resolve():
+        return "hdf5-MMU"
+    return "hdf5-" + hashlib.sha1(os.fsencode(out)).hexdigest()[:12]
+
+
+def _group_key(group) -> list:
+    return [[it.plateifu, os.path.basename(it.cube), os.path.basename(it.maps or "")] for it in group]
+
+
+def _interrupted(jpath) -> tuple[dict, dict]:
+    """What a killed export left in its journal: ``({rel: (group, sha256)} finished,
+    {rel: group} under way or finished)``."""
+    from ...journal import Journal
+
+    finished, intents = {}, {}
+    for r in Journal.read(jpath):
+        rel = r.get("rel")
+        if r["op"] == "write" and rel:
+            intents[rel] = r.get("objects")
+            finished.pop(rel, None)
+        elif r["op"] == "written" and rel and rel in intents:
+            finished[rel] = (intents[rel], r.get("sha256"))
+    return finished, intents
+
+
 def export_hdf5(store, out=None, *, plateifus=(), max_per_file: int = MAX_PER_FILE,
                 replace: bool = False, dry_run: bool = False, progress=None) -> ExportReport:
     """Write the parent-sample files (see the module docstring); returns an :class:`ExportReport`."""
@@ -263,48 +304,100 @@ def export_hdf5(store, out=None, *, plateifus=(), max_per_file: int = MAX_PER_FI
     if not report.items:
         raise SfngError(f"nothing to export: no MaNGA LOGCUBE with its DAP maps in {store.root}/data/MANGA "
                         f"and derived/MANGA-DAP" + (f" ({report.skipped[0][1]})" if report.skipped else ""))
-    for rel, group in files.items():
-        dest = out / rel
-        if dest.exists() and not replace:
-            raise SfngError(f"{dest} exists; sfng never overwrites a file (use --replace to replace it "
-                            f"atomically, or -o/--output DIR)")
-    from ...fsutil import atomic_write_text, fsync_dir, make_read_only, temp_path
+    import contextlib
+
+    from ...journal import Journal, Lock, state_dir
+
+    name = job_name(store, out)
+    with contextlib.ExitStack() as held:
+        try:
+            locks, jdir = state_dir(store.root, "locks"), state_dir(store.root, "journal")
+        except SfngError:
+            jpath = None  # a store that cannot be written: no journal (the output may be elsewhere)
+        else:
+            held.enter_context(Lock(locks / f"export-{name}.lock", f"the export to {out}"))
+            jpath = jdir / f"export-{name}.jsonl"
+        finished, intents = _interrupted(jpath) if jpath is not None else ({}, {})
+        return _write(h5py, store, out, files, report, replace, progress, jpath, finished, intents)
+
+
+def _write(h5py, store, out: Path, files: dict, report: ExportReport, replace: bool, progress, jpath,
+           finished: dict, intents: dict) -> ExportReport:
+    from ...fsutil import (atomic_write_text, fault_point, fsync_dir, make_read_only, remove_stale_temporaries,
+                           sha256_file, temp_path)
+    from ...journal import Journal
     from .identity import readme_text
 
-    if out.resolve() == (Path(store.root) / "derived" / "MMU").resolve():
-        readme = out / "MMU_README.txt"
-        if not readme.exists():  # the survey README of the store folder (citation, layout)
-            atomic_write_text(readme, readme_text("MMU"))
-    for n, (rel, group) in enumerate(files.items(), 1):
+    keep, ours = set(), set()
+    for rel, group in files.items():
         dest = out / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temp_path(dest.parent, ".hdf5")  # .sfng-tmp-<pid>-...: a rerun knows a dead writer's
-        try:
-            with h5py.File(tmp, "w") as f:
-                f.attrs.update(FILE_ATTRS)
-                for it in group:
-                    attrs, extra, sp, im, mp = object_arrays(it)
-                    g = f.create_group(it.plateifu, track_order=True)
-                    for k, v in attrs.items():
-                        g.attrs[k] = v
-                        g.create_dataset(k, data=v)
-                    for k, v in extra.items():
-                        g.attrs[k] = v
-                    g.create_dataset("spaxels", data=sp)
-                    g.create_dataset("images", data=im)
-                    g.create_dataset("maps", data=mp)
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            make_read_only(tmp)  # landed content is read-only (sfng writes anew, never edits)
-            if replace:
-                os.replace(tmp, dest)
-            else:
-                os.link(tmp, dest)
-                tmp.unlink()
-            fsync_dir(dest.parent)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        if progress:
-            progress(n, len(files), rel)
+        if not dest.exists():
+            continue
+        if rel in finished and finished[rel][0] == _group_key(group) and sha256_file(dest) == finished[rel][1]:
+            keep.add(rel)   # finished by the interrupted run of this export: kept
+        elif rel in intents:
+            ours.add(rel)   # landed by the interrupted run, not recorded: written again
+        elif not replace:
+            raise SfngError(f"{dest} exists; sfng never overwrites a file (use --replace to replace it "
+                            f"atomically, or -o/--output DIR)")
+    for folder in sorted({out} | {(out / rel).parent for rel in files}):
+        remove_stale_temporaries(folder)  # those of killed exports (their process is gone)
+    journal = None
+    if jpath is not None:
+        journal = Journal(jpath).open(out=str(out), files=sorted(files), replace=replace)
+    try:
+        if out.resolve() == (Path(store.root) / "derived" / "MMU").resolve():
+            readme = out / "MMU_README.txt"
+            if not readme.exists():  # the survey README of the store folder (citation, layout)
+                atomic_write_text(readme, readme_text("MMU"))
+        for n, (rel, group) in enumerate(files.items(), 1):
+            dest = out / rel
+            if rel in keep:
+                report.resumed.append(rel)
+                if progress:
+                    progress(n, len(files), rel)
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if journal is not None:
+                journal.record("write", rel=rel, objects=_group_key(group))
+            tmp = temp_path(dest.parent, ".hdf5")  # .sfng-tmp-<pid>-...: a rerun knows a dead writer's
+            try:
+                with h5py.File(tmp, "w") as f:
+                    f.attrs.update(FILE_ATTRS)
+                    for it in group:
+                        attrs, extra, sp, im, mp = object_arrays(it)
+                        g = f.create_group(it.plateifu, track_order=True)
+                        for k, v in attrs.items():
+                            g.attrs[k] = v
+                            g.create_dataset(k, data=v)
+                        for k, v in extra.items():
+                            g.attrs[k] = v
+                        g.create_dataset("spaxels", data=sp)
+                        g.create_dataset("images", data=im)
+                        g.create_dataset("maps", data=mp)
+                with open(tmp, "rb+") as fh:
+                    os.fsync(fh.fileno())
+                make_read_only(tmp)  # landed content is read-only (sfng writes anew, never edits)
+                digest = sha256_file(tmp) if journal is not None else None
+                fault_point(f"export {rel}: temporary written")
+                if replace or rel in ours:
+                    os.replace(tmp, dest)
+                else:
+                    os.link(tmp, dest)
+                    tmp.unlink()
+                fsync_dir(dest.parent)
+                fault_point(f"export {rel}: renamed")
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            if journal is not None:
+                journal.record("written", rel=rel, sha256=digest)
+            if progress:
+                progress(n, len(files), rel)
+    except BaseException:
+        if journal is not None:
+            journal.close(remove=False)  # kept: the rerun finishes the job
+        raise
+    if journal is not None:
+        journal.done()
     return report

@@ -293,6 +293,10 @@ class Downloader:
             dest.unlink()  # a bad file in the cache is fetched again
         dest.parent.mkdir(parents=True, exist_ok=True)
         resumed = part.exists() and part.stat().st_size > 0
+        if resumed and not os.stat(part).st_mode & 0o200:
+            # verified and made read-only by a run killed before its rename: writable again, so
+            # that a server ignoring Range can start it over (root alone could write it as it is)
+            os.chmod(part, os.stat(part).st_mode | 0o200)
         for fresh in (False, True):
             if fresh:
                 part.unlink(missing_ok=True)
@@ -307,10 +311,13 @@ class Downloader:
             else:
                 problem = verify_file(part, expected)
             if problem is None:
-                from ...fsutil import make_read_only
+                from ...fsutil import fault_point, fsync_dir, make_read_only
 
                 make_read_only(part)  # verified content: read-only, as every landed file
+                fault_point(f"download {dest.name}: verified")
                 os.replace(part, dest)
+                fsync_dir(dest.parent)
+                fault_point(f"download {dest.name}: in the cache")
                 res.status = "resumed" if resumed else "downloaded"
                 res.path, res.size = str(dest), dest.stat().st_size
                 res.verified = _verified_by(dest, expected)
@@ -325,6 +332,8 @@ class Downloader:
         """Fill ``part`` until the server says it is complete; returns the announced total size."""
         import http.client
         import urllib.error
+
+        from ...fsutil import fault_point
 
         url = self.url(rel)
         total = None
@@ -344,6 +353,8 @@ class Downloader:
                             if not block:
                                 break
                             out.write(block)
+                            out.flush()  # (what a kill leaves is what the next run resumes from)
+                            fault_point(f"download {part.name}: block written")
                             if progress:
                                 progress(len(block))
                         out.flush()
@@ -550,18 +561,74 @@ def fetch_manga(store, *, plateifus=(), drpall=None, where: str | None = None,
 
 
 def _land_catalogue(store, path) -> None:
-    """Keep the DRPall catalogue in ``tables/MANGA/`` (the index reads redshifts from it)."""
-    from ...fsutil import copy_with_hash, sha256_file
+    """Keep the DRPall catalogue in ``tables/MANGA/`` (the index reads redshifts from it),
+    read-only and recorded in the folder's manifest, under the folder's ingest lock.
+
+    A run killed between the copy and the manifest leaves the copy unrecorded: the rerun finds
+    the same bytes there (or under a dated name, for a newer catalogue) and records them."""
+    from ... import manifest as mf
+    from ...fsutil import copy_with_hash, fault_point, make_read_only, remove_stale_temporaries, sha256_file
+    from ...ingest.landing import _lock_and_journal_paths
+    from ...ingest.plan import utc_now
+    from ...journal import Lock
 
     if not path or store is None:
         return
     src = Path(path)
-    dst = Path(store.root) / "tables" / "MANGA" / src.name
-    if dst.exists():
-        if sha256_file(dst) == sha256_file(src):
-            return
-        dst = dst.with_name(f"{src.stem}-{time.strftime('%Y%m%d%H%M%S')}{src.suffix}")
-    copy_with_hash(src, dst)
+    folder = Path(store.root) / "tables" / "MANGA"
+    with Lock(_lock_and_journal_paths(store, "MANGA")[0], "ingest of survey MANGA"):
+        if folder.is_dir():
+            remove_stale_temporaries(folder, owned=True)  # we hold the lock of every writer here
+        want = sha256_file(src)
+        entries = mf.read_manifest(folder)
+        dst = folder / src.name
+        candidates = [dst] + sorted(folder.glob(f"{src.stem}-*{src.suffix}")) if folder.is_dir() else []
+        for have in candidates:
+            if have.is_file() and sha256_file(have) == want:
+                entry = entries.get(have.name)
+                if entry is None or entry.sha256 != want:  # landed by a run killed before its record
+                    make_read_only(have)
+                    mf.append(folder, [mf.Entry(have.name, want, have.stat().st_size, utc_now())])
+                return
+        if dst.exists():
+            dst = dst.with_name(f"{src.stem}-{time.strftime('%Y%m%d%H%M%S')}{src.suffix}")
+        digest, size = copy_with_hash(src, dst, expected_sha256=want, read_only=True)
+        mf.append(folder, [mf.Entry(dst.name, digest, size, utc_now())])
+        fault_point("catalogue tables/MANGA: recorded")
+
+
+#: Prefix of the staging folders :func:`land_files` makes in the cache (``<prefix><survey>-<pid>-<hex>``).
+STAGING_PREFIX = ".staging-"
+
+
+def remove_stale_staging(folder) -> list[Path]:
+    """Remove the staging folders of dead processes in ``folder`` (what a killed fetch left);
+    returns those removed.  One without a process id (older sfng) goes after an hour."""
+    from ...fsutil import STALE_AFTER, pid_alive
+
+    out = []
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(STAGING_PREFIX)]
+    except OSError:
+        return out
+    for name in names:
+        p = Path(folder) / name
+        if p.is_symlink() or not p.is_dir():
+            continue
+        m = re.match(rf"^{re.escape(STAGING_PREFIX)}.+-(\d+)-[0-9a-f]{{8}}$", name)
+        if m:
+            pid = int(m[1])
+            if pid == os.getpid() or pid_alive(pid):
+                continue
+        else:
+            try:
+                if time.time() - p.stat().st_mtime <= STALE_AFTER:
+                    continue
+            except OSError:
+                continue
+        shutil.rmtree(p, ignore_errors=True)
+        out.append(p)
+    return out
 
 
 def land_files(store, results, *, resolver=None, offline=None, staging_dir=None) -> list[dict]:
@@ -569,7 +636,9 @@ def land_files(store, results, *, resolver=None, offline=None, staging_dir=None)
 
     Files are grouped by landing folder; each group is hard-linked (copied across file systems)
     into a temporary staging folder with its survey README, ingested with NED renaming, and the
-    staging folder removed.
+    staging folder removed.  Staging folders carry the process id (``.staging-<survey>-<pid>-<hex>``):
+    those of a killed run are removed by the next one (an interrupted ingest is finished by its
+    journal, see :func:`sfng.ingest.landing.recover`).
     """
     from ... import ingest
     from .identity import readme_text
@@ -588,8 +657,12 @@ def land_files(store, results, *, resolver=None, offline=None, staging_dir=None)
         from ...ned import Resolver
 
         resolver = Resolver(store=store, offline=offline)
+    from ...fsutil import fault_point
+
     for (tree, survey), paths in sorted(groups.items()):
-        staging = Path(staging_dir or paths[0].parent) / f".staging-{survey}-{uuid.uuid4().hex[:8]}"
+        base = Path(staging_dir or paths[0].parent)
+        remove_stale_staging(base)
+        staging = base / f"{STAGING_PREFIX}{survey}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         staging.mkdir(parents=True)
         try:
             for p in paths:
@@ -600,6 +673,7 @@ def land_files(store, results, *, resolver=None, offline=None, staging_dir=None)
                     shutil.copy2(p, target)
             readme = staging / f"{survey}_README.txt"
             readme.write_text(readme_text(survey), encoding="utf-8")
+            fault_point(f"staging {survey}: ready")
             # force for derived/: ingest validates a source before knowing its tree, and the
             # sky-unit rule of data/ misreads DAP maps (first HDU SPX_SKYCOO is in arcsec)
             plan = ingest.plan_ingest(store, staging, survey=survey, tree=tree, ned_rename=True,

@@ -1,0 +1,144 @@
+"""``sfng derive``: derived products (convolution to a common resolution, moment maps, Jy/beam to
+K) made from ``data/``, landed in ``derived/<SURVEY>/`` through the store's safe path, each with a
+machine-readable provenance record (:mod:`.provenance`), remade by :func:`rerun`.
+
+Modules: :mod:`.beams` (targets, radio-beam maths, names' resolution tags), :mod:`.cubeio`
+(plane-by-plane reading and writing), :mod:`.convolution`, :mod:`.momentmaps`, :mod:`.products`
+(one ``make_<kind>`` per product, from a spec alone), :mod:`.land` (staging and landing),
+:mod:`.provenance`, :mod:`.remake`.  The user's page is docs/derive.md.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ..errors import SfngError
+from .beams import Target, parse_target
+from .land import LandReport, Product, land_products, staging_dir
+from .provenance import read_record
+
+__all__ = ["LandReport", "Product", "Target", "check_products", "convolve", "jy2k", "land_products",
+           "moments", "parse_target", "read_record", "rerun", "rows_of"]
+
+_ROW_COLUMNS = ("path", "tree", "survey", "galaxy", "product", "bunit", "bmaj", "bmin", "bpa", "bmaj_min",
+                "bmaj_max", "restfrq", "rms_k", "chan_kms", "dist")
+
+
+def rows_of(result) -> list[dict]:
+    """The selected index rows as plain dicts (the columns derive needs, ``dist_src`` included)."""
+    cols = {c: result.column(c) for c in _ROW_COLUMNS}
+    srcs = _dist_sources(result.index)
+    rows = []
+    for i in range(len(result)):
+        r = {c: _plain(cols[c][i]) for c in _ROW_COLUMNS}
+        r["type"] = r.pop("product")
+        r["dist_src"] = srcs.get(r.get("galaxy") or "", "")
+        rows.append(r)
+    return rows
+
+
+def _plain(v):
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "surrogateescape").strip()
+    if hasattr(v, "item"):
+        v = v.item()
+    return v.strip() if isinstance(v, str) else v
+
+
+def _dist_sources(index) -> dict:
+    gal = getattr(index, "galaxies", None)
+    if gal is None or "dist_src" not in (gal.dtype.names or ()):
+        return {}
+    return {_plain(n): _plain(s) for n, s in zip(gal["name"].tolist(), gal["dist_src"].tolist())}
+
+
+def _make_all(store, kind, specs, command, folder):
+    from .products import MAKERS
+
+    made, failed = [], []
+    for spec in specs:
+        try:
+            made.append(MAKERS[kind](store, spec, Path(folder), command=command))
+        except SfngError as exc:
+            failed.append((spec["input"], str(exc)))
+        except (OSError, ValueError) as exc:
+            failed.append((spec["input"], f"{type(exc).__name__}: {exc}"))
+    return made, failed
+
+
+def _run(store, kind, specs, refused, *, command=None, reindex=True, dry_run=False) -> LandReport:
+    rep = LandReport()
+    rep.failed.extend(refused)
+    if dry_run or not specs:
+        rep.planned = [s["input"] for s in specs]
+        return rep
+    with staging_dir() as folder:
+        made, failed = _make_all(store, kind, specs, command, folder)
+        rep.failed.extend(failed)
+        if made:
+            got = land_products(store, made, reindex=reindex)
+            rep.landed, rep.skipped, rep.index = got.landed, got.skipped, got.index
+            rep.failed.extend(got.failed)
+    return rep
+
+
+def convolve(store, rows: list[dict], target: Target, *, command=None, reindex=True, dry_run=False) -> LandReport:
+    """Convolve each row's file to ``target``; inputs that cannot be (too small a target, no
+    beam, no distance) are refused one by one in ``report.failed``."""
+    from .products import convolve_specs, gaussian_psf_problem
+
+    refused0, keep = [], []
+    for r in rows:
+        why = gaussian_psf_problem(store, r["path"])
+        (refused0 if why else keep).append((r["path"], why) if why else r)
+    specs, refused = convolve_specs(keep, target)
+    refused = refused0 + refused
+    return _run(store, "convolve", specs, refused, command=command, reindex=reindex, dry_run=dry_run)
+
+
+def jy2k(store, rows: list[dict], *, command=None, reindex=True, dry_run=False) -> LandReport:
+    """Jy/beam -> K for each row's file (refused per file when not Jy/beam, no beam, no RESTFRQ)."""
+    from .cubeio import science_hdu
+    from .products import jy2k_spec
+
+    specs, refused = [], []
+    for r in rows:
+        try:
+            from astropy.io import fits
+
+            with fits.open(Path(store.root) / r["path"], memmap=True) as hdul:
+                specs.append(jy2k_spec(r, science_hdu(hdul).header))
+        except SfngError as exc:
+            refused.append((r["path"], str(exc)))
+    return _run(store, "jy2k", specs, refused, command=command, reindex=reindex, dry_run=dry_run)
+
+
+def moments(store, rows: list[dict], *, mask="strict", which=("0", "1", "2", "tpeak"), command=None,
+            reindex=True, dry_run=False) -> LandReport:
+    """Masked moment maps and their errors for each cube."""
+    from .momentmaps import moments_spec
+
+    specs, refused = [], []
+    for r in rows:
+        try:
+            specs.append(moments_spec(store, r, mask=mask, which=which))
+        except SfngError as exc:
+            refused.append((r["path"], str(exc)))
+    return _run(store, "moments", specs, refused, command=command, reindex=reindex, dry_run=dry_run)
+
+
+def rerun(store, path):
+    from .remake import rerun as _rerun
+
+    return _rerun(store, path)
+
+
+def check_products(store, index=None):
+    from .remake import check_products as _check
+
+    return _check(store, index)
+
+
+def finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)

@@ -1,0 +1,342 @@
+"""sfng derive: convolution against an analytic Gaussian, refusal, moments by hand, jy2k against
+an independent formula, provenance round trip, --rerun bit-identical, index check."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("radio_beam")
+pytest.importorskip("scipy")
+
+from _derive_store import gaussian2d, header, land, write
+
+
+def _rows(store):
+    from sfng.derive import rows_of
+    from sfng.query import load_index, select
+    from sfng.select import Selection
+
+    return rows_of(select(load_index(store=store), Selection.build(trees=("data",))))
+
+
+def _data(path):
+    from astropy.io import fits
+
+    with fits.open(path) as h:
+        return h[0].data.astype(np.float64), h[0].header
+
+
+@pytest.fixture
+def image_store(store, tmp_path):
+    """A 5" point source of 2 Jy (peak 2 Jy/beam) on 1" pixels, and a blanked corner."""
+    img = 2.0 * gaussian2d(129, 129, 5.0)
+    img[:10, :10] = np.nan
+    write(tmp_path / "src" / "ngc628_co_img.fits", img, header(129, 129, bmaj=5.0))
+    land(store, tmp_path / "src")
+    return store
+
+
+def test_point_source_becomes_target_beam(image_store):
+    from sfng.derive import convolve, parse_target
+
+    store = image_store
+    rep = convolve(store, _rows(store), parse_target("15arcsec"), command="test")
+    assert rep.ok, rep.as_dict()
+    assert rep.landed == ["derived/TEST/ngc628_co_img_15as_conv.fits", "derived/TEST/ngc628_co_img_15as_cov.fits"]
+    out, h = _data(Path(store.root) / rep.landed[0])
+    assert h["BMAJ"] * 3600 == pytest.approx(15.0) and h["BMIN"] * 3600 == pytest.approx(15.0)
+    assert h["BUNIT"] == "Jy/beam"
+    # Jy/beam area scaling: a point source keeps its peak (2 Jy/beam) ...
+    assert np.nanmax(out) == pytest.approx(2.0, rel=2e-3)
+    # ... and takes the target beam's shape
+    expect = 2.0 * gaussian2d(129, 129, 15.0)
+    ok = np.isfinite(out)
+    assert np.max(np.abs(out[ok] - expect[ok])) < 5e-3
+    # flux conserved: sum * pixel area / beam area = 2 Jy, before and after
+    area15 = math.pi / (4 * math.log(2)) * 15.0 ** 2
+    assert np.nansum(out) / area15 == pytest.approx(2.0, rel=5e-3)
+    # the NaN footprint is re-imposed
+    assert np.isnan(out[:10, :10]).all() and np.isfinite(out[10:, 10:]).all()
+    cov, _ch = _data(Path(store.root) / rep.landed[1])
+    assert cov[64, 64] == pytest.approx(1.0) and cov[0, 0] < 0.5 and 0 <= cov.min() and cov.max() <= 1 + 1e-9
+
+
+def test_products_are_valid_indexed_and_found(image_store):
+    from sfng.derive import convolve, parse_target
+    from sfng.query import load_index, select
+    from sfng.select import Selection
+    from sfng.validate import validate_file
+
+    store = image_store
+    rep = convolve(store, _rows(store), parse_target("15arcsec"), command="test")
+    for p in rep.landed:
+        r = validate_file(Path(store.root) / p, store)
+        assert not r.errors, r.errors
+    res = select(load_index(store=store), Selection.build(trees=("derived",)))
+    paths = list(res.column("path"))
+    assert sorted(paths) == sorted(rep.landed)
+    i = paths.index(rep.landed[0])
+    assert res.column("derived_from")[i] == "data/TEST/ngc628_co_img.fits"
+    assert res.column("prov")[i] == "derived/TEST/ngc628_co_img_15as_conv.prov.json"
+    assert float(res.column("bmaj")[i]) == pytest.approx(15.0)
+    from sfng import manifest as mf
+
+    listed = mf.read_manifest(Path(store.root) / "derived/TEST")
+    assert "ngc628_co_img_15as_conv.prov.json" in listed and "ngc628_co_img_15as_conv.fits" in listed
+
+
+def test_too_small_target_refused_per_file(image_store):
+    from sfng.derive import convolve, parse_target
+
+    rep = convolve(image_store, _rows(image_store), parse_target("3arcsec"))
+    assert not rep.ok and not rep.landed
+    assert "smaller than the native beam" in rep.failed[0][1]
+
+
+def test_non_round_and_common_targets():
+    from sfng.derive.beams import (
+        common_beam,
+        kernel_beam,
+        parse_target,
+        res_tag,
+        target_beam,
+    )
+
+    t = parse_target(None, "15,10,30")
+    b = target_beam(t)
+    assert b == {"bmaj": 15.0, "bmin": 10.0, "bpa": 30.0} and res_tag(t, b) == "15x10as"
+    c = common_beam([{"bmaj": 10, "bmin": 5, "bpa": 0}, {"bmaj": 10, "bmin": 5, "bpa": 90}])
+    assert c["bmaj"] == pytest.approx(10, rel=1e-3) and c["bmin"] == pytest.approx(10, rel=1e-2)
+    assert target_beam(parse_target("common", round_=True), common={"bmaj": 9, "bmin": 6, "bpa": 3}) == \
+        {"bmaj": 9, "bmin": 9, "bpa": 0.0}
+    k = kernel_beam({"bmaj": 5, "bmin": 5, "bpa": 0}, {"bmaj": 13, "bmin": 13, "bpa": 0})
+    assert k["bmaj"] == pytest.approx(12.0)
+    phys = target_beam(parse_target("500pc"), dist_mpc=10.0)
+    assert phys["bmaj"] == pytest.approx(500 / 10e6 * 206264.806, rel=1e-6)
+    with pytest.raises(Exception, match="distance"):
+        target_beam(parse_target("500pc"), dist_mpc=float("nan"))
+
+
+def test_provenance_round_trip_and_rerun(image_store, cli):
+    from sfng.derive import convolve, parse_target, read_record, rerun
+    from sfng.fsutil import sha256_file
+
+    store = image_store
+    rep = convolve(store, _rows(store), parse_target("12arcsec"), command="sfng derive convolve --to 12arcsec")
+    prod = Path(store.root) / rep.landed[0]
+    rec = read_record(prod)
+    assert rec["inputs"] == [{"path": "data/TEST/ngc628_co_img.fits",
+                              "sha256": sha256_file(Path(store.root) / "data/TEST/ngc628_co_img.fits")}]
+    assert rec["kind"] == "convolve" and rec["command"] == "sfng derive convolve --to 12arcsec"
+    assert rec["beams"]["input"] == {"bmaj": 5.0, "bmin": 5.0, "bpa": 0.0}
+    assert rec["beams"]["target"]["bmaj"] == 12.0
+    assert rec["kernel"]["beam"]["bmaj"] == pytest.approx(math.sqrt(144 - 25))
+    assert rec["jy_beam_area_factor"] == pytest.approx(144 / 25)
+    assert {"sfng", "numpy", "astropy", "radio_beam", "python"} <= set(rec["versions"])
+    assert rec["outputs"][0]["sha256"] == sha256_file(prod)
+    r = cli("--store", store.root, "provenance", prod, "--format", "json")
+    assert r.exit_code == 0, r.output
+    shown = json.loads(r.output)
+    assert next(iter(shown)) == "inputs" and shown == rec
+    assert cli("--store", store.root, "provenance", prod).exit_code == 0
+    again = rerun(store, rep.landed[0])
+    assert again.identical and all(f["identical"] for f in again.files)
+    r = cli("--store", store.root, "derive", "--rerun", rep.landed[0])
+    assert r.exit_code == 0 and "bit-identical" in r.output
+
+
+def test_cli_convolve_and_index_check(image_store, cli, monkeypatch):
+    import os
+
+    store = image_store
+    r = cli("--store", store.root, "derive", "convolve", "--tree", "data", "--to", "10arcsec", "--format", "json")
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.output[r.output.index("{"):])
+    assert got["landed"][0].endswith("_10as_conv.fits")
+    r = cli("--store", store.root, "find", "--tree", "derived", "--format", "paths")
+    assert "derived/TEST/ngc628_co_img_10as_conv.fits" in r.output
+    # an input changes: index check flags the product
+    from sfng.derive import check_products
+
+    assert check_products(store) == []
+    src = Path(store.root) / "data/TEST/ngc628_co_img.fits"
+    os.chmod(src, 0o644)
+    with open(src, "r+b") as f:
+        f.seek(-8, 2)
+        f.write(b"\x00\x00\x80\x3f\x00\x00\x80\x3f")
+    bad = check_products(store)
+    assert bad and bad[0]["input"] == "data/TEST/ngc628_co_img.fits"
+
+
+# -- moments -------------------------------------------------------------------------------------
+
+def _line_cube(nchan=40, ny=6, nx=7, v0=-50.0, dv=2.0, vc=3.0, sig=6.0, peak=5.0, noise=0.0, seed=1):
+    v = v0 + dv * np.arange(nchan)
+    line = peak * np.exp(-0.5 * ((v - vc) / sig) ** 2)
+    cube = np.broadcast_to(line[:, None, None], (nchan, ny, nx)).copy()
+    if noise:
+        cube += np.random.default_rng(seed).normal(0, noise, cube.shape)
+    return cube, v
+
+
+@pytest.fixture
+def cube_store(store, tmp_path):
+    cube, v = _line_cube()
+    cube[:, 0, 0] = np.nan
+    write(tmp_path / "src" / "ngc628_co_cube.fits", cube, header(6, 7, bmaj=3.0, bunit="K", nchan=40, pix_arcsec=1.0))
+    land(store, tmp_path / "src")
+    return store, cube, v
+
+
+def test_moments_by_hand(cube_store):
+    from sfng.derive import moments
+
+    store, cube, v = cube_store
+    rep = moments(store, _rows(store), mask="none")
+    assert rep.ok, rep.as_dict()
+    names = [Path(p).name for p in rep.landed]
+    assert "ngc628_co_cube_native_mom0.fits" in names and "ngc628_co_cube_native_emom2.fits" in names
+    root = Path(store.root) / "derived/TEST"
+    T = cube[:, 3, 3].astype(np.float32).astype(np.float64)
+    dv = 2.0
+    m0 = T.sum() * dv
+    m1 = (T * v).sum() / T.sum()
+    m2 = math.sqrt((T * (v - m1) ** 2).sum() / T.sum())
+    d, h = _data(root / "ngc628_co_cube_native_mom0.fits")
+    assert h["BUNIT"] == "K km/s" and d[3, 3] == pytest.approx(m0, rel=1e-5) and np.isnan(d[0, 0])
+    d, h = _data(root / "ngc628_co_cube_native_mom1.fits")
+    assert h["BUNIT"] == "km/s" and d[3, 3] == pytest.approx(m1, abs=1e-4)
+    assert d[3, 3] == pytest.approx(3.0, abs=1e-3)
+    d, _ = _data(root / "ngc628_co_cube_native_mom2.fits")
+    assert d[3, 3] == pytest.approx(m2, rel=1e-5) and d[3, 3] == pytest.approx(6.0, rel=1e-3)
+    d, h = _data(root / "ngc628_co_cube_native_tpeak.fits")
+    assert h["BUNIT"] == "K" and d[3, 3] == pytest.approx(T.max(), rel=1e-6)
+    # error maps by hand, with the noise the record says was used
+    from sfng.derive import read_record
+
+    rec = read_record(root / "ngc628_co_cube_native_mom0.fits")
+    s = rec["noise"]["rms_k"]
+    n = len(v)
+    d, _ = _data(root / "ngc628_co_cube_native_emom0.fits")
+    assert d[3, 3] == pytest.approx(s * dv * math.sqrt(n), rel=1e-5)
+    d, _ = _data(root / "ngc628_co_cube_native_emom1.fits")
+    assert d[3, 3] == pytest.approx(s * math.sqrt(((v - m1) ** 2).sum()) / T.sum(), rel=1e-4)
+    d, _ = _data(root / "ngc628_co_cube_native_emom2.fits")
+    e2 = s * math.sqrt((((v - m1) ** 2 - m2 ** 2) ** 2).sum()) / (2 * m2 * T.sum())
+    assert d[3, 3] == pytest.approx(e2, rel=1e-4)
+    assert rec["parameters"]["mask"] == "none"
+
+
+def test_strict_mask_keeps_line_drops_noise(store, tmp_path):
+    from sfng.derive import moments
+
+    cube, _v = _line_cube(nchan=60, ny=20, nx=20, noise=0.2)
+    cube[:, :, 10:] -= cube[:, :, 10:] - np.random.default_rng(2).normal(0, 0.2, cube[:, :, 10:].shape)
+    write(tmp_path / "src" / "g_cube.fits", cube, header(20, 20, bmaj=3.0, bunit="K", nchan=60))
+    land(store, tmp_path / "src")
+    rep = moments(store, _rows(store), mask="strict", which=["0", "1"])
+    assert rep.ok, rep.as_dict()
+    rec = json.loads((Path(store.root) / "derived/TEST/g_cube_native_mom0.prov.json").read_text())
+    assert rec["parameters"]["mask_params"] == {"hi": 4.0, "lo": 2.0, "nchan": 2, "grow_chan": 1}
+    assert rec["noise"]["rms_k"] == pytest.approx(0.2, rel=0.15)
+    m1, _ = _data(Path(store.root) / "derived/TEST/g_cube_native_mom1.fits")
+    assert np.nanmedian(m1[:, :10]) == pytest.approx(3.0, abs=0.5)
+    assert np.isnan(m1[:, 10:]).mean() > 0.9
+    m0, _ = _data(Path(store.root) / "derived/TEST/g_cube_native_mom0.fits")
+    true0 = 5.0 * 6.0 * math.sqrt(2 * math.pi)
+    assert np.median(m0[:, :10]) == pytest.approx(true0, rel=0.1)
+
+
+def test_moments_refuse_jy_beam(image_store):
+    from sfng.derive import moments
+
+    rep = moments(image_store, _rows(image_store))
+    assert not rep.ok and "not a cube" in rep.failed[0][1]
+
+
+# -- jy2k ----------------------------------------------------------------------------------------
+
+def test_jy2k_against_independent_formula(store, tmp_path):
+    from sfng.derive import jy2k, read_record
+
+    img = np.full((16, 16), 0.5)
+    write(tmp_path / "src" / "g_img.fits", img, header(16, 16, bmaj=6.0, bmin=4.0, bunit="Jy/beam", restfrq=1.420405752e9))
+    land(store, tmp_path / "src")
+    rep = jy2k(store, _rows(store))
+    assert rep.ok, rep.as_dict()
+    out, h = _data(Path(store.root) / rep.landed[0])
+    expect = 1.222e6 * 0.5 / (1.420405752 ** 2 * 6.0 * 4.0)
+    assert h["BUNIT"] == "K"
+    assert out[5, 5] == pytest.approx(expect, rel=1e-3)
+    rec = read_record(Path(store.root) / rep.landed[0])
+    assert rec["factor_k_per_input_unit"] == pytest.approx(expect / 0.5, rel=1e-3)
+    assert h["JY2K"] == pytest.approx(rec["factor_k_per_input_unit"])
+
+
+def test_cube_convolution_channel_by_channel(store, tmp_path):
+    from sfng.derive import convolve, parse_target
+
+    planes = np.stack([gaussian2d(65, 65, 4.0) * (k + 1) for k in range(5)])
+    planes[2, 5:8, 5:8] = np.nan
+    write(tmp_path / "src" / "g_cube.fits", planes, header(65, 65, bmaj=4.0, bunit="K", nchan=5))
+    land(store, tmp_path / "src")
+    rep = convolve(store, _rows(store), parse_target("10arcsec"))
+    assert rep.ok, rep.as_dict()
+    out, h = _data(Path(store.root) / rep.landed[0])
+    assert out.shape == (5, 65, 65) and h["CTYPE3"] == "VRAD"
+    # K is not rescaled: the peak drops by the area ratio (4/10)^2
+    for k in range(5):
+        assert np.nanmax(out[k]) == pytest.approx((k + 1) * 0.16, rel=5e-3)
+    assert np.isnan(out[2, 5:8, 5:8]).all() and np.isfinite(out[1]).all()
+    cov, _ch = _data(Path(store.root) / rep.landed[1])
+    assert cov.shape == (65, 65) and cov[6, 6] < 1.0
+
+
+def test_index_check_flags_stale_products(image_store, cli):
+    import os
+
+    from sfng.derive import convolve, parse_target
+
+    store = image_store
+    convolve(store, _rows(store), parse_target("10arcsec"))
+    src = Path(store.root) / "data/TEST/ngc628_co_img.fits"
+    os.chmod(src, 0o644)
+    with open(src, "r+b") as f:
+        f.seek(-4, 2)
+        f.write(b"\x00\x00\x80\x3f")
+    r = cli("--store", store.root, "index", "check", "--format", "json")
+    assert r.exit_code == 1
+    got = json.loads(r.output)
+    assert got["stale_products"][0]["product"] == "derived/TEST/ngc628_co_img_10as_conv.fits"
+
+
+def test_non_gaussian_psf_refused(store, tmp_path):
+    from sfng.derive import convolve, parse_target
+
+    h = header(33, 33, bmaj=18.0, bunit="MJy/sr")
+    h["PSFTYPE"] = "SPIRE250"
+    write(tmp_path / "src" / "g_spire.fits", gaussian2d(33, 33, 18.0), h)
+    land(store, tmp_path / "src")
+    rep = convolve(store, _rows(store), parse_target("40arcsec"))
+    assert not rep.landed and "PSFTYPE = SPIRE250" in rep.failed[0][1]
+
+
+def test_demo_derive_step(tmp_path):
+    from sfng.demo import STEPS, run_demo
+
+    log = []
+    steps = [s for s in STEPS if s[0] in ("init", "ingest", "validate", "index", "derive")]
+    tree = run_demo(tmp_path / "demo", say=log.append, steps=steps)
+    assert any("made by sfng derive" in line for line in log), log
+    from sfng.query import load_index, select
+    from sfng.select import Selection
+    from sfng.store import Store
+
+    res = select(load_index(store=Store.open(tree.store_dir)), Selection.build(trees=("derived",)))
+    made = [p for p, d in zip(res.column("path"), res.column("derived_from")) if d]
+    assert made and all(p.endswith(("_conv.fits", "_cov.fits")) for p in made)
