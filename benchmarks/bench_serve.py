@@ -8,11 +8,11 @@ cubes' bundles.  Measured in one run:
 
 * **baseline, open per spectrum**: ``astropy.io.fits.open`` + FLUX/IVAR/MASK ``[:, y, x]`` + WAVE
   for each id (what a loop over ids does); timed on ``--naive`` ids and scaled to 1,000;
-* **baseline, open per cube**: each cube opened once, its spaxels sliced in a loop;
+* **baseline, open per cube**: each cube opened once, its spaxels sliced in a loop (best of two);
 * **service, cold**: the first ``getSpec`` (the cache of each cube is built: one read, checked
   against the manifest's SHA-256);
 * **service, warm**: ``getSpec`` of the 1,000 (the client's ``npz``: the shared wavelength grid
-  once, then id, npix, flux, ivar, mask per spectrum; decoded by the client), best of three;
+  once, then id, npix, flux, ivar, mask per spectrum; decoded by the client), best of five;
 * **concurrent**: 100 requests of 10 spectra each, from 10 client threads;
 * **memory**: one ``getSpec`` of ``--memory-spectra`` (10,000) ids, drawn with replacement from
   the cubes' spaxels, read by the client in 1 MiB pieces and thrown away: the server's peak
@@ -165,7 +165,7 @@ def main(argv=None) -> int:
         with Clock() as warm:
             again = c.getSpec(ids, fmt=args.fmt)
         warms = [warm.wall]
-        for _ in range(2):                      # the best of three warm requests
+        for _ in range(4):                      # the best of five warm requests (the cores are shared)
             with Clock() as w2:
                 c.getSpec(ids, fmt=args.fmt)
             warms.append(w2.wall)
@@ -182,7 +182,7 @@ def main(argv=None) -> int:
                     w = h["WAVE"].data.copy()
         naive_1000 = naive.wall / k * n
 
-        with Clock() as grouped:
+        def by_cube():
             by = {}
             for i, (path, x, y) in enumerate(where):
                 by.setdefault(path, []).append((i, x, y))
@@ -192,6 +192,13 @@ def main(argv=None) -> int:
                     F, IV, M, W = h["FLUX"].data, h["IVAR"].data, h["MASK"].data, h["WAVE"].data
                     for i, x, y in items:
                         out[i] = (F[:, y, x].copy(), IV[:, y, x].copy(), M[:, y, x].copy(), W.copy())
+            return out
+
+        with Clock() as grouped:
+            out = by_cube()
+        with Clock() as g2:                     # the best of two, as fair as the service's best of five
+            by_cube()
+        grouped.wall = min(grouped.wall, g2.wall)
         for i in (0, n // 2, n - 1):
             np.testing.assert_array_equal(out[i][0], again["flux"][i])
 
@@ -221,10 +228,10 @@ def main(argv=None) -> int:
             "| --- | ---: | ---: | ---: |",
             f"| astropy, open per spectrum (timed on {k}, scaled) | {naive_1000:.2f} | {n / naive_1000:.0f} | "
             f"{naive_1000 / warm.wall:.0f}x slower |",
-            f"| astropy, each cube opened once, sliced in a loop | {grouped.wall:.2f} | {n / grouped.wall:.0f} | "
+            f"| astropy, each cube opened once, sliced in a loop (best of 2) | {grouped.wall:.2f} | {n / grouped.wall:.0f} | "
             f"{grouped.wall / warm.wall:.0f}x slower |",
             f"| service, first getSpec (the query built the cache) | {cold.wall:.2f} | {n / cold.wall:.0f} | |",
-            f"| service, warm (best of 3) | {warm.wall:.3f} | {n / warm.wall:.0f} | 1x |",
+            f"| service, warm (best of 5) | {warm.wall:.3f} | {n / warm.wall:.0f} | 1x |",
             f"| service, 100 concurrent requests of 10 (10 threads) | {conc.wall:.3f} | {nconc / conc.wall:.0f} | |",
             "",
         ]

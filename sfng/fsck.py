@@ -15,7 +15,8 @@ worth a look):
   that is writable or shares a writable inode with the store, a tarball without its ``.sha256`` (or,
   with ``deep``, differing from it);
 * **leftovers**: ``.sfng-tmp-*`` temporaries, journals of writers that did not finish, incomplete
-  (``.NAME.partial``) releases.
+  (``.NAME.partial``) releases.  An interrupted ``export`` is a warning (each file it wrote is whole;
+  its journal stays, for the rerun that finishes it).
 
 ``repair`` first finishes every journal (the interrupted writer's own recovery: ingest, fix, release),
 then rewrites a manifest entry whose file matches a journal's ``landed`` record or whose recorded

@@ -12,6 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+#: README keys about the survey folder, not defaults for its files' headers: ``VERSION``, the
+#: data version the folder holds (docs/versions.md).
+FOLDER_KEYS = ("VERSION",)
+
 FILE = "file"
 README = "readme"
 _COMMENTARY = ("HISTORY", "COMMENT", "")
@@ -68,6 +72,8 @@ def effective_header(file_header, readme_metadata: Mapping | None = None) -> Eff
     """
     out = EffectiveHeader()
     for key, value in (readme_metadata or {}).items():
+        if key in FOLDER_KEYS:
+            continue
         out.values[key] = value
         out.source[key] = README
     for key, value in _cards(file_header):

@@ -65,7 +65,69 @@ def check_component(name: str, what: str = "name") -> str:
             or _has_control(name) or name.startswith("-"):
         raise SfngError(f"unsafe {what} {name!r}: it must be one path component without '/', '..', "
                         f"control characters or a leading '-'")
+    if what.startswith("survey") and VERSION_SEP in name:
+        split_survey_folder(name)   # '@' only between a survey and its version (docs/versions.md)
     return name
+
+
+# ---------------------------------------------------------------------------------------------
+# Data versions: data/<SURVEY>@<VERSION>/ (docs/versions.md)
+# ---------------------------------------------------------------------------------------------
+
+#: Separates survey and version in a survey folder name (``THINGS@v2``).
+VERSION_SEP = "@"
+_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+#: Longest version string (the index's ``version`` column).
+VERSION_MAX = 24
+
+
+def check_version(version: str) -> str:
+    """Return ``version`` if it is a legal data version (letters, digits, ``.``, ``_``, ``-``;
+    starting with a letter or digit; at most :data:`VERSION_MAX` characters), else raise."""
+    if not isinstance(version, str) or not _VERSION_RE.match(version) or len(version) > VERSION_MAX \
+            or version in (".", ".."):
+        raise SfngError(f"invalid data version {version!r}: a version holds letters, digits, '.', "
+                        f"'_' and '-' (starting with a letter or digit, at most {VERSION_MAX} "
+                        f"characters), e.g. v2 or DR17")
+    return version
+
+
+def survey_folder(survey: str, version: str | None = None) -> str:
+    """The folder name of ``survey`` at ``version`` (``THINGS``, ``THINGS@v2``)."""
+    if VERSION_SEP in survey:
+        raise SfngError(f"invalid survey name {survey!r}: '{VERSION_SEP}' separates a survey from its "
+                        f"version (data/SURVEY{VERSION_SEP}VERSION/); give the version with --version")
+    if not version:
+        return survey
+    return f"{survey}{VERSION_SEP}{check_version(version)}"
+
+
+def split_survey_folder(name: str) -> tuple[str, str]:
+    """``(survey, version)`` of a survey folder name: ``THINGS@v2`` -> ``("THINGS", "v2")``,
+    ``THINGS`` -> ``("THINGS", "")``.  Raises SfngError for a misplaced ``@``."""
+    survey, sep, version = name.partition(VERSION_SEP)
+    if not sep:
+        return name, ""
+    if not survey or VERSION_SEP in version:
+        raise SfngError(f"invalid survey folder {name!r}: '{VERSION_SEP}' may appear once, between "
+                        f"the survey and its version (SURVEY{VERSION_SEP}VERSION)")
+    return survey, check_version(version)
+
+
+def version_key(version: str):
+    """Natural sort key of a version: ``v1.2 < v1.10 < v2``; the unversioned ``''`` is lowest."""
+    parts = re.findall(r"\d+|\D+", version or "")
+    return tuple((1, int(p), "") if p.isdigit() else (0, 0, p.lower()) for p in parts)
+
+
+def current_version(versions, chosen=None) -> str:
+    """The current version among ``versions`` (strings, ``''`` for the unversioned folder):
+    ``chosen`` when it is one of them (``sfng.yaml`` ``versions: {SURVEY: V}``), else the highest
+    by :func:`version_key`."""
+    versions = set(versions)
+    if chosen is not None and str(chosen) in versions:
+        return str(chosen)
+    return max(versions, key=version_key) if versions else ""
 
 
 # ---------------------------------------------------------------------------------------------

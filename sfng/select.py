@@ -829,6 +829,8 @@ class Selection:
     where: str | None = None
     has: tuple = ()
     lacks: tuple = ()
+    versions: tuple = ()                 # data versions (--data-version V; '' unversioned)
+    all_versions: bool = False           # every version, not only the current ones
 
     # -- building -----------------------------------------------------------------------
     @classmethod
@@ -851,6 +853,9 @@ class Selection:
                 setattr(sel, name, v)
         if kw.get("cone"):
             sel.cone = tuple(str(x) for x in kw["cone"])
+        v = kw.get("versions") or ()
+        sel.versions = tuple([v] if isinstance(v, str) else v)
+        sel.all_versions = bool(kw.get("all_versions"))
         sel.validate()
         return sel
 
@@ -872,6 +877,9 @@ class Selection:
             parse_polygon(self.polygon)
         if self.where:
             parse_where(self.where)
+        if self.versions and self.all_versions:
+            raise SfngError("--version V and --all-versions exclude each other (--all-versions "
+                            "already includes every version)")
         self.terms()
 
     @property
@@ -953,6 +961,10 @@ class Selection:
             args += ["--has", t]
         for t in self.lacks:
             args += ["--lacks", t]
+        for v in self.versions:
+            args += ["--data-version", v]
+        if self.all_versions:
+            args.append("--all-versions")
         return args
 
     def to_command(self, prog: str = "sfng find") -> str:
@@ -963,7 +975,7 @@ class Selection:
         out = {}
         for f in fields(self):
             v = getattr(self, f.name)
-            if v is None or v == ():
+            if v is None or v == () or (f.name == "all_versions" and not v):
                 continue
             out[f.name] = v.text if isinstance(v, Range) else (list(v) if isinstance(v, tuple) else v)
         return out

@@ -113,9 +113,13 @@ class Store:
             raise SfngError(f"unknown tree {name!r}; the store's trees are {', '.join(TREE)}")
         return self.root / name
 
-    def survey_dir(self, survey: str, tree: str = "data") -> Path:
-        from .naming import check_component
+    def survey_dir(self, survey: str, tree: str = "data", version: str | None = None) -> Path:
+        """``<tree>/<survey>/``, or ``<tree>/<survey>@<version>/`` for a data version
+        (docs/versions.md)."""
+        from .naming import check_component, survey_folder
 
+        if version:
+            survey = survey_folder(survey, version)
         return self.tree(tree) / check_component(survey, what="survey name")
 
     def surveys(self, tree: str = "data") -> list[str]:
@@ -125,8 +129,33 @@ class Store:
         return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")
                       and p.name != "bygalaxy")
 
-    def readme_path(self, survey: str, tree: str = "data") -> Path:
-        return self.survey_dir(survey, tree) / f"{survey}_README.txt"
+    def readme_path(self, survey: str, tree: str = "data", version: str | None = None) -> Path:
+        """The survey README, named after its folder (``THINGS@v2/THINGS@v2_README.txt``)."""
+        folder = self.survey_dir(survey, tree, version)
+        return folder / f"{folder.name}_README.txt"
+
+    def survey_versions(self, survey: str, trees=INDEXED_TREES) -> list[str]:
+        """The versions of ``survey`` in ``trees`` (``''`` for ``<tree>/<survey>/``), in natural
+        order, lowest first."""
+        from .naming import split_survey_folder, version_key
+
+        found = set()
+        for tree in trees:
+            for name in self.surveys(tree):
+                try:
+                    s, v = split_survey_folder(name)
+                except SfngError:
+                    continue
+                if s == survey:
+                    found.add(v)
+        return sorted(found, key=version_key)
+
+    def chosen_versions(self) -> dict:
+        """``sfng.yaml`` ``versions: {SURVEY: VERSION}``: the current version each survey names."""
+        got = self.config.get("versions") or {}
+        if not isinstance(got, dict):
+            raise SfngError(f"{self.root / CONFIG_NAME}: 'versions' must map survey names to versions")
+        return {str(k): "" if v is None else str(v) for k, v in got.items()}
 
     def table_path(self, key: str) -> Path:
         """A path configured relative to the store root (e.g. ``ned.cache``)."""

@@ -37,7 +37,8 @@ def F():
     sys.modules["sfng_faults_bench"] = mod
     spec.loader.exec_module(mod)
     mod.preload()
-    return mod
+    yield mod
+    mod.stop_servers()  # the SAS mirror servers of the fetch scenario (child processes)
 
 
 def _scenario(F, name):
@@ -48,7 +49,7 @@ def _scenario(F, name):
 WRITERS = {"ingest --copy": 1, "ingest --move": 1, "ingest --link": 1, "fix --in-place": 1,
            "fix --in-place --land": 1, "release bundle --tar": 1, "release bundle --copy": 1,
            "galaxies set": None, "index build": 1, "names override": None, "links bygalaxy": 2, "get": 1,
-           "readme new": None}
+           "readme new": None, "fetch manga": 1, "export hdf5": 1}
 
 
 @pytest.mark.parametrize("writer", list(WRITERS))
@@ -550,3 +551,108 @@ def test_fsck_finishes_journals_and_removes_partial_releases(F, tmp_path, cli):
     assert r.exit_code == 0, r.output
     assert not list((root / ".sfng/journal").iterdir()) and not (root / "release/.old.partial").exists()
     assert F.common_checks(base, root) == []
+
+
+
+# -- MaNGA writers: fetch (from a 127.0.0.1 SAS mirror) and export hdf5 ---------------------------
+
+def _killed_copy(F, prep, tmp_path, step, nth=1):
+    """A copy of the scenario's template with its writer killed at the ``nth`` fault point named
+    ``step``; the copy's base folder."""
+    k = [i for i, s in enumerate(prep.steps, 1) if s == step][nth - 1]
+    base = tmp_path / f"killed-{k}"
+    shutil.copytree(prep.template, base, symlinks=True)
+    assert F.run_cli(prep.scenario.args(base), kill_at=k) == -9
+    return base
+
+
+def test_fetch_killed_before_the_catalogue_is_recorded_records_it_on_the_rerun(F, tmp_path):
+    """The findings: the DRPall catalogue landed in tables/MANGA/ unrecorded (fsck failed after
+    every fetch, killed or not), a kill there left its temporary for good, and every kill while
+    landing left a staging folder in the download cache.  Now the catalogue is recorded (under the
+    folder's lock, read-only) and the rerun finishes what a killed run left."""
+    from sfng import manifest as mf
+
+    sc = _scenario(F, "fetch manga")
+    prep = F.prepare(sc, tmp_path, size=1)
+    base = _killed_copy(F, prep, tmp_path, "copy drpall-v3_1_1.fits: renamed")
+    root = F._store(base)
+    assert (root / "tables/MANGA/drpall-v3_1_1.fits").is_file()
+    assert "drpall-v3_1_1.fits" not in mf.read_manifest(root / "tables/MANGA")   # the kill: unrecorded
+    assert F.run_cli(sc.args(base)) == 0
+    entry = mf.read_manifest(root / "tables/MANGA")["drpall-v3_1_1.fits"]
+    assert entry.sha256 == F.sha(root / "tables/MANGA/drpall-v3_1_1.fits")
+    assert not (root / "tables/MANGA/drpall-v3_1_1.fits").stat().st_mode & 0o222
+    assert F.common_checks(base, root) == [] and sc.check(base, prep.reference) == []
+    # killed while landing: the staging folder it left in the cache goes with the rerun
+    base = _killed_copy(F, prep, tmp_path, "journal ingest-MANGA: landed", nth=2)
+    assert list((base / "cache").glob(".staging-MANGA-*"))
+    assert F.run_cli(sc.args(base)) == 0
+    assert not list((base / "cache").glob(".staging-*"))
+    assert F.common_checks(base, F._store(base)) == [] and sc.check(base, prep.reference) == []
+
+
+def test_fetch_resumes_a_verified_read_only_part_from_a_server_ignoring_range(F, tmp_path, monkeypatch):
+    """Killed between verifying a download (made read-only) and its rename, the `.part` is
+    read-only: a rerun from a server that ignores Range (file:// does) rewrites it, which a user
+    other than root could not do.  The rerun makes it writable first.  (Root ignores modes: the
+    refusal is simulated.)"""
+    import builtins
+    import stat
+
+    from sfng.surveys.manga import fetch
+
+    mirror = tmp_path / "mirror"
+    F.write_mirror(mirror, F.manga_targets(1))
+    cube = fetch.sas_paths("8485-1901")["cubes"]
+    part = tmp_path / "cache" / (cube + ".part")
+    part.parent.mkdir(parents=True)
+    shutil.copyfile(mirror / cube, part)
+    os.chmod(part, 0o444)                                   # what the kill left
+    real_open = builtins.open
+
+    def like_a_user(file, mode="r", *a, **k):
+        if any(c in mode for c in "wa+") and os.path.isfile(file) and not os.stat(file).st_mode & stat.S_IWUSR:
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real_open(file, mode, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", like_a_user)
+    rep = fetch.fetch_manga(None, plateifus=["8485-1901"], products="cubes", base_url=mirror.as_uri() + "/",
+                            cache_dir=tmp_path / "cache", land=False, retries=0)
+    monkeypatch.undo()
+    (res,) = rep.files
+    assert res.ok, res.message
+    dest = tmp_path / "cache" / cube
+    assert dest.read_bytes() == (mirror / cube).read_bytes() and not part.exists()
+    assert not dest.stat().st_mode & 0o222                  # verified content stays read-only
+
+
+def test_export_killed_between_files_is_finished_by_the_rerun(F, tmp_path, cli):
+    """The finding: killed after its first file, `export hdf5` could not be rerun ("... exists;
+    sfng never overwrites a file"): the second file was never written, and the temporary of the
+    file under way stayed.  Now the export journals its files: the rerun keeps those finished,
+    rewrites the one under way, removes the temporaries and writes the rest."""
+    sc = _scenario(F, "export hdf5")
+    prep = F.prepare(sc, tmp_path, size=2)
+    first = "manga/healpix=618/0001-of-0001.hdf5"
+    # killed after the first file was written and journalled, with the second one's temporary made
+    base = _killed_copy(F, prep, tmp_path, "export manga/healpix=622/0001-of-0001.hdf5: temporary written")
+    root = F._store(base)
+    mmu = root / "derived/MMU"
+    done = mmu / first
+    ino = done.stat().st_ino
+    assert list(mmu.rglob(".sfng-tmp-*")) and list((root / ".sfng/journal").glob("export-hdf5-MMU.jsonl"))
+    r = cli("--store", root, "fsck", "--repair")            # the temporary goes; the unfinished export
+    assert r.exit_code == 0, r.output                       # is a warning (its files are whole), and
+    assert "interrupted export" in r.output and not list(mmu.rglob(".sfng-tmp-*"))   # its journal stays
+    log = tmp_path / "rerun.log"
+    assert F.run_cli(sc.args(base), out=log) == 0           # was: exit 1, "exists"
+    assert "finished by the interrupted run" in log.read_text()
+    assert done.stat().st_ino == ino                        # kept, not written again
+    assert sc.check(base, prep.reference) == [] and F.common_checks(base, root) == []
+    # killed between a file's rename and its journal record: the rerun writes that one again
+    base = _killed_copy(F, prep, tmp_path, f"export {first}: renamed")
+    assert F.run_cli(sc.args(base)) == 0
+    assert sc.check(base, prep.reference) == [] and F.common_checks(base, F._store(base)) == []
+    # the same export once more, complete: still refused (nothing to finish, never overwritten)
+    assert F.run_cli(sc.args(base), out=log) == 1 and "never overwrites" in log.read_text()

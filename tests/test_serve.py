@@ -402,7 +402,7 @@ def test_real_server_client_cli_and_sigterm(served, tmp_path, cli):
     url = f"http://127.0.0.1:{port}"
     try:
         c = Client(url, token=served["tokens"]["read"])
-        for _ in range(200):
+        for _ in range(600):    # up to a minute: the suite may share the cores with other work
             if c.isAlive():
                 break
             time.sleep(0.1)
@@ -596,3 +596,19 @@ def test_workers_share_the_port(served):
             raise
     log = proc.stdout.read().decode()
     assert rc in (0, -signal.SIGTERM) and "Traceback" not in log, log
+
+
+def test_time_limit_counts_work_not_reading(served):
+    svc = served["svc"]
+    ids = cone_ids(served)[:4]
+    old = svc.limits["max_seconds"]
+    try:
+        svc.limits["max_seconds"] = -1.0          # no work at all allowed: refused before any byte
+        r = served["http"].post("/getSpec", json={"id_list": ids, "fmt": "npz"}, headers=H(served))
+        assert r.status_code == 503 and "limit" in r.json()["error"]
+        svc.limits["max_seconds"] = 30.0
+        st = svc.spectra_stream(ids)
+        time.sleep(0.05)                           # a slow reader: not counted
+        assert sum(len(rec) for rec in st.records()) == 4 and st.work_s < 30
+    finally:
+        svc.limits["max_seconds"] = old

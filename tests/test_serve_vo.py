@@ -350,6 +350,7 @@ def test_publisher_did_and_obscore_export(vo, live, tmp_path, cli):
     r = cli("find", "--store", store.root, "--survey", "MANGA", "--survey", "SINGS", "--export-obscore", out,
             "--base-url", live + "/")
     assert r.exit_code == 0, r.output
+    vo_parse(str(out), verify="exception")            # valid VOTable, the descriptor included
     s = session(vo)
     res = TAPResults(vo_parse(str(out)), session=s)   # what an ObsTAP service would answer
     assert len(res) == 3

@@ -39,6 +39,8 @@ COMMANDS = {
     "export": "export:export",
     "serve": "serve:serve",
     "derive": "derive:derive",
+    "ml": "ml:ml",
+    "site": "site:site",
     "provenance": "derive:provenance",
     "token": "token:token",
     "spec": "spec:spec",

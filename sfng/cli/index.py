@@ -252,3 +252,39 @@ def migrate(obj, index_path, out, fmt, store_override):
         return
     for line in rep.lines():
         click.echo(line)
+
+
+@index.command("diff")
+@click.argument("old", type=click.Path(exists=True, dir_okay=False))
+@click.argument("new", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--all-versions", is_flag=True,
+              help="Compare every data version (keyed by version too), not only the current ones.")
+@format_option()
+@store_path_option()
+@click.pass_obj
+def diff(obj, old, new, all_versions, fmt, store_override):
+    """Products added, removed and changed from the index OLD to NEW (or to the tree now).
+
+    A product is its survey, its name inside the survey folder without the version
+    (data/THINGS@v2/x.fits and data/THINGS/x.fits are one product) and its locator; each change
+    is shown as old -> new. Without NEW the store's tree is indexed into a temporary file
+    (the store's SFNG-INDEX.fits is not touched). Exit code 0 when nothing differs, 1 otherwise.
+
+    \b
+    Examples:
+        sfng index diff old/SFNG-INDEX.fits SFNG-INDEX.fits
+        sfng index diff SFNG-INDEX.fits                     what a build would change
+        sfng index diff a.fits b.fits --format json
+    """
+    from ..index.diff import diff_indexes, diff_with_tree
+
+    if new is not None:
+        rep = diff_indexes(old, new, all_versions=all_versions)
+    else:
+        rep = diff_with_tree(obj.store(store_override), old, all_versions=all_versions)
+    if fmt == "json":
+        output.emit_json(rep.as_dict())
+    else:
+        for line in rep.lines():
+            click.echo(output.printable(line))
+    sys.exit(0 if rep.same else 1)

@@ -24,6 +24,10 @@ from .options import dry_run_option, format_option, jobs_option, store_option
 @click.option("--readme", type=click.Path(exists=True, dir_okay=False),
               help="The survey README to land as <SURVEY>_README.txt (default: the one in SRC_DIR; "
                    "a template is created when there is none).")
+@click.option("--version", "version", metavar="V",
+              help="Land this data version of the survey in data/<SURVEY>@V/, beside the others "
+                   "(default: the README's VERSION, else unversioned data/<SURVEY>/; "
+                   "docs/versions.md).")
 @jobs_option("Files landed", default=1)
 @click.option("--offline", is_flag=True, default=None,
               help="Never ask NED; names must be in the store's NED cache or overrides.")
@@ -35,8 +39,8 @@ from .options import dry_run_option, format_option, jobs_option, store_option
 @dry_run_option
 @format_option()
 @store_option
-def ingest(src_dir, survey, ned_rename, tree, mode, readme, jobs, offline, by_position, force,
-           dry_run, fmt, store):
+def ingest(src_dir, survey, ned_rename, tree, mode, readme, version, jobs, offline, by_position,
+           force, dry_run, fmt, store):
     """Bring the survey folder SRC_DIR into the store, safely.
 
     Plans first (every file: destination, NED name and how it was found, problems), then lands
@@ -53,6 +57,7 @@ def ingest(src_dir, survey, ned_rename, tree, mode, readme, jobs, offline, by_po
         sfng ingest ~/downloads/THINGS --ned-rename               land it in data/THINGS/
         sfng ingest mom0/ --survey THINGS --tree derived --ned-rename --jobs 4
         sfng ingest PAWS/ --ned-rename --offline --format json
+        sfng ingest THINGS-v2/ --survey THINGS --version v2       land data/THINGS@v2/
     """
     from ..ingest import execute, plan_ingest
 
@@ -62,7 +67,7 @@ def ingest(src_dir, survey, ned_rename, tree, mode, readme, jobs, offline, by_po
 
     plan = plan_ingest(store, src_dir, survey=survey, tree=tree, ned_rename=ned_rename,
                        by_position=by_position, readme=readme, offline=offline, force=force,
-                       progress=planned)
+                       progress=planned, version=version)
     if dry_run:
         if fmt == "json":
             output.emit_json(plan)

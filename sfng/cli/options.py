@@ -240,14 +240,18 @@ class SelectionCommand(click.Command):
 
 _SELECTION_KEYS = ("tracers", "res", "dist", "depth", "depth_chan", "chan", "res_pc", "date", "galaxies",
                    "surveys", "trees", "types", "bunits", "valid", "near", "radius", "cone",
-                   "polygon", "moc", "where", "has", "lacks")
+                   "polygon", "moc", "where", "has", "lacks", "versions", "all_versions")
 
 
-def selection_options(f):
+def selection_options(f=None, *, version_alias: bool = True):
     """The selection options; the command receives one ``selection=`` (:class:`sfng.select.Selection`).
 
     Use with ``@click.command(cls=SelectionCommand)`` so that ``'--res<15'`` works too.
+    ``version_alias=False`` leaves out the short ``--version V`` spelling of ``--data-version``
+    (``sfng release bundle`` has its own ``--version`` flag).
     """
+    if f is None:
+        return functools.partial(selection_options, version_alias=version_alias)
     opts = [
         click.option("--line", "--tracer", "tracers", multiple=True, metavar="TRACER",
                      help="Tracer, any alias: CO10, 'CO(1-0)', 12CO10, HI, HALPHA, MIPS24 ... (repeat = or)."),
@@ -288,6 +292,12 @@ def selection_options(f):
         click.option("--has", multiple=True, metavar="TERM",
                      help="Galaxies with files of this tracer, optionally constrained: --has CO10 --has 'MIPS24 res<10'."),
         click.option("--lacks", multiple=True, metavar="TERM", help="Galaxies without files of this tracer: --lacks HALPHA."),
+        click.option(*(("--data-version", "--version") if version_alias else ("--data-version",)),
+                     "versions", multiple=True, metavar="V",
+                     help="Data version of the survey (data/SURVEY@V/; '' the unversioned folder) "
+                          "instead of the current one (repeat = or; docs/versions.md)."),
+        click.option("--all-versions", "all_versions", is_flag=True, default=None,
+                     help="Every data version, not only the current one of each survey."),
     ]
 
     @functools.wraps(f)

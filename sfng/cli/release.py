@@ -41,7 +41,7 @@ def _command_line(name, selection, from_file, mode, tar, allow_invalid, new_vers
 
 @release.command(cls=SelectionCommand)
 @click.argument("name")
-@selection_options
+@selection_options(version_alias=False)
 @click.option("--from-file", "from_file", type=click.Path(dir_okay=False, allow_dash=True),
               help="Release the store paths listed in this file (one per line, '#' comments; '-' for stdin).")
 @click.option("--link", "mode", flag_value="link", default=True,

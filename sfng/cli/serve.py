@@ -20,7 +20,9 @@ from .options import format_option, store_option
 @format_option(help="Output format of the line said at start (what is served, where): text for people; json for tools.")
 @store_option
 def serve(host, port, release, workers, cache_dir, log_level, fmt, store):
-    """Serve the store (or a release) read-only over HTTP: queries, spectra, previews, files.
+    """Serve the store (or a release) read-only over HTTP: queries, spectra, previews, files,
+    and the IVOA DataLink (/datalink) and SODA cutout (/soda/sync) endpoints for pyvo, TOPCAT
+    and Aladin.
 
     Every call but GET / needs a token from `sfng token add`, sent as X-DL-AuthToken or
     Authorization: Bearer. Per-request limits come from sfng.yaml (serve: limits:) and are
@@ -32,6 +34,7 @@ def serve(host, port, release, workers, cache_dir, log_level, fmt, store):
         sfng token add alice --scope read
         sfng serve --port 8770
         curl -H "X-DL-AuthToken: $SFNG_TOKEN" 'http://127.0.0.1:8770/query?ra=232.5447&dec=48.6902&size=0.001'
+        sfng find --survey MANGA --export-obscore m.xml --base-url http://127.0.0.1:8770
     """
     from ..serve.run import serve as run
     from ..serve.run import target

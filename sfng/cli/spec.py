@@ -76,8 +76,9 @@ def query(ra, dec, size, region, constraint, limit, offset, fmt, url, token, sho
 
 @spec.command("get")
 @click.argument("ids", nargs=-1, required=True)
-@click.option("--fmt", "wire", type=click.Choice(["npy", "fits", "votable", "ecsv"]), default="fits",
-              show_default=True, help="Format of the spectra (npy: np.load(f, allow_pickle=False)).")
+@click.option("--fmt", "wire", type=click.Choice(["npz", "npy", "fits", "votable", "ecsv"]), default="fits",
+              show_default=True, help="Format of the spectra (npz, npy: np.load(f, allow_pickle=False); npz "
+                                      "sends a shared wavelength grid once).")
 @click.option("--align", is_flag=True, help="Resample onto one common grid (flux-conserving).")
 @click.option("--cutout", metavar="LO-HI", help="Spectral range in the axis' units, e.g. 6500-7200.")
 @output_option("Write the spectra here (default: standard output).")

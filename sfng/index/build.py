@@ -112,6 +112,7 @@ class Item:
     mtime: float
     readme: str  # store-relative README path governing it ('' none)
     galaxy: str = ""  # the galaxy its folder's manifest records ('' none)
+    version: str = ""  # data version: the folder <SURVEY>@<VERSION> ('' unversioned)
 
 
 def _is_candidate(name: str) -> bool:
@@ -170,9 +171,11 @@ def _walk_dir(root, folder, tree, survey, only, read_manifest, pair_companions):
         roles = pair_companions([e.name for e in files])
         manifest = read_manifest(folder)
         readme = ""
+        name, version = survey, ""
         if survey:
             cand = root / tree / survey / f"{survey}_README.txt"
             readme = cand.relative_to(root).as_posix() if cand.is_file() else ""
+            name, version = _split_folder(survey)
         for e in files:
             rel = f"{rel_folder}/{e.name}"
             if only is not None and rel not in only:
@@ -183,12 +186,67 @@ def _walk_dir(root, folder, tree, survey, only, read_manifest, pair_companions):
                 continue
             role, other = roles.get(e.name, ("product", ""))
             entry = manifest.get(e.name)
-            yield Item(rel, tree, survey, role, f"{rel_folder}/{other}" if other else "",
+            yield Item(rel, tree, name, role, f"{rel_folder}/{other}" if other else "",
                        entry.sha256 if entry else "", st.st_size, st.st_mtime, readme,
-                       (entry.galaxy or "") if entry else "")
+                       (entry.galaxy or "") if entry else "", version)
     for d in dirs:
         yield from _walk_dir(root, Path(d.path), tree, survey or d.name, only, read_manifest,
                              pair_companions)
+
+
+def _split_folder(folder: str) -> tuple[str, str]:
+    """``(survey, version)`` of a survey folder (``THINGS@v2``); a folder whose ``@`` is not a
+    legal version separator keeps its whole name as the survey."""
+    from ..naming import split_survey_folder
+
+    try:
+        return split_survey_folder(folder)
+    except SfngError:
+        return folder, ""
+
+
+def current_versions(store, root: Path | None = None) -> dict:
+    """``{survey: current version}`` over the indexed trees (docs/versions.md): the version
+    ``sfng.yaml`` names (``versions: {SURVEY: V}``), else the highest by natural sort, the
+    unversioned folder (``''``) lowest."""
+    from ..naming import current_version
+    from ..store import INDEXED_TREES
+
+    root = Path(root if root is not None else store.root)
+    found: dict = {}
+    for tree in INDEXED_TREES:
+        base = root / tree
+        try:
+            names = [e.name for e in os.scandir(base) if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            continue
+        for name in names:
+            if name.startswith(".") or name.startswith(TMP_PREFIX) or name == "bygalaxy":
+                continue
+            survey, version = _split_folder(name)
+            found.setdefault(survey, set()).add(version)
+    chosen = store.chosen_versions() if store is not None and hasattr(store, "chosen_versions") else {}
+    return {s: current_version(vs, chosen.get(s)) for s, vs in found.items()}
+
+
+def mark_current(records, current: dict):
+    """``(records, changed)``: ``records`` with ``current`` set from ``current``
+    (:func:`current_versions`); a private copy when a value changed."""
+    if records is None or not len(records) or "current" not in (records.dtype.names or ()):
+        return records, False
+
+    def text(b):
+        return b.decode("utf-8", "surrogateescape") if isinstance(b, bytes) else str(b)
+
+    want = np.array([current.get(text(s), text(v)) == text(v)
+                     for s, v in zip(records["survey"].tolist(), records["version"].tolist())])
+    col = records["current"]
+    have = (np.asarray(col) == ord("T")) if col.dtype.kind != "b" else np.asarray(col)
+    if np.array_equal(have, want):
+        return records, False
+    records = np.array(records)   # the source may be the memory-mapped old index
+    records["current"] = np.where(want, ord("T"), ord("F")) if col.dtype.kind != "b" else want
+    return records, True
 
 
 # -- workers ------------------------------------------------------------------------------
@@ -246,7 +304,10 @@ def describe_chunk(items, shared: Shared | None = None):
                       sha256=it.sha256, measure_depth=shared.measure_depth,
                       validate=shared.validate, tracers=vocab, names=shared.names,
                       manifest_galaxy=it.galaxy, store=shared.store)
-        rows.extend(describe_file(ctx, _Stat(it.size, it.mtime)))
+        got = describe_file(ctx, _Stat(it.size, it.mtime))
+        for r in got:
+            r["version"] = it.version
+        rows.extend(got)
     records, cut = encode_rows(rows)
     if cut:
         records["flag"][cut] |= FLAG_TRUNCATED
@@ -543,6 +604,7 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
             return rep
 
         executor = _LazyExecutor(shared, jobs, scheduler)
+        current = current_versions(store, root)   # {survey: its current data version}
         tmp = out.parent / f"{TMP_PREFIX}index-{out.name}-{os.getpid()}"
         meta = {"store": store.name, "sfng_version": sfng.__version__, "built": started}
         galaxy_counts: Counter = Counter()
@@ -576,11 +638,14 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
             if kind == "new":
                 records, problems = payload.result()
                 rep.problems.extend(problems)
+                records, _ = mark_current(records, current)
                 if online is not None:
                     records, _ = _resolve_online(records, online, root)
                 writer().add_records(records)
             else:
                 records, start, changed = payload
+                records, moved = mark_current(records, current)
+                changed = changed or moved
                 if online is not None:
                     records, asked = _resolve_online(records, online, root)
                     changed = changed or asked

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import SfngError
 from .layout import disk_dtype, tform  # noqa: F401 - the on-disk layout, re-exported
-from .schema import FILES_COLUMNS, FILES_HDU, GALAXIES_COLUMNS, GALAXIES_HDU, SCHEMA_VERSION
+from .schema import DEFAULTS, FILES_COLUMNS, FILES_HDU, GALAXIES_COLUMNS, GALAXIES_HDU, SCHEMA_VERSION
 
 BLOCK = 2880
 
@@ -80,7 +80,8 @@ def encode_rows(rows: list[dict], columns=FILES_COLUMNS) -> tuple[np.ndarray, li
     cut = set()
     for c in columns:
         name = c.name
-        col = [r.get(name) for r in rows]
+        default = DEFAULTS.get(name) if columns is FILES_COLUMNS else None
+        col = [r.get(name, default) for r in rows]
         if c.kind == "U":
             width = c.width
             # trailing blanks are not significant in FITS strings: drop them, as readers do

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import SfngError
 from . import frozen
 from .layout import disk_dtype
-from .schema import FILES_COLUMNS, GALAXIES_COLUMNS, SCHEMA_VERSION
+from .schema import DEFAULTS, FILES_COLUMNS, GALAXIES_COLUMNS, SCHEMA_VERSION
 
 
 @dataclass
@@ -59,6 +59,11 @@ def source_name(name: str, from_version: int) -> str:
     return name
 
 
+#: Logical columns an older index lacks whose value there is true, not unknown: before data
+#: versions (docs/versions.md) every row was its survey's current version.
+ADDED_TRUE = {k for k, v in DEFAULTS.items() if v is True}
+
+
 def _fill(columns, n: int, old_cols: dict, from_version: int, what: str):
     """Records of ``columns`` (this version's disk layout) from ``old_cols`` {old name: array}."""
     out = np.zeros(n, dtype=disk_dtype(columns))
@@ -69,7 +74,10 @@ def _fill(columns, n: int, old_cols: dict, from_version: int, what: str):
             added.append(c.name)
             if c.kind == "U":
                 continue                              # zeros: b'' (unknown)
-            out[c.name] = ord("F") if c.kind == "?" else c.null
+            if c.kind == "?":
+                out[c.name] = ord("T") if c.name in ADDED_TRUE else ord("F")
+            else:
+                out[c.name] = c.null
             continue
         old = np.asarray(old_cols[src])
         if c.kind == "U":

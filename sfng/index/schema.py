@@ -26,8 +26,8 @@ from ..naming import STORED_PATH_MAX
 #: Version of the index layout (header card ``SFNGSCHV``).  History: 1, sfng 0.1; 2 adds
 #: ``galaxy_src``, ``frame``, ``bmaj_min``/``bmaj_max`` and flags 64 (BEAMS table), 128 (no
 #: size), 256 (wide footprint), with text stored as UTF-8 (``TEXTENC``); 3 adds the observation
-#: times ``date_obs``, ``mjd_obs``, ``mjd_end``, ``exptime``, and for derived products
-#: ``derived_from`` and ``prov`` (sfng derive).
+#: times ``date_obs``, ``mjd_obs``, ``mjd_end``, ``exptime``, for derived products
+#: ``derived_from`` and ``prov`` (sfng derive), and the data versions ``version``, ``current``.
 SCHEMA_VERSION = 3
 
 #: How text columns are stored (``TFORMn = 'nA'``, FITS 4.0 allows only ASCII there): said in
@@ -128,7 +128,14 @@ FILES_COLUMNS: list[Column] = [
                                  "multi-channel HDU (MaNGA DAP maps), '#name' for an object in a "
                                  "container"),
     Column("tree", "U8", "", "store tree: data or derived"),
-    Column("survey", "U40", "", "survey folder (data/<SURVEY>/)"),
+    Column("survey", "U40", "", "survey (the folder data/<SURVEY>/, or data/<SURVEY>@<VERSION>/ "
+                                "without its version)"),
+    Column("version", "U24", "", "data version: the folder data/<SURVEY>@<VERSION>/; '' for the "
+                                 "unversioned data/<SURVEY>/ (docs/versions.md)"),
+    Column("current", "?", "", "true for the current version of its survey: the one sfng.yaml "
+                               "names (versions: {SURVEY: V}), else the highest by natural sort "
+                               "(v1.2 < v1.10; unversioned lowest); true for every row of an "
+                               "unversioned survey"),
     Column("galaxy", "U48", "", "galaxy: the NED preferred name (the galaxy table's name when it "
                                 "lists it as an alias), found as galaxy_src says; '' unknown"),
     Column("galaxy_src", "U12", "", "how the galaxy was found, first that answers: file-name "
@@ -245,11 +252,17 @@ def column(name: str, table: str = FILES_HDU) -> Column:
     raise KeyError(name)
 
 
+#: Columns whose value in a fresh row is not the unknown: a row is its survey's current version
+#: until the builder says otherwise (docs/versions.md), so an index written without versions
+#: (an older one migrated, a writer that does not know them) answers as before.
+DEFAULTS = {"current": True}
+
+
 def null_row(columns=None) -> dict:
     """A row of unknowns (a fresh dict; array cells are shared empty tuples)."""
     if columns is None:
         return dict(_NULL_FILES)
-    return {c.name: () if c.shape else c.null for c in columns}
+    return {c.name: () if c.shape else DEFAULTS.get(c.name, c.null) for c in columns}
 
 
-_NULL_FILES = {c.name: () if c.shape else c.null for c in FILES_COLUMNS}
+_NULL_FILES = {c.name: () if c.shape else DEFAULTS.get(c.name, c.null) for c in FILES_COLUMNS}

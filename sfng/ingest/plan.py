@@ -120,6 +120,7 @@ class Plan:
     items: list
     validation: str = "off"
     force: bool = False
+    version: str = ""   # the data version landed ('' unversioned); survey is then SURVEY@VERSION
 
     @property
     def ok(self) -> bool:
@@ -135,7 +136,7 @@ class Plan:
 
     def as_dict(self):
         return {"source": str(self.src_dir), "store": str(self.store.root), "survey": self.survey,
-                "tree": self.tree, "ned_rename": self.ned_rename, "validation": self.validation,
+                "version": self.version, "tree": self.tree, "ned_rename": self.ned_rename, "validation": self.validation,
                 "force": self.force, "ok": self.ok, "counts": self.counts(),
                 "items": [i.as_dict() for i in self.items]}
 

@@ -117,7 +117,7 @@ def compare_existing(item: Item, dest: Path, entries: dict) -> None:
 def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
                 ned_rename: bool = False, resolver=None, by_position: bool = False,
                 readme=None, offline: bool | None = None, force: bool = False,
-                validate: bool = True, progress=None) -> Plan:
+                validate: bool = True, progress=None, version: str | None = None) -> Plan:
     """Plan the ingest of the survey folder ``src_dir`` into ``store``; writes nothing.
 
     Parameters
@@ -145,6 +145,10 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
     progress : callable, optional
         ``progress(i, n, what, stage)`` after each file is looked at (``stage == "files"``) and
         each name is resolved (``"names"``).
+    version : str, optional
+        The data version landed: files go to ``<tree>/<SURVEY>@<VERSION>/`` beside the other
+        versions (docs/versions.md).  Default: the source README's ``VERSION``, else none
+        (``<tree>/<SURVEY>/``).
     """
     from .. import naming
 
@@ -163,10 +167,15 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
     explicit_survey = survey is not None
     survey = survey or src_dir.name
     naming.check_component(survey, what="survey name")
+    if naming.VERSION_SEP in survey:   # a folder named SURVEY@VERSION
+        survey, named = naming.split_survey_folder(survey)
+        if version and version != named:
+            raise SfngError(f"--version {version} disagrees with the folder name "
+                            f"{survey}{naming.VERSION_SEP}{named}")
+        version = version or named
     if survey in ("bygalaxy",) or survey.startswith(TMP_PREFIX) or survey.startswith("."):
         raise SfngError(f"{survey!r} is reserved and cannot be a survey name (a name starting with "
                         f"'.' would be hidden from validation and the index); use --survey NAME")
-    base_dir = store.survey_dir(survey, tree)
     if ned_rename and resolver is None:
         from ..ned import Resolver
 
@@ -189,6 +198,13 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
                  or p.name.lower() == f"{src_dir.name}_readme.txt".lower()]
         readme_src = exact[0] if exact else (tops[0] if len(tops) == 1 else None)
         readme_src = readme_src.resolve() if readme_src is not None else None
+    if version is None:
+        version = _readme_version(readme_src)
+    if version:
+        version = naming.check_version(str(version))
+        survey = naming.survey_folder(survey, version)   # every store path below: SURVEY@VERSION
+    plan.survey, plan.version = survey, version or ""
+    base_dir = store.survey_dir(survey, tree)
     base_readme_meta = _governing_readme_metadata(store.readme_path(survey, tree), readme_src) \
         if do_validate else {}
 
@@ -205,7 +221,8 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
             if at is None:
                 got = (tree, survey)
             else:
-                got = ("derived" if at[0] == "derived" else tree, survey if explicit_survey else at[1])
+                got = ("derived" if at[0] == "derived" else tree,
+                       survey if explicit_survey else naming.survey_folder(at[1], version))
                 naming.check_component(got[1], what="survey name")
             target_of[id(item)] = got
         return got
@@ -305,7 +322,8 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
         fmt = formats.claim_name(name)
         at = fmt.landing(path) if fmt is not None else None
         if at is not None and at[0] in ("tables", "docs"):
-            folder = store.survey_dir(survey if explicit_survey else at[1], at[0])
+            folder = store.survey_dir(survey if explicit_survey else at[1], at[0],
+                                      None if explicit_survey else version)
             item.kind = "table" if at[0] == "tables" else "doc"
             item.dest = f"{folder.relative_to(root).as_posix()}/{name}"
             item.notes.append(f"{fmt.description or fmt.name}: landed unchanged in "
@@ -392,6 +410,20 @@ def plan_ingest(store, src_dir, survey: str | None = None, tree: str = "data",
         except Exception as exc:  # noqa: BLE001 - the cache is an optimisation
             plan.items[-1].notes.append(f"NED cache not written: {exc}")
     return plan
+
+
+def _readme_version(readme_src: Path | None) -> str | None:
+    """The ``VERSION`` the source README declares, or None."""
+    if readme_src is None:
+        return None
+    from ..errors import ReadmeError
+    from ..readme import read_readme
+
+    try:
+        got = read_readme(readme_src).metadata.get("VERSION")
+    except (ReadmeError, OSError):
+        return None
+    return None if got in (None, "") else str(got)
 
 
 def _compressed_fits_name(name: str) -> bool:

@@ -50,9 +50,10 @@ class Summary:
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["galaxy", *self.tracers])
         for row in self.rows():
-            w.writerow([row["galaxy"], *("" if row[t] is None else
-                                         (row[t] if isinstance(row[t], str) else f"{row[t]:.4g}")
-                                         for t in self.tracers)])
+            # numbers only: no file and "files of unknown resolution" are both empty (the JSON
+            # form's n_files tells them apart), never a '?' among the numbers
+            w.writerow([row["galaxy"], *("" if row[t] is None or isinstance(row[t], str)
+                                         else repr(float(row[t])) for t in self.tracers)])
         return buf.getvalue()
 
     def plot(self, path) -> Path:
@@ -62,20 +63,38 @@ class Summary:
         fig_h = max(3.0, 1.0 + 0.35 * len(self.galaxies))
         fig, ax = plt.subplots(figsize=(fig_w, fig_h))
         data = np.ma.masked_invalid(np.where(self.count > 0, self.res, np.nan))
-        im = ax.imshow(data, cmap="viridis_r", aspect="auto")
+        cmap = plt.get_cmap("viridis_r").with_extremes(bad="white")
+        im = ax.imshow(data, cmap=cmap, aspect="auto")
         ax.set_xticks(range(len(self.tracers)), self.tracers, rotation=45, ha="right")
         ax.set_yticks(range(len(self.galaxies)), self.galaxies)
+        from matplotlib.patches import Patch, Rectangle
+
+        from .plots import contrast_colour
+
+        unknown = False
         for i in range(len(self.galaxies)):
             for j in range(len(self.tracers)):
-                if self.count[i, j]:
-                    v = self.res[i, j]
-                    ax.text(j, i, f"{v:.3g}" if np.isfinite(v) else "?", ha="center", va="center",
-                            fontsize=7, color="w")
+                if not self.count[i, j]:
+                    continue
+                v = self.res[i, j]
+                if np.isfinite(v):
+                    colour = contrast_colour(im.cmap(im.norm(v)))
+                    ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=7, color=colour)
+                else:   # files, but none of known resolution: hatched grey, never like "no data"
+                    unknown = True
+                    ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="0.85", edgecolor="0.45",
+                                           hatch="///", lw=0))
+                    ax.text(j, i, "?", ha="center", va="center", fontsize=8, color="black",
+                            fontweight="bold")
+        handles = [Patch(facecolor="white", edgecolor="0.5", label="no data")]
+        if unknown:
+            handles.append(Patch(facecolor="0.85", edgecolor="0.45", hatch="///", label="resolution unknown"))
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.1 - 0.011 * max(
+            len(t) for t in self.tracers) if self.tracers else -0.12), fontsize=7, ncol=2, frameon=False)
         fig.colorbar(im, ax=ax, label="best resolution (arcsec)")
         ax.set_title("SFNG coverage: best resolution per galaxy and tracer")
-        fig.tight_layout()
         path = Path(path)
-        fig.savefig(path, dpi=100)
+        fig.savefig(path, dpi=100, bbox_inches="tight")
         plt.close(fig)
         return path
 

@@ -463,5 +463,19 @@ def _fast_meta_galaxies(path, galaxies_hdu):
 
 
 def load_index(index_path=None, store=None, allow_stale=False) -> Index:
-    """Open an index: ``index_path`` if given, else the store's (see :meth:`Index.open`)."""
+    """Open an index: ``index_path`` if given, else the store's (see :meth:`Index.open`).
+
+    With neither, the store is discovered as the CLI does (the nearest folder upwards from the
+    current one holding ``sfng.yaml``, else ``$SFNG_STORE``); a ``store`` may be a path.
+    """
+    from ..errors import NotAStoreError
+    from ..store import Store
+
+    if store is not None and not isinstance(store, Store):
+        store = Store.discover(store)
+    if index_path is None and store is None:
+        try:
+            store = Store.discover()
+        except NotAStoreError:
+            pass  # Index.open says what to do
     return Index.open(index_path, store=store, allow_stale=allow_stale)

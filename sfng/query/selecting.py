@@ -50,6 +50,7 @@ def select(index: Index, selection: Selection) -> Result:
     if sel.valid is not None:
         v = np.asarray(index.raw("valid"), dtype=bool)
         mask &= v if sel.valid else ~v
+    mask &= _version_mask(index, sel, notes)
 
     rows = np.flatnonzero(mask)
     narrowed = len(rows) < n or any((sel.galaxies, sel.dist, sel.res_pc, sel.near, sel.cone,
@@ -110,6 +111,24 @@ def select(index: Index, selection: Selection) -> Result:
             every = rows
             rows = lambda: every[index.match_text("galaxy", galaxies, every, fold=False)]  # noqa: E731
     return Result(index, rows, sel, galaxies, notes)
+
+
+def _version_mask(index: Index, sel: Selection, notes: list):
+    """Data versions (docs/versions.md): the current ones unless ``--all-versions``, or exactly
+    those of ``--version``.  An index without the columns (an older schema) has no versions."""
+    if sel.all_versions:
+        return True
+    if "version" not in index.columns or "current" not in index.columns:
+        if sel.versions and any(sel.versions):
+            notes.append("this index has no data versions (an older schema): --version ignored")
+        return True
+    if sel.versions:
+        want = [v for v in sel.versions if v]
+        m = index.match_text("version", want, fold=False) if want else np.zeros(len(index), bool)
+        if "" in sel.versions:
+            m = m | (np.asarray(index.text("version")) == "")
+        return m
+    return np.asarray(index.raw("current"), dtype=bool)
 
 
 def covering_rows(index: Index, ra: float, dec: float) -> np.ndarray:

@@ -60,6 +60,9 @@ class PlanFile:
         ``"data"`` or ``"readme"``.
     galaxy, tracer, survey : str
         For RELEASE.md ('' when unknown).
+    version : str
+        The data version released (the folder ``<SURVEY>@<VERSION>``; '' unversioned): a
+        release pins exact versions (docs/versions.md).
     """
 
     rel: str
@@ -71,10 +74,12 @@ class PlanFile:
     galaxy: str = ""
     tracer: str = ""
     survey: str = ""
+    version: str = ""
 
     def as_dict(self):
         return {"path": self.rel, "size": self.size, "sha256": self.sha256, "role": self.role,
-                "galaxy": self.galaxy, "tracer": self.tracer, "survey": self.survey}
+                "galaxy": self.galaxy, "tracer": self.tracer, "survey": self.survey,
+                "version": self.version}
 
 
 @dataclass
@@ -284,7 +289,8 @@ def _attach_index(store, plan: BundlePlan, chosen) -> None:
         plan.files.append(PlanFile(
             rel=rel, src=real, size=st.st_size, mtime=st.st_mtime,
             sha256=sha if (fresh and len(sha) == 64 and not plan.rehash) else None,
-            galaxy=text_value(row["galaxy"]), tracer=text_value(row["tracer"]), survey=text_value(row["survey"])))
+            galaxy=text_value(row["galaxy"]), tracer=text_value(row["tracer"]), survey=text_value(row["survey"]),
+            version=text_value(row["version"]) if "version" in (row.dtype.names or ()) else ""))
     if missing or stale:
         msg = []
         if missing:
@@ -299,8 +305,24 @@ def _attach_index(store, plan: BundlePlan, chosen) -> None:
     for row in sub:
         if bytes(row["noise_path"]).strip() and bytes(row["noise_path"]).strip() not in released:
             row["noise_path"] = b""
-    plan.index_rows = sub
+    plan.index_rows = _current_in_release(store, sub)
     plan.galaxy_rows = _galaxy_rows(store, sub)
+
+
+def _current_in_release(store, sub):
+    """A release's index says which of *its* versions is current (a release of v1 alone: v1),
+    so that ``find`` on the release answers as ``find --data-version`` did on the store."""
+    if not len(sub) or "current" not in (sub.dtype.names or ()):
+        return sub
+    from ..index.build import mark_current
+    from ..naming import current_version
+
+    found: dict = {}
+    for srv, ver in zip(sub["survey"].tolist(), sub["version"].tolist()):
+        found.setdefault(text_value(srv), set()).add(text_value(ver))
+    chosen = store.chosen_versions() if hasattr(store, "chosen_versions") else {}
+    current = {srv: current_version(vs, chosen.get(srv)) for srv, vs in found.items()}
+    return mark_current(sub, current)[0]
 
 
 def _galaxy_rows(store, sub) -> list[dict]:
@@ -336,9 +358,19 @@ def _attach_readmes(store, plan: BundlePlan) -> None:
             continue
         rel2, real = store_file(store, rel)
         st = os.stat(real)
+        name, version = _split_folder(survey)
         plan.files.append(PlanFile(rel=rel2, src=real, size=st.st_size, mtime=st.st_mtime,
-                                   role="readme", survey=survey))
+                                   role="readme", survey=name, version=version))
     plan.files.sort(key=lambda f: f.rel)
+
+
+def _split_folder(folder: str) -> tuple[str, str]:
+    from ..naming import split_survey_folder
+
+    try:
+        return split_survey_folder(folder)
+    except SfngError:
+        return folder, ""
 
 
 def _check_validity(store, plan: BundlePlan) -> None:

@@ -120,8 +120,9 @@ class SpectraStream:
     common_wave: np.ndarray | None
     notes: list
     fill: object                      # fill(rec, start, stop, with_wave): rows start..stop into rec
-    deadline: Deadline | None = None
+    max_seconds: float | None = None  # of work (making chunks), not of sending them to a slow reader
     rows_per_chunk: int | None = None
+    work_s: float = 0.0
 
     @property
     def id_width(self) -> int:
@@ -144,10 +145,12 @@ class SpectraStream:
     def _chunk(self, a: int, with_wave: bool):
         dt = self.dtype(with_wave)
         b = min(a + self._rows(dt), len(self.ids))
-        if self.deadline is not None:
-            self.deadline.check()
+        if self.max_seconds is not None and self.work_s > self.max_seconds:
+            raise TimeUp(f"the request ran past the limit of {self.max_seconds:g} s of work; ask for fewer spectra")
+        t0 = time.monotonic()
         rec = np.empty(b - a, dtype=dt)
         self.fill(rec, a, b, with_wave)
+        self.work_s += time.monotonic() - t0
         return rec
 
     def prime(self, with_wave: bool) -> None:
@@ -478,7 +481,7 @@ class Service:
             raise UsageError("id_list is empty")
         if len(id_list) > self.limits["max_ids"]:
             raise TooLarge(f"{len(id_list)} ids: at most {self.limits['max_ids']} per request")
-        deadline = Deadline(self.limits["max_seconds"])
+        limit = self.limits["max_seconds"]
         resolved = [self.resolve(s) for s in id_list]
         cubes = list({id(c): c for c, *_ in resolved}.values())
         units = {c.wave_unit for c in cubes}
@@ -496,7 +499,7 @@ class Service:
             ask = {"start": g.start, "stop": g.stop, "n": g.n, "log": g.log}
 
             def fill(rec, a, b, with_wave):
-                _pack(rec, self.spectra(id_list[a:b], grid=ask, deadline=deadline), 0, b - a, with_wave)
+                _pack(rec, self.spectra(id_list[a:b], grid=ask, deadline=Deadline(limit)), 0, b - a, with_wave)
         else:
             if lo_hi is not None:
                 lo, hi = lo_hi
@@ -514,11 +517,12 @@ class Service:
                             "log": bool(cubes[0].meta.get("log")), "resampled": False}
             if lo_hi is not None or any(r is not None for *_, r in resolved):
                 def fill(rec, a, b, with_wave):
-                    _pack(rec, self.spectra(id_list[a:b], cutout=cutout, deadline=deadline), 0, b - a, with_wave)
+                    _pack(rec, self.spectra(id_list[a:b], cutout=cutout, deadline=Deadline(limit)), 0, b - a,
+                          with_wave)
             else:
                 def fill(rec, a, b, with_wave):
                     _gather(rec, id_list, resolved, a, b, with_wave)
-        st = SpectraStream(id_list, wave_unit, flux_unit, n, grid_out, common, notes, fill, deadline)
+        st = SpectraStream(id_list, wave_unit, flux_unit, n, grid_out, common, notes, fill, limit)
         est = st.nbytes(with_wave=common is None)
         if est > self.limits["max_bytes"]:
             raise TooLarge(f"an answer of about {est} bytes, more than the limit of {self.limits['max_bytes']}")

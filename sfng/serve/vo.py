@@ -153,7 +153,7 @@ def _band_m(service, e) -> tuple[float, float] | None:
     import astropy.units as u
 
     f0 = e.restfrq if math.isfinite(e.restfrq) and e.restfrq > 0 else None
-    lo_hi = (getattr(e, "spec_min", math.nan), getattr(e, "spec_max", math.nan))
+    lo_hi = (e.spec_min, e.spec_max)
     try:
         unit = u.Unit(e.spec_unit) if e.spec_unit else None
     except ValueError:

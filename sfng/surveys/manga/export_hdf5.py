@@ -306,7 +306,7 @@ def export_hdf5(store, out=None, *, plateifus=(), max_per_file: int = MAX_PER_FI
                         f"and derived/MANGA-DAP" + (f" ({report.skipped[0][1]})" if report.skipped else ""))
     import contextlib
 
-    from ...journal import Journal, Lock, state_dir
+    from ...journal import Lock, state_dir
 
     name = job_name(store, out)
     with contextlib.ExitStack() as held:

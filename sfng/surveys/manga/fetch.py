@@ -20,7 +20,14 @@
    once more from scratch, then reported;
 4. **land** the verified files through :mod:`sfng.ingest` (cubes in ``data/MANGA/``, maps in
    ``derived/MANGA-DAP/``, GZ3D in ``derived/GZ3D/``, named by NED position or the MaNGA-ID
-   fallback, see :mod:`sfng.surveys.manga`); the DRPall catalogue goes to ``tables/MANGA/``.
+   fallback, see :mod:`sfng.surveys.manga`); the DRPall catalogue goes to ``tables/MANGA/``
+   (read-only, recorded in that folder's manifest).
+
+A rerun after a kill at any point finishes the job: downloads resume from the cache (a verified
+file is reused, a ``.part`` is resumed), the staging folders of a killed run are removed, an
+interrupted ingest is finished by its journal, and a catalogue copy that missed its manifest is
+recorded.  The download cache is the user's, outside the store: what it keeps on purpose is the
+verified downloads and the ``.part`` of a download that failed (resumed by the next run).
 """
 
 from __future__ import annotations

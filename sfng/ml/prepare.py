@@ -1,0 +1,236 @@
+"""``sfng ml prepare``: MaNGA LOGCUBEs onto one rest-frame log-wavelength grid, landed in
+``derived/MANGA/`` through the store's safe path (:func:`sfng.derive.land.land_products`) with a
+provenance sidecar (inputs with sha256, parameters).
+
+Per cube: spaxel-channels with MANGA_DRP3PIXMASK DONOTUSE (bit read from sdssMaskbits.par) or
+ivar <= 0 are masked; the wavelengths are de-redshifted with the galaxy's redshift (DRPall nsa_z,
+else the galaxy table's); flux density per Angstrom scales by (1+z) (so the line flux is conserved)
+and ivar by (1+z)^-2; then a flux-conserving rebinning (exact overlap of pixel edges) onto the
+output grid.  An output channel is masked where less than half of it is covered by good input.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SfngError
+
+DEFAULT_GRID = (5000.0, 8000.0, 2040)
+#: the output mask: bit 0 no good input, bit 1 outside the input coverage (rest frame).
+MASK_BITS = {"NODATA": 0, "NOCOV": 1}
+
+
+@dataclass(frozen=True)
+class Grid:
+    lo: float = DEFAULT_GRID[0]
+    hi: float = DEFAULT_GRID[1]
+    n: int = DEFAULT_GRID[2]
+
+    def __post_init__(self):
+        if not (0 < self.lo < self.hi) or self.n < 2:
+            raise SfngError(f"bad wavelength grid {self.lo}-{self.hi} A in {self.n} channels")
+
+    @property
+    def dlnl(self) -> float:
+        return math.log(self.hi / self.lo) / (self.n - 1)
+
+    def centres(self) -> np.ndarray:
+        return self.lo * np.exp(self.dlnl * np.arange(self.n))
+
+    def edges(self) -> np.ndarray:
+        return self.lo * np.exp(self.dlnl * (np.arange(self.n + 1) - 0.5))
+
+    def as_dict(self) -> dict:
+        return {"lo_angstrom": self.lo, "hi_angstrom": self.hi, "channels": self.n, "spacing": "log"}
+
+
+def log_edges(centres) -> np.ndarray:
+    """Pixel edges of a (log-spaced) wavelength axis: geometric midpoints, extrapolated at the ends."""
+    c = np.asarray(centres, dtype=float)
+    mid = np.sqrt(c[1:] * c[:-1])
+    first = c[0] ** 2 / mid[0]
+    last = c[-1] ** 2 / mid[-1]
+    return np.concatenate([[first], mid, [last]])
+
+
+def overlap_matrix(in_edges, out_edges) -> np.ndarray:
+    """W[o, i] = |out_o ∩ in_i| / |out_o| (rows sum to the covered fraction of each output pixel)."""
+    lo = np.maximum(out_edges[:-1, None], in_edges[None, :-1])
+    hi = np.minimum(out_edges[1:, None], in_edges[None, 1:])
+    return np.clip(hi - lo, 0.0, None) / np.diff(out_edges)[:, None]
+
+
+def resample(wave, flux, ivar, good, grid: Grid, z: float = 0.0):
+    """``(flux, ivar, mask)`` on ``grid`` (rest frame) from spectra ``flux[nwave, ...]``."""
+    wave = np.asarray(wave, dtype=float)
+    rest_edges = log_edges(wave) / (1.0 + z)
+    out_edges = grid.edges()
+    keep = (rest_edges[1:] > out_edges[0]) & (rest_edges[:-1] < out_edges[-1])
+    idx = np.flatnonzero(keep)
+    shape = flux.shape[1:]
+    nsp = int(np.prod(shape)) if shape else 1
+    if idx.size == 0:
+        return (np.zeros((grid.n,) + shape, np.float32), np.zeros((grid.n,) + shape, np.float32),
+                np.full((grid.n,) + shape, (1 << MASK_BITS["NOCOV"]) | 1, np.int32))
+    i0, i1 = idx[0], idx[-1] + 1
+    W = overlap_matrix(rest_edges[i0:i1 + 1], out_edges)
+    f = np.asarray(flux[i0:i1], dtype=float).reshape(i1 - i0, nsp) * (1.0 + z)
+    iv = np.asarray(ivar[i0:i1], dtype=float).reshape(i1 - i0, nsp) / (1.0 + z) ** 2
+    g = np.asarray(good[i0:i1]).reshape(i1 - i0, nsp) & (iv > 0) & np.isfinite(f)
+    gf = g.astype(float)
+    cover = W.sum(axis=1)[:, None]
+    wg = W @ gf
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = np.where(g, 1.0 / np.where(iv > 0, iv, 1.0), 0.0)
+        fo = (W @ np.where(g, f, 0.0)) / wg
+        vo = ((W ** 2) @ var) / wg ** 2
+        ivo = np.where(vo > 0, 1.0 / vo, 0.0)
+    mask = np.zeros((grid.n, nsp), np.int32)
+    mask |= np.where(cover < 0.999, 1 << MASK_BITS["NOCOV"], 0).astype(np.int32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bad = ~(wg / np.maximum(cover, 1e-300) >= 0.5) | ~np.isfinite(fo)
+    mask |= np.where(bad, 1 << MASK_BITS["NODATA"], 0).astype(np.int32)
+    fo = np.where(bad, 0.0, fo)
+    ivo = np.where(bad, 0.0, ivo)
+    out = (grid.n,) + shape
+    return fo.reshape(out).astype(np.float32), ivo.reshape(out).astype(np.float32), mask.reshape(out)
+
+
+def redshift_of(store, plateifu: str, galaxy: str | None) -> tuple[float, str]:
+    """``(z, source)``: DRPall nsa_z, else the galaxy table's redshift."""
+    from ..surveys.manga.describers import load_redshifts
+
+    z = load_redshifts(store.root).get(plateifu)
+    if z is not None and math.isfinite(z):
+        return float(z), "DRPall nsa_z"
+    if galaxy:
+        from ..galaxies import read_galaxies
+
+        g = read_galaxies(store).find(galaxy)
+        if g is not None and g.redshift == g.redshift:
+            return float(g.redshift), "galaxy table"
+    raise SfngError(f"{plateifu}: no redshift (no DRPall nsa_z, and galaxy {galaxy or '?'} has none in the "
+                    "galaxy table); land a DRPall with `sfng fetch manga` or set it")
+
+
+def cube_paths(store, paths=()) -> list[str]:
+    """Store-relative LOGCUBE paths: ``paths`` filtered, or every LOGCUBE in data/MANGA/."""
+    from ..surveys.manga.recognise import parse_name
+
+    if not paths:
+        folder = Path(store.root) / "data" / "MANGA"
+        paths = [store.relpath(p) for p in sorted(folder.glob("*"))] if folder.is_dir() else []
+    out = []
+    for p in paths:
+        info = parse_name(Path(p).name)
+        if info and info["kind"] == "cube" and info["wave"] == "LOG":
+            out.append(p)
+    return out
+
+
+def product_for(store, rel: str, grid: Grid, workdir: Path, z: float | None = None):
+    """Make one rest-frame cube in ``workdir``: a :class:`sfng.derive.land.Product`."""
+    from astropy.io import fits
+
+    from ..derive import provenance as pv
+    from ..derive.land import Product, input_entry, origin_of
+    from ..naming import encode_galaxy
+    from ..surveys.manga.recognise import parse_name
+    from .maskbits import bitmask
+
+    info = parse_name(Path(rel).name)
+    galaxy, _ = origin_of(rel)
+    if z is None:
+        z, zsrc = redshift_of(store, info["plateifu"], galaxy)
+    else:
+        zsrc = "given"
+    donotuse = bitmask("MANGA_DRP3PIXMASK", "DONOTUSE")
+    with fits.open(Path(store.root) / rel, memmap=False) as hdul:
+        flux = np.asarray(hdul["FLUX"].data, dtype=np.float32)
+        ivar = np.asarray(hdul["IVAR"].data, dtype=np.float32)
+        mask = np.asarray(hdul["MASK"].data).astype(np.int64)
+        wave = np.asarray(hdul["WAVE"].data, dtype=float)
+        hdr = hdul["FLUX"].header.copy()
+        primary = hdul[0].header
+        mangaid = str(primary.get("MANGAID", "")).strip()
+    good = (mask & donotuse) == 0
+    fo, ivo, mo = resample(wave, flux, ivar, good, grid, z)
+    h = fits.Header()
+    for k in ("CTYPE1", "CTYPE2", "CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2", "CD1_1", "CD1_2", "CD2_1", "CD2_2",
+              "CUNIT1", "CUNIT2", "RADESYS", "EQUINOX", "BUNIT"):
+        if k in hdr:
+            h[k] = hdr[k]
+    h["CTYPE3"] = ("WAVE-LOG", "rest-frame vacuum wavelength, log-spaced")
+    h["CUNIT3"] = "Angstrom"
+    h["CRPIX3"] = 1.0
+    h["CRVAL3"] = grid.lo
+    h["CD3_3"] = grid.lo * grid.dlnl   # the cube's celestial axes are CD-matrix ones
+    if "RFWHM" in primary:   # the reconstructed r-band PSF FWHM (arcsec): the cube's beam
+        h["BMAJ"] = h["BMIN"] = (float(primary["RFWHM"]) / 3600.0, "r-band PSF FWHM (RFWHM)")
+        h["BPA"] = 0.0
+    h["SPECSYS"] = ("SOURCE", "de-redshifted to the galaxy rest frame")
+    h["PLATEIFU"] = info["plateifu"]
+    h["MANGAID"] = mangaid
+    h["Z_USED"] = (z, f"redshift used ({zsrc})")
+    h["MLSTEP"] = ("sfng ml prepare", "rest-frame flux-conserving resampling")
+    prim = fits.PrimaryHDU()
+    for k in ("PLATEIFU", "MANGAID", "OBJRA", "OBJDEC", "IFURA", "IFUDEC", "PLATE", "IFUDSGN"):
+        if k in primary:
+            prim.header[k] = primary[k]
+    hm = h.copy()
+    hm["BUNIT"] = ""
+    for b, v in MASK_BITS.items():
+        hm[f"MBIT{v}"] = (b, "output mask bit")
+    hdus = [prim, fits.ImageHDU(fo, h, name="FLUX"), fits.ImageHDU(ivo, h, name="IVAR"),
+            fits.ImageHDU(mo, hm, name="MASK"),
+            fits.BinTableHDU.from_columns([fits.Column("WAVE", "D", array=grid.centres(), unit="Angstrom")],
+                                          name="WAVE")]
+    del hdus[2].header["BUNIT"]
+    prefix = encode_galaxy(galaxy) + "." if galaxy else ""
+    name = f"{prefix}manga_{info['plateifu']}_restcube.fits"
+    path = workdir / name
+    params = {"grid": grid.as_dict(), "redshift": z, "redshift_source": zsrc,
+              "mask": f"MANGA_DRP3PIXMASK DONOTUSE ({donotuse:#x}) or ivar<=0",
+              "resampling": "flux-conserving (exact pixel-edge overlap), flux*(1+z), ivar/(1+z)^2"}
+    inputs = [input_entry(store, rel)]
+    for k, v in pv.header_cards("ml-prepare", pv.sidecar_name(name), inputs).items():
+        prim.header[k] = v
+    fits.HDUList(hdus).writeto(path, overwrite=True)
+    from ..fsutil import sha256_file
+
+    record = pv.make_record(kind="ml-prepare", inputs=inputs,
+                            outputs=[{"name": name, "role": "product", "sha256": sha256_file(path)}],
+                            parameters=params)
+    return Product("MANGA", [(name, path, "product")], record, source=rel)
+
+
+def prepare(store, paths=(), grid: Grid | None = None, *, redshifts: dict | None = None, reindex: bool = True):
+    """Prepare the LOGCUBEs (``paths``, store-relative; default every one in data/MANGA/)."""
+    from ..derive.land import LandReport, land_products
+
+    grid = grid or Grid()
+    rels = cube_paths(store, paths)
+    rep = LandReport()
+    if not rels:
+        rep.failed.append(("(selection)", "no MaNGA LOGCUBE selected"))
+        return rep
+    with tempfile.TemporaryDirectory(prefix="sfng-ml-") as tmp:
+        products = []
+        for rel in rels:
+            try:
+                from ..surveys.manga.recognise import parse_name
+
+                z = (redshifts or {}).get(parse_name(Path(rel).name)["plateifu"])
+                products.append(product_for(store, rel, grid, Path(tmp), z))
+            except (SfngError, OSError, KeyError, ValueError) as exc:
+                rep.failed.append((rel, str(exc)))
+        if products:
+            r = land_products(store, products, reindex=reindex)
+            rep.landed, rep.skipped, rep.index = r.landed, r.skipped, r.index
+            rep.failed += r.failed
+    return rep

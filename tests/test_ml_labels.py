@@ -1,0 +1,167 @@
+"""sfng.ml labels: BPT classes and 12+log(O/H) against hand-computed values at known points."""
+
+import math
+
+import numpy as np
+import pytest
+
+from sfng.errors import SfngError
+from sfng.ml import labels as L
+from sfng.ml.maskbits import bitmask, bits, parse_par
+
+
+# -- bitmasks -----------------------------------------------------------------------------------
+
+def test_maskbits_from_the_shipped_par_file():
+    assert bitmask("MANGA_DAPPIXMASK", "DONOTUSE") == 1 << 30
+    assert bitmask("MANGA_DRP3PIXMASK", "DONOTUSE") == 1 << 10
+    assert bits("MANGA_DRP3PIXMASK")["NOCOV"] == 0
+    assert bitmask("MANGA_DAPPIXMASK", ["NOCOV", "DONOTUSE"]) == (1 << 30) | 1
+    with pytest.raises(SfngError):
+        bitmask("MANGA_DAPPIXMASK", "NOSUCHBIT")
+    assert parse_par('maskbits X 3 FOO "a b"\n# maskbits X 4 BAR "c"\n') == {"X": {"FOO": 3}}
+
+
+# -- curves -------------------------------------------------------------------------------------
+
+def test_curves_at_hand_computed_points():
+    assert L.kauffmann03(-0.5) == pytest.approx(0.61 / -0.55 + 1.30)      # 0.190909
+    assert L.kauffmann03(-0.5) == pytest.approx(0.190909, abs=1e-6)
+    assert L.kewley01(-0.2) == pytest.approx(0.279552, abs=1e-6)           # 0.61/-0.67 + 1.19
+    assert math.isnan(L.kauffmann03(0.05)) and math.isnan(L.kauffmann03(0.1))
+    assert math.isnan(L.kewley01(0.47)) and math.isnan(L.kewley01(0.6))
+    assert L.kewley06_seyfert_liner(0.0) == pytest.approx(0.76)
+
+
+@pytest.mark.parametrize("x,y,want", [
+    (-0.5, -0.5, L.SF),        # below Ka03 (0.191)
+    (-0.2, 0.2, L.COMP),       # above Ka03 (-1.14), below Ke01 (0.280)
+    (0.0, 0.0, L.AGN),         # above Ke01 (-0.108)
+    (0.1, -2.0, L.COMP),       # right of Ka03's asymptote: never SF (naive formula: 13.5 -> "SF")
+    (0.05, -5.0, L.COMP),      # exactly at the asymptote
+    (0.5, -1.0, L.AGN),        # right of Ke01's asymptote: never below Ke01 (naive: 21.5 -> "COMP")
+    (0.47, -3.0, L.AGN),
+    (-2.0, 0.97, L.SF),        # far left, Ka03 (1.0024) above Ke01 (0.943): Kauffmann's SF wins
+    (float("nan"), 0.0, L.UNKNOWN),
+])
+def test_bpt_classes_at_known_points(x, y, want):
+    assert int(L.classify_bpt(np.array([x]), np.array([y]))[0]) == want
+
+
+def test_points_on_the_curves():
+    x = np.array([-0.56, -0.3])
+    on_ka = L.kauffmann03(x)
+    assert L.classify_bpt(x, on_ka).tolist() == [L.COMP, L.COMP]           # on the line: not below
+    assert L.classify_bpt(x, on_ka - 1e-9).tolist() == [L.SF, L.SF]
+    on_ke = L.kewley01(x)
+    assert L.classify_bpt(x, on_ke).tolist() == [L.AGN, L.AGN]
+    assert L.classify_bpt(x, on_ke - 1e-9).tolist() == [L.COMP, L.COMP]
+
+
+def test_seyfert_and_liner_by_kewley06():
+    x = np.array([0.0, 0.0, 0.0, -0.5])
+    y = np.array([1.0, 0.5, 0.5, -0.5])
+    xs = np.array([0.0, 0.0, np.nan, 0.0])
+    assert L.classify_bpt(x, y, xs).tolist() == [L.SEYFERT, L.LINER, L.AGN, L.SF]
+
+
+# -- calibrations -------------------------------------------------------------------------------
+
+def test_calibrations_and_validity():
+    c = L.CALIBRATIONS
+    assert c["PP04-N2"](-1.0) == pytest.approx(8.33)
+    assert c["PP04-N2"](-2.4) == pytest.approx(8.90 - 0.57 * 2.4)
+    for bad in (-0.3, -0.2, -2.5, -2.6, np.nan):
+        assert np.isnan(c["PP04-N2"](bad))
+    assert c["PP04-O3N2"](1.0) == pytest.approx(8.41)
+    assert c["PP04-O3N2"](1.8) == pytest.approx(8.154)
+    assert np.isnan(c["PP04-O3N2"](1.9)) and np.isnan(c["PP04-O3N2"](2.0))
+    assert c["M13-N2"](-1.0) == pytest.approx(8.281)
+    assert c["M13-N2"](-0.25) == pytest.approx(8.6275)
+    assert np.isnan(c["M13-N2"](-0.1)) and np.isnan(c["M13-N2"](-1.7))
+    assert c["M13-O3N2"](1.0) == pytest.approx(8.319)
+    assert np.isnan(c["M13-O3N2"](1.8)) and np.isnan(c["M13-O3N2"](-1.2))
+    with pytest.raises(SfngError):
+        L.calibration("PP04")
+
+
+def test_binning():
+    v = np.array([8.25, 8.0, 8.4, np.nan, 7.9, 8.39])
+    assert L.bin_values(v, (8.0, 8.2, 8.3, 8.4)).tolist() == [2, 1, 0, 0, 0, 3]
+    with pytest.raises(SfngError):
+        L.bin_values(v, (8.3, 8.2))
+
+
+# -- line maps: S/N, masks ORed ------------------------------------------------------------------
+
+def _maps(n=4, **over):
+    base = {L.HB: 3.0, L.OIII: 1.5, L.HA: 10.0, L.NII: 3.5, L.SII_A: 1.2, L.SII_B: 0.9}
+    flux = {k: np.full(n, v) for k, v in base.items()}
+    ivar = {k: np.full(n, 100.0) for k in base}
+    mask = {k: np.zeros(n, dtype=np.int64) for k in base}
+    return L.LineMaps(flux, ivar, mask, donotuse=bitmask("MANGA_DAPPIXMASK", "DONOTUSE"))
+
+
+def test_masks_are_ored_and_snr_cut_applies():
+    lm = _maps()
+    lm.mask[L.HB][1] = 1 << 30          # one line DONOTUSE -> unknown
+    lm.ivar[L.OIII][2] = 0.01           # S/N of OIII = 1.5*0.1 = 0.15 < 3 -> unknown
+    lm.mask[L.HA][3] = 1 << 1           # LOWCOV only: still used
+    cls, meta = L.bpt_labels(lm)
+    assert cls.tolist() == [L.SF, L.UNKNOWN, L.UNKNOWN, L.SF]
+    assert meta["snr"] == 3.0
+    cls, _ = L.bpt_labels(lm, snr=0.1)   # configurable cut
+    assert cls.tolist() == [L.SF, L.UNKNOWN, L.SF, L.SF]
+
+
+def test_logoh_same_calibration_for_cut_and_labels():
+    lm = _maps(2)
+    lm.flux[L.OIII][1] = 30.0           # y = log 10 = 1 -> not SF -> no metallicity
+    cls, value, meta = L.logoh_labels(lm, "PP04-N2", edges=(8.0, 8.3, 8.5, 8.7))
+    n2 = math.log10(0.35)
+    assert value[0] == pytest.approx(8.90 + 0.57 * n2)       # 8.640
+    assert np.isnan(value[1])
+    assert cls.tolist() == [3, 0]                           # 8.5 <= 8.640 < 8.7
+    assert meta["calibration"]["name"] == "PP04-N2" and "Pettini" in meta["calibration"]["reference"]
+    _, v13, m13 = L.logoh_labels(lm, "M13-O3N2")
+    o3n2 = math.log10(0.5) - n2
+    assert v13[0] == pytest.approx(8.533 - 0.214 * o3n2)
+    assert m13["calibration"]["name"] == "M13-O3N2"
+
+
+def test_demo_maps_match_a_hand_computation_spaxel_by_spaxel(tmp_path):
+    from sfng.demo import manga as mangagen
+
+    t = mangagen.DEMO_TARGETS[0]
+    path = mangagen.write_maps(tmp_path / mangagen.maps_name(t.plateifu), t)
+    lm = L.read_maps(path)
+    cls, _ = L.bpt_labels(lm, snr=3.0)
+    ny, nx = cls.shape
+    counts = {}
+    for j in range(ny):
+        for i in range(nx):
+            f = {k: float(lm.flux[k][j, i]) for k in L.BPT_LINES + (L.SII_A, L.SII_B)}
+            iv = {k: float(lm.ivar[k][j, i]) for k in f}
+            m = {k: int(lm.mask[k][j, i]) for k in f}
+            ok = all(f[k] > 0 and iv[k] > 0 and not (m[k] >> 30) & 1 and f[k] * math.sqrt(iv[k]) >= 3
+                     for k in L.BPT_LINES)
+            if not ok:
+                want = L.UNKNOWN
+            else:
+                x = math.log10(f[L.NII] / f[L.HA])
+                y = math.log10(f[L.OIII] / f[L.HB])
+                if x < 0.05 and y < 0.61 / (x - 0.05) + 1.30:
+                    want = L.SF
+                elif x >= 0.47 or y >= 0.61 / (x - 0.47) + 1.19:
+                    sii_ok = all(f[k] > 0 and iv[k] > 0 and not (m[k] >> 30) & 1
+                                 and f[k] * math.sqrt(iv[k]) >= 3 for k in (L.SII_A, L.SII_B))
+                    if sii_ok:
+                        xs = math.log10((f[L.SII_A] + f[L.SII_B]) / f[L.HA])
+                        want = L.SEYFERT if y >= 1.89 * xs + 0.76 else L.LINER
+                    else:
+                        want = L.AGN
+                else:
+                    want = L.COMP
+            assert cls[j, i] == want, (j, i)
+            counts[want] = counts.get(want, 0) + 1
+    assert counts.get(L.SF, 0) > 10 and counts.get(L.UNKNOWN, 0) > 10
