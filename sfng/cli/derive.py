@@ -54,12 +54,7 @@ def _report(rep, fmt, what):
     else:
         for p in getattr(rep, "planned", None) or []:
             click.echo(f"would {what}: {p}")
-        for p in rep.landed:
-            click.echo(f"made: {p}")
-        for p, why in rep.skipped:
-            click.echo(f"already there: {p} ({why})")
-        for p, why in rep.failed:
-            output.warn(f"{p}: {why}")
+        output.landed_report(rep)
         if rep.index is not None:
             output.info(f"index: {rep.index.rows} row(s)")
     if not rep.ok:

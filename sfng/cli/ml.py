@@ -41,12 +41,7 @@ def prepare(paths, grid, fmt, store):
     if fmt == "json":
         output.emit_json(rep.as_dict())
     else:
-        for p in rep.landed:
-            click.echo(f"made: {p}")
-        for p, why in rep.skipped:
-            click.echo(f"already there: {p} ({why})")
-        for p, why in rep.failed:
-            output.warn(f"{p}: {why}")
+        output.landed_report(rep)
     if not rep.ok:
         raise SystemExit(1)
 
@@ -63,6 +58,7 @@ def prepare(paths, grid, fmt, store):
 @store_path_option()
 def labels(maps, task, snr, calibration, edges, out, fmt, store_override=None):
     """Label maps (FITS with WCS, CLASSn cards) from DAP MAPS files."""
+    from ..fsutil import atomic_write_text
     from ..ml import labels as L
 
     out = Path(out)
@@ -77,7 +73,8 @@ def labels(maps, task, snr, calibration, edges, out, fmt, store_override=None):
             cls, values, meta = L.logoh_labels(lm, calibration, [float(e) for e in edges.split(",")], snr)
         name = Path(m).name.split(".fits")[0] + f"_{task}.fits"
         L.write_label_map(out / name, cls, meta, L.celestial_header(m), values)
-        (out / (name + ".json")).write_text(json.dumps({"maps": str(m), **meta}, indent=2) + "\n")
+        atomic_write_text(out / (name + ".json"), json.dumps({"maps": str(m), **meta}, indent=2) + "\n",
+                          overwrite=True)
         made.append(str(out / name))
     if fmt == "json":
         output.emit_json({"made": made})

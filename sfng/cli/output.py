@@ -119,3 +119,14 @@ def _cell(v) -> str:
     if isinstance(v, (list, tuple)):
         return ",".join(_cell(x) for x in v)
     return printable(v)
+
+
+def landed_report(rep) -> None:
+    """Print a landing report (``.landed``, ``.skipped``, ``.failed``) of the commands that make
+    products (derive, ml): one line a file, failures on stderr."""
+    for p in rep.landed:
+        click.echo(f"made: {p}")
+    for p, why in rep.skipped:
+        click.echo(f"already there: {p} ({why})")
+    for p, why in rep.failed:
+        warn(f"{p}: {why}")

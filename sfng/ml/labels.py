@@ -28,6 +28,9 @@ valid value) and the labels use the one calibration chosen, recorded in :func:`l
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -287,4 +290,14 @@ def write_label_map(path, classes, meta: dict, wcs_header=None, values=None) -> 
         hv = fits.Header(wcs_header) if wcs_header is not None else fits.Header()
         hv["BUNIT"] = "dex"
         hdus.append(fits.ImageHDU(np.asarray(values, dtype=np.float32), hv, name="LOGOH"))
-    fits.HDUList(hdus).writeto(path, overwrite=True)
+    # Temporary name beside the target, fsync, rename: a kill never leaves half a map.
+    from ..fsutil import TMP_PREFIX, fsync_dir, place_temp, removing_on_error
+
+    path = Path(path)
+    tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name}")
+    with removing_on_error(tmp):
+        fits.HDUList(hdus).writeto(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        place_temp(tmp, path, overwrite=True)
+    fsync_dir(path.parent)
