@@ -137,3 +137,28 @@ def test_index_find_obscore(timed_store, cli, tmp_path):
     assert float(t["t_min"][k]) == pytest.approx(mjd("2015-03-01T05:06:07.5"))
     assert float(t["t_max"][k]) == pytest.approx(mjd("2015-03-01T05:08:07.5"))
     assert float(t["t_exptime"][k]) == 120.0
+
+
+def test_the_fast_calendar_path_equals_astropy():
+    """obstime converts by plain calendar arithmetic where no leap second can occur; it must give
+    astropy.time's values exactly (to 1 microsecond), on random and edge dates."""
+    import random
+
+    from astropy.time import Time
+
+    from sfng import obstime
+
+    rng = random.Random(7)
+    isos = [f"{rng.randint(1972, 2045):04d}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T"
+            f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.uniform(0, 59.999):06.3f}"
+            for _ in range(3000)]
+    isos += ["1972-01-01T00:00:00", "2016-12-31T23:59:59.5", "2015-06-30T12:00:00", "1999-12-31",
+             "2000-02-29T00:00:00.001", "2038-01-19T03:14:07"]
+    for iso in isos:
+        want = float(Time(iso, format="isot" if "T" in iso else "iso", scale="utc").mjd)
+        assert abs(obstime.to_mjd(iso) - want) * 86400 < 1e-6, iso
+    for _ in range(3000):
+        mjd = rng.uniform(41317, 70000)
+        assert obstime.mjd_to_iso(mjd) == Time(mjd, format="mjd", scale="utc").isot, mjd
+    for mjd in (57753.99999999, 57754.0 - 1e-9, 57204.5, 41317.0):   # leap-second days, edges
+        assert obstime.mjd_to_iso(mjd) == Time(mjd, format="mjd", scale="utc").isot, mjd
