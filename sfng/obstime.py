@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .errors import SfngError
+from .numbers import as_float
 
 NAN = float("nan")
 
@@ -71,12 +72,8 @@ def _iso(text: str, time_text=None) -> str | None:
 
 
 def _number(v) -> float:
-    if v is None or isinstance(v, bool):
-        return NAN
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return NAN
+    """A header value as a finite float, else NaN (an infinite time is no time)."""
+    f = as_float(v)
     return f if math.isfinite(f) else NAN
 
 

@@ -213,8 +213,7 @@ def parse_date_range(text: str) -> Range:
     if op == "=":   # the whole day (or the instant given)
         day = len(rest.strip()) <= 10
         return Range(v, v + 1.0 if day else v, True, not day, raw)
-    return {"<": Range(None, v, True, False, raw), "<=": Range(None, v, True, True, raw),
-            ">": Range(v, None, False, True, raw), ">=": Range(v, None, True, True, raw)}[op]
+    return _compared(op, v, raw)
 
 
 def parse_range(text: str, quantity: str) -> Range:
@@ -247,6 +246,11 @@ def parse_range(text: str, quantity: str) -> Range:
     if not rest:
         raise SfngError(f"{label} {raw!r}: {op!r} needs a number after it; {hint}")
     v = parse_quantity(rest, unit, kind, f"{label} {raw!r}")
+    return _compared(op, v, raw)
+
+
+def _compared(op: str, v: float, raw: str) -> Range:
+    """The :class:`Range` of ``<``, ``<=``, ``>``, ``>=`` or ``=`` ``v`` (``raw`` as written)."""
     return {"<": Range(None, v, True, False, raw), "<=": Range(None, v, True, True, raw),
             ">": Range(v, None, False, True, raw), ">=": Range(v, None, True, True, raw),
             "=": Range(v, v, True, True, raw)}[op]

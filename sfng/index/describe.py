@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import formats
+from ..numbers import as_float
 from ..fitsname import fits_stem, is_fits_name
 from .schema import (FLAG_BEAM_TABLE, FLAG_DEPTH_ERROR, FLAG_NO_CELESTIAL, FLAG_NO_SIZE,
                      FLAG_PLUGIN_ERROR, FLAG_README_ERROR, FLAG_UNREADABLE, FLAG_WIDE, FOOT_MAX,
@@ -220,7 +221,7 @@ def _plugin_rows(ctx, base, fmt, headers):
     for extra in got or []:
         row = dict(base)
         row.update(extra)
-        if not row.get("frame") and math.isfinite(_float(row.get("ra"))):
+        if not row.get("frame") and math.isfinite(as_float(row.get("ra"))):
             row["frame"] = "icrs"   # a format gives ICRS positions unless it says otherwise
         rows.append(row)
     return rows or None
@@ -299,9 +300,9 @@ def describe_blocks(ctx: Context, blocks, base: dict) -> dict:
         row[f"ctype{n}"] = _text(h.get(f"CTYPE{n}"))
         row[f"cunit{n}"] = _text(h.get(f"CUNIT{n}"))
         row[f"cdelt{n}"] = _step(h, n)
-        row[f"crval{n}"] = _float(h.get(f"CRVAL{n}"))
-    row["specres"] = _float(h.get("SPECRES"))
-    row["repunc"] = _float(h.get("REPUNC"))
+        row[f"crval{n}"] = as_float(h.get(f"CRVAL{n}"))
+    row["specres"] = as_float(h.get("SPECRES"))
+    row["repunc"] = as_float(h.get("REPUNC"))
     row.update(observation_time(h).row())   # DATE-OBS/MJD-OBS/DATE-END/MJD-END/EXPTIME, TIMESYS
     if h.get("PROVFILE"):   # a product of sfng derive: its inputs and provenance record
         row.update(_derivation(ctx.relpath, h))
@@ -468,16 +469,6 @@ def _text(v) -> str:
     return str(v).strip()
 
 
-def _float(v) -> float:
-    if v is None or isinstance(v, bool):
-        return NAN
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return NAN
-    return f
-
-
 def _int(v, default):
     if v is None or isinstance(v, bool):
         return default
@@ -490,9 +481,9 @@ def _int(v, default):
 def _step(eff, n) -> float:
     cd = eff.get(f"CD{n}_{n}")
     if cd is not None:
-        return _float(cd)
-    cdelt = _float(eff.get(f"CDELT{n}"))
+        return as_float(cd)
+    cdelt = as_float(eff.get(f"CDELT{n}"))
     pc = eff.get(f"PC{n}_{n}")
     if pc is not None and math.isfinite(cdelt):
-        return cdelt * _float(pc)
+        return cdelt * as_float(pc)
     return cdelt
