@@ -23,6 +23,7 @@ lint: $(BIN)/sfng
 	$(BIN)/lint-imports
 
 bench: $(BIN)/sfng
+	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/run_all.py
 
 # The writers' fault campaign: kill -9 every writer at random steps (24 trials each), rerun, check;

@@ -556,7 +556,18 @@ def _check_index(base, ref):
     root = _store(base)
     if not (root / "SFNG-INDEX.fits").is_file():
         return ["LOST: no index after the rerun"]
-    return []
+    # The columnar companion (named by the build id, which differs between runs) must be the
+    # index's own, value for value, and the only one left.
+    from sfng.index import columns, io
+
+    prim = io.primary_cards(root / "SFNG-INDEX.fits")
+    problems = io.verify_companion(root / "SFNG-INDEX.fits")
+    if columns.open_table(root / "SFNG-INDEX.fits", prim.get("SFNGBID"), int(prim["NFILES"])) is None:
+        problems.append("the index has no usable columnar companion after the rerun")
+    left = sorted(p.name for p in (root / columns.FOLDER).glob("*.cols"))
+    if len(left) != 1:
+        problems.append(f"leftover companions: {left}")
+    return problems
 
 
 def _prep_names(base: Path, size: int = 3):
@@ -868,7 +879,8 @@ def scenarios() -> list[Scenario]:
         Scenario("release bundle --copy", _prep_release, _release_args("--copy"), _check_release(False),
                  ignore=rel_own, index_checked=True),
         Scenario("galaxies set", _prep_galaxies, _galaxies_args, _check_galaxies),
-        Scenario("index build", _prep_index, _index_args, _check_index, ignore=("SFNG-INDEX.fits",),
+        Scenario("index build", _prep_index, _index_args, _check_index,
+                 ignore=("SFNG-INDEX.fits", ".sfng-columns/*"),
                  index_checked=True),
         Scenario("names override", _prep_names, _names_args, _check_names,
                  ignore=("tables/ned_overrides.csv",)),  # (its rows carry the time they were added)

@@ -117,7 +117,7 @@ def fsck(store, *, deep: bool = False, repair: bool = False) -> FsckReport:
     _check_journals(store, rep, repair)
     index_rows = _index_rows(store)
     _check_manifests(store, rep, evidence, index_rows, deep, repair)
-    _check_index(store, rep)
+    _check_index(store, rep, deep)
     _check_releases(store, rep, deep, repair)
     _check_leftovers(store, rep, repair)
     return rep
@@ -460,7 +460,7 @@ def _now() -> str:
 
 # -- index -------------------------------------------------------------------------------------
 
-def _check_index(store, rep: FsckReport) -> None:
+def _check_index(store, rep: FsckReport, deep: bool = False) -> None:
     root = Path(store.root)
     if not store.index_path.is_file():
         rep.add("index", _rel(root, store.index_path), "no index yet", "warning",
@@ -481,6 +481,13 @@ def _check_index(store, rep: FsckReport) -> None:
         rep.add("index", p, "changed (size or time) since the index was built", hint=hint)
     for p in drift.new:
         rep.add("index", p, "not in the index", hint=hint)
+    if deep:
+        # The columnar companion must hold the index's values exactly (a quick check of its build
+        # id, rows and size happens at every query; a mismatch there only makes queries slower).
+        from .index.io import verify_companion
+
+        for problem in verify_companion(store.index_path):
+            rep.add("index", _rel(root, store.index_path), problem, hint="`sfng index build --full`")
 
 
 # -- releases ----------------------------------------------------------------------------------

@@ -67,12 +67,14 @@ class Store:
         """Open the store at ``root`` (which must hold ``sfng.yaml``)."""
         import yaml
 
+        from . import yamlio
+
         root = Path(root).resolve()
         cfg_path = root / CONFIG_NAME
         if not cfg_path.is_file():
             raise NotAStoreError(f"{root} is not an sfng store (no {CONFIG_NAME}); run `sfng init {root}`")
         try:
-            raw = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) or {}
+            raw = yamlio.safe_load(cfg_path.read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise SfngError(f"{cfg_path}: cannot read the store configuration: {exc}") from exc
         if not isinstance(raw, dict):

@@ -158,10 +158,10 @@ def _tracer(name, spec) -> Tracer:
 def _builtin() -> tuple:
     from importlib import resources
 
-    import yaml
+    from . import yamlio
 
     text = (resources.files("sfng") / "data" / "tracers.yaml").read_text(encoding="utf-8")
-    return tuple((k, v) for k, v in yaml.safe_load(text).items())
+    return tuple((k, v) for k, v in yamlio.safe_load(text).items())
 
 
 def vocabulary(extra: Mapping | None = None) -> Vocabulary:

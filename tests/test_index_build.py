@@ -189,7 +189,8 @@ def test_subset_paths_and_out(small):
     out.parent.mkdir(parents=True)
     rep = B.build_index(small, out=out, paths=keep)
     assert rep.rows == 2 and rep.reused == 2
-    assert [p.name for p in out.parent.iterdir()] == ["SFNG-INDEX.fits"]   # no lock, no temporary
+    # no lock, no temporary; the columnar companion (sfng.index.columns) beside it
+    assert sorted(p.name for p in out.parent.iterdir()) == [".sfng-columns", "SFNG-INDEX.fits"]
     files, _, _ = read_index(out)
     assert sorted(p if isinstance(p, str) else p.decode() for p in files["path"]) == sorted(keep)
 

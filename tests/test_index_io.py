@@ -61,14 +61,17 @@ def test_astropy_and_fitsio_read_it_with_units_tdim_and_descriptions(tmp_path):
             assert "P" not in h1[f"TFORM{i}"] and "Q" not in h1[f"TFORM{i}"]
             assert h1.get(f"TUNIT{i}", "") == c.unit
             assert h1[f"TCOMM{i}"] == c.description and h1.comments[f"TTYPE{i}"]
-            if c.shape:
-                assert h1[f"TDIM{i}"] == f"({c.shape[0]})"
+            if c.shape:   # as many cells as the widest footprint of this index needs
+                assert h1[f"TDIM{i}"] == "(4)"
+            if c.kind == "U":   # as wide as the longest value, within the declared width
+                assert 1 <= int(h1[f"TFORM{i}"][:-1]) <= c.width
+        assert h1["TFORM1"] == f"{len('data/S/G3.x.fits')}A"
     t = Table.read(p, hdu="FILES")
-    assert len(t) == 7 and t["foot_ra"].shape == (7, schema.FOOT_MAX)
+    assert len(t) == 7 and t["foot_ra"].shape == (7, 4)
     assert str(t["res"].unit) == "arcsec" and str(t["depth_k"].unit) == "K"
     assert list(t["valid"]) == [bool(i % 2) for i in range(7)]
     d = fitsio.read(str(p), ext="FILES")
-    assert str(d["path"][3]).strip() == "data/S/G3.x.fits" and d["foot_dec"].shape == (7, 16)
+    assert str(d["path"][3]).strip() == "data/S/G3.x.fits" and d["foot_dec"].shape == (7, 4)
     g = Table.read(p, hdu="GALAXIES")
     assert g["name"][0] == "NGC 1" and g["dist"].unit == "Mpc"
 
@@ -79,7 +82,10 @@ def test_read_index_returns_tables_and_meta(tmp_path):
     assert meta["n_files"] == 4 and meta["schema_version"] == schema.SCHEMA_VERSION
     assert files["path"][2] == "data/S/G2.x.fits" or files["path"][2] == b"data/S/G2.x.fits"
     assert files["res"].unit == "arcsec" and files["res"].description
-    assert list(files["foot_ra"][0][:4]) == [1.0, 2.0, 3.0, 4.0] and math.isnan(files["foot_ra"][0][4])
+    assert list(files["foot_ra"][0][:4]) == [1.0, 2.0, 3.0, 4.0]
+    wide = _write(tmp_path / "w.fits", [_row(1, foot_n=5, foot_ra=[1.0] * 5, foot_dec=[2.0] * 5), _row(2)])
+    files, _, _ = io.read_index(wide)
+    assert files["foot_ra"].shape == (2, 5) and math.isnan(files["foot_ra"][1][4])
     few, _, _ = io.read_index(p, columns=["path", "depth_k"], galaxies=False)
     assert few.colnames == ["path", "depth_k"]
     with pytest.raises(SfngError, match="unknown index column"):

@@ -32,9 +32,14 @@ def galaxies_of(res):
     return sorted(set(res.column("galaxy")))
 
 
-def test_index_opens_memory_mapped(idx):
+def test_index_opens_memory_mapped(idx, index_path, tmp_path):
+    from sfng.index.columns import ColumnTable
+
     assert len(idx) == 15
-    assert isinstance(idx.files, np.memmap)
+    assert isinstance(idx.files, ColumnTable)        # the index's own columnar companion
+    alone = tmp_path / "SFNG-INDEX.fits"              # a downloaded index, without it
+    alone.write_bytes(index_path.read_bytes())
+    assert isinstance(load_index(alone).files, np.memmap)
     assert idx.meta["store"] == "test"
     assert idx.resolve_galaxy("ic342") == "IC 0342"
     assert idx.resolve_galaxy("NGC 0628") == "MESSIER 074"

@@ -42,8 +42,11 @@ def write_old(path, version: int, current_index):
     version's layout (its frozen column list, its header cards)."""
     from astropy.io import fits
 
+    from sfng.index.layout import widen
+
     old = frozen.load(version)
-    rec = io.open_records(current_index)
+    # older versions stored every column at its declared width
+    rec = widen(io.open_records(current_index), schema.FILES_COLUMNS)
     gal = io.open_galaxy_records(current_index)
     back = {migrate.source_name(c.name, version): c.name for c in schema.FILES_COLUMNS}
     gback = {migrate.source_name(c.name, version): c.name for c in schema.GALAXIES_COLUMNS}

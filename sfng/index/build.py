@@ -622,7 +622,7 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
         def writer():
             if state["writer"] is None:
                 try:
-                    state["writer"] = w = IndexWriter(tmp, meta)
+                    state["writer"] = w = IndexWriter(tmp, meta, name=out.name)
                 except OSError as exc:
                     raise SfngError(f"{out}: cannot write the index there: "
                                     f"{exc.strerror or exc}") from exc
@@ -735,6 +735,9 @@ def build_index(store, out=None, paths=None, full: bool = False, jobs: int = 1,
             os.replace(tmp, out)
             fsync_dir(out.parent)
             fault_point("index: renamed")
+            from .columns import prune
+
+            prune(out, keep=state["writer"].build_id)   # the superseded builds' companions
         else:
             # Same bytes, but checked now: readers that compare the index's mtime with the
             # tree's (sfng find's staleness test) must see it as fresh.
@@ -811,10 +814,14 @@ def _refresh(records, items, names, renamed: bool, root):
     and the store's names (``renamed``: the NED cache, overrides or galaxy table changed since
     the previous build), which may give it another galaxy (:mod:`sfng.identity`; no file is
     read).  Returns ``(records, changed)``."""
+    from .layout import widen
+    from .schema import FILES_COLUMNS, column
+
     sha = records["sha256"]
     aligned = len(records) == len(items)   # one row per file, in the same order
     if aligned:
-        want = np.array([it.sha256.encode() for it in items], dtype=sha.dtype)
+        # in the declared width: the stored column is only as wide as the old index needed
+        want = np.array([it.sha256.encode() for it in items], dtype=f"S{column('sha256').width}")
         fix_sha = np.flatnonzero(sha != want).tolist()
         new_sha = {i: want[i] for i in fix_sha}
         item_of = items.__getitem__
@@ -856,7 +863,9 @@ def _refresh(records, items, names, renamed: bool, root):
             fix_gal[i] = (canon, "position")
     if not fix_sha and not fix_gal:
         return records, False
-    records = np.array(records)  # a private copy: the source is the memory-mapped old index
+    # A private copy (the source is the memory-mapped old index), in the widest layout: the new
+    # values may be longer than any the old index stored.
+    records = widen(records, FILES_COLUMNS)
     for i, w in new_sha.items():
         records["sha256"][i] = w
     for i, (galaxy, how) in fix_gal.items():
@@ -868,6 +877,8 @@ def _set_galaxy(records, i, galaxy: str, how: str) -> None:
     from .schema import FLAG_TRUNCATED, column
 
     width = column("galaxy").width
+    # rows of an old index are stored narrow: set values only in the widest layout (widen)
+    assert records["galaxy"].dtype.itemsize == width, "_set_galaxy on narrow records"
     raw = galaxy.encode("utf-8")
     if len(raw) > width:
         raw = raw[:width].decode("utf-8", "ignore").encode("utf-8")
@@ -925,7 +936,10 @@ def _resolve_online(records, online, root):
             found[i] = got
     if not found:
         return records, False
-    records = np.array(records)
+    from .layout import widen
+    from .schema import FILES_COLUMNS
+
+    records = widen(records, FILES_COLUMNS)   # a private copy, wide enough for any name
     for i, (galaxy, how) in found.items():
         _set_galaxy(records, i, galaxy, how)
     return records, True

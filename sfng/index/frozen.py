@@ -72,13 +72,13 @@ def versions() -> list[int]:
 @lru_cache(maxsize=None)
 def load(version: int) -> FrozenSchema:
     """The frozen schema ``version``; SfngError when this sfng has none of that number."""
-    import yaml
+    from .. import yamlio
 
     path = SCHEMAS_DIR / f"v{int(version)}.yaml"
     if not path.is_file():
         known = ", ".join(str(v) for v in versions()) or "none"
         raise SfngError(f"unknown index schema version {version} (this sfng knows {known})")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = yamlio.safe_load(path.read_text(encoding="utf-8"))
     if int(raw["version"]) != int(version):
         raise SfngError(f"{path}: says version {raw['version']}, not {version}")
     return FrozenSchema(version=int(raw["version"]),

@@ -174,11 +174,16 @@ def _meta_cards(meta: dict) -> list[str]:
         _card("STORE", str(meta.get("store", ""))[:60], "store name"),
         _card("BUILT", str(meta.get("built", "")), "build time (UTC, ISO 8601)"),
         _card("TEXTENC", TEXT_ENCODING, "text columns: UTF-8 (file names: bytes as on disk)"),
+        *([_card("SFNGBID", str(meta["build_id"]), "build id (names the columnar companion)")]
+          if meta.get("build_id") else []),
     ]
 
 
-def _table_cards(extname, columns, nrows_placeholder=0) -> list[str]:
-    dt = disk_dtype(columns)
+def _table_cards(extname, columns, nrows_placeholder=0, dtype=None) -> list[str]:
+    """The header of a table of ``columns`` laid out as ``dtype`` (default: the widest)."""
+    from .layout import field_tform
+
+    dt = disk_dtype(columns) if dtype is None else dtype
     cards = [
         _card("XTENSION", "BINTABLE", "binary table extension"),
         _card("BITPIX", 8), _card("NAXIS", 2),
@@ -189,11 +194,12 @@ def _table_cards(extname, columns, nrows_placeholder=0) -> list[str]:
     ]
     for i, c in enumerate(columns, start=1):
         cards.append(_card(f"TTYPE{i}", c.name, c.description))
-        cards.append(_card(f"TFORM{i}", tform(c)))
+        cards.append(_card(f"TFORM{i}", field_tform(c, dt)))
         if c.unit:
             cards.append(_card(f"TUNIT{i}", c.unit))
         if c.shape:
-            cards.append(_card(f"TDIM{i}", "(" + ",".join(str(n) for n in reversed(c.shape)) + ")"))
+            shape = dt[c.name].shape
+            cards.append(_card(f"TDIM{i}", "(" + ",".join(str(n) for n in reversed(shape)) + ")"))
         if c.kind == "i":
             cards.append(_card(f"TNULL{i}", -1, "unknown"))
         cards.append(_long_card(f"TCOMM{i}", c.description))
@@ -201,36 +207,77 @@ def _table_cards(extname, columns, nrows_placeholder=0) -> list[str]:
     return cards
 
 
-class IndexWriter:
-    """Stream an index to ``path``: ``add_files(records_or_rows)`` any number of times, then
-    ``finish(galaxy_rows)``.  Call :meth:`abort` (or use as a context manager) on failure."""
+#: Rows are kept in memory until they take this many bytes (in the widest layout), then
+#: spilled to one temporary file per column beside the index (so memory does not grow with the
+#: store, and the columnar companion and the narrow FITS table are written from them).
+SPILL_BYTES = 64 << 20
+#: Rows per piece when the FITS table and the companion are written.
+_PIECE = 1 << 16
 
-    def __init__(self, path, meta: dict):
+
+class IndexWriter:
+    """Stream an index to ``path``: ``add_records``/``add_rows`` any number of times, then
+    ``finish(galaxy_rows)``.  Call :meth:`abort` (or use as a context manager) on failure.
+
+    Each FILES column is stored as narrow as its values allow (:func:`~.layout.narrow_dtype`),
+    so the table is written at :meth:`finish`, when they are known.  With ``columns`` (the
+    default) the writer also writes the columnar companion (:mod:`sfng.index.columns`) for the
+    index's final name ``name`` (default: ``path``'s), fsynced and in place before ``finish``
+    returns; the index's primary card ``SFNGBID`` names it."""
+
+    def __init__(self, path, meta: dict, columns: bool = True, name: str | None = None):
+        import uuid
+
         self.path = Path(path)
         self.meta = dict(meta)
         self.dtype = disk_dtype(FILES_COLUMNS)
         self.n_files = 0
         self.n_flagged = 0
+        self.build_id = uuid.uuid4().hex
+        self.name = name or self.path.name
+        self.companion = None          # its path, once written
+        self._columns = columns
+        self._chunks: list = []
+        self._held = 0
+        self._spill: dict = {}         # column -> (path, open file)
+        self._widths = {c.name: 0 for c in FILES_COLUMNS if c.kind == "U"}
+        self._lengths = {c.name: 0 for c in FILES_COLUMNS if c.shape}
+        # Claim the name now: a folder one cannot write to fails before the crawl, not after.
         self._f = open(self.path, "wb")
-        primary = [_card("SIMPLE", True, "conforms to FITS standard"), _card("BITPIX", 8),
-                   _card("NAXIS", 0), _card("EXTEND", True),
-                   _card("ORIGIN", "sfng", "SFNG-INDEX.fits: index of data/ and derived/"),
-                   *_meta_cards(self.meta),
-                   _card("NFILES", 0, "rows in FILES"), _card("NGALAXY", 0, "rows in GALAXIES"),
-                   _card("NFLAGGED", 0, "FILES rows with a non-zero flag")]
-        self._primary = primary
-        self._f.write(_pad_header(primary))
-        self._files_hdr_at = self._f.tell()
-        self._files_cards = _table_cards(FILES_HDU, FILES_COLUMNS) + _meta_cards(self.meta)
-        self._f.write(_pad_header(self._files_cards))
 
     def add_records(self, records: np.ndarray) -> None:
-        """Append disk records (``disk_dtype(FILES_COLUMNS)``)."""
+        """Append FILES rows: disk records in the widest layout (``disk_dtype(FILES_COLUMNS)``)
+        or any narrower one an index was stored in (:func:`open_records`)."""
+        step = max(1, SPILL_BYTES // self.dtype.itemsize)
+        if len(records) > step:   # e.g. a whole old index: widened and held a piece at a time
+            for a in range(0, len(records), step):
+                self.add_records(records[a:a + step])
+            return
         if records.dtype != self.dtype:
-            raise TypeError("records do not have the index's on-disk layout")
-        self._f.write(records.tobytes())
+            if records.dtype.names != self.dtype.names:
+                raise TypeError("records do not have the index's on-disk layout")
+            from .layout import widen
+
+            records = widen(records, FILES_COLUMNS)
+        if not len(records):
+            return
+        for name in self._widths:
+            w = int(np.char.str_len(records[name]).max())
+            if w > self._widths[name]:
+                self._widths[name] = w
+        for c in FILES_COLUMNS:
+            if c.shape:
+                col = records[c.name]
+                used = ~(np.isnan(col) if c.kind == "f" else col == -1)
+                cells = np.flatnonzero(used.any(axis=0))
+                if len(cells) and cells[-1] + 1 > self._lengths[c.name]:
+                    self._lengths[c.name] = int(cells[-1]) + 1
+        self._chunks.append(np.array(records))
+        self._held += records.nbytes
         self.n_files += len(records)
         self.n_flagged += int(np.count_nonzero(records["flag"]))
+        if self._held >= SPILL_BYTES:
+            self._spill_chunks()
 
     def add_rows(self, rows: list[dict]) -> list[int]:
         records, cut = encode_rows(rows)
@@ -241,39 +288,117 @@ class IndexWriter:
         self.add_records(records)
         return cut
 
+    def _spill_chunks(self) -> None:
+        from ..fsutil import temp_path
+
+        if not self._spill:
+            for i, c in enumerate(FILES_COLUMNS):
+                p = temp_path(self.path.parent, f"-spill-{i}")
+                self._spill[c.name] = (p, open(p, "wb"))
+        for name, (_, f) in self._spill.items():
+            for chunk in self._chunks:
+                f.write(np.ascontiguousarray(chunk[name]).tobytes())
+        self._chunks, self._held = [], 0
+
+    def _sources(self) -> dict:
+        """Column name -> all its values (widest layout), from memory or the spill files."""
+        if self._spill:
+            self._spill_chunks()
+            out = {}
+            for name, (p, f) in self._spill.items():
+                f.flush()
+                field = self.dtype[name]
+                base, shape = (field.base, field.shape) if field.shape else (field, ())
+                out[name] = (np.memmap(p, dtype=base, mode="r", shape=(self.n_files, *shape))
+                             if self.n_files else np.zeros((0, *shape), dtype=base))
+            return out
+        if not self._chunks:
+            return {name: np.zeros(0, dtype=self.dtype)[name] for name in self.dtype.names}
+        if len(self._chunks) == 1:
+            one = self._chunks[0]
+            return {name: one[name] for name in self.dtype.names}
+        return {name: np.concatenate([c[name] for c in self._chunks]) for name in self.dtype.names}
+
     def finish(self, galaxy_rows: list[dict]) -> None:
-        f = self._f
-        data_bytes = self.n_files * self.dtype.itemsize
-        f.write(b"\0" * (-data_bytes % BLOCK))
+        import hashlib
+
+        from .layout import narrow_dtype
+
+        src = self._sources()
+        n = self.n_files
+        dt = narrow_dtype(FILES_COLUMNS, self._widths, self._lengths)
+        native = dt.newbyteorder("=")
+        cells = {c.name: dt[c.name].shape[0] for c in FILES_COLUMNS if c.shape}
+
+        def piece(name, a, b):
+            col = src[name][a:b]
+            return col[:, :cells[name]] if name in cells else col
+
         gal, _ = encode_rows(galaxy_rows, GALAXIES_COLUMNS)
+        self.meta["build_id"] = self.build_id
+        f = self._f
+        primary = [_card("SIMPLE", True, "conforms to FITS standard"), _card("BITPIX", 8),
+                   _card("NAXIS", 0), _card("EXTEND", True),
+                   _card("ORIGIN", "sfng", "SFNG-INDEX.fits: index of data/ and derived/"),
+                   *_meta_cards(self.meta),
+                   _card("NFILES", n, "rows in FILES"), _card("NGALAXY", len(gal), "rows in GALAXIES"),
+                   _card("NFLAGGED", self.n_flagged, "FILES rows with a non-zero flag")]
+        f.write(_pad_header(primary))
+        f.write(_pad_header(_table_cards(FILES_HDU, FILES_COLUMNS, n, dtype=dt) + _meta_cards(self.meta)))
+        digest = hashlib.sha256()
+        for a in range(0, n, _PIECE):
+            b = min(n, a + _PIECE)
+            rec = np.empty(b - a, dtype=dt)
+            for name in dt.names:
+                rec[name] = piece(name, a, b)
+            raw = rec.tobytes()
+            digest.update(raw)
+            f.write(raw)
+        f.write(b"\0" * (-(n * dt.itemsize) % BLOCK))
         f.write(_pad_header(_table_cards(GALAXIES_HDU, GALAXIES_COLUMNS, len(gal))
                             + _meta_cards(self.meta)))
         f.write(gal.tobytes())
         f.write(b"\0" * (-gal.nbytes % BLOCK))
-        # Patch the counts now that they are known (each card is exactly 80 bytes).
-        self._patch(0, self._primary, {"NFILES": self.n_files, "NGALAXY": len(gal),
-                                       "NFLAGGED": self.n_flagged})
-        self._patch(self._files_hdr_at, self._files_cards, {"NAXIS2": self.n_files})
         f.flush()
         os.fsync(f.fileno())
+        size = f.tell()
         f.close()
+        if self._columns:
+            from . import columns
 
-    def _patch(self, start, cards, values):
-        at = start
-        for image in cards:   # an entry may hold several 80-character images (long strings)
-            key = image[:8].strip()
-            if key in values:
-                comment = image[:80].partition(" / ")[2].rstrip()
-                self._f.seek(at)
-                self._f.write(_card(key, values[key], comment).encode("ascii"))
-            at += len(image)
-        self._f.seek(0, os.SEEK_END)
+            cols = {}
+            for name in dt.names:
+                field = native[name]
+                base, shape = (field.base, field.shape) if field.shape else (field, ())
+                cols[name] = (base, shape, lambda name=name: (piece(name, a, min(n, a + _PIECE))
+                                                             for a in range(0, n, _PIECE)))
+            codes = {}
+            for name in dt.names:
+                if dt[name].kind == "S":
+                    got = columns.dictionary(src[name])
+                    if got is not None:
+                        codes[name] = (got[0].astype(native[name]), got[1])
+            self.companion = columns.companion_path(self.path, self.build_id, self.name)
+            columns.write(self.companion, cols, n, {
+                "build_id": self.build_id, "index_name": self.name, "fits_size": size,
+                "files_sha256": digest.hexdigest()}, codes=codes)
+        self._drop_spill()
+
+    def _drop_spill(self) -> None:
+        for p, f in self._spill.values():
+            try:
+                f.close()
+            finally:
+                p.unlink(missing_ok=True)
+        self._spill = {}
+        self._chunks = []
 
     def abort(self) -> None:
         try:
             self._f.close()
         finally:
             self.path.unlink(missing_ok=True)
+            self._drop_spill()
 
     def __enter__(self):
         return self
@@ -381,20 +506,22 @@ def index_version(path) -> int | None:
 
 
 def open_records(path):
-    """The FILES rows of an index written by this version, memory-mapped as disk records
-    (used by incremental builds to copy unchanged rows byte for byte), or None when the file
-    is missing, unreadable or of another layout."""
+    """The FILES rows of an index written by this version, memory-mapped as disk records in the
+    layout the file stores them in (as narrow as its values: see :mod:`.layout`; incremental
+    builds copy unchanged rows byte for byte), or None when the file is missing, unreadable or
+    of another layout."""
+    from .layout import dtype_from_cards
+
     try:
         with open(path, "rb") as f:
             prim, off = _read_header(f, 0)
             if prim.get("SFNGSCHV") != str(SCHEMA_VERSION):
                 return None
             cards, data_at = _read_header(f, off)
-        dt = disk_dtype(FILES_COLUMNS)
-        if cards.get("EXTNAME") != FILES_HDU or int(cards["NAXIS1"]) != dt.itemsize:
+        if cards.get("EXTNAME") != FILES_HDU:
             return None
-        if [cards.get(f"TTYPE{i}") for i in range(1, len(FILES_COLUMNS) + 1)] != \
-                [c.name for c in FILES_COLUMNS]:
+        dt = dtype_from_cards(FILES_COLUMNS, cards)
+        if dt is None or int(cards["NAXIS1"]) != dt.itemsize:
             return None
         n = int(cards["NAXIS2"])
         if os.path.getsize(path) < data_at + n * dt.itemsize:
@@ -403,6 +530,28 @@ def open_records(path):
             return np.zeros(0, dtype=dt)
         # copy-on-write: callers may edit their rows; the file never changes
         return np.memmap(path, dtype=dt, mode="c", offset=data_at, shape=(n,))
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def files_data_sha256(path) -> str | None:
+    """SHA-256 (hex) of the FILES table's data bytes (rows only, no padding), or None."""
+    import hashlib
+
+    try:
+        with open(path, "rb") as f:
+            _, off = _read_header(f, 0)
+            cards, data_at = _read_header(f, off)
+            left = int(cards["NAXIS1"]) * int(cards["NAXIS2"])
+            f.seek(data_at)
+            h = hashlib.sha256()
+            while left > 0:
+                block = f.read(min(left, 1 << 22))
+                if not block:
+                    return None
+                h.update(block)
+                left -= len(block)
+        return h.hexdigest()
     except (OSError, ValueError, KeyError):
         return None
 
@@ -575,3 +724,49 @@ def _read_table(path, extname, columns, records=None):
         if c.kind == "?" and col.dtype.kind != "b":
             table[c.name] = col.astype(bool)
     return table
+
+
+def verify_companion(index_path) -> list[str]:
+    """Problems found comparing the companion of ``index_path`` with its FITS table, value
+    for value, and its recorded SHA-256 of the table's data bytes ([] when they agree or
+    when the index has no companion)."""
+    from .columns import companion_path, open_table
+
+    try:
+        prim = primary_cards(index_path)
+    except (OSError, ValueError) as exc:
+        return [f"{index_path}: cannot read the index: {exc}"]
+    bid = prim.get("SFNGBID")
+    if not bid:
+        return []
+    path = companion_path(index_path, bid)
+    if not path.exists():
+        return []
+    try:
+        n = int(prim.get("NFILES", -1))
+    except ValueError:
+        n = -1
+    table = open_table(index_path, bid, n)
+    if table is None:
+        return [f"{path}: does not match {Path(index_path).name} (build {bid}, {n} rows)"]
+    records = open_records(index_path)
+    if records is None:
+        return [f"{index_path}: the FILES table cannot be read in this sfng's layout"]
+    problems = []
+    for name in records.dtype.names:
+        a, b = np.asarray(records[name]), table[name]
+        if a.dtype.kind == "f":
+            same = np.array_equal(a, b, equal_nan=True)
+        else:
+            same = np.array_equal(a, b)
+        got = table.codes(name)
+        if same and got is not None:
+            values, codes = got
+            same = np.array_equal(values[codes], a)
+        if not same:
+            problems.append(f"{path}: column {name!r} differs from the index")
+    want = table.header.get("files_sha256")
+    if want and files_data_sha256(index_path) != want:
+        problems.append(f"{index_path}: the FILES data no longer have the SHA-256 its companion "
+                        f"recorded")
+    return problems

@@ -90,6 +90,10 @@ def _fill(columns, n: int, old_cols: dict, from_version: int, what: str):
             out[c.name] = vals
         elif c.kind == "?":
             out[c.name] = np.where(old.astype(bool), ord("T"), ord("F"))
+        elif c.shape and old.ndim == 2 and old.shape[1] < c.shape[0]:
+            # a narrower array (an index stores only the cells its rows use): pad unknown
+            out[c.name][:, :old.shape[1]] = old
+            out[c.name][:, old.shape[1]:] = np.nan if c.kind == "f" else -1
         else:
             new = old.astype(c.dtype)
             if not np.array_equal(new.astype(old.dtype), old, equal_nan=old.dtype.kind == "f"):

@@ -3,7 +3,9 @@
 Code (builder, writer, reader), tests and the generated docs page (``docs/index-schema.md``)
 all read these lists; a column exists only if it is declared here.  Every column is
 fixed-width (IDL ``mrdfits`` reads no variable-length arrays): strings have a declared width
-and longer values are cut (the builder reports it), arrays have a fixed ``shape``.
+and longer values are cut (the builder reports it), arrays have a declared ``shape``.  The
+declared sizes are maxima: each FILES column is stored only as wide as the index's values need
+(:mod:`sfng.index.layout`), so ``TFORMn`` may be narrower.
 
 Unknown values are stored as unknown: NaN for floats, ``""`` for strings, ``-1`` for counts
 that cannot be negative (``naxis*``, ``n_problems``, ``size``).

@@ -88,6 +88,14 @@ class Index:
             meta, galaxies = _fast_meta_galaxies(path, GALAXIES_HDU)
             if meta is None:
                 records = None
+            else:
+                # The columnar companion of this very build, when it is there: a column is
+                # then contiguous, and a query touches only the columns it tests.
+                from ..index.columns import open_table
+
+                table = open_table(path, meta.get("build_id"), len(records))
+                if table is not None:
+                    records = table
         if records is None:
             # Another layout (older schema), or a damaged file: the reader says which.
             files, gal, meta = io.read_index(path)
@@ -205,6 +213,14 @@ class Index:
         return m
 
     def _equal_any(self, name, rows, want) -> np.ndarray:
+        got = self.codes(name)
+        if got is not None:   # a dictionary-coded column: compare small integers
+            values, codes = got
+            ks = np.flatnonzero(np.isin(values, [w for w in want if len(w) <= values.dtype.itemsize]))
+            codes = codes if rows is None or every_row(rows, len(self.files)) else codes[rows]
+            if len(ks) == 1:
+                return codes == ks[0]
+            return np.isin(codes, ks)
         col = np.asarray(self.raw(name, rows))
         if col.dtype.kind == "U":            # an index read through astropy as str
             return np.isin(np.char.encode(col, "utf-8"), list(want))
@@ -219,9 +235,10 @@ class Index:
             # Reading one word of every row walks the whole map (a TLB miss per row or two):
             # do it once, keep it contiguous, and compare every later value against the copy.
             cache = self.__dict__.setdefault("_first_words", {})
-            if name not in cache:
+            if name not in cache and isinstance(self.files, np.ndarray):
                 cache[name] = np.ascontiguousarray(words[0][0])
-            words = [(cache[name], words[0][1], words[0][2]), *words[1:]]
+            if name in cache:
+                words = [(cache[name], words[0][1], words[0][2]), *words[1:]]
         if len(want) > 8:
             return isin_many(words, col, want)
         m = equal_words(words, want[0].ljust(width, b"\0"))
@@ -233,7 +250,10 @@ class Index:
         """The bytes of a text column as integer views ``(array, start, size)`` covering its
         width (8, 4, 2, 1 bytes): on the memory map itself for every row, else on a copy."""
         width = self.files.dtype[name].itemsize
-        if rows is None or every_row(rows, len(self.files)):
+        if (rows is None or every_row(rows, len(self.files))) and not isinstance(self.files, np.ndarray):
+            buf = self.files[name]              # a companion's column: already contiguous
+            off, stride, n = 0, width, len(buf)
+        elif rows is None or every_row(rows, len(self.files)):
             buf, off, stride, n = self.files, self.files.dtype.fields[name][1], self.files.dtype.itemsize, \
                 len(self.files)
         else:
@@ -247,10 +267,28 @@ class Index:
             j += size
         return out
 
+    def codes(self, name: str):
+        """``(values, codes)`` of a text column (``values[codes]`` is the column), when the
+        index's columnar companion stores it that way, else None."""
+        get = getattr(self.files, "codes", None)
+        return get(name) if get is not None else None
+
+    def distinct_in(self, name: str, rows) -> set:
+        """The distinct values (bytes) of a text column over ``rows``."""
+        got = self.codes(name)
+        if got is not None:
+            values, codes = got
+            seen = np.zeros(len(values), dtype=bool)
+            seen[codes[rows]] = True
+            return set(values[seen].tolist())
+        return set(np.asarray(self.raw(name, rows)).tolist())
+
     def distinct(self, name: str) -> set:
         """The distinct values (bytes) of a text column (cached)."""
         cache = self.__dict__.setdefault("_distinct", {})
-        if name not in cache:
+        if name not in cache and self.codes(name) is not None:
+            cache[name] = set(self.codes(name)[0].tolist())
+        elif name not in cache:
             col = np.asarray(self.raw(name))
             # A set of Python bytes is much faster than np.unique's sort on a million strings.
             cache[name] = set(col.tolist())
@@ -459,7 +497,8 @@ def _fast_meta_galaxies(path, galaxies_hdu):
         version = int(hdr.get("SFNGSCHV", -1))
     except ValueError:
         return None, None
-    return {"schema_version": version, "store": hdr.get("STORE", "")}, gal
+    return {"schema_version": version, "store": hdr.get("STORE", ""),
+            "build_id": hdr.get("SFNGBID", "")}, gal
 
 
 def load_index(index_path=None, store=None, allow_stale=False) -> Index:

@@ -216,7 +216,7 @@ def galaxy_set(index: Index, selection: Selection) -> list[str]:
                                                        index.canonical_text), dtype=bool)]
         if not len(rows):
             return set()
-        return {strip_text(g) for g in set(np.asarray(index.raw("galaxy", rows)).tolist())} - {""}
+        return {strip_text(g) for g in index.distinct_in("galaxy", rows)} - {""}
 
     if has:
         result = galaxies_with(has[0])

@@ -409,7 +409,9 @@ def _write_index(path: Path, plan: BundlePlan, created: str) -> None:
     from ..index.io import IndexWriter
 
     meta = {"sfng_version": __version__, "store": f"{plan.store_name}/release/{plan.name}", "built": created}
-    with IndexWriter(path, meta) as w:
+    # No columnar companion: a release holds exactly the files its manifest lists (a release's
+    # index is read from the FITS table, which is stored narrow).
+    with IndexWriter(path, meta, columns=False) as w:
         if len(plan.index_rows):
             w.add_records(plan.index_rows)
         w.finish(plan.galaxy_rows)

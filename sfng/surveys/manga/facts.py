@@ -63,9 +63,9 @@ POSITION_RADIUS_ARCSEC = 3.0
 @lru_cache(maxsize=1)
 def declared() -> dict:
     """The parsed ``data/manga.yaml`` (read once)."""
-    import yaml
+    from ... import yamlio
 
-    return yaml.safe_load((Path(__file__).parent / "data" / "manga.yaml").read_text(encoding="utf-8"))
+    return yamlio.safe_load((Path(__file__).parent / "data" / "manga.yaml").read_text(encoding="utf-8"))
 
 VERSIONS = declared()["versions"]
 #: Where each product lands: kind -> (tree, survey folder).
