@@ -182,6 +182,30 @@ def test_dask_local_cluster(small):
     assert list(a["path"]) == list(b["path"]) and np.array_equal(a["depth_k"], b["depth_k"], equal_nan=True)
 
 
+def test_dask_cluster_of_two_workers_gives_the_serial_rows(small, monkeypatch):
+    """Past one machine: the crawl on a running Dask cluster (two worker processes, joined at its
+    tcp:// address as a real cluster would be) gives the serial build's rows, value for value,
+    and both workers describe files."""
+    distributed = pytest.importorskip("dask.distributed")
+    B.build_index(small, out=small.root / "serial.fits", full=True)
+    monkeypatch.setattr(B, "CHUNK", 2)   # several chunks, so that both workers get some
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        with distributed.get_task_stream(client) as stream:
+            rep = B.build_index(small, out=small.root / "dask.fits", full=True,
+                                scheduler=cluster.scheduler_address)
+        workers = {t["worker"] for t in stream.data if t["key"].startswith("describe_chunk")}
+    assert rep.workers == f"dask {cluster.scheduler_address} (2 workers)"
+    assert len(workers) == 2, workers
+    a, _, _ = read_index(small.root / "serial.fits")
+    b, _, _ = read_index(small.root / "dask.fits")
+    assert len(a) == len(b) > 4
+    for col in a.colnames:
+        x, y = np.asarray(a[col]), np.asarray(b[col])
+        assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), col
+
+
 def test_subset_paths_and_out(small):
     B.build_index(small)
     keep = ["data/SINGS/MESSIER_074.ngc628_mips24.fits", "data/BIMA/MESSIER_074.ngc628.co.fits"]
