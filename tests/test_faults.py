@@ -25,6 +25,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "faults.py"
@@ -502,6 +503,31 @@ def test_fsck_clean_then_finds_and_repairs(F, tmp_path, cli):
     assert r.exit_code == 0, r.output
     assert not dead.exists() and not (root / "data/S/ngc628_field00.fits").stat().st_mode & 0o222
     assert (root / "release/r1.tar.gz.sha256").is_file()
+    assert cli("--store", root, "fsck", "--deep").exit_code == 0
+
+
+def test_fsck_deep_compares_the_columnar_companion_with_the_index(F, tmp_path, cli):
+    """A companion whose values differ from the index's (written behind its back) is found by
+    fsck --deep and named; a rebuild writes a new one and fsck is clean again."""
+    from sfng.index import columns, io
+
+    base = tmp_path / "b"
+    F._prep_release(base, 2)
+    root = F._store(base)
+    assert cli("--store", root, "fsck", "--deep").exit_code == 0
+    index = root / "SFNG-INDEX.fits"
+    comp = columns.companion_path(index, io.primary_cards(index)["SFNGBID"])
+    head, start = columns.read_header(comp)
+    spec = next(c for c in head["columns"] if c["name"] == "size")
+    data = bytearray(comp.read_bytes())
+    data[start + spec["offset"]:start + spec["offset"] + 8] = np.int64(12345).tobytes()
+    comp.write_bytes(bytes(data))
+    r = cli("--store", root, "fsck", "--deep", "--format", "json")
+    assert r.exit_code == 1
+    problems = [f["problem"] for f in json.loads(r.stdout)["findings"] if f["kind"] == "index"]
+    assert any("'size' differs" in p for p in problems), problems
+    assert cli("--store", root, "fsck").exit_code == 0    # the quick check does not read it
+    assert cli("--store", root, "index", "build", "--full").exit_code == 0
     assert cli("--store", root, "fsck", "--deep").exit_code == 0
 
 
