@@ -536,9 +536,21 @@ def _compare(expr: Expr, n: Compare, resolver, canon=None):
     if isinstance(left, Column) and isinstance(right, Column):
         a, ua = resolver(left.name.lower())
         b, ub = resolver(right.name.lower())
+        a, b = np.asarray(a), np.asarray(b)
+        text_a, text_b = a.dtype.kind in "SUO", b.dtype.kind in "SUO"
+        if text_a != text_b:   # text against numbers: say so, never a numpy type error
+            raise WhereError(expr.text, right.pos, right.length,
+                             f"column {left.name!r} holds {'text' if text_a else 'numbers'} and "
+                             f"{right.name!r} {'text' if text_b else 'numbers'}: they cannot be "
+                             f"compared", expr.label)
+        if text_a and op not in ("=", "!="):
+            raise WhereError(expr.text, right.pos, right.length,
+                             f"text columns {left.name!r} and {right.name!r} take only = or !=", expr.label)
+        if text_a:   # bytes (the index) and str (a decoded table) compare as text
+            a, b = np.char.strip(a.astype("U")), np.char.strip(b.astype("U"))
         if ua and ub and ua != ub:
             b = np.asarray(b, dtype=float) * _column_scale(expr, Compare(op, left, right), ua, ub)
-        return _apply(op, np.asarray(a), np.asarray(b), expr, n)
+        return _apply(op, a, b, expr, n)
     values, col_unit = resolver(left.name.lower())
     values = np.asarray(values)
     lit = right

@@ -608,3 +608,19 @@ def test_fuzz_where_expressions(tokens, junk):
             assert mask.shape in ((), (n,))
         except SfngError:
             pass
+
+
+def test_where_column_against_column_of_another_kind_is_a_message():
+    """Found by the fuzz test above: a number column compared with a text column."""
+    from sfng.select import parse_where
+
+    values = {"res": (np.array([1.0, 20.0]), "arcsec"), "survey": (np.array([b"PAWS", b"HI"]), ""),
+              "tracer": (np.array(["CO(1-0)", "HI"]), "")}
+    known = {"res": "arcsec", "survey": "", "tracer": ""}
+    for text in ("res >= survey", "survey < res", "survey > tracer"):
+        expr = parse_where(text)
+        expr.check(known)
+        with pytest.raises(SfngError, match="cannot be compared|take only = or !="):
+            expr.evaluate(lambda name: values[name])
+    expr = parse_where("survey = tracer")
+    assert list(expr.evaluate(lambda name: values[name])) == [False, True]
