@@ -546,8 +546,8 @@ def _compare(expr: Expr, n: Compare, resolver, canon=None):
         if text_a and op not in ("=", "!="):
             raise WhereError(expr.text, right.pos, right.length,
                              f"text columns {left.name!r} and {right.name!r} take only = or !=", expr.label)
-        if text_a:   # bytes (the index) and str (a decoded table) compare as text
-            a, b = np.char.strip(a.astype("U")), np.char.strip(b.astype("U"))
+        if text_a:   # bytes (the index) and str (a decoded table), as a text literal compares
+            a, b = _text_key(a), _text_key(b)
         if ua and ub and ua != ub:
             b = np.asarray(b, dtype=float) * _column_scale(expr, Compare(op, left, right), ua, ub)
         return _apply(op, a, b, expr, n)
@@ -564,8 +564,7 @@ def _compare(expr: Expr, n: Compare, resolver, canon=None):
         target = lit.value.strip().lower()
         if canon is not None:
             target = str(canon(left.name.lower(), lit.value)).strip().lower()
-        vals = np.char.lower(np.char.strip(values.astype("U")))
-        m = vals == target
+        m = _text_key(values) == target
         return m if op == "=" else ~m
     if isinstance(lit.value, bool):
         m = _as_bool(values) == lit.value
@@ -582,6 +581,13 @@ def _compare(expr: Expr, n: Compare, resolver, canon=None):
                              f"cannot express {lit.unit!r} in {col_unit!r}, the unit of column "
                              f"{left.name!r} ({exc})", expr.label) from exc
     return _apply(op, *at_column_precision(values, v), expr, n)
+
+
+def _text_key(values):
+    """Text values as compared by --where: decoded, stripped, case folded."""
+    import numpy as np
+
+    return np.char.lower(np.char.strip(np.asarray(values).astype("U")))
 
 
 def _apply(op, a, b, expr, n):

@@ -187,9 +187,10 @@ class ColumnTable:
             return self.column(key)
         if isinstance(key, (int, np.integer)):
             return self[np.array([key])][0]
-        out = np.empty(len(np.arange(self._n)[key]), dtype=self.dtype)
-        for name in self._cols:
-            out[name] = self.column(name)[key]
+        picked = {name: self.column(name)[key] for name in self._cols}
+        out = np.empty(len(next(iter(picked.values()))) if picked else 0, dtype=self.dtype)
+        for name, col in picked.items():
+            out[name] = col
         return out
 
     def __array__(self, dtype=None, copy=None):
@@ -197,8 +198,9 @@ class ColumnTable:
         return out if dtype is None else out.astype(dtype)
 
     def __iter__(self):
-        for i in range(self._n):
-            yield self[i]
+        step = 1 << 16   # rows assembled a piece at a time, not one by one
+        for a in range(0, self._n, step):
+            yield from self[a:a + step]
 
 
 def read_header(path: Path) -> tuple[dict, int]:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SfngError
-from .layout import disk_dtype, tform  # noqa: F401 - the on-disk layout, re-exported
+from .layout import disk_dtype, fill_value, tform  # noqa: F401 - the on-disk layout, re-exported
 from .schema import DEFAULTS, FILES_COLUMNS, FILES_HDU, GALAXIES_COLUMNS, GALAXIES_HDU, SCHEMA_VERSION
 
 BLOCK = 2880
@@ -96,7 +96,7 @@ def encode_rows(rows: list[dict], columns=FILES_COLUMNS) -> tuple[np.ndarray, li
             out[name] = [84 if v else 70 for v in col]
         elif c.shape:
             width = c.shape[0]
-            arr = np.full((n, width), np.nan if c.kind == "f" else -1, dtype=c.dtype)
+            arr = np.full((n, width), fill_value(c), dtype=c.dtype)
             for i, v in enumerate(col):
                 if v is not None and len(v):
                     k = min(width, len(v))
@@ -234,6 +234,7 @@ class IndexWriter:
         self.n_files = 0
         self.n_flagged = 0
         self.build_id = uuid.uuid4().hex
+        self.meta["build_id"] = self.build_id     # card SFNGBID on every HDU
         self.name = name or self.path.name
         self.companion = None          # its path, once written
         self._columns = columns
@@ -241,7 +242,8 @@ class IndexWriter:
         self._held = 0
         self._spill: dict = {}         # column -> (path, open file)
         self._widths = {c.name: 0 for c in FILES_COLUMNS if c.kind == "U"}
-        self._lengths = {c.name: 0 for c in FILES_COLUMNS if c.shape}
+        self._arrays = [c for c in FILES_COLUMNS if c.shape]
+        self._lengths = {c.name: 0 for c in self._arrays}
         # Claim the name now: a folder one cannot write to fails before the crawl, not after.
         self._f = open(self.path, "wb")
 
@@ -265,13 +267,13 @@ class IndexWriter:
             w = int(np.char.str_len(records[name]).max())
             if w > self._widths[name]:
                 self._widths[name] = w
-        for c in FILES_COLUMNS:
-            if c.shape:
-                col = records[c.name]
-                used = ~(np.isnan(col) if c.kind == "f" else col == -1)
-                cells = np.flatnonzero(used.any(axis=0))
-                if len(cells) and cells[-1] + 1 > self._lengths[c.name]:
-                    self._lengths[c.name] = int(cells[-1]) + 1
+        for c in self._arrays:   # the last cell any row uses (trailing fill values are dropped)
+            col = records[c.name]
+            fill = fill_value(c)
+            used = ~np.isnan(col) if np.isnan(fill) else col != fill
+            cells = np.flatnonzero(used.any(axis=0))
+            if len(cells) and cells[-1] + 1 > self._lengths[c.name]:
+                self._lengths[c.name] = int(cells[-1]) + 1
         self._chunks.append(np.array(records))
         self._held += records.nbytes
         self.n_files += len(records)
@@ -335,7 +337,6 @@ class IndexWriter:
             return col[:, :cells[name]] if name in cells else col
 
         gal, _ = encode_rows(galaxy_rows, GALAXIES_COLUMNS)
-        self.meta["build_id"] = self.build_id
         f = self._f
         primary = [_card("SIMPLE", True, "conforms to FITS standard"), _card("BITPIX", 8),
                    _card("NAXIS", 0), _card("EXTEND", True),

@@ -21,24 +21,14 @@ _TFORM = {"f8": "D", "f4": "E", "i2": "I", "i4": "J", "i8": "K", "?": "L"}
 
 
 def disk_dtype(columns) -> np.dtype:
-    """The big-endian numpy dtype of one FITS table row for ``columns``."""
-    fields = []
-    for c in columns:
-        if c.kind == "U":
-            base = f"S{c.width}"
-        elif c.kind == "?":
-            base = "i1"   # FITS logical: ord('T') / ord('F')
-        else:
-            base = ">" + c.dtype
-        fields.append((c.name, base, c.shape) if c.shape else (c.name, base))
-    return np.dtype(fields)
+    """The big-endian numpy dtype of one FITS table row for ``columns``, every column at its
+    declared size (the widest layout)."""
+    return narrow_dtype(columns, {}, {})
 
 
 def tform(c: Column) -> str:
-    if c.kind == "U":
-        return f"{c.width}A"
-    n = c.shape[0] if c.shape else 1
-    return f"{n if n != 1 else ''}{_TFORM[c.dtype]}"
+    """``TFORMn`` of column ``c`` at its declared size."""
+    return field_tform(c, disk_dtype([c]))
 
 
 def fill_value(c: Column):
@@ -54,10 +44,10 @@ def narrow_dtype(columns, widths: dict, lengths: dict) -> np.dtype:
         if c.kind == "U":
             fields.append((c.name, f"S{max(1, min(c.width, widths.get(c.name, c.width)))}"))
         elif c.kind == "?":
-            fields.append((c.name, "i1"))
+            fields.append((c.name, "i1"))   # FITS logical: ord('T') / ord('F')
         elif c.shape:
-            n = max(1, min(c.shape[0], lengths.get(c.name, c.shape[0])))
-            fields.append((c.name, ">" + c.dtype, (n,)))
+            shape = (max(1, min(c.shape[0], lengths[c.name])),) if c.name in lengths else c.shape
+            fields.append((c.name, ">" + c.dtype, shape))
         else:
             fields.append((c.name, ">" + c.dtype))
     return np.dtype(fields)

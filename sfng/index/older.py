@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import SfngError
 from . import frozen
-from .layout import disk_dtype
+from .layout import disk_dtype, fill_value
 from .schema import DEFAULTS, FILES_COLUMNS, GALAXIES_COLUMNS, SCHEMA_VERSION
 
 
@@ -93,7 +93,7 @@ def _fill(columns, n: int, old_cols: dict, from_version: int, what: str):
         elif c.shape and old.ndim == 2 and old.shape[1] < c.shape[0]:
             # a narrower array (an index stores only the cells its rows use): pad unknown
             out[c.name][:, :old.shape[1]] = old
-            out[c.name][:, old.shape[1]:] = np.nan if c.kind == "f" else -1
+            out[c.name][:, old.shape[1]:] = fill_value(c)
         else:
             new = old.astype(c.dtype)
             if not np.array_equal(new.astype(old.dtype), old, equal_nan=old.dtype.kind == "f"):

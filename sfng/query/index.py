@@ -250,12 +250,13 @@ class Index:
         """The bytes of a text column as integer views ``(array, start, size)`` covering its
         width (8, 4, 2, 1 bytes): on the memory map itself for every row, else on a copy."""
         width = self.files.dtype[name].itemsize
-        if (rows is None or every_row(rows, len(self.files))) and not isinstance(self.files, np.ndarray):
-            buf = self.files[name]              # a companion's column: already contiguous
-            off, stride, n = 0, width, len(buf)
-        elif rows is None or every_row(rows, len(self.files)):
+        every = rows is None or every_row(rows, len(self.files))
+        if every and isinstance(self.files, np.ndarray):   # the rows of the memory map, strided
             buf, off, stride, n = self.files, self.files.dtype.fields[name][1], self.files.dtype.itemsize, \
                 len(self.files)
+        elif every:                               # a companion's column: already contiguous
+            buf = self.files[name]
+            off, stride, n = 0, width, len(buf)
         else:
             buf = np.ascontiguousarray(self.files[name][rows])
             off, stride, n = 0, width, len(buf)
@@ -286,12 +287,10 @@ class Index:
     def distinct(self, name: str) -> set:
         """The distinct values (bytes) of a text column (cached)."""
         cache = self.__dict__.setdefault("_distinct", {})
-        if name not in cache and self.codes(name) is not None:
-            cache[name] = set(self.codes(name)[0].tolist())
-        elif name not in cache:
-            col = np.asarray(self.raw(name))
+        if name not in cache:
+            got = self.codes(name)
             # A set of Python bytes is much faster than np.unique's sort on a million strings.
-            cache[name] = set(col.tolist())
+            cache[name] = set((got[0] if got is not None else np.asarray(self.raw(name))).tolist())
         return cache[name]
 
     # -- galaxies ---------------------------------------------------------------------------

@@ -136,7 +136,9 @@ class Catalog:
         self.index_path = Path(index_path)
         self.index = load_index(self.index_path, None, allow_stale=True)
         self.entries: dict[bytes, Entry] = {}
-        files = self.index.files
+        # Every row is read here, once: as one array (a companion's columns assembled into rows,
+        # not a row at a time).
+        files = np.asarray(self.index.files)
         names = files.dtype.names
         for i in range(len(files)):
             r = files[i]
