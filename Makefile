@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench faults docs clean
+.PHONY: demo test lint sysdeps bench faults docs clean
 
 $(BIN)/sfng: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (or run: make PYTHON=python3 ...)"; exit 1; }
@@ -15,8 +15,12 @@ $(BIN)/sfng: pyproject.toml
 demo: $(BIN)/sfng
 	$(BIN)/sfng demo demo-store --fresh
 
-test: $(BIN)/sfng lint
+test: $(BIN)/sfng lint sysdeps
 	$(BIN)/python -m pytest
+
+# Debian packages some tests use (STILTS); best effort, see .ci/sysdeps.
+sysdeps:
+	@.ci/sysdeps
 
 # The import contracts in pyproject.toml ([tool.importlinter]).
 lint: $(BIN)/sfng

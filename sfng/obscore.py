@@ -263,6 +263,8 @@ def write_obscore(result, path, base_url: str | None = None) -> Path:
             fld.utype = "obscore:" + utype
         if fld.name == "obs_publisher_did":
             fld.ID = "obs_publisher_did"   # what the DataLink descriptor's ID parameter refers to
+        if fld.datatype in ("char", "unicodeChar") and str(fld.arraysize) == "1":
+            fld.arraysize = "*"    # an all-empty text column: arraysize="1" is deprecated (VOTable 1.3 erratum 3)
         if fld.datatype == "int" or fld.datatype == "long" or fld.datatype == "short":
             fld.values.null = -1
     buf = io.BytesIO()

@@ -22,6 +22,10 @@ from typing import NamedTuple
 FREQUENCY, VELOCITY, WAVELENGTH = "frequency", "velocity", "wavelength"
 C_KMS = 299792.458
 C_MS = 299792458.0
+#: Names (upper case) of a table column that holds a spectrum's spectral axis: a table with one
+#: is a table of spectra (the index's ``product = spectra``; ``sfng serve`` reads its rows).
+SPECTRAL_COLUMNS = frozenset({"WAVE", "WAVELENGTH", "LAMBDA", "FREQ", "FREQUENCY", "VELO", "VELOCITY",
+                              "LOGLAM"})
 
 
 @dataclass(frozen=True)

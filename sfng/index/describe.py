@@ -368,8 +368,9 @@ def _beam_table(ctx, blocks, row):
 def _product(is_table, chosen, eff, spec, naxis) -> str:
     if is_table:
         names = {str(eff.get(f"TTYPE{i}", "")).upper() for i in range(1, _int(eff.get("TFIELDS"), 0) + 1)}
-        spectral = {"WAVE", "WAVELENGTH", "LAMBDA", "FREQ", "FREQUENCY", "VELO", "VELOCITY", "LOGLAM"}
-        return "spectra" if names & spectral else "table"
+        from ..spectral import SPECTRAL_COLUMNS
+
+        return "spectra" if names & SPECTRAL_COLUMNS else "table"
     if spec is not None and spec.naxis > 1:
         sizes = [_int(eff.get(f"NAXIS{n}"), 1) for n in range(1, naxis + 1)]
         big = [s for s in sizes if s > 1]

@@ -4,7 +4,10 @@
   framework needed: ``sfng token`` uses it alone).
 - :mod:`~sfng.serve.ids`: stable, opaque spectrum and file ids.
 - :mod:`~sfng.serve.resample`: flux-conserving resampling onto a common grid.
-- :mod:`~sfng.serve.data`: the index as a catalogue, cubes read once into a checksum-keyed cache.
+- :mod:`~sfng.serve.data`: the index as a catalogue, cubes and tables of spectra read once into a
+  checksum-keyed cache.
+- :mod:`~sfng.serve.spectable`: the spectra of a FITS BINTABLE (one per row, or one per table
+  with a row per pixel), with units and ICRS positions.
 - :mod:`~sfng.serve.service`: queries, spectra (whole, or as a stream of chunks) and pictures,
   without HTTP.
 - :mod:`~sfng.serve.wire`: the getSpec formats (npz, npy, fits, ecsv, votable), written chunk by

@@ -80,6 +80,15 @@ class Entry:
     def is_cube(self) -> bool:
         return self.product == "cube" and len(self.naxis) >= 3 and self.naxis[2] > 1
 
+    @property
+    def is_spectra(self) -> bool:
+        """A table of spectra (a BINTABLE with a spectral column) or a one-dimensional spectrum."""
+        return self.product == "spectra"
+
+    @property
+    def has_spectra(self) -> bool:
+        return self.is_cube or self.is_spectra
+
     def public(self) -> dict:
         return {"file_id": ids.file_id(self.key), "name": Path(self.path).name, "locator": self.locator,
                 "survey": self.survey,
@@ -90,7 +99,12 @@ class Entry:
 
 @dataclass
 class Cube:
-    """A cube's spectra, one row per spaxel (row ``y * nx + x``)."""
+    """A cube's spectra, one row per spaxel (row ``y * nx + x``); or a table's, one row per
+    spectrum (``nx`` = the number of spectra, ``ny`` = 1, ``kind`` = "table").
+
+    ``wave`` is the spectral axis the rows share; a table whose rows each have their own holds
+    them in ``waves`` (one row per spectrum) and ``wave`` is None.  ``npix``: the pixels of each
+    row (a table of variable-length arrays; the rest of the row is padding), else None."""
 
     entry: Entry
     flux: np.ndarray          # (ny*nx, nspec) float32, memory-mapped
@@ -103,6 +117,37 @@ class Cube:
     pix_ra: np.ndarray | None = None
     pix_dec: np.ndarray | None = None
     good: np.ndarray | None = None
+    waves: np.ndarray | None = None
+    npix: np.ndarray | None = None
+    labels: list | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.meta.get("kind", "cube")
+
+    @property
+    def uniform(self) -> bool:
+        """Every row on the one shared axis, with no padding (spectra copied as they are)."""
+        return self.wave is not None and self.npix is None
+
+    def wave_row(self, k: int) -> np.ndarray:
+        """The spectral axis of row ``k`` (its own pixels only)."""
+        w = self.wave if self.waves is None else self.waves[k]
+        return w if self.npix is None else w[:int(self.npix[k])]
+
+    def row_length(self, k: int) -> int:
+        return int(self.npix[k]) if self.npix is not None else self.flux.shape[1]
+
+    def distinct_waves(self, rows=None) -> list:
+        """The different spectral axes of ``rows`` (all rows when None)."""
+        if self.uniform:
+            return [self.wave]
+        rows = range(self.nx * self.ny) if rows is None else rows
+        seen: dict = {}
+        for k in rows:
+            w = self.wave_row(int(k))
+            seen.setdefault((len(w), w.tobytes()), w)
+        return list(seen.values())
 
     @property
     def wave_unit(self) -> str:
@@ -210,14 +255,14 @@ def _science(hdul, hdu: int = 0):
     raise SfngError("no cube HDU (NAXIS >= 3) in the file")
 
 
-def _spectral_axis(hdr, nspec: int, restfrq: float) -> tuple[np.ndarray, str, str]:
-    """(centres, unit, kind) of axis 3 from the WCS: wavelengths keep their unit (Angstrom),
+def _spectral_axis(hdr, nspec: int, restfrq: float, n: int = 3) -> tuple[np.ndarray, str, str]:
+    """(centres, unit, kind) of axis ``n`` from the WCS: wavelengths keep their unit (Angstrom),
     frequencies become radio velocities at the rest frequency, velocities km/s."""
-    ctype = str(hdr.get("CTYPE3", "")).upper()
-    cunit = str(hdr.get("CUNIT3", "")).strip()
-    crval = float(hdr.get("CRVAL3", 0.0))
-    crpix = float(hdr.get("CRPIX3", 1.0))
-    cdelt = float(hdr.get("CDELT3", hdr.get("CD3_3", 1.0)))
+    ctype = str(hdr.get(f"CTYPE{n}", "")).upper()
+    cunit = str(hdr.get(f"CUNIT{n}", "")).strip()
+    crval = float(hdr.get(f"CRVAL{n}", 0.0))
+    crpix = float(hdr.get(f"CRPIX{n}", 1.0))
+    cdelt = float(hdr.get(f"CDELT{n}", hdr.get(f"CD{n}_{n}", 1.0)))
     p = np.arange(nspec, dtype=float) + 1.0
     if ctype.startswith("WAVE") or ctype.startswith("AWAV"):
         if ctype.endswith("-LOG"):
@@ -253,8 +298,8 @@ class CubeCache:
         self._guard = threading.Lock()
 
     def cube(self, e: Entry) -> Cube:
-        if not e.is_cube:
-            raise NotFound(f"{Path(e.path).name} is not a cube: it has no spectra")
+        if not e.has_spectra:
+            raise NotFound(f"{Path(e.path).name} is neither a cube nor a table of spectra: it has no spectra")
         k = (e.sha256, e.hdu)
         c = self._open.get(k)
         if c is not None:
@@ -286,13 +331,14 @@ class CubeCache:
             self._build(e, d)
             meta = json.loads((d / "meta.json").read_text())
 
-        def load(name):
+        def load(name, mmap="r"):
             f = d / f"{name}.npy"
-            return np.load(f, mmap_mode="r", allow_pickle=False) if f.is_file() else None
+            return np.load(f, mmap_mode=mmap, allow_pickle=False) if f.is_file() else None
 
-        return Cube(e, load("flux"), load("ivar"), load("mask"), np.load(d / "wave.npy"),
-                    meta["nx"], meta["ny"], meta, np.load(d / "pix_ra.npy"), np.load(d / "pix_dec.npy"),
-                    np.load(d / "good.npy"))
+        labels = json.loads((d / "labels.json").read_text()) if (d / "labels.json").is_file() else None
+        return Cube(e, load("flux"), load("ivar"), load("mask"), load("wave", None),
+                    meta["nx"], meta["ny"], meta, load("pix_ra", None), load("pix_dec", None),
+                    load("good", None), load("waves"), load("npix", None), labels)
 
     def _build(self, e: Entry, d: Path) -> None:
         import shutil
@@ -310,6 +356,10 @@ class CubeCache:
         tmp = Path(tempfile.mkdtemp(dir=self.folder, prefix=".build-"))
         try:
             with fits.open(io.BytesIO(raw), memmap=False) as hdul:
+                if e.is_spectra:
+                    meta = _build_spectra(hdul, e, tmp)
+                    self._publish(tmp, d, meta)
+                    return
                 sci = _science(hdul, e.hdu)
                 hdr = sci.header
                 data = np.asarray(sci.data)
@@ -353,13 +403,85 @@ class CubeCache:
                         "nx": nx, "ny": ny, "nspec": nspec, "wave_unit": wunit, "axis": wkind,
                         "flux_unit": bunit, "has_ivar": ivar is not None, "has_mask": qual is not None,
                         "ctype3": str(hdr.get("CTYPE3", "")), "log": bool(str(hdr.get("CTYPE3", "")).upper().endswith("-LOG"))}
-            (tmp / "meta.json").write_text(json.dumps(meta))
-            try:
-                os.rename(tmp, d)
-            except OSError:
-                if not (d / "meta.json").is_file():   # another process finished first otherwise
-                    raise
-                shutil.rmtree(tmp, ignore_errors=True)
+            self._publish(tmp, d, meta)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+    @staticmethod
+    def _publish(tmp: Path, d: Path, meta: dict) -> None:
+        """The built folder renamed into place (its meta.json last written, so a folder without
+        one is never read)."""
+        import shutil
+
+        (tmp / "meta.json").write_text(json.dumps(meta))
+        try:
+            os.rename(tmp, d)
+        except OSError:
+            if not (d / "meta.json").is_file():   # another process finished first otherwise
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _build_spectra(hdul, e: Entry, tmp: Path) -> dict:
+    """A table of spectra (:mod:`sfng.serve.spectable`) or a one-dimensional spectrum image saved
+    into ``tmp`` in the cache's row-per-spectrum form; its meta.json values returned."""
+    from .resample import is_log
+    from .spectable import NotSpectra, read
+
+    k = e.hdu if 0 <= e.hdu < len(hdul) else 0
+    try:
+        if getattr(hdul[k], "columns", None) is not None:
+            t = read(hdul, k)
+        else:
+            t = _one_spectrum(hdul[k], e)
+    except NotSpectra as exc:
+        raise NotFound(f"{e.name}: {exc}") from None
+    except (ValueError, TypeError, KeyError, IndexError) as exc:   # a column of text where numbers belong...
+        raise NotFound(f"{e.name}: its spectra cannot be read: {' '.join(str(exc).split())[:200]}") from None
+    n = len(t["flux"])
+    for name in ("flux", "ivar", "mask"):
+        np.save(tmp / f"{name}.npy", np.ascontiguousarray(t[name]), allow_pickle=False)
+    if "wave" in t:
+        np.save(tmp / "wave.npy", np.asarray(t["wave"], dtype=np.float64), allow_pickle=False)
+    else:
+        np.save(tmp / "waves.npy", np.asarray(t["waves"], dtype=np.float64), allow_pickle=False)
+    width = t["flux"].shape[1]
+    if np.any(t["npix"] != width):
+        np.save(tmp / "npix.npy", t["npix"], allow_pickle=False)
+    np.save(tmp / "pix_ra.npy", np.asarray(t["ra"], dtype=np.float64))
+    np.save(tmp / "pix_dec.npy", np.asarray(t["dec"], dtype=np.float64))
+    with np.errstate(all="ignore"):
+        good = np.isfinite(t["flux"]).any(axis=1)
+        if t["meta"].get("has_ivar"):
+            good &= (t["ivar"] > 0).any(axis=1)
+    np.save(tmp / "good.npy", good)
+    if any(t["labels"]):
+        (tmp / "labels.json").write_text(json.dumps(t["labels"]))
+    meta = dict(t["meta"], version=CACHE_VERSION, sha256=e.sha256, path_key=e.key.hex(), nx=n, ny=1,
+                nspec=width, kind="table")
+    meta["flux_unit"] = meta["flux_unit"] or e.bunit
+    meta["log"] = bool("wave" in t and is_log(np.asarray(t["wave"])))
+    return meta
+
+
+def _one_spectrum(hdu, e: Entry) -> dict:
+    """A one-dimensional spectrum image (one axis longer than 1, on the spectral WCS axis)."""
+    from .spectable import NotSpectra
+
+    hdr = hdu.header
+    data = np.asarray(hdu.data, dtype=np.float64) if hdu.data is not None else None
+    if data is None:
+        raise NotSpectra("no data")
+    sizes = [int(hdr.get(f"NAXIS{n}", 1)) for n in range(1, int(hdr.get("NAXIS", 0)) + 1)]
+    long_axes = [n + 1 for n, s in enumerate(sizes) if s > 1]
+    if len(long_axes) != 1:
+        raise NotSpectra("not a one-dimensional spectrum")
+    flux = data.ravel()[None, :]
+    wave, unit, kind = _spectral_axis(hdr, flux.shape[1], e.restfrq, long_axes[0])
+    ra, dec = e.ra, e.dec
+    return {"flux": flux.astype(np.float32), "ivar": np.full(flux.shape, np.nan, np.float32),
+            "mask": (~np.isfinite(flux)).astype(np.int32), "npix": np.array([flux.shape[1]], np.int32),
+            "wave": wave, "ra": np.array([ra]), "dec": np.array([dec]), "labels": [""],
+            "meta": {"wave_unit": unit, "axis": kind, "flux_unit": str(hdr.get("BUNIT", "") or e.bunit).strip(),
+                     "layout": "image", "has_ivar": False, "has_mask": False}}

@@ -6,7 +6,8 @@ An id is base64url (no padding) of a few packed bytes:
   (0-based, FITS axis 1 and 2) of the cube whose key is ``key``;
 - an aperture: ``kind 3, key, x, y, r`` (``>B8sHHH``; r in spaxels) -- the sum over the spaxels
   within ``r`` of (x, y);
-- a file: ``kind 2, key`` (``>B8s``).
+- a file: ``kind 2, key`` (``>B8s``);
+- a row of a table of spectra: ``kind 4, key, row`` (``>B8sI``; 0-based).
 
 ``key`` is the first 8 bytes of ``sha256`` of the index row's store-relative path followed by its
 ``locator`` (empty for a whole file, ``[FLUX]`` for a MaNGA cube's HDU), so an id stays the same
@@ -25,8 +26,8 @@ import struct
 
 from ..errors import SfngError
 
-SPAXEL, FILE, APERTURE = 1, 2, 3
-_FORMS = {SPAXEL: ">B8sHH", FILE: ">B8s", APERTURE: ">B8sHHH"}
+SPAXEL, FILE, APERTURE, ROW = 1, 2, 3, 4
+_FORMS = {SPAXEL: ">B8sHH", FILE: ">B8s", APERTURE: ">B8sHHH", ROW: ">B8sI"}
 MAX_ID_LENGTH = 40
 
 
@@ -48,6 +49,10 @@ def spectrum_id(key: bytes, x: int, y: int) -> str:
 
 def aperture_id(key: bytes, x: int, y: int, r: int) -> str:
     return _b64(struct.pack(_FORMS[APERTURE], APERTURE, key, x, y, r))
+
+
+def row_id(key: bytes, row: int) -> str:
+    return _b64(struct.pack(_FORMS[ROW], ROW, key, row))
 
 
 def file_id(key: bytes) -> str:

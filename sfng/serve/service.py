@@ -228,12 +228,14 @@ class Service:
 
         surveys = {}
         for e in self.catalog.entries.values():
-            s = surveys.setdefault(e.survey, {"files": 0, "cubes": 0, "galaxies": set()})
+            s = surveys.setdefault(e.survey, {"files": 0, "cubes": 0, "spectra_tables": 0, "galaxies": set()})
             s["files"] += 1
             s["cubes"] += int(e.is_cube)
+            s["spectra_tables"] += int(e.is_spectra)
             if e.galaxy:
                 s["galaxies"].add(e.galaxy)
-        out = {k: {"files": v["files"], "cubes": v["cubes"], "galaxies": len(v["galaxies"])}
+        out = {k: {"files": v["files"], "cubes": v["cubes"], "spectra_tables": v["spectra_tables"],
+                   "galaxies": len(v["galaxies"])}
                for k, v in sorted(surveys.items())}
         releases = []
         rel = self.root / "release"
@@ -255,9 +257,11 @@ class Service:
 
         With a region (a polygon, or a cone of radius ``size`` degrees about ``ra``/``dec``):
         every spaxel with data whose centre is inside it, of every cube whose footprint
-        overlaps it.  With only a ``constraint``: the spaxel nearest each matching cube's
-        centre (``all_spaxels``: every spaxel with data).  ``aperture`` (arcsec): instead of
-        spaxels, one aperture spectrum per cube, summed within that radius of ``ra``/``dec``.
+        overlaps it, and every spectrum of a table of spectra whose position is inside it.
+        With only a ``constraint``: the spaxel nearest each matching cube's centre
+        (``all_spaxels``: every spaxel with data), and every spectrum of each matching table.
+        ``aperture`` (arcsec): instead of spaxels, one aperture spectrum per cube, summed within
+        that radius of ``ra``/``dec`` (tables have no apertures).
         """
         from .. import footprint
         from ..query import select
@@ -284,14 +288,35 @@ class Service:
         if region is not None:
             poly = sel.polygon_deg
         result = select(self.catalog.index, sel)
-        rows = sorted(int(r) for r in result.rows)
+        rows = set(int(r) for r in result.rows)
+        if poly is not None or ra is not None:
+            # A table of spectra has no position in the index (its rows' positions are in its
+            # data): the tables the rest of the selection keeps are searched row by row.
+            rows |= self._unplaced_tables(constraint)
         out = []
         cap = self.limits["max_ids"]
-        for r in rows:
+        for r in sorted(rows):
             e = self.catalog.by_row.get(r)
-            if e is None or not e.is_cube:
+            if e is None or not e.has_spectra:
                 continue
-            cube = self.cache.cube(e)
+            try:
+                cube = self.cache.cube(e)
+            except NotFound:
+                if e.is_cube:
+                    raise
+                continue        # a "spectra" table sfng cannot read spectra from (no flux column)
+            if cube.kind == "table":
+                if aperture is not None:
+                    continue
+                placed = np.isfinite(cube.pix_ra)      # a row without a position is in no region
+                if poly is not None:
+                    inside = placed & footprint.contains_point(poly[0], poly[1], cube.pix_ra, cube.pix_dec)
+                elif ra is not None:
+                    inside = placed & (footprint.separation(cube.pix_ra, cube.pix_dec, ra, dec) <= size)
+                else:
+                    inside = np.ones(cube.nx, bool)
+                out.extend(ids.row_id(e.key, int(k)) for k in np.flatnonzero(inside & cube.good))
+                continue
             if aperture is not None:
                 if ra is None:
                     raise UsageError("aperture needs ra, dec (the aperture's centre)")
@@ -328,18 +353,35 @@ class Service:
                                f"ids per request; narrow it, or page with limit= and offset=")
         return out, total
 
+    def _unplaced_tables(self, constraint) -> set:
+        """Index rows of the tables of spectra without an index position that ``constraint``
+        (if any) keeps."""
+        from ..query import select
+        from ..select import Selection
+
+        rows = {e.row for e in self.catalog.entries.values() if e.is_spectra and not math.isfinite(e.ra)}
+        if rows and constraint:
+            rows &= set(int(r) for r in select(self.catalog.index, Selection.build(where=str(constraint))).rows)
+        return rows
+
     # -- spectra ---------------------------------------------------------------------------
     def resolve(self, sid):
-        """``(cube, x, y, r)`` for a spectrum id; BadId / NotFound otherwise."""
+        """``(cube, x, y, r)`` for a spectrum id (a table's row k: ``x = k``, ``y = 0``);
+        BadId / NotFound otherwise."""
         kind, key, *nums = ids.decode(sid)
         if kind == ids.FILE:
             raise ids.BadId("a file id is not a spectrum id; download it from /files/<id>")
         e = self.catalog.entry(key)
         cube = self.cache.cube(e)
-        x, y = nums[0], nums[1]
-        r = nums[2] if kind == ids.APERTURE else None
+        if (kind == ids.ROW) != (cube.kind == "table"):
+            raise NotFound("no such spectrum in this store")
+        if kind == ids.ROW:
+            x, y, r = nums[0], 0, None
+        else:
+            x, y = nums[0], nums[1]
+            r = nums[2] if kind == ids.APERTURE else None
         if not (0 <= x < cube.nx and 0 <= y < cube.ny):
-            raise NotFound("no such spectrum in this store (outside the cube)")
+            raise NotFound("no such spectrum in this store (outside the cube or table)")
         return cube, x, y, r
 
     def spectra(self, id_list, *, align=False, cutout=None, grid=None, deadline=None) -> Spectra:
@@ -354,7 +396,7 @@ class Service:
         if (align or cutout is not None) and len(units) > 1:
             raise UsageError(f"the spectra have different spectral units ({', '.join(sorted(units))}); "
                              f"align or cut out one kind at a time")
-        est = sum(c.flux.shape[1] for c, *_ in resolved) * 20
+        est = sum(c.row_length(y * c.nx + x) for c, x, y, _ in resolved) * 20
         if est > self.limits["max_bytes"]:
             raise TooLarge(f"about {est} bytes of spectra, more than the limit of {self.limits['max_bytes']}")
         # group by cube: one fancy-indexing read per cube
@@ -372,11 +414,12 @@ class Service:
                 iv = np.asarray(c.ivar[rows[order]]) if c.ivar is not None else None
                 mk = np.asarray(c.mask[rows[order]]) if c.mask is not None else None
                 for j, o in enumerate(order):
-                    i = plain[o][0]
-                    flux[i] = f[j]
-                    ivar[i] = iv[j] if iv is not None else np.full(f.shape[1], np.nan, np.float32)
-                    mask[i] = mk[j] if mk is not None else np.zeros(f.shape[1], np.int32)
-                    wave[i] = c.wave
+                    i, k = plain[o]
+                    m = c.row_length(k)
+                    flux[i] = f[j][:m]
+                    ivar[i] = iv[j][:m] if iv is not None else np.full(m, np.nan, np.float32)
+                    mask[i] = mk[j][:m] if mk is not None else np.zeros(m, np.int32)
+                    wave[i] = c.wave_row(k)
             for i, x, y, r in items:
                 if r is None:
                     continue
@@ -400,9 +443,7 @@ class Service:
         out = Spectra(id_list, flux, ivar, mask, [np.asarray(w, dtype=np.float64) for w in wave],
                       cubes[0].wave_unit if len(units) == 1 else "mixed",
                       cubes[0].flux_unit if len({c.flux_unit for c in cubes}) == 1 else "mixed")
-        out.sources = [{"file_id": ids.file_id(c.entry.key), "galaxy": c.entry.galaxy,
-                        "survey": c.entry.survey, "x": x, "y": y, "aperture": r}
-                       for c, x, y, r in resolved]
+        out.sources = [_source(c, x, y, r) for c, x, y, r in resolved]
         lo_hi = parse_cutout(cutout) if cutout is not None else None
         if align or grid is not None:
             self._align(out, lo_hi, grid, deadline)
@@ -484,6 +525,10 @@ class Service:
         limit = self.limits["max_seconds"]
         resolved = [self.resolve(s) for s in id_list]
         cubes = list({id(c): c for c, *_ in resolved}.values())
+        rows_of: dict = {}
+        for c, x, y, _ in resolved:
+            rows_of.setdefault(id(c), set()).add(y * c.nx + x)
+        axes = [w for c in cubes for w in c.distinct_waves(sorted(rows_of[id(c)]))]
         units = {c.wave_unit for c in cubes}
         if (align or cutout is not None) and len(units) > 1:
             raise UsageError(f"the spectra have different spectral units ({', '.join(sorted(units))}); "
@@ -493,7 +538,7 @@ class Service:
         lo_hi = parse_cutout(cutout) if cutout is not None else None
         notes: list = []
         if align or grid is not None:
-            g = self._grid(grid, lo_hi, [c.wave for c in cubes], wave_unit)
+            g = self._grid(grid, lo_hi, axes, wave_unit)
             gdict = self._grid_dict(g)
             n, common, grid_out = g.n, g.centres(), gdict
             ask = {"start": g.start, "stop": g.stop, "n": g.n, "log": g.log}
@@ -503,11 +548,10 @@ class Service:
         else:
             if lo_hi is not None:
                 lo, hi = lo_hi
-                waves = {id(c): c.wave[(c.wave >= lo) & (c.wave <= hi)] for c in cubes}
+                ws = [w[(w >= lo) & (w <= hi)] for w in axes]
                 notes.append("cutout: native pixels whose centres lie in the range (no resampling)")
             else:
-                waves = {id(c): c.wave for c in cubes}
-            ws = list(waves.values())
+                ws = axes
             n = max(len(w) for w in ws)
             same = all(len(w) == n and np.array_equal(w, ws[0]) for w in ws)
             common = ws[0] if same else None
@@ -515,7 +559,7 @@ class Service:
             if same and n:
                 grid_out = {"start": float(ws[0][0]), "stop": float(ws[0][-1]), "n": n, "unit": wave_unit,
                             "log": bool(cubes[0].meta.get("log")), "resampled": False}
-            if lo_hi is not None or any(r is not None for *_, r in resolved):
+            if lo_hi is not None or any(r is not None for *_, r in resolved) or not all(c.uniform for c in cubes):
                 def fill(rec, a, b, with_wave):
                     _pack(rec, self.spectra(id_list[a:b], cutout=cutout, deadline=Deadline(limit)), 0, b - a,
                           with_wave)
@@ -549,8 +593,10 @@ class Service:
         out = []
         for sid in _id_list(id_list):
             c, x, y, r = self.resolve(sid)
-            w = c.wave
-            out.append({"id": sid, "min": float(np.min(w)), "max": float(np.max(w)), "npix": len(w),
+            w = c.wave_row(y * c.nx + x)
+            fin = w[np.isfinite(w)]
+            out.append({"id": sid, "min": float(np.min(fin)) if fin.size else None,
+                        "max": float(np.max(fin)) if fin.size else None, "npix": len(w),
                         "unit": c.wave_unit, "axis": c.meta.get("axis", ""), "galaxy": c.entry.galaxy,
                         "survey": c.entry.survey})
         return out
@@ -613,6 +659,10 @@ class Service:
                 warnings.simplefilter("ignore")
                 img = np.nanmean(np.asarray(c.flux), axis=1).reshape(c.ny, c.nx)
             what = f"mean over {c.flux.shape[1]} channels"
+        elif e.is_spectra:
+            c = self.cache.cube(e)
+            img = np.asarray(c.flux[:2000], dtype=np.float32)
+            what = f"{c.nx} spectra, one row each"
         else:
             path = self.verified_path(e)
             with fits.open(path, memmap=True) as h:
@@ -687,7 +737,7 @@ class Service:
         return _png(fig), "image/png", g
 
     def spectra_share_grid(self, id_list) -> bool:
-        waves = [self.resolve(s)[0].wave for s in _id_list(id_list)]
+        waves = [c.wave_row(y * c.nx + x) for c, x, y, _ in (self.resolve(s) for s in _id_list(id_list))]
         return all(len(w) == len(waves[0]) and np.array_equal(w, waves[0]) for w in waves)
 
 
@@ -726,6 +776,21 @@ def _gather(rec, id_list, resolved, a: int, b: int, with_wave: bool) -> None:
         if wave is not None:
             wave[pos, :k] = c.wave
             wave[pos, k:] = np.nan
+
+
+def _source(c, x: int, y: int, r) -> dict:
+    """Where a spectrum comes from: its file (id), galaxy and survey, and its spaxel (x, y) and
+    aperture radius (spaxels), or its table row and label."""
+    src = {"file_id": ids.file_id(c.entry.key), "galaxy": c.entry.galaxy, "survey": c.entry.survey}
+    if c.kind == "table":
+        src["row"] = x
+        if c.labels:
+            src["label"] = c.labels[x]
+        ra, dec = float(c.pix_ra[x]), float(c.pix_dec[x])
+        src.update(ra=ra if math.isfinite(ra) else None, dec=dec if math.isfinite(dec) else None)
+        return src
+    src.update(x=x, y=y, aperture=r)
+    return src
 
 
 def _is_file_id(text: str) -> bool:
@@ -791,7 +856,8 @@ def _plot(ax, sp: Spectra, i: int, small=False) -> None:
     f = np.where((m & NOCOV) != 0, np.nan, f) if sp.grid and sp.grid.get("resampled") else f
     ax.plot(w, f, lw=0.7, color="k")
     src = sp.sources[i] if i < len(sp.sources) else {}
-    title = f"{src.get('galaxy', '')} ({src.get('x')},{src.get('y')})"
+    where = f"row {src['row']}" if "row" in src else f"({src.get('x')},{src.get('y')})"
+    title = f"{src.get('galaxy', '')} {src.get('label') or where}"
     ax.set_title(title, fontsize=7 if small else 9)
     if not small:
         ax.set_xlabel(sp.wave_unit)

@@ -360,3 +360,5 @@ def _render(index, root, final, tmp, report, *, title, releases, release_name, i
           matrix=matrix, coverage_png=coverage_png, releases=release_list,
           gal_page=gal_page)
     (tmp / "style.css").write_text(env.get_template("style.css").render(), encoding="utf-8")
+    # the page's icon: browsers ask for one, and a 404 for it is a console error
+    (tmp / "favicon.svg").write_text(env.get_template("favicon.svg").render(), encoding="utf-8")
