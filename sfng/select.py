@@ -16,6 +16,7 @@ column's, so the common query path stays light.
 
 from __future__ import annotations
 
+
 import re
 import shlex
 from dataclasses import dataclass, fields
@@ -820,6 +821,7 @@ def _opt(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+
 @dataclass
 class Selection:
     """What ``find``/``get``/``release bundle`` select, as the shared options gave it.
@@ -857,7 +859,19 @@ class Selection:
     # -- building -----------------------------------------------------------------------
     @classmethod
     def build(cls, **kw) -> "Selection":
-        """From plain values (texts for quantities), validating everything up front."""
+        """From plain values (texts for quantities), validating everything up front.  An
+        unknown keyword is an error that names the nearest known one (``tracer`` ->
+        ``tracers``), never silently ignored (which would select everything)."""
+        unknown = sorted(set(kw) - BUILD_KEYS)
+        if unknown:
+            import difflib
+
+            hints = []
+            for k in unknown:
+                near = difflib.get_close_matches(k, sorted(BUILD_KEYS), n=1, cutoff=0.6)
+                hints.append(f"{k!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+            raise SfngError(f"Selection.build: unknown keyword{'s' if len(unknown) > 1 else ''} "
+                            f"{', '.join(hints)}; known: {', '.join(sorted(BUILD_KEYS))}")
         sel = cls()
         for q in ("res", "dist", "depth", "chan", "res_pc"):
             v = kw.get(q)
@@ -1030,3 +1044,7 @@ def unglue(args: list[str]) -> list[str]:
 __all__ = ["Range", "parse_range", "parse_date_range", "parse_quantity", "parse_where", "Expr", "WhereError", "Selection",
            "GalaxyTerm", "parse_term", "parse_polygon", "parse_angle", "unglue", "QUANTITIES",
            "convert", "canonical_unit", "unit_kind"]
+
+
+#: The keywords :meth:`Selection.build` takes: the selection's own fields.
+BUILD_KEYS = frozenset(f.name for f in fields(Selection))

@@ -93,7 +93,7 @@ def test_table_output_and_count(cli, demo):
     r = cli("find", *UC1, *s)
     assert r.exit_code == 0
     head = r.stdout.splitlines()[0].split()
-    assert head == ["galaxy", "tracer", "survey", "res", "depth_k", "dist", "path"]
+    assert head == ["galaxy", "tracer", "survey", "res", "(arcsec)", "depth_k", "(K)", "dist", "(Mpc)", "path"]
     assert "file" in r.stderr
     n = cli("find", *UC1, *s, "--count")
     assert int(n.stdout) == len(r.stdout.splitlines()) - 2

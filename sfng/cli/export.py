@@ -48,9 +48,9 @@ def hdf5(store, out, plateifus, max_per_file, replace, dry_run, fmt):
     """
     from ..surveys.manga.export_hdf5 import export_hdf5
 
-    report = export_hdf5(store, out, plateifus=plateifus, max_per_file=max_per_file, replace=replace,
-                         dry_run=dry_run,
-                         progress=lambda i, n, rel: output.info(f"[{i}/{n}] {rel}"))
+    with output.Progress("exporting", fmt if not dry_run else "json") as bar:
+        report = export_hdf5(store, out, plateifus=plateifus, max_per_file=max_per_file, replace=replace,
+                             dry_run=dry_run, progress=bar)
     if fmt == "json":
         output.emit_json(report.as_dict())
         return

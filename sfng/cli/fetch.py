@@ -60,26 +60,21 @@ def manga(store, plateifus, drpall, where, products, jobs, base_url, cache_dir, 
     from ..surveys.manga.fetch import fetch_manga, parse_products
 
     prods = parse_products(products)
-    state = {"bar": None, "bytes": 0}
+    state = {"n": 0, "done": 0}
 
-    def on_plan(n):
-        if fmt == "text" and output.verbosity() >= 1 and n:
-            state["bar"] = click.progressbar(length=n, label="fetching", file=click.get_text_stream("stderr"),
-                                             show_pos=True)
-            state["bar"].__enter__()
+    with output.Progress("fetching", fmt if not dry_run else "json") as bar:
+        bar.lines = False     # -v prints each file's status and checks below
+        def on_plan(n):
+            state["n"] = n
 
-    def on_file(res):
-        if state["bar"] is not None:
-            state["bar"].update(1)
+        def on_file(res):
+            state["done"] += 1
+            bar(state["done"], state["n"], res.rel)
 
-    try:
         report = fetch_manga(store, plateifus=plateifus, drpall=drpall, where=where, products=prods,
                              jobs=jobs, base_url=base_url, cache_dir=cache_dir, dry_run=dry_run,
                              land=not no_land, offline=offline or None, retries=retries,
                              on_plan=on_plan, on_file=on_file)
-    finally:
-        if state["bar"] is not None:
-            state["bar"].__exit__(None, None, None)
     if fmt == "json":
         output.emit_json(report.as_dict())
     else:

@@ -86,13 +86,23 @@ def _csv(rows, columns) -> str:
     return buf.getvalue()
 
 
-def _table_text(rows, columns) -> str:
+def _table_text(rows, columns, units=None) -> str:
     """:func:`output.table` as a string (for -o FILE)."""
     import io
 
     buf = io.StringIO()
-    output.table(rows, columns, file=buf)
+    output.table(rows, columns, file=buf, units=units)
     return buf.getvalue()
+
+
+def _units() -> dict:
+    """Column -> unit of the index's FILES columns (the table header shows them); ``dist`` is
+    the galaxy table's distance in Mpc."""
+    from ..index.schema import FILES_COLUMNS
+
+    units = {c.name: c.unit for c in FILES_COLUMNS if c.unit}
+    units.setdefault("dist", "Mpc")
+    return units
 
 
 def _json_text(obj) -> str:
@@ -243,10 +253,11 @@ def find(selection, index, fmt, as_galaxies, count, columns, sort, out_path, obs
     if rows is None and fmt in ("text", "csv", "json"):
         rows = result.records(cols)
     if fmt == "text":
+        units = _units()
         if out_path:
-            _emit_text(_table_text(rows, cols), out_path)
+            _emit_text(_table_text(rows, cols, units), out_path)
         else:
-            output.table(rows, cols)
+            output.table(rows, cols, units=units)
         output.info(f"{n} {what if n != 1 else what.rstrip('s').replace('galaxie', 'galaxy')}")
     elif fmt == "csv":
         _emit_text(_csv(rows, cols), out_path)

@@ -55,10 +55,8 @@ def get(galaxy_args, dest, link, selection, index, dry_run, fmt):
             output.emit_json({"dest": dest, "ok": True, "planned": [], "copied": []})
         return
 
-    def progress(done, total, path):
-        output.debug(f"[{done}/{total}] {path}")
-
-    report = get_files(result, store, dest, link=link, dry_run=dry_run, progress=progress)
+    with output.Progress("copying" if not link else "linking", fmt if not dry_run else "json") as bar:
+        report = get_files(result, store, dest, link=link, dry_run=dry_run, progress=bar)
     if fmt == "json":
         output.emit_json(report.as_dict())
     else:

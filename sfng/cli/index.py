@@ -63,24 +63,12 @@ def build(full, jobs, scheduler, measure_depth, no_validate, fill_galaxies, reso
     """
     from ..index.build import build_index
 
-    bar = None
-
-    def show_progress(done, total):
-        nonlocal bar
-        if bar is None:
-            bar = click.progressbar(length=total or 0, label="indexing", file=sys.stderr)
-            bar.__enter__()
-        bar.update(done - bar.pos)
-
-    on_tty = fmt == "text" and sys.stderr.isatty() and output.verbosity() >= 1 and not dry_run
-    try:
+    with output.Progress("indexing", fmt if not dry_run else "json") as bar:
+        shown = bar.bar_wanted or bar.lines
         rep = build_index(store, out=out, full=full, jobs=jobs, measure_depth=measure_depth,
-                          progress=show_progress if on_tty else None, scheduler=scheduler,
+                          progress=(lambda done, total: bar(done, total)) if shown else None, scheduler=scheduler,
                           validate=not no_validate, dry_run=dry_run, fill_galaxies=fill_galaxies,
                           resolve_names=resolve_names)
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
     if fmt == "json":
         output.emit_json(rep)
         return
@@ -216,8 +204,20 @@ def show(obj, path, index_path, fmt, store_override):
         width = max(len(k) for k in row)
         for k, v in row.items():
             unit = units.get(k, "") if v not in (None, "") else ""
-            click.echo(f"{k.ljust(width)}  {output._cell(v)}{' ' + unit if unit else ''}")
+            if k == "mtime" and isinstance(v, float) and v == v:
+                text = _iso(v)          # a Unix time is read as a date, not as 1.796e+09 s
+                unit = ""
+            else:
+                text = output._cell(v, k)
+            click.echo(f"{k.ljust(width)}  {text}{' ' + unit if unit else ''}")
         click.echo("")
+
+
+def _iso(unix_s: float) -> str:
+    """A Unix time (s) as an ISO 8601 UTC date and time, to the microsecond it was kept to."""
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(unix_s, dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 @index.command("migrate")

@@ -79,14 +79,14 @@ def ingest(src_dir, survey, ned_rename, tree, mode, readme, version, jobs, offli
     total = sum(1 for i in plan.items if i.action in ("land", "skip"))
     done = [0]
 
-    def landed(outcome):
-        if outcome.item.action not in ("land", "skip"):
-            return
-        done[0] += 1
-        if fmt == "text":
-            output.info(f"[{done[0]}/{total}] {outcome.status} {outcome.item.dest}")
+    with output.Progress("landing", fmt) as bar:
+        def landed(outcome):
+            if outcome.item.action not in ("land", "skip"):
+                return
+            done[0] += 1
+            bar(done[0], total, f"{outcome.status} {outcome.item.dest}")
 
-    report = execute(plan, mode=mode, jobs=jobs, progress=landed)
+        report = execute(plan, mode=mode, jobs=jobs, progress=landed)
     if fmt == "json":
         output.emit_json(report)
     else:

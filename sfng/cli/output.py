@@ -31,6 +31,44 @@ def debug(msg: str) -> None:
         click.echo(msg, err=True)
 
 
+class Progress:
+    """The one progress display of every long command (ingest, validate, index, get, fetch,
+    export): a bar on stderr when stderr is a terminal and the output is for people (``text``,
+    no ``--quiet``); one line per item instead with ``-v``; nothing at all on a pipe or a file
+    unless ``-v`` asks for the lines.  Call it with ``(done, total[, item])``; use it as a
+    context manager so the bar is closed whatever happens."""
+
+    def __init__(self, label: str, fmt: str = "text"):
+        self.label = label
+        self.lines = fmt == "text" and _VERBOSITY >= 2
+        self.bar_wanted = fmt == "text" and _VERBOSITY == 1 and sys.stderr.isatty()
+        self._bar = None
+
+    def __call__(self, done: int, total: int | None, item=None) -> None:
+        if self.lines:
+            if item is not None:
+                click.echo(printable(f"[{done}/{total}] {item}"), err=True)
+            return
+        if not self.bar_wanted:
+            return
+        if self._bar is None:
+            self._bar = click.progressbar(length=max(int(total or 0), 1), label=self.label, file=sys.stderr,
+                                          show_pos=True)
+            self._bar.__enter__()
+        self._bar.update(max(0, int(done) - self._bar.pos))
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def warn(msg: str) -> None:
     click.echo(click.style("warning: ", fg="yellow") + msg, err=True)
 
@@ -61,15 +99,19 @@ def _default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def table(rows: list[dict], columns: list[str] | None = None, file=None) -> None:
-    """An aligned text table of ``rows`` (dicts) on stdout."""
+def table(rows: list[dict], columns: list[str] | None = None, file=None, units: dict | None = None) -> None:
+    """An aligned text table of ``rows`` (dicts) on stdout; ``units`` (column -> unit) go into
+    the header as ``res (arcsec)``.  Floats are shown as written (:func:`_cell`), positions to
+    1e-6 degree."""
     if not rows:
         return
     columns = columns or list(rows[0])
-    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    units = units or {}
+    heads = [f"{c} ({units[c]})" if units.get(c) else c for c in columns]
+    cells = [[_cell(r.get(c), c) for c in columns] for r in rows]
+    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(heads)]
     out = file or sys.stdout
-    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip(), file=out)
+    click.echo("  ".join(h.ljust(w) for h, w in zip(heads, widths)).rstrip(), file=out)
     click.echo("  ".join("-" * w for w in widths), file=out)
     for row in cells:
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip(), file=out)
@@ -109,16 +151,37 @@ def printable(text) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
-def _cell(v) -> str:
+#: Columns holding a sky position in degrees: shown to 1e-6 degree (3.6 mas).
+POSITION_COLUMNS = frozenset({"ra", "dec", "ra_deg", "dec_deg", "ra_icrs", "dec_icrs", "s_ra", "s_dec"})
+
+
+def _cell(v, column: str = "") -> str:
     if v is None:
         return "-"
     if isinstance(v, float):
         if v != v:
             return "-"
-        return f"{v:.4g}"
+        if column.lower() in POSITION_COLUMNS:
+            return f"{v:.6f}"
+        return float_text(v)
     if isinstance(v, (list, tuple)):
-        return ",".join(_cell(x) for x in v)
+        return ",".join(_cell(x, column) for x in v)
     return printable(v)
+
+
+def float_text(v: float) -> str:
+    """A float as it was written: the shortest text that reads back to the same double -- or, for
+    a 32-bit float widened to a double (the index keeps most numbers so) whose double text would
+    be long, to the same float32 (``5.8``, not ``5.800000190734863``); ``6.0`` shown as ``6``."""
+    import numpy as np
+
+    x = np.float64(v)
+    digits = len(repr(float(v)).split("e")[0].replace("-", "").replace(".", "").strip("0"))
+    if digits > 9 and float(np.float32(v)) == v:
+        x = np.float32(v)     # a float32 widened to double: 5.8, not 5.800000190734863
+    if v != 0 and not 1e-5 <= abs(v) < 1e16:
+        return np.format_float_scientific(x, trim="-")
+    return np.format_float_positional(x, trim="-")
 
 
 def landed_report(rep) -> None:

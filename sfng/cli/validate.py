@@ -87,8 +87,10 @@ def validate(ctx, obj, paths, tree, survey, deep, only, skip, show, list_rules, 
               "all": ("error", "warning", "info")}[show]
     summary = Summary()
     reports = []
+    bar = output.Progress("validating", fmt)
+    bar.lines = False      # -v prints each file's report below: no second line per file
     for report in validate_paths(list(paths) or None, store=store, tree=tree, survey=survey, deep=deep,
-                                 rules_filter=keep):
+                                 rules_filter=keep, progress=bar):
         summary.add(report)
         if fmt == "json":
             reports.append(report)
@@ -96,6 +98,7 @@ def validate(ctx, obj, paths, tree, survey, deep, only, skip, show, list_rules, 
         if any(p.level in levels for p in report.problems) or (deep and report.stats) \
                 or output.verbosity() >= 2:
             click.echo(report.as_text(hints=False, levels=levels))
+    bar.close()
     if fmt == "json":
         output.emit_json({"summary": summary, "files": reports})
     else:

@@ -353,10 +353,11 @@ def expand(paths):
 
 
 def validate_paths(paths=None, store=None, *, tree: str | None = None, survey: str | None = None,
-                   deep: bool = False, rules_filter=None):
+                   deep: bool = False, rules_filter=None, progress=None):
     """Validate many files, yielding one :class:`FileReport` each (the run never stops early).
 
     ``paths`` None means the whole store (``data/`` and ``derived/``, or ``tree``/``survey``).
+    ``progress(done, total)`` is called after each file.
     """
     from ..header import ReadmeCache
 
@@ -369,5 +370,9 @@ def validate_paths(paths=None, store=None, *, tree: str | None = None, survey: s
     else:
         files = expand(paths)
     cache = ReadmeCache()
-    for f in files:
-        yield validate_file(f, store=store, deep=deep, readme_cache=cache, rules_filter=rules_filter)
+    files = list(files)
+    for i, f in enumerate(files, 1):
+        report = validate_file(f, store=store, deep=deep, readme_cache=cache, rules_filter=rules_filter)
+        if progress is not None:
+            progress(i, len(files))
+        yield report
