@@ -21,11 +21,13 @@ def schema_markdown() -> str:
     out = [GENERATED, "", "# SFNG-INDEX.fits columns", "",
            f"Schema version **{schema.SCHEMA_VERSION}** (header card `SFNGSCHV`). The file has a primary "
            "HDU (cards `SFNGSCHV`, `SFNGVER`, `STORE`, `BUILT`, `TEXTENC`, `SFNGBID` (the build id naming the "
-           "columnar companion), `NFILES`, `NGALAXY`, `NFLAGGED`) and "
+           "columnar companion), `NFILES`, `NGALAXY`, `NFLAGGED`, `DATE`, `LONGSTRN`) and "
            f"two BINTABLEs, `{schema.FILES_HDU}` and `{schema.GALAXIES_HDU}`. Every column is fixed-width "
            "(IDL `mrdfits` reads it), with its unit in `TUNITn`, arrays with `TDIMn`, and the description "
            "below in `TCOMMn` (and, shortened, as the `TTYPEn` comment). Unknown values: NaN (floats), empty text, -1 "
-           "(counts and sizes; also declared as `TNULLn`).", "",
+           "(counts and sizes; also declared as `TNULLn`). Every HDU carries `DATASUM` and `CHECKSUM` (the FITS "
+           "checksum convention: `fits.open(path, checksum=True)` verifies them), so fitsverify reports no "
+           "warning.", "",
            "Text columns hold at most the width given; a longer value is cut and the row gets flag "
            f"{schema.FLAG_TRUNCATED}. In `{schema.FILES_HDU}` the widths and array lengths given are maxima: "
            "each column is stored only as wide (`TFORMn`, `TDIMn`) as the index's values need.", "", schema.TEXT_NOTE, ""]

@@ -16,6 +16,7 @@ place (a reader sees the old index or the new one, never a partial one).
 from __future__ import annotations
 
 import math
+import datetime as _dt
 import os
 from pathlib import Path
 
@@ -167,6 +168,32 @@ def _pad_header(cards: list[str]) -> bytes:
     return text.encode("ascii")
 
 
+def _write_hdu(f, cards: list[str], pieces) -> None:
+    """One HDU at ``f``'s position: its header with DATASUM and CHECKSUM (the FITS checksum
+    convention, :mod:`sfng.fitschecksum`), then its data from ``pieces`` (bytes, summed as they
+    are written), padded to a block.  The header is written first with a zero CHECKSUM and
+    rewritten in place once the data's sum is known (same length: every card is 80 bytes)."""
+    from ..fitschecksum import ZERO_CHECKSUM, Sum, checksum
+
+    def header(datasum: int, check: str) -> bytes:
+        return _pad_header(cards + [_card("CHECKSUM", check, "HDU checksum (FITS 4.0 appendix J)"),
+                                    _card("DATASUM", str(datasum), "data unit checksum")])
+
+    start = f.tell()
+    f.write(header(0, ZERO_CHECKSUM))
+    total, size = Sum(), 0
+    for raw in pieces:
+        total.add(raw)
+        size += len(raw)
+        f.write(raw)
+    f.write(b"\0" * (-size % BLOCK))
+    datasum = total.total()
+    end = f.tell()
+    f.seek(start)
+    f.write(header(datasum, checksum(header(datasum, ZERO_CHECKSUM), datasum)))
+    f.seek(end)
+
+
 def _meta_cards(meta: dict) -> list[str]:
     return [
         _card("SFNGSCHV", SCHEMA_VERSION, "sfng index schema version"),
@@ -191,6 +218,8 @@ def _table_cards(extname, columns, nrows_placeholder=0, dtype=None) -> list[str]
         _card("NAXIS2", nrows_placeholder, "number of rows"),
         _card("PCOUNT", 0, "no variable-length arrays"), _card("GCOUNT", 1),
         _card("TFIELDS", len(columns)),
+        # fitsverify looks for it in the HDU that uses CONTINUE cards (long TCOMMn)
+        _card("LONGSTRN", "OGIP 1.0", "long texts continue on CONTINUE cards"),
     ]
     for i, c in enumerate(columns, start=1):
         cards.append(_card(f"TTYPE{i}", c.name, c.description))
@@ -338,28 +367,31 @@ class IndexWriter:
 
         gal, _ = encode_rows(galaxy_rows, GALAXIES_COLUMNS)
         f = self._f
+        now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
         primary = [_card("SIMPLE", True, "conforms to FITS standard"), _card("BITPIX", 8),
                    _card("NAXIS", 0), _card("EXTEND", True),
+                   _card("DATE", now, "file creation date (UTC)"),
+                   _card("LONGSTRN", "OGIP 1.0", "long texts (TCOMMn) continue on CONTINUE cards"),
                    _card("ORIGIN", "sfng", "SFNG-INDEX.fits: index of data/ and derived/"),
                    *_meta_cards(self.meta),
                    _card("NFILES", n, "rows in FILES"), _card("NGALAXY", len(gal), "rows in GALAXIES"),
                    _card("NFLAGGED", self.n_flagged, "FILES rows with a non-zero flag")]
-        f.write(_pad_header(primary))
-        f.write(_pad_header(_table_cards(FILES_HDU, FILES_COLUMNS, n, dtype=dt) + _meta_cards(self.meta)))
+        _write_hdu(f, primary, [])
         digest = hashlib.sha256()
-        for a in range(0, n, _PIECE):
-            b = min(n, a + _PIECE)
-            rec = np.empty(b - a, dtype=dt)
-            for name in dt.names:
-                rec[name] = piece(name, a, b)
-            raw = rec.tobytes()
-            digest.update(raw)
-            f.write(raw)
-        f.write(b"\0" * (-(n * dt.itemsize) % BLOCK))
-        f.write(_pad_header(_table_cards(GALAXIES_HDU, GALAXIES_COLUMNS, len(gal))
-                            + _meta_cards(self.meta)))
-        f.write(gal.tobytes())
-        f.write(b"\0" * (-gal.nbytes % BLOCK))
+
+        def rows():
+            for a in range(0, n, _PIECE):
+                b = min(n, a + _PIECE)
+                rec = np.empty(b - a, dtype=dt)
+                for name in dt.names:
+                    rec[name] = piece(name, a, b)
+                raw = rec.tobytes()
+                digest.update(raw)
+                yield raw
+
+        _write_hdu(f, _table_cards(FILES_HDU, FILES_COLUMNS, n, dtype=dt) + _meta_cards(self.meta), rows())
+        _write_hdu(f, _table_cards(GALAXIES_HDU, GALAXIES_COLUMNS, len(gal)) + _meta_cards(self.meta),
+                   [gal.tobytes()])
         f.flush()
         os.fsync(f.fileno())
         size = f.tell()
