@@ -39,9 +39,9 @@ class Sum:
         self._tail = data[n:]
         if not n:
             return
-        words = np.frombuffer(data, dtype=">u4", count=n // 4).astype(np.uint64)
-        hi = int((words >> np.uint64(16)).sum()) + (self.value >> 16)
-        lo = int((words & np.uint64(0xFFFF)).sum()) + (self.value & 0xFFFF)
+        halves = np.frombuffer(data, dtype=">u2", count=n // 2)   # each word's high, low 16 bits
+        hi = int(halves[0::2].sum(dtype=np.uint64)) + (self.value >> 16)
+        lo = int(halves[1::2].sum(dtype=np.uint64)) + (self.value & 0xFFFF)
         self.value = _fold(hi, lo)
 
     def total(self) -> int:
