@@ -23,10 +23,10 @@ def _columns(text, default):
 def _print_columns(index) -> None:
     from ..index.schema import FILES_COLUMNS
 
+    from ..query.index import VIRTUAL_DESCRIPTIONS
+
     desc = {c.name: c.description for c in FILES_COLUMNS}
-    desc.update({"dist": "the galaxy's adopted distance (GALAXIES table)",
-                 "res_pc": "physical resolution: res at the galaxy's distance",
-                 "depth": "rms in K in a 1 km/s channel (= depth_k; --depth-chan for another width)"})
+    desc.update(VIRTUAL_DESCRIPTIONS)
     rows = [{"column": n, "unit": u, "description": desc.get(n, "")}
             for n, u in index.where_columns().items()]
     output.table(rows, ["column", "unit", "description"])
@@ -48,9 +48,7 @@ def _write_table(table, fmt, out_path):
             table.write(text, format=astropy_fmt)
             data = text.getvalue().encode("utf-8")
         else:
-            buf = io.BytesIO()
-            table.write(buf, format=astropy_fmt)
-            data = buf.getvalue()
+            data = _table_bytes(table, astropy_fmt)
         try:
             atomic_write_bytes(out_path, data)
         except FileExistsError as exc:
@@ -66,11 +64,35 @@ def _write_table(table, fmt, out_path):
         return
     if sys.stdout.isatty():
         raise click.UsageError(f"--format {fmt} is binary: give -o FILE or redirect stdout")
-    buf = io.BytesIO()
-    table.write(buf, format=astropy_fmt)
+    data = _table_bytes(table, astropy_fmt)
     sys.stdout.flush()
-    sys.stdout.buffer.write(buf.getvalue())
+    sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
+
+
+def _table_bytes(table, astropy_fmt: str) -> bytes:
+    """A binary table output: VOTable as astropy writes it (each FIELD with its unit, ucd and
+    DESCRIPTION from the columns' meta); FITS with ``TCOMMn`` (description) and ``TUCDn`` (UCD)
+    cards beside ``TUNITn``, the keywords TOPCAT/STIL write and read."""
+    import io
+
+    buf = io.BytesIO()
+    if astropy_fmt != "fits":
+        table.write(buf, format=astropy_fmt)
+        return buf.getvalue()
+    from astropy.io import fits
+
+    hdu = fits.table_to_hdu(table)
+    for i, name in enumerate(table.colnames, 1):
+        col = table[name]
+        if col.description:
+            hdu.header[f"TCOMM{i}"] = str(col.description)   # long: CONTINUE cards (LONGSTRN)
+        if col.meta.get("ucd"):
+            hdu.header[f"TUCD{i}"] = col.meta["ucd"]
+    if any(len(str(table[n].description or "")) > 68 for n in table.colnames):
+        hdu.header["LONGSTRN"] = ("OGIP 1.0", "long texts continue on CONTINUE cards")
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(buf)
+    return buf.getvalue()
 
 
 def _csv(rows, columns) -> str:

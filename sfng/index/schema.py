@@ -232,6 +232,22 @@ FILES_COLUMNS: list[Column] = [
     Column("extra", "U160", "", "product-specific values as KEY=VALUE;KEY=VALUE (e.g. MaNGA plateifu)"),
 ]
 
+#: IVOA UCD1+ words of the FILES columns that have one (the VOTable and FITS outputs of
+#: ``sfng find`` carry them; every one is checked against astropy's controlled vocabulary).
+#: Columns without a fitting word have none, rather than a loose one.
+UCDS: dict[str, str] = {
+    "path": "meta.ref.url", "survey": "meta.dataset", "galaxy": "meta.id", "object": "meta.id",
+    "product": "meta.code.class", "tracer": "meta.code", "telescop": "instr.tel", "instrume": "instr",
+    "bunit": "meta.unit", "ra": "pos.eq.ra;meta.main", "dec": "pos.eq.dec;meta.main", "fov": "phys.angSize",
+    "bmaj": "phys.angSize;instr.beam", "bmin": "phys.angSize;instr.beam", "bpa": "pos.posAng;instr.beam",
+    "res": "phys.angSize;instr.beam", "bmaj_min": "phys.angSize;instr.beam", "bmaj_max": "phys.angSize;instr.beam",
+    "restfrq": "em.freq", "chan_kms": "spect.resolution", "specres": "spect.resolution",
+    "depth_k": "instr.sensitivity", "rms_k": "instr.sensitivity", "date_obs": "time.start",
+    "mjd_obs": "time.start", "mjd_end": "time.end", "exptime": "time.duration;obs.exposure",
+    "size": "phys.size;meta.file", "sha256": "meta.checksum", "flag": "meta.code.qual",
+    "dist": "pos.distance", "error": "meta.note",
+}
+
 GALAXIES_COLUMNS: list[Column] = [
     Column("name", "U48", "", "NED preferred name (as files in the store are named)"),
     Column("aliases", "U160", "", "other names, separated by ';'"),

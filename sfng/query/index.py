@@ -22,6 +22,10 @@ from .values import finite, strip_text
 #: Columns computed per row from the index (name -> unit): the galaxy's distance (GALAXIES
 #: table), the physical resolution at that distance, and ``depth`` (= ``depth_k``).
 VIRTUAL = {"dist": "Mpc", "res_pc": "pc", "depth": "K"}
+#: What the virtual columns are (``sfng find --columns help``, and the outputs' descriptions).
+VIRTUAL_DESCRIPTIONS = {"dist": "the galaxy's adopted distance (GALAXIES table)",
+                        "res_pc": "physical resolution: res at the galaxy's distance",
+                        "depth": "rms in K in a 1 km/s channel (= depth_k; --depth-chan for another width)"}
 _ARCSEC_RAD = math.pi / 648000.0
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import SfngError
 from ..select import Selection
-from .index import VIRTUAL, Index
+from .index import VIRTUAL, VIRTUAL_DESCRIPTIONS, Index
 from .textmatch import row_hash
 from .values import finite, plain, strip_text
 
@@ -143,9 +143,14 @@ class Result:
         return out
 
     def to_table(self, columns=None):
-        """An astropy Table of the selected rows (units and descriptions attached)."""
+        """An astropy Table of the selected rows: units, descriptions (the schema's) and IVOA
+        UCDs (``col.meta['ucd']``, which astropy's VOTable writer puts on the FIELD) attached."""
         from astropy.table import Table
 
+        from ..index.schema import FILES_COLUMNS, UCDS
+
+        about = {c.name: c.description for c in FILES_COLUMNS}
+        about.update(VIRTUAL_DESCRIPTIONS)
         columns = columns or DEFAULT_COLUMNS
         t = Table()
         for c in columns:
@@ -156,4 +161,8 @@ class Result:
             unit = VIRTUAL.get(c) or self.index.units.get(c)
             if unit:
                 t[c].unit = unit
+            if about.get(c):
+                t[c].description = about[c]
+            if UCDS.get(c):
+                t[c].meta["ucd"] = UCDS[c]
         return t
