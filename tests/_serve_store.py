@@ -4,7 +4,11 @@ a SINGS MIPS 24 micron image, ingested and indexed; tokens of each scope."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -52,3 +56,26 @@ def build(root: Path, nwave: int = 64) -> dict:
 
 def copy_tree(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst, symlinks=True)
+
+
+@contextlib.contextmanager
+def live_server(app):
+    """``app`` under a real uvicorn on 127.0.0.1 (a thread of this process): yields its URL."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    for _ in range(400):
+        if server.started:
+            break
+        time.sleep(0.05)
+    assert server.started
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        t.join(15)

@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import io
 import shutil
-import socket
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +38,6 @@ T1901 = 232.5447, 48.690201
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    import uvicorn
-
     from sfng.serve.app import build
     from sfng.serve.tokens import add_token
 
@@ -51,22 +46,10 @@ def live(tmp_path_factory):
     info["tokens"]["read+download"] = add_token(store.root, "t-rd", ["read", "download"])[0]
     app = build(store.root, store.index_path, store.root)
     info["http"] = TestClient(app)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    for _ in range(400):
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started
-    info["url"] = f"http://127.0.0.1:{port}"
     info["work"] = tmp_path_factory.mktemp("stilts-out")
-    yield info
-    server.should_exit = True
-    t.join(15)
+    with _serve_store.live_server(app) as url:
+        info["url"] = url
+        yield info
 
 
 def H(info, scope="read"):

@@ -6,10 +6,7 @@ the header's WCS, the pixels and channels recomputed here independently)."""
 from __future__ import annotations
 
 import io
-import socket
 import sys
-import threading
-import time
 import urllib.parse
 from pathlib import Path
 
@@ -62,23 +59,8 @@ def vo(tmp_path_factory):
 @pytest.fixture(scope="module")
 def live(vo):
     """The same app under a real uvicorn on 127.0.0.1 (a thread of this process)."""
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(vo["app"], host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    for _ in range(400):
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    t.join(15)
+    with _serve_store.live_server(vo["app"]) as url:
+        yield url
 
 
 def H(info, scope="read"):
@@ -404,3 +386,23 @@ def test_preview_of_an_image_and_a_cube(vo):
     for key in ("SINGS", "THINGS"):
         r = vo["http"].get("/preview", params={"id": vo["files"][key]["file_id"]}, headers=H(vo))
         assert r.status_code == 200 and r.content[:4] == b"\x89PNG"
+
+
+def test_vosi_capabilities_and_availability_through_pyvo(vo, live):
+    from pyvo.io.vosi import parse_availability, parse_capabilities
+
+    s = session(vo, "read")
+    r = s.get(f"{live}/capabilities")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/xml")
+    caps = {c.standardid: c for c in parse_capabilities(io.BytesIO(r.content))}
+    assert set(caps) == {"ivo://ivoa.net/std/VOSI#capabilities", "ivo://ivoa.net/std/VOSI#availability",
+                         "ivo://ivoa.net/std/DataLink#links-1.1", "ivo://ivoa.net/std/SODA#sync-1.0"}
+    soda = caps["ivo://ivoa.net/std/SODA#sync-1.0"].interfaces[0]
+    assert soda.accessurls[0].content == f"{live}/soda/sync"
+    assert {m.standardid for m in soda.securitymethods} == {"ivo://ivoa.net/sso#BasicAA", "ivo://ivoa.net/sso#token"}
+    dl = caps["ivo://ivoa.net/std/DataLink#links-1.1"].interfaces[0].accessurls[0].content
+    assert s.get(dl, params={"ID": vo["files"]["MANGA"]["file_id"]}).status_code == 200   # the URL works
+    r = s.get(f"{live}/availability")
+    assert r.status_code == 200 and parse_availability(io.BytesIO(r.content)).available is True
+    # like every call but GET /, they need a token
+    assert vo["http"].get("/capabilities").status_code == 401

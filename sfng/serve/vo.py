@@ -8,6 +8,8 @@ TOPCAT and Aladin work with no sfng client.
   limits when one dataset is asked for).  An ID the store does not have is a row with
   ``error_message`` ``NotFoundFault: ...``; a malformed request a VOTable with ``QUERY_STATUS``
   ``ERROR``.
+- ``GET /capabilities`` and ``GET /availability`` (VOSI 1.1): what the service offers, and that
+  it is up.
 - ``GET|POST /soda/sync?ID=...&CIRCLE=ra dec r | POLYGON=ra dec ... | POS=...&BAND=lo hi``
   (SODA 1.0): a FITS cutout of an image or cube (:mod:`sfng.serve.cutout`); 204 when nothing
   overlaps; errors as ``text/plain`` beginning ``UsageError:``, ``NotFoundError:``,
@@ -324,7 +326,52 @@ def vo_routes(service, handler) -> list:
         return Response(body, media_type="application/fits",
                         headers={"Content-Disposition": f'attachment; filename="{stem}-cutout.fits"'})
 
+    async def capabilities(request: Request):
+        return Response(capabilities_xml(_base_url(service, request)), media_type="text/xml")
+
+    async def availability(request: Request):
+        return Response(availability_xml(), media_type="text/xml")
+
     return [
         Route("/datalink", handler("read", datalink, datalink_error), methods=["GET", "POST"]),
         Route("/soda/sync", handler("read", soda_sync, soda_error), methods=["GET", "POST"]),
+        Route("/capabilities", handler("read", capabilities), methods=["GET"]),
+        Route("/availability", handler("read", availability), methods=["GET"]),
     ]
+
+
+#: The VOSI capabilities the service has: (standardID, path, accessURL use, interface role).
+CAPABILITIES = [
+    ("ivo://ivoa.net/std/VOSI#capabilities", "/capabilities", "full", None),
+    ("ivo://ivoa.net/std/VOSI#availability", "/availability", "full", None),
+    (DATALINK_STANDARD, "/datalink", "base", "std"),
+    (SODA_STANDARD, "/soda/sync", "base", "std"),
+]
+#: How a client authenticates: a token in HTTP Basic (any user name) or as a bearer token.
+SECURITY_METHODS = ("ivo://ivoa.net/sso#BasicAA", "ivo://ivoa.net/sso#token")
+
+
+def capabilities_xml(base: str) -> str:
+    """VOSI 1.1 ``/capabilities``: VOSI itself, DataLink links-1.1 and SODA sync-1.0, each
+    interface naming the security methods it accepts."""
+    caps = []
+    for std, path, use, role in CAPABILITIES:
+        sec = "".join(f'<securityMethod standardID="{m}"/>' for m in SECURITY_METHODS)
+        role_attr = f' role="{role}"' if role else ""
+        caps.append(f'  <capability standardID="{std}">\n'
+                    f'    <interface xsi:type="vs:ParamHTTP"{role_attr}>'
+                    f'<accessURL use="{use}">{escape(base + path)}</accessURL>{sec}</interface>\n'
+                    f'  </capability>\n')
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<vosi:capabilities xmlns:vosi="http://www.ivoa.net/xml/VOSICapabilities/v1.0" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+            'xmlns:vs="http://www.ivoa.net/xml/VODataService/v1.1">\n' + "".join(caps) + "</vosi:capabilities>\n")
+
+
+def availability_xml() -> str:
+    """VOSI 1.1 ``/availability``: the service answers, so it is available."""
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<vosi:availability xmlns:vosi="http://www.ivoa.net/xml/VOSIAvailability/v1.0">\n'
+            '  <vosi:available>true</vosi:available>\n'
+            '  <vosi:note>sfng serve is accepting requests</vosi:note>\n'
+            '</vosi:availability>\n')
