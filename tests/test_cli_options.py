@@ -24,6 +24,8 @@ OUTPUT_COMMANDS = {
     "export moc": None,
     "ml labels": None,
     "ml train": None,
+    "ml patches": None,
+    "ml split": None,
     "index build": "--out",
     "index migrate": None,
     "site build": None,

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 @settings(max_examples=400, deadline=None)
 @given(st.floats(allow_nan=False, allow_infinity=False, width=64))
 def test_float_text_reads_back_to_the_same_double(v):
-    from sfng.cli.output import float_text
+    from sfng.numbers import float_text
 
     back = float(float_text(v))
     assert back == v or (float(np.float32(v)) == v and np.float32(back) == np.float32(v))
@@ -26,7 +26,7 @@ def test_float_text_reads_back_to_the_same_double(v):
 @settings(max_examples=400, deadline=None)
 @given(st.floats(allow_nan=False, allow_infinity=False, width=32))
 def test_float_text_of_a_float32_is_its_own_shortest_text(v):
-    from sfng.cli.output import float_text
+    from sfng.numbers import float_text
 
     text = float_text(float(np.float32(v)))
     assert np.float32(float(text)) == np.float32(v)
@@ -34,7 +34,7 @@ def test_float_text_of_a_float32_is_its_own_shortest_text(v):
 
 
 def test_float_text_examples():
-    from sfng.cli.output import float_text
+    from sfng.numbers import float_text
 
     assert float_text(float(np.float32(5.8))) == "5.8"          # not 5.800000190734863
     assert float_text(6.0) == "6"
@@ -102,3 +102,23 @@ def test_selection_build_refuses_unknown_keywords_with_a_suggestion():
     with pytest.raises(SfngError, match=r"'galaxy' \(did you mean 'galaxies'\?\).*'survey'"):
         Selection.build(survey="THINGS", galaxy="M51")
     assert Selection.build(tracers=["HI"]).tracers == ("HI",)
+
+
+def test_results_in_a_notebook_and_from_python(store):
+    from sfng.query import load_index, select
+    from sfng.select import Selection
+    from sfng.store import Store
+
+    idx = load_index(store=Store.discover(store))
+    res = select(idx, Selection.build(surveys=["THINGS"]))
+    html = res._repr_html_()
+    assert html.startswith("<table>") and "<th>res (arcsec)</th>" in html and "<th>dist (Mpc)</th>" in html
+    assert html.count("<tr>") == len(res) + 1 and f"{len(res)} file(s)" in html
+    assert all(p.is_absolute() and p.is_file() for p in res.abspaths())
+    with res.open(0) as hdul:
+        assert hdul[0].header["NAXIS"] >= 2
+    few = res._repr_html_(limit=2)
+    assert few.count("<tr>") == 3 and f"{len(res) - 2} more rows" in few
+    from sfng.query.values import html_cell
+
+    assert html_cell("<b>") == "&lt;b&gt;" and html_cell(float("nan")) == "" and html_cell(12.3456789, "ra") == "12.345679"

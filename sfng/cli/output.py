@@ -8,6 +8,8 @@ import sys
 
 import click
 
+from ..numbers import POSITION_COLUMNS, float_text  # noqa: F401 - float_text: shown numbers, one rule
+
 _VERBOSITY = 1
 
 
@@ -151,8 +153,6 @@ def printable(text) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
-#: Columns holding a sky position in degrees: shown to 1e-6 degree (3.6 mas).
-POSITION_COLUMNS = frozenset({"ra", "dec", "ra_deg", "dec_deg", "ra_icrs", "dec_icrs", "s_ra", "s_dec"})
 
 
 def _cell(v, column: str = "") -> str:
@@ -169,19 +169,6 @@ def _cell(v, column: str = "") -> str:
     return printable(v)
 
 
-def float_text(v: float) -> str:
-    """A float as it was written: the shortest text that reads back to the same double -- or, for
-    a 32-bit float widened to a double (the index keeps most numbers so) whose double text would
-    be long, to the same float32 (``5.8``, not ``5.800000190734863``); ``6.0`` shown as ``6``."""
-    import numpy as np
-
-    x = np.float64(v)
-    digits = len(repr(float(v)).split("e")[0].replace("-", "").replace(".", "").strip("0"))
-    if digits > 9 and float(np.float32(v)) == v:
-        x = np.float32(v)     # a float32 widened to double: 5.8, not 5.800000190734863
-    if v != 0 and not 1e-5 <= abs(v) < 1e16:
-        return np.format_float_scientific(x, trim="-")
-    return np.format_float_positional(x, trim="-")
 
 
 def landed_report(rep) -> None:

@@ -71,7 +71,43 @@ class Result:
         return np.asarray(self.index.raw(name, self.rows))
 
     def paths(self) -> list[str]:
+        """Store-relative paths of the selected files (as the index keeps them)."""
         return [str(p) for p in self.column("path")]
+
+    def abspaths(self) -> list:
+        """Absolute paths (:class:`pathlib.Path`): under the store's root, or, for an index
+        read outside a store, beside the index file (where a release unpacks its data)."""
+        from pathlib import Path
+
+        root = self.index.store.root if self.index.store is not None else Path(self.index.path).resolve().parent
+        return [Path(root) / p for p in self.paths()]
+
+    def open(self, i: int = 0, **kw):
+        """The ``i``-th selected file opened with astropy (``fits.open``; ``kw`` passed on):
+        ``with result.open(0) as hdul: ...``."""
+        from astropy.io import fits
+
+        paths = self.abspaths()
+        if not paths:
+            raise SfngError("the selection is empty: no file to open")
+        return fits.open(paths[i], **kw)
+
+    def _repr_html_(self, limit: int = 20) -> str:
+        """The first ``limit`` rows as an HTML table for notebooks: units in the header, every
+        float as written, positions to 1e-6 degree, text escaped."""
+        from html import escape
+
+        from .values import html_cell
+
+        cols = DEFAULT_COLUMNS
+        units = {c: (VIRTUAL.get(c) or self.index.units.get(c) or "") for c in cols}
+        head = "".join(f"<th>{escape(c)}" + (f" ({escape(units[c])})" if units[c] else "") + "</th>" for c in cols)
+        body = []
+        for rec in self.records(cols)[:limit]:
+            body.append("<tr>" + "".join(f"<td>{html_cell(rec[c], c)}</td>" for c in cols) + "</tr>")
+        more = (f"<p>{len(self) - limit} more rows (of {len(self)}); <code>result.to_table()</code> "
+                f"has them all</p>" if len(self) > limit else f"<p>{len(self)} file(s)</p>")
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
 
     def records(self, columns=None) -> list[dict]:
         columns = columns or DEFAULT_COLUMNS

@@ -42,3 +42,17 @@ def finite(x) -> bool:
         return x is not None and math.isfinite(float(x))
     except (TypeError, ValueError):
         return False
+
+
+def html_cell(v, column: str = "") -> str:
+    """A value for an HTML table cell: escaped text, floats as written (positions to 1e-6
+    degree), '' for unknown."""
+    from html import escape
+
+    from ..numbers import POSITION_COLUMNS, float_text
+
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6f}" if column.lower() in POSITION_COLUMNS else float_text(v)
+    return escape(str(v))
