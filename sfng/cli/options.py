@@ -19,6 +19,7 @@ import functools
 import click
 
 from . import output
+from .completion import from_index
 
 
 def deprecated(old: str, new: str, how: str = "use") -> None:
@@ -254,6 +255,7 @@ def selection_options(f=None, *, version_alias: bool = True):
         return functools.partial(selection_options, version_alias=version_alias)
     opts = [
         click.option("--line", "--tracer", "tracers", multiple=True, metavar="TRACER",
+                     shell_complete=from_index("tracer"),
                      help="Tracer, any alias: CO10, 'CO(1-0)', 12CO10, HI, HALPHA, MIPS24 ... (repeat = or)."),
         click.option("--res", metavar="CMP",
                      help="Angular resolution, arcsec unless a unit is given: '<15', '<=15', 5..15, '<0.25arcmin'."),
@@ -268,9 +270,10 @@ def selection_options(f=None, *, version_alias: bool = True):
         click.option("--date", metavar="CMP",
                      help="Observation start (mjd_obs, UTC): '>2015-01-01', '<=2015-06-30T12:00', "
                           "2015..2016, '>MJD57000', '=2015-03-01' (that day)."),
-        click.option("--galaxy", "galaxies", multiple=True, metavar="NAME",
+        click.option("--galaxy", "galaxies", multiple=True, metavar="NAME", shell_complete=from_index("galaxy"),
                      help="Galaxy, any alias ('IC 342', IC0342, ic342) (repeat = or)."),
-        click.option("--survey", "surveys", multiple=True, metavar="NAME", help="Survey folder (repeat = or)."),
+        click.option("--survey", "surveys", multiple=True, metavar="NAME", shell_complete=from_index("survey"),
+                     help="Survey folder (repeat = or)."),
         click.option("--tree", "trees", multiple=True, type=click.Choice(["data", "derived"]),
                      help="Store tree."),
         click.option("--type", "types", multiple=True, metavar="TYPE",

@@ -3,6 +3,7 @@
 import click
 
 from . import output
+from .completion import releases
 from .options import format_option, store_option
 
 
@@ -10,7 +11,7 @@ from .options import format_option, store_option
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (127.0.0.1: this machine only; 0.0.0.0: every interface).")
 @click.option("--port", default=8770, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
-@click.option("--release", metavar="NAME", help="Serve this release (its files and its index) instead of the store.")
+@click.option("--release", metavar="NAME", shell_complete=releases, help="Serve this release (its files and its index) instead of the store.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes sharing the port.")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False),

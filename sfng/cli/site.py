@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from . import output
+from .completion import releases
 from .options import format_option, output_option, store_path_option
 
 
@@ -17,7 +18,7 @@ def site():
 @output_option("The folder to write the site to (replaced when it is a site sfng built before).",
                kind="dir", metavar="DIR", default="site", show_default=True)
 @store_path_option()
-@click.option("--release", "release", metavar="NAME",
+@click.option("--release", "release", metavar="NAME", shell_complete=releases,
               help="Build the site of this release of the store (its own index and files).")
 @click.option("--title", metavar="TEXT", help="The site's title (default: the store's or release's name).")
 @click.option("--no-images", is_flag=True, help="No quick-look, footprint or coverage PNGs (faster).")
