@@ -264,8 +264,10 @@ def to_table(arr):
 
 def to_spectrum1d(arr) -> list:
     """specutils spectra (``Spectrum``; ``Spectrum1D`` before specutils 2), one per row, each its
-    own pixels only (needs specutils).  Units through astropy.units; a flux unit astropy cannot
-    read is kept as text in ``meta['flux_unit']`` and the flux is dimensionless."""
+    own pixels only (needs specutils).  Units as the store reads them (BUNIT spellings through
+    :func:`sfng.validate.bunit.parse_bunit`, axis units through
+    :func:`sfng.spectral.parse_axis_unit`); a flux unit that cannot be read is kept as text in
+    ``meta['flux_unit']`` and the flux is dimensionless."""
     import astropy.units as u
 
     try:
@@ -274,39 +276,20 @@ def to_spectrum1d(arr) -> list:
         raise SfngError("fmt='Spectrum1D' needs specutils: pip install specutils") from exc
     from astropy.nddata import InverseVariance
 
+    from .spectral import parse_axis_unit
+    from .validate.bunit import parse_bunit
+
     cls = getattr(specutils, "Spectrum", None) or specutils.Spectrum1D
-    fu = _unit(arr.flux_unit)
-    su = _unit(arr.wave_unit) or u.dimensionless_unscaled
+    f = parse_bunit(arr.flux_unit).unit or u.dimensionless_unscaled     # '' or 'mixed': none
+    su = parse_axis_unit(arr.wave_unit) or u.dimensionless_unscaled
     out = []
     waves = arr["wave"]
     for i, r in enumerate(np.asarray(arr)):
         n = int(r["npix"])
-        f = fu or u.dimensionless_unscaled
         out.append(cls(flux=r["flux"][:n] * f, spectral_axis=np.asarray(waves[i][:n]) * su,
                        uncertainty=InverseVariance(r["ivar"][:n] / f ** 2), mask=r["mask"][:n] != 0,
                        meta={"id": str(r["id"]), "flux_unit": arr.flux_unit}))
     return out
-
-
-def _unit(text):
-    """An astropy unit from a service's unit text (FITS spellings: '1E-17 erg/cm^2/s/Ang'), or None."""
-    import re
-    import warnings
-
-    import astropy.units as u
-
-    text = str(text or "").strip()
-    if not text or text == "mixed":
-        return None
-    text = re.sub(r"\bAng\b", "Angstrom", text.replace("^", ""))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for fmt in ("fits", "cds", None):
-            try:
-                return u.Unit(text, format=fmt, parse_strict="raise")
-            except (ValueError, TypeError):
-                continue
-    return None
 
 
 def _clean(kw: dict) -> dict:

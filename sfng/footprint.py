@@ -777,12 +777,13 @@ def _rotation(key):
     return m
 
 
-def to_icrs(key, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def to_icrs(key, lon, lat, exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``(ra, dec)`` in ICRS (degrees, RA in [0, 360)) of positions in frame ``key`` (a
-    :func:`frame_key`), vectorised: one rotation (cached per frame) or one astropy call."""
+    :func:`frame_key`), vectorised: one rotation (cached per frame) or one astropy call.
+    ``exact``: convert FK5 J2000 too, instead of storing it as ICRS (:data:`AS_ICRS`)."""
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
-    if key[0] in AS_ICRS:
+    if key[0] == "icrs" or (key[0] in AS_ICRS and not exact):
         ra = lon % 360.0
         return np.where(ra >= 360.0, 0.0, ra), lat
     m = _rotation(key)

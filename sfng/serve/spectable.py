@@ -26,7 +26,6 @@ found by constraint, never by a region.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
@@ -58,30 +57,14 @@ def _column(names: dict, choices) -> str | None:
     return None
 
 
-def _unit(text):
-    """An astropy unit from a TUNIT/BUNIT text, or None (unknown, blank or unparseable)."""
-    import astropy.units as u
-
-    text = str(text or "").strip()
-    if not text:
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for fmt in ("fits", None):
-            try:
-                un = u.Unit(text, format=fmt, parse_strict="raise")
-                return un
-            except (ValueError, TypeError):
-                continue
-    return None
-
-
 def _spectral(values: np.ndarray, column: str, tunit: str, restfrq: float) -> tuple[np.ndarray, str, str]:
     """(centres, unit, axis kind) of a spectral column; see the module docstring for the rules."""
     import astropy.units as u
 
+    from ..spectral import parse_axis_unit
+
     values = np.asarray(values, dtype=np.float64)
-    un = _unit(tunit)
+    un = parse_axis_unit(tunit)
     upper = column.upper()
     if upper.startswith("LOGLAM"):
         base = un if un is not None and un.physical_type == "length" else u.AA
@@ -118,41 +101,28 @@ def _vector(data, name: str, nrows: int, width: int | None) -> tuple[np.ndarray,
     return arr, np.full(nrows, arr.shape[1], dtype=np.int64)
 
 
-def _frame_keys(hdr, prim) -> tuple[str, float]:
-    def get(key, default=None):
-        v = hdr.get(key, prim.get(key, default))
-        return default if v is None else v
+def _to_icrs(ra: np.ndarray, dec: np.ndarray, hdr, prim) -> tuple[np.ndarray, np.ndarray]:
+    """ICRS (ra, dec) in degrees of positions in the header's frame: RADESYS / EQUINOX / MJD-OBS
+    of the table (else the primary header) read by the index's own rules
+    (:func:`sfng.footprint.frame_key`), converted exactly (FK5 J2000 too)."""
+    from ..footprint import FootprintError, frame_key, to_icrs
 
-    sys_ = str(get("RADESYS", get("RADECSYS", "")) or "").strip().upper()
+    def get(*keys):
+        for key in keys:
+            for h in (hdr, prim):
+                if h.get(key) is not None:
+                    return h.get(key)
+        return None
+
     try:
-        equinox = float(get("EQUINOX", get("EPOCH", float("nan"))))
-    except (TypeError, ValueError):
-        equinox = float("nan")
-    return sys_, equinox
-
-
-def _to_icrs(ra: np.ndarray, dec: np.ndarray, hdr, prim) -> np.ndarray:
-    """ICRS (ra, dec) in degrees of positions given in the header's frame (ICRS when it names none)."""
-    sys_, equinox = _frame_keys(hdr, prim)
-    if not sys_ and math.isfinite(equinox):
-        sys_ = "FK4" if equinox < 1984.0 else "FK5"    # the FITS WCS paper's default
-    if sys_ in ("", "ICRS"):
-        return ra % 360.0, dec
-    from astropy.coordinates import FK4, FK5, SkyCoord
-    import astropy.units as u
-
+        key = frame_key("RA", str(get("RADESYS", "RADECSYS") or "").strip(), get("EQUINOX", "EPOCH"),
+                        get("MJD-OBS"))
+    except FootprintError as exc:
+        raise NotSpectra(f"positions: {exc}") from None
     ok = np.isfinite(ra) & np.isfinite(dec)
     out_ra, out_dec = np.full(ra.shape, np.nan), np.full(dec.shape, np.nan)
-    if not ok.any():
-        return out_ra, out_dec
-    if sys_ == "FK5":
-        frame = FK5(equinox=f"J{equinox if math.isfinite(equinox) else 2000.0}")
-    elif sys_ in ("FK4", "FK4-NO-E"):
-        frame = FK4(equinox=f"B{equinox if math.isfinite(equinox) else 1950.0}")
-    else:
-        raise NotSpectra(f"positions in the {sys_} frame: not converted to ICRS")
-    c = SkyCoord(ra[ok] * u.deg, dec[ok] * u.deg, frame=frame).icrs
-    out_ra[ok], out_dec[ok] = c.ra.deg % 360.0, c.dec.deg
+    if ok.any():
+        out_ra[ok], out_dec[ok] = to_icrs(key, ra[ok], dec[ok], exact=True)
     return out_ra, out_dec
 
 
