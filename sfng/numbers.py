@@ -23,6 +23,12 @@ def as_float(value) -> float:
 POSITION_COLUMNS = frozenset({"ra", "dec", "ra_deg", "dec_deg", "ra_icrs", "dec_icrs", "s_ra", "s_dec"})
 
 
+def value_text(v: float, column: str = "") -> str:
+    """A finite float for people: a position (:data:`POSITION_COLUMNS`) to 1e-6 degree, any
+    other number as written (:func:`float_text`)."""
+    return f"{v:.6f}" if column.lower() in POSITION_COLUMNS else float_text(v)
+
+
 def float_text(v: float) -> str:
     """A float as it was written: the shortest text that reads back to the same double -- or, for
     a 32-bit float widened to a double (the index keeps most numbers so) whose double text would

@@ -26,3 +26,16 @@ def demo_files_on(name: str) -> list[tuple[str, str]]:
 
     want = galaxy(name).ned_name
     return sorted((s.name, f.name) for s in surveys() for f in s.files if galaxy(f.galaxy).ned_name == want)
+
+
+def demo_site(tmp_path_factory, name: str):
+    """``(tree, site folder)``: ``sfng site build`` of the demo store into a new folder ``name``."""
+    from click.testing import CliRunner
+
+    from sfng.cli import main
+
+    tree = demo_tree(tmp_path_factory)
+    out = tmp_path_factory.mktemp(name) / "site"
+    r = CliRunner().invoke(main, ["--store", str(tree.store_dir), "site", "build", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    return tree, out

@@ -323,7 +323,11 @@ def test_previews_and_grids_of_table_spectra(tables):
 
 
 def test_a_table_without_flux_is_not_served_and_says_why(tmp_path):
-    from sfng.serve.spectable import NotSpectra, read
+    from sfng.serve.spectable import _WAVE_ORDER, NotSpectra, read
+    from sfng.spectral import SPECTRAL_COLUMNS
+
+    # the service reads a spectral column of every name that makes the index call a table "spectra"
+    assert set(_WAVE_ORDER) == SPECTRAL_COLUMNS and len(_WAVE_ORDER) == len(SPECTRAL_COLUMNS)
 
     t = fits.BinTableHDU.from_columns([fits.Column("WAVE", "10D", array=np.ones((2, 10))),
                                        fits.Column("COUNTS", "10E", array=np.ones((2, 10)))])

@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from _demo_store import demo_tree
+from _demo_store import demo_site
 from click.testing import CliRunner
 
 pytest.importorskip("jinja2")
@@ -60,13 +60,7 @@ def check_page(path: Path) -> Checker:
 
 @pytest.fixture(scope="module")
 def store_site(tmp_path_factory):
-    tree = demo_tree(tmp_path_factory)
-    from sfng.cli import main
-
-    out = tmp_path_factory.mktemp("site") / "site"
-    r = CliRunner().invoke(main, ["--store", str(tree.store_dir), "site", "build", "-o", str(out)])
-    assert r.exit_code == 0, r.output
-    return tree, out
+    return demo_site(tmp_path_factory, "site")
 
 
 def _index(tree):

@@ -23,8 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _demo_store import demo_tree
-from click.testing import CliRunner
+from _demo_store import demo_site
 
 pytest.importorskip("jinja2")
 pytest.importorskip("matplotlib")
@@ -39,12 +38,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    from sfng.cli import main
-
-    tree = demo_tree(tmp_path_factory)
-    out = tmp_path_factory.mktemp("browser") / "site"
-    r = CliRunner().invoke(main, ["--store", str(tree.store_dir), "site", "build", "-o", str(out)])
-    assert r.exit_code == 0, r.output
+    tree, out = demo_site(tmp_path_factory, "browser")
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):

@@ -62,8 +62,8 @@ def manga(store, plateifus, drpall, where, products, jobs, base_url, cache_dir, 
     prods = parse_products(products)
     state = {"n": 0, "done": 0}
 
-    with output.Progress("fetching", fmt if not dry_run else "json") as bar:
-        bar.lines = False     # -v prints each file's status and checks below
+    # no per-file progress lines: -v prints each file's status and checks below
+    with output.Progress("fetching", fmt if not dry_run else "json", lines=False) as bar:
         def on_plan(n):
             state["n"] = n
 

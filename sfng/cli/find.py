@@ -118,13 +118,12 @@ def _table_text(rows, columns, units=None) -> str:
 
 
 def _units() -> dict:
-    """Column -> unit of the index's FILES columns (the table header shows them); ``dist`` is
-    the galaxy table's distance in Mpc."""
+    """Column -> unit of the index's FILES columns and of the virtual ones (``dist`` in Mpc...):
+    the table header shows them."""
     from ..index.schema import FILES_COLUMNS
+    from ..query.index import VIRTUAL
 
-    units = {c.name: c.unit for c in FILES_COLUMNS if c.unit}
-    units.setdefault("dist", "Mpc")
-    return units
+    return {**{c.name: c.unit for c in FILES_COLUMNS if c.unit}, **VIRTUAL}
 
 
 def _json_text(obj) -> str:

@@ -64,9 +64,8 @@ def build(full, jobs, scheduler, measure_depth, no_validate, fill_galaxies, reso
     from ..index.build import build_index
 
     with output.Progress("indexing", fmt if not dry_run else "json") as bar:
-        shown = bar.bar_wanted or bar.lines
         rep = build_index(store, out=out, full=full, jobs=jobs, measure_depth=measure_depth,
-                          progress=(lambda done, total: bar(done, total)) if shown else None, scheduler=scheduler,
+                          progress=bar if bar.bar_wanted else None, scheduler=scheduler,
                           validate=not no_validate, dry_run=dry_run, fill_galaxies=fill_galaxies,
                           resolve_names=resolve_names)
     if fmt == "json":

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from ..numbers import POSITION_COLUMNS, float_text  # noqa: F401 - float_text: shown numbers, one rule
+from ..numbers import value_text
 
 _VERBOSITY = 1
 
@@ -37,12 +37,13 @@ class Progress:
     """The one progress display of every long command (ingest, validate, index, get, fetch,
     export): a bar on stderr when stderr is a terminal and the output is for people (``text``,
     no ``--quiet``); one line per item instead with ``-v``; nothing at all on a pipe or a file
-    unless ``-v`` asks for the lines.  Call it with ``(done, total[, item])``; use it as a
-    context manager so the bar is closed whatever happens."""
+    unless ``-v`` asks for the lines (``lines=False``: the command prints its own per-item
+    lines with ``-v``).  Call it with ``(done, total[, item])``; use it as a context manager so
+    the bar is closed whatever happens."""
 
-    def __init__(self, label: str, fmt: str = "text"):
+    def __init__(self, label: str, fmt: str = "text", lines: bool = True):
         self.label = label
-        self.lines = fmt == "text" and _VERBOSITY >= 2
+        self.lines = lines and fmt == "text" and _VERBOSITY >= 2
         self.bar_wanted = fmt == "text" and _VERBOSITY == 1 and sys.stderr.isatty()
         self._bar = None
 
@@ -161,9 +162,7 @@ def _cell(v, column: str = "") -> str:
     if isinstance(v, float):
         if v != v:
             return "-"
-        if column.lower() in POSITION_COLUMNS:
-            return f"{v:.6f}"
-        return float_text(v)
+        return value_text(v, column)
     if isinstance(v, (list, tuple)):
         return ",".join(_cell(x, column) for x in v)
     return printable(v)

@@ -87,18 +87,17 @@ def validate(ctx, obj, paths, tree, survey, deep, only, skip, show, list_rules, 
               "all": ("error", "warning", "info")}[show]
     summary = Summary()
     reports = []
-    bar = output.Progress("validating", fmt)
-    bar.lines = False      # -v prints each file's report below: no second line per file
-    for report in validate_paths(list(paths) or None, store=store, tree=tree, survey=survey, deep=deep,
-                                 rules_filter=keep, progress=bar):
-        summary.add(report)
-        if fmt == "json":
-            reports.append(report)
-            continue
-        if any(p.level in levels for p in report.problems) or (deep and report.stats) \
-                or output.verbosity() >= 2:
-            click.echo(report.as_text(hints=False, levels=levels))
-    bar.close()
+    # no per-file progress lines: -v prints each file's report below
+    with output.Progress("validating", fmt, lines=False) as bar:
+        for report in validate_paths(list(paths) or None, store=store, tree=tree, survey=survey, deep=deep,
+                                     rules_filter=keep, progress=bar):
+            summary.add(report)
+            if fmt == "json":
+                reports.append(report)
+                continue
+            if any(p.level in levels for p in report.problems) or (deep and report.stats) \
+                    or output.verbosity() >= 2:
+                click.echo(report.as_text(hints=False, levels=levels))
     if fmt == "json":
         output.emit_json({"summary": summary, "files": reports})
     else:

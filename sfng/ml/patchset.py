@@ -24,6 +24,10 @@ from ..errors import SfngError
 from .splits import check_leakage, extract_patches, split_by_galaxy
 
 
+#: The arrays of a patch set with one entry per patch (the rest describe the whole set).
+SAMPLE_KEYS = frozenset({"x", "y", "code", "galaxy", "plateifu", "centre"})
+
+
 @dataclass
 class PatchSet:
     arrays: dict
@@ -127,8 +131,7 @@ def split_patchset(arrays: dict, fractions=(0.8, 0.1, 0.1), seed: int = 0,
     per = {}
     for s in names:
         keep = which == s
-        per[s] = {k: (v[keep] if isinstance(v, np.ndarray) and v.ndim and len(v) == len(y) and k != "classes"
-                      else v) for k, v in arrays.items()}
+        per[s] = {k: (np.asarray(v)[keep] if k in SAMPLE_KEYS else v) for k, v in arrays.items()}
     return per, assign
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -92,6 +92,10 @@ class Result:
             raise SfngError("the selection is empty: no file to open")
         return fits.open(paths[i], **kw)
 
+    def unit(self, column: str) -> str:
+        """The unit of a real or virtual column ('' when it has none)."""
+        return VIRTUAL.get(column) or self.index.units.get(column) or ""
+
     def _repr_html_(self, limit: int = 20) -> str:
         """The first ``limit`` rows as an HTML table for notebooks: units in the header, every
         float as written, positions to 1e-6 degree, text escaped."""
@@ -100,10 +104,10 @@ class Result:
         from .values import html_cell
 
         cols = DEFAULT_COLUMNS
-        units = {c: (VIRTUAL.get(c) or self.index.units.get(c) or "") for c in cols}
-        head = "".join(f"<th>{escape(c)}" + (f" ({escape(units[c])})" if units[c] else "") + "</th>" for c in cols)
+        head = "".join(f"<th>{escape(c)}" + (f" ({escape(self.unit(c))})" if self.unit(c) else "") + "</th>"
+                       for c in cols)
         body = []
-        for rec in self.records(cols)[:limit]:
+        for rec in replace(self, rows=self.rows[:limit]).records(cols):   # only the rows shown are read
             body.append("<tr>" + "".join(f"<td>{html_cell(rec[c], c)}</td>" for c in cols) + "</tr>")
         more = (f"<p>{len(self) - limit} more rows (of {len(self)}); <code>result.to_table()</code> "
                 f"has them all</p>" if len(self) > limit else f"<p>{len(self)} file(s)</p>")
@@ -194,7 +198,7 @@ class Result:
             if vals.dtype.kind == "b" or c == "valid":
                 vals = vals.astype(bool)
             t[c] = vals
-            unit = VIRTUAL.get(c) or self.index.units.get(c)
+            unit = self.unit(c)
             if unit:
                 t[c].unit = unit
             if about.get(c):

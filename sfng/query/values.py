@@ -49,10 +49,10 @@ def html_cell(v, column: str = "") -> str:
     degree), '' for unknown."""
     from html import escape
 
-    from ..numbers import POSITION_COLUMNS, float_text
+    from ..numbers import value_text
 
     if v is None or (isinstance(v, float) and v != v):
         return ""
     if isinstance(v, float):
-        return f"{v:.6f}" if column.lower() in POSITION_COLUMNS else float_text(v)
+        return value_text(v, column)
     return escape(str(v))

@@ -138,11 +138,10 @@ class Cube:
     def row_length(self, k: int) -> int:
         return int(self.npix[k]) if self.npix is not None else self.flux.shape[1]
 
-    def distinct_waves(self, rows=None) -> list:
-        """The different spectral axes of ``rows`` (all rows when None)."""
+    def distinct_waves(self, rows) -> list:
+        """The different spectral axes of ``rows``."""
         if self.uniform:
             return [self.wave]
-        rows = range(self.nx * self.ny) if rows is None else rows
         seen: dict = {}
         for k in rows:
             w = self.wave_row(int(k))
@@ -479,9 +478,8 @@ def _one_spectrum(hdu, e: Entry) -> dict:
         raise NotSpectra("not a one-dimensional spectrum")
     flux = data.ravel()[None, :]
     wave, unit, kind = _spectral_axis(hdr, flux.shape[1], e.restfrq, long_axes[0])
-    ra, dec = e.ra, e.dec
     return {"flux": flux.astype(np.float32), "ivar": np.full(flux.shape, np.nan, np.float32),
             "mask": (~np.isfinite(flux)).astype(np.int32), "npix": np.array([flux.shape[1]], np.int32),
-            "wave": wave, "ra": np.array([ra]), "dec": np.array([dec]), "labels": [""],
+            "wave": wave, "ra": np.array([e.ra]), "dec": np.array([e.dec]), "labels": [""],
             "meta": {"wave_unit": unit, "axis": kind, "flux_unit": str(hdr.get("BUNIT", "") or e.bunit).strip(),
                      "layout": "image", "has_ivar": False, "has_mask": False}}

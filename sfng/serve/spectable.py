@@ -30,9 +30,7 @@ import math
 import numpy as np
 
 from ..errors import SfngError
-from ..spectral import SPECTRAL_COLUMNS
-
-C_KMS = 299792.458
+from ..spectral import C_KMS
 
 FLUX_COLUMNS = ("FLUX", "SPEC", "SPECTRUM", "FLUX_DENSITY", "FLUXDENS", "FLAM", "FNU", "INTENSITY", "TB")
 IVAR_COLUMNS = ("IVAR", "INVVAR", "IVARIANCE", "FLUX_IVAR", "INV_VAR")
@@ -42,7 +40,8 @@ POSITION_COLUMNS = (("RA", "DEC"), ("OBJRA", "OBJDEC"), ("PLUG_RA", "PLUG_DEC"),
                     ("RA_ICRS", "DE_ICRS"), ("RAJ2000", "DEJ2000"), ("RA_DEG", "DEC_DEG"))
 POSITION_KEYS = POSITION_COLUMNS[:4] + (("RADEG", "DECDEG"),)
 LABEL_COLUMNS = ("NAME", "OBJNAME", "OBJECT", "TARGETID", "OBJID", "SPECOBJID", "ID", "SPEC_ID", "FIBERID")
-# The spectral columns, best first (a table with WAVE and LOGLAM uses WAVE).
+# The spectral columns (the index's SPECTRAL_COLUMNS), best first: a table with WAVE and LOGLAM
+# uses WAVE.
 _WAVE_ORDER = ("WAVE", "WAVELENGTH", "LAMBDA", "LOGLAM", "FREQ", "FREQUENCY", "VELO", "VELOCITY")
 
 
@@ -139,15 +138,11 @@ def _header_position(hdr, prim) -> tuple[float, float]:
 
 
 def _restfrq(hdr, prim) -> float:
-    for h in (hdr, prim):
-        for k in ("RESTFRQ", "RESTFREQ"):
-            try:
-                v = float(h[k])
-            except (KeyError, TypeError, ValueError):
-                continue
-            if v > 0:
-                return v
-    return float("nan")
+    """Hz, from the table's header, else the primary's (:func:`sfng.spectral.rest_frequency`)."""
+    from ..spectral import rest_frequency
+
+    f = rest_frequency(hdr)[0]
+    return f if math.isfinite(f) else rest_frequency(prim)[0]
 
 
 def read(hdul, index: int) -> dict:
@@ -171,7 +166,7 @@ def read(hdul, index: int) -> dict:
     names = {c.name.upper(): c.name for c in hdu.columns}
     units = {c.name: (c.unit or "") for c in hdu.columns}
     fcol = _column(names, FLUX_COLUMNS)
-    wcol = _column(names, [w for w in _WAVE_ORDER if w in SPECTRAL_COLUMNS] + sorted(SPECTRAL_COLUMNS))
+    wcol = _column(names, _WAVE_ORDER)
     wave_hdu = None
     if wcol is None:
         for h in hdul[1:]:
@@ -212,8 +207,7 @@ def read(hdul, index: int) -> dict:
         else:
             mask = (~np.isfinite(flux)).astype(np.int32)
         if wcol is not None:
-            raw_w = vec(wcol) if not per_pixel else np.asarray(data[wcol], dtype=np.float64)[None, :]
-            waves, wunit, axis = _spectral(raw_w, wcol, units.get(wcol, ""), restfrq)
+            waves, wunit, axis = _spectral(vec(wcol), wcol, units.get(wcol, ""), restfrq)
         else:
             raw_w = np.asarray(wave_hdu.data, dtype=np.float64).ravel()
             if len(raw_w) != width:
@@ -253,8 +247,7 @@ def read(hdul, index: int) -> dict:
                     "layout": "pixel-rows" if per_pixel else "spectrum-rows",
                     "columns": {"flux": fcol, "spectral": wcol or f"HDU {wave_hdu.name}", "ivar": ivcol,
                                 "error": ercol if ivcol is None else None, "mask": mkcol},
-                    "has_ivar": ivcol is not None or ercol is not None, "has_mask": mkcol is not None,
-                    "log": False}}
+                    "has_ivar": ivcol is not None or ercol is not None, "has_mask": mkcol is not None}}
     if shared:
         out["wave"] = waves[0]
     else:

@@ -355,8 +355,8 @@ def capabilities_xml(base: str) -> str:
     """VOSI 1.1 ``/capabilities``: VOSI itself, DataLink links-1.1 and SODA sync-1.0, each
     interface naming the security methods it accepts."""
     caps = []
+    sec = "".join(f'<securityMethod standardID="{m}"/>' for m in SECURITY_METHODS)
     for std, path, use, role in CAPABILITIES:
-        sec = "".join(f'<securityMethod standardID="{m}"/>' for m in SECURITY_METHODS)
         role_attr = f' role="{role}"' if role else ""
         caps.append(f'  <capability standardID="{std}">\n'
                     f'    <interface xsi:type="vs:ParamHTTP"{role_attr}>'
