@@ -2,7 +2,8 @@
 
 Virtual-observatory tools (TOPCAT, pyvo, astropy) read the file as they read an ObsTAP
 answer.  Columns follow the standard's names, units, UCDs and utypes; values the index does
-not hold (exposure times, polarisation) are left empty, never invented.
+not hold (time resolution, resolving power, the polarisation of a file without a STOKES axis,
+the band of a line map of unknown redshift) are left empty, never invented.
 
 With the URL of an ``sfng serve`` service (``base_url``), each row's ``access_url`` is the
 file on that service (``{base_url}/files/{file id}``), a ``datalink_url`` column gives its
@@ -29,7 +30,7 @@ FIELDS = [
     ("dataproduct_type", "", "meta.code.class", "ObsDataset.dataProductType", "image, cube or spectrum"),
     ("calib_level", "", "meta.code;obs.calib", "ObsDataset.calibLevel", "3 science ready (data/), 4 derived/"),
     ("obs_collection", "", "meta.id", "DataID.Collection", "survey"),
-    ("obs_id", "", "meta.id", "DataID.observationID", "file name (and object in the file)"),
+    ("obs_id", "", "meta.id", "DataID.observationID", "file name, then the object in it: name.fits[EXTNAME]"),
     ("obs_publisher_did", "", "meta.ref.ivoid", "Curation.PublisherDID", "identifier in the store"),
     ("access_url", "", "meta.ref.url", "Access.Reference", "where to get the file"),
     ("access_format", "", "meta.code.mime", "Access.Format", "file format"),
@@ -47,13 +48,16 @@ FIELDS = [
     ("t_exptime", "s", "time.duration;obs.exposure", "Char.TimeAxis.Coverage.Support.Extent", "exposure time: index exptime"),
     ("t_resolution", "s", "time.resolution", "Char.TimeAxis.Resolution.Refval.value", "unknown"),
     ("t_xel", "", "meta.number", "Char.TimeAxis.numBins", "unknown"),
-    ("em_min", "m", "em.wl;stat.min", "Char.SpectralAxis.Coverage.Bounds.Limits.LoLimit", "shortest wavelength"),
-    ("em_max", "m", "em.wl;stat.max", "Char.SpectralAxis.Coverage.Bounds.Limits.HiLimit", "longest wavelength"),
+    ("em_min", "m", "em.wl;stat.min", "Char.SpectralAxis.Coverage.Bounds.Limits.LoLimit",
+     "shortest observed wavelength (an optical line map: its rest wavelength times 1 + z)"),
+    ("em_max", "m", "em.wl;stat.max", "Char.SpectralAxis.Coverage.Bounds.Limits.HiLimit",
+     "longest observed wavelength"),
     ("em_res_power", "", "spect.resolution", "Char.SpectralAxis.Resolution.ResolPower.refVal", "unknown"),
     ("em_xel", "", "meta.number", "Char.SpectralAxis.numBins", "spectral channels"),
     ("o_ucd", "", "meta.ucd", "Char.ObservableAxis.ucd", "what the pixel values are"),
-    ("pol_states", "", "meta.code;phys.polarization", "Char.PolarizationAxis.stateList", "unknown"),
-    ("pol_xel", "", "meta.number", "Char.PolarizationAxis.numBins", "unknown"),
+    ("pol_states", "", "meta.code;phys.polarization", "Char.PolarizationAxis.stateList",
+     "states of the STOKES axis (/I/, /I/Q/U/V/); empty without one: unknown"),
+    ("pol_xel", "", "meta.number", "Char.PolarizationAxis.numBins", "pixels along the STOKES axis; -1 unknown"),
     ("facility_name", "", "meta.id;instr.tel", "Provenance.ObsConfig.Facility.name", "TELESCOP"),
     ("instrument_name", "", "meta.id;instr", "Provenance.ObsConfig.Instrument.name", "INSTRUME"),
 ]
@@ -97,39 +101,66 @@ def _o_ucd(bunit: str) -> str:
     return ""
 
 
-def _wavelengths(rows: dict, vocab) -> tuple[np.ndarray, np.ndarray]:
-    """(em_min, em_max) in metres: from the spectral coverage (frequencies, wavelengths, or
-    velocities through the radio convention at the rest frequency), else the rest frequency,
-    else the tracer's band in the vocabulary; NaN when nothing says."""
-    import astropy.units as u
+def _redshifts(rows, store) -> np.ndarray:
+    """Each row's redshift: the ``z`` its survey recorded in ``extra`` (MaNGA: the NSA redshift of
+    DRPall), else the galaxy table's NED redshift (with the store at hand), else NaN."""
+    from .extras import parse_extra
+
+    table = None
+    if store is not None:
+        try:
+            from .galaxies import read_galaxies
+
+            table = read_galaxies(store)
+        except Exception:  # noqa: BLE001 - no readable galaxy table: redshifts from the rows only
+            table = None
+    out = np.full(len(rows["path"]), np.nan)
+    for i, (extra, gal) in enumerate(zip(rows["extra"], rows["galaxy"])):
+        z = parse_extra(str(extra)).get("z")
+        if isinstance(z, (int, float)) and math.isfinite(z):
+            out[i] = z
+        elif table is not None:
+            g = table.find(str(gal))
+            if g is not None and math.isfinite(g.redshift):
+                out[i] = g.redshift
+    return out
+
+
+def _wavelengths(rows: dict, vocab, redshifts) -> tuple[np.ndarray, np.ndarray]:
+    """(em_min, em_max) in metres through :func:`sfng.spectral.band_metres`; NaN when nothing says."""
+    from .spectral import band_metres
 
     n = len(rows["path"])
     lo, hi = np.full(n, np.nan), np.full(n, np.nan)
     for i in range(n):
-        f0 = float(rows["restfrq"][i])
-        ends = (float(rows["spec_min"][i]), float(rows["spec_max"][i]))
-        waves = None
-        try:
-            unit = u.Unit(str(rows["spec_unit"][i]).strip()) if str(rows["spec_unit"][i]).strip() else None
-        except ValueError:
-            unit = None
-        if unit is not None and all(math.isfinite(e) for e in ends):
-            q = u.Quantity(ends, unit)
-            if unit.physical_type in ("frequency", "length"):
-                waves = q.to_value(u.m, equivalencies=u.spectral())
-            elif unit.physical_type == "speed" and math.isfinite(f0) and f0 > 0:
-                waves = q.to_value(u.m, equivalencies=u.doppler_radio(f0 * u.Hz))
-        if waves is None and math.isfinite(f0) and f0 > 0:
-            waves = [(f0 * u.Hz).to_value(u.m, equivalencies=u.spectral())] * 2
-        if waves is None:
-            t = vocab.tracers.get(str(rows["tracer"][i])) if vocab is not None else None
-            if t is not None and t.wavelength:
-                waves = [t.wavelength * 1e-6] * 2            # the vocabulary gives micron
-            elif t is not None and t.restfrq:
-                waves = [(t.restfrq * u.Hz).to_value(u.m, equivalencies=u.spectral())] * 2
-        if waves is not None:
-            lo[i], hi[i] = min(waves), max(waves)
+        t = vocab.tracers.get(str(rows["tracer"][i])) if vocab is not None else None
+        band = band_metres(rows["restfrq"][i], rows["spec_min"][i], rows["spec_max"][i],
+                           str(rows["spec_unit"][i]), t, redshifts[i])
+        if band is not None:
+            lo[i], hi[i] = band
     return lo, hi
+
+
+def _pol(extra: str) -> tuple[str, int]:
+    """(``pol_states``, ``pol_xel``) from the ``pol`` of ``extra`` (a STOKES axis); ('', -1) unknown."""
+    from .extras import parse_extra
+    from .polarization import obscore_pol_states
+
+    states = [s for s in str(parse_extra(extra).get("pol", "")).split(",") if s]
+    text = obscore_pol_states(states)
+    return (text, len(states)) if text else ("", -1)
+
+
+def obs_id(path: str, locator: str) -> str:
+    """ObsCore ``obs_id``: the file name, then the object in the file in CFITSIO's extended-name
+    form: ``name.fits[EXTNAME]``, ``name.fits[EXTNAME]#channel`` (one channel of a multi-channel
+    HDU), ``name.h5#group`` (an object in a container)."""
+    name = Path(path).name
+    loc = str(locator)
+    if not loc or loc.startswith(("[", "#")):
+        return name + loc
+    hdu, sep, rest = loc.partition("#")
+    return f"{name}[{hdu}]{sep}{rest}"
 
 
 def _region(ra, dec, n, centre=(math.nan, math.nan), fov=math.nan) -> str:
@@ -152,10 +183,10 @@ def obscore_table(result, base_url: str | None = None, store_name: str | None = 
     idx = result.index
     need = ["path", "locator", "tree", "survey", "galaxy", "product", "tracer", "bunit", "naxis1",
             "naxis2", "naxis3", "ra", "dec", "fov", "res", "restfrq", "spec_min", "spec_max",
-            "spec_unit", "size", "telescop", "instrume", "foot_n", "mjd_obs", "mjd_end", "exptime"]
+            "spec_unit", "size", "telescop", "instrume", "foot_n", "mjd_obs", "mjd_end", "exptime", "extra"]
     rows = {c: result.column(c) for c in need if c in idx.files.dtype.names}
     for c in need:
-        rows.setdefault(c, np.full(len(result), np.nan) if c not in ("spec_unit", "locator", "telescop", "instrume")
+        rows.setdefault(c, np.full(len(result), np.nan) if c not in ("spec_unit", "locator", "telescop", "instrume", "extra")
                         else np.array([""] * len(result)))
     fra = np.asarray(idx.raw("foot_ra", result.rows), dtype=float)
     fdec = np.asarray(idx.raw("foot_dec", result.rows), dtype=float)
@@ -163,7 +194,7 @@ def obscore_table(result, base_url: str | None = None, store_name: str | None = 
         vocab = idx.vocabulary()
     except Exception:  # noqa: BLE001 - no vocabulary: wavelengths from the headers only
         vocab = None
-    em_min, em_max = _wavelengths(rows, vocab)
+    em_min, em_max = _wavelengths(rows, vocab, _redshifts(rows, idx.store))
     store = store_name or idx.meta.get("store") or "sfng"
     paths = [str(p) for p in rows["path"]]
     locs = [str(loc) for loc in rows["locator"]]
@@ -180,7 +211,7 @@ def obscore_table(result, base_url: str | None = None, store_name: str | None = 
     t["dataproduct_type"] = [_PRODUCT.get(str(p), str(p)) for p in rows["product"]]
     t["calib_level"] = np.array([4 if str(tr) == "derived" else 3 for tr in rows["tree"]], dtype=np.int16)
     t["obs_collection"] = [str(s) for s in rows["survey"]]
-    t["obs_id"] = [Path(p).name + (str(loc) if str(loc) else "") for p, loc in zip(paths, rows["locator"])]
+    t["obs_id"] = [obs_id(p, loc) for p, loc in zip(paths, locs)]
     t["obs_publisher_did"] = dids
     t["access_url"] = urls
     t["access_format"] = [_access_format(p) for p in paths]
@@ -206,8 +237,9 @@ def obscore_table(result, base_url: str | None = None, store_name: str | None = 
     t["em_xel"] = np.array([int(x) if str(p) == "cube" else 1 for x, p in zip(rows["naxis3"], rows["product"])],
                            dtype=np.int64)
     t["o_ucd"] = [_o_ucd(str(b)) for b in rows["bunit"]]
-    t["pol_states"] = [""] * n
-    t["pol_xel"] = np.full(n, -1, dtype=np.int64)
+    pol = [_pol(str(x)) for x in rows["extra"]]
+    t["pol_states"] = [p for p, _ in pol]
+    t["pol_xel"] = np.array([k for _, k in pol], dtype=np.int64)
     t["facility_name"] = [str(x) for x in rows["telescop"]]
     t["instrument_name"] = [str(x) for x in rows["instrume"]]
     if base:

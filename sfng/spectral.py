@@ -126,6 +126,55 @@ def parse_axis_unit(text):
     return None
 
 
+def band_metres(restfrq, spec_min, spec_max, spec_unit, tracer=None,
+                redshift: float = math.nan) -> tuple[float, float] | None:
+    """The observed band of an index row as (shortest, longest) wavelength in metres, or None.
+
+    In order of trust: the spectral-axis coverage ``spec_min..spec_max`` in ``spec_unit``
+    (frequencies and wavelengths through ``u.spectral()``, velocities through the radio
+    convention at ``restfrq``, Hz); else the rest frequency (a single-channel line map); else the
+    ``tracer`` (a :class:`sfng.tracers.Tracer`): a band's ``wavelength`` (micron, observed
+    frame), an optical line's rest vacuum wavelength(s) ``restwav`` (micron) times ``1 + redshift``
+    (unknown without a redshift: a rest wavelength is not where the line was observed), a line's
+    ``restfrq``."""
+    import astropy.units as u
+
+    f0 = float(restfrq) if restfrq is not None and math.isfinite(float(restfrq)) and float(restfrq) > 0 else None
+    ends = (float(spec_min), float(spec_max))
+    unit = parse_axis_unit(spec_unit) if spec_unit is not None else None
+    if unit is not None and all(math.isfinite(e) for e in ends):
+        q = u.Quantity(ends, unit)
+        waves = None
+        try:
+            if unit.physical_type in ("frequency", "length"):
+                waves = q.to_value(u.m, equivalencies=u.spectral())
+            elif unit.physical_type == "speed" and f0:
+                waves = q.to_value(u.m, equivalencies=u.doppler_radio(f0 * u.Hz))
+        except u.UnitConversionError:
+            waves = None
+        if waves is not None and all(math.isfinite(w) and w > 0 for w in waves):
+            return float(min(waves)), float(max(waves))
+    if f0:
+        lam = C_KMS * 1e3 / f0
+        return lam, lam
+    if tracer is None:
+        return None
+    if getattr(tracer, "wavelength", None):
+        lam = tracer.wavelength * 1e-6
+        return lam, lam
+    rest = getattr(tracer, "restwav", None) or ()
+    if rest:
+        z = float(redshift)
+        if not math.isfinite(z) or z <= -1:
+            return None
+        waves = [w * 1e-6 * (1 + z) for w in rest]
+        return min(waves), max(waves)
+    if getattr(tracer, "restfrq", None):
+        lam = C_KMS * 1e3 / tracer.restfrq
+        return lam, lam
+    return None
+
+
 @dataclass
 class SpectralAxis:
     """The spectral axis of a header.

@@ -44,7 +44,8 @@ class Tracer:
     aliases: list = field(default_factory=list)
     restfrq: float | None = None          # Hz
     instrument: list = field(default_factory=list)
-    wavelength: float | None = None       # micron
+    wavelength: float | None = None       # micron, a band's (observed frame)
+    restwav: tuple = ()                   # micron, an optical line's rest vacuum wavelength(s)
     filters: list = field(default_factory=list)
 
 
@@ -151,7 +152,16 @@ def _tracer(name, spec) -> Tracer:
                   restfrq=float(spec["restfrq"]) if spec.get("restfrq") else None,
                   instrument=[inst] if isinstance(inst, str) else list(inst),
                   wavelength=float(spec["wavelength"]) if spec.get("wavelength") else None,
+                  restwav=_restwav(spec.get("restwav")),
                   filters=[str(f) for f in spec.get("filters") or []])
+
+
+def _restwav(v) -> tuple:
+    """``restwav``: one number or a list of them (micron)."""
+    if v is None or v == "":
+        return ()
+    vals = v if isinstance(v, (list, tuple)) else [v]
+    return tuple(float(x) for x in vals)
 
 
 @lru_cache(maxsize=1)
@@ -181,6 +191,7 @@ def vocabulary(extra: Mapping | None = None) -> Vocabulary:
             t.restfrq = add.restfrq or t.restfrq
             t.instrument = add.instrument or t.instrument
             t.wavelength = add.wavelength or t.wavelength
+            t.restwav = add.restwav or t.restwav
             t.filters += add.filters
         else:
             base[add.name] = add

@@ -89,3 +89,73 @@ def test_validate_and_get_are_quiet_on_a_pipe(cli, tmp_path):
     assert "[1/5]" in r.output
     r = cli("--store", store, "validate", "--survey", "SRC")
     assert "validating" not in r.output
+
+
+# -- fix, release and derive report progress through the same callback -------------------------
+
+def _recorder():
+    calls = []
+    return calls, lambda done, total, item=None: calls.append((done, total, item))
+
+
+def test_fix_paths_reports_each_file_and_the_cli_hides_clean_files(tmp_path, cli, verbosity):
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from test_validate import good_header, write
+
+    from sfng.validate.fix import fix_paths
+
+    folder = tmp_path / "in"
+    write(folder / "good.fits")
+    write(folder / "bad.fits", good_header(RESTFRQ=None, RESTFREQ=1.15e11))
+    calls, rec = _recorder()
+    results = list(fix_paths([folder], dry_run=True, progress=rec))
+    assert len(results) == 2
+    assert [c[:2] for c in calls] == [(0, 2), (1, 2), (2, 2)] and calls[-1][2] is None
+    r = cli("fix", folder, "--dry-run")
+    assert r.exit_code == 0, r.output
+    assert "bad.fits: 1 change(s)" in r.output and "good.fits" not in r.output    # nothing to say
+    assert "2 file(s): 1 would change" in r.output
+    r = cli("-v", "fix", folder, "--dry-run")
+    assert "good.fits: 0 change(s)" in r.output                                   # -v: every file
+
+
+def test_release_bundle_and_verify_report_each_file(store, cli):
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    import sfng.release as R
+    from _release_store import make_store
+
+    paths = make_store(store)
+    calls, rec = _recorder()
+    plan = R.plan_bundle(store, "p1", paths=paths)
+    R.bundle(store, plan, progress=rec)
+    n = len(plan.files)
+    assert [c[:2] for c in calls] == [(k, n) for k in range(1, n + 1)]
+    assert {c[2] for c in calls} == {f.rel for f in plan.files}
+    calls.clear()
+    rep = R.verify("p1", store, progress=rec)
+    assert rep.ok and len(calls) == rep.n_files and calls[-1][:2] == (rep.n_files, rep.n_files)
+    r = cli("--store", store.root, "release", "verify", "p1", "-v")
+    assert r.exit_code == 0 and f"[{rep.n_files}/{rep.n_files}]" in r.output, r.output
+    r = cli("--store", store.root, "release", "verify", "p1")
+    assert "[1/" not in r.output                                                   # a pipe: no lines
+
+
+def test_derive_reports_each_input(store, tmp_path):
+    pytest.importorskip("radio_beam")
+    pytest.importorskip("scipy")
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from _derive_store import gaussian2d, header, land, write
+
+    from sfng.derive import convolve, parse_target, rows_of
+    from sfng.query import load_index, select
+    from sfng.select import Selection
+
+    for i in range(3):
+        write(tmp_path / "src" / f"ngc628_co_img{i}.fits", gaussian2d(33, 33, 5.0), header(33, 33, bmaj=5.0))
+    land(store, tmp_path / "src")
+    rows = rows_of(select(load_index(store=store), Selection.build(trees=("data",))))
+    calls, rec = _recorder()
+    rep = convolve(store, rows, parse_target("10arcsec"), command="test", progress=rec)
+    assert rep.ok, rep.as_dict()
+    assert [c[:2] for c in calls] == [(1, 3), (2, 3), (3, 3)]
+    assert sorted(c[2] for c in calls) == sorted(r["path"] for r in rows)

@@ -134,7 +134,8 @@ def convolve(paths, to, beam, round_, no_index, dry_run, selection, index, fmt):
 
     target = parse_target(to, beam, round_)
     rows = _rows(index, selection, paths)
-    rep = run(_store(index), rows, target, reindex=not no_index, dry_run=dry_run)
+    with output.Progress("convolving", fmt) as bar:
+        rep = run(_store(index), rows, target, reindex=not no_index, dry_run=dry_run, progress=bar)
     _report(rep, fmt, "convolve")
 
 
@@ -153,8 +154,9 @@ def moments(paths, mask, which, no_index, dry_run, selection, index, fmt):
     from ..derive import moments as run
 
     rows = _rows(index, selection, paths)
-    rep = run(_store(index), rows, mask=mask, which=[w for w in which.split(",") if w.strip()],
-              reindex=not no_index, dry_run=dry_run)
+    with output.Progress("moments", fmt) as bar:
+        rep = run(_store(index), rows, mask=mask, which=[w for w in which.split(",") if w.strip()],
+                  reindex=not no_index, dry_run=dry_run, progress=bar)
     _report(rep, fmt, "make moments of")
 
 
@@ -170,7 +172,8 @@ def jy2k(paths, no_index, dry_run, selection, index, fmt):
     from ..derive import jy2k as run
 
     rows = _rows(index, selection, paths)
-    rep = run(_store(index), rows, reindex=not no_index, dry_run=dry_run)
+    with output.Progress("converting", fmt) as bar:
+        rep = run(_store(index), rows, reindex=not no_index, dry_run=dry_run, progress=bar)
     _report(rep, fmt, "convert")
 
 

@@ -56,30 +56,16 @@ def fix(ctx, obj, paths, out_dir, in_place, backup_dir, land_in_data, drop_stoke
     store = optional_store(obj, store_override, needed=land_in_data)
     results = []
     failed = 0
-    for res in fix_paths(paths, store, out_dir=out_dir, in_place=in_place, dry_run=dry_run,
-                         backup_dir=backup_dir, readme_keys=not no_readme_keys, drop_stokes=drop_stokes,
-                         only=only or None, land_in_data=land_in_data, on_recover=output.info):
-        results.append(res)
-        failed += (not dry_run) and not res.ok
-        if fmt == "json":
-            continue
-        plan = res.plan
-        click.echo(f"{plan.path}: {len(plan.changes)} change(s)" + (" (dry run)" if dry_run else ""))
-        if plan.note:
-            click.echo(f"  {plan.note}")
-        for c in plan.changes:
-            click.echo(f"  {c.describe()}  [{c.rule_id}]")
-        for p in plan.remaining:
-            if p.level == "error" or output.verbosity() >= 2:
-                click.echo(f"  not fixed: {p.level} {p.rule_id}: {p.message}")
-        if res.error:
-            output.error(output.printable(res.error))
-        elif not dry_run and plan.changes:
-            click.echo(f"  {res.message}")
-            if res.landed:
-                click.echo(f"  landed in {res.landed}")
-            if res.after is not None and res.after.errors:
-                click.echo(f"  still failing: {', '.join(p.rule_id for p in res.after.errors)}")
+    # no per-file progress lines: each file's report below (files with nothing to say only with -v)
+    with output.Progress("fixing", fmt, lines=False) as bar:
+        for res in fix_paths(paths, store, out_dir=out_dir, in_place=in_place, dry_run=dry_run,
+                             backup_dir=backup_dir, readme_keys=not no_readme_keys, drop_stokes=drop_stokes,
+                             only=only or None, land_in_data=land_in_data, on_recover=output.info,
+                             progress=bar):
+            results.append(res)
+            failed += (not dry_run) and not res.ok
+            if fmt != "json":
+                _echo_result(res, dry_run)
     if fmt == "json":
         output.emit_json(results)
     else:
@@ -88,3 +74,27 @@ def fix(ctx, obj, paths, out_dir, in_place, backup_dir, land_in_data, drop_stoke
         click.echo(f"{len(results)} file(s): {n} {verb}, {failed} still failing a minimum rule")
     if failed:
         ctx.exit(1)
+
+
+def _echo_result(res, dry_run: bool) -> None:
+    """One file's report: its changes, what is left, the outcome."""
+    plan = res.plan
+    errors = [p for p in plan.remaining if p.level == "error"]
+    if not (plan.changes or errors or res.error or plan.note) and output.verbosity() < 2:
+        return
+    click.echo(f"{plan.path}: {len(plan.changes)} change(s)" + (" (dry run)" if dry_run else ""))
+    if plan.note:
+        click.echo(f"  {plan.note}")
+    for c in plan.changes:
+        click.echo(f"  {c.describe()}  [{c.rule_id}]")
+    for p in plan.remaining:
+        if p.level == "error" or output.verbosity() >= 2:
+            click.echo(f"  not fixed: {p.level} {p.rule_id}: {p.message}")
+    if res.error:
+        output.error(output.printable(res.error))
+    elif not dry_run and plan.changes:
+        click.echo(f"  {res.message}")
+        if res.landed:
+            click.echo(f"  landed in {res.landed}")
+        if res.after is not None and res.after.errors:
+            click.echo(f"  still failing: {', '.join(p.rule_id for p in res.after.errors)}")

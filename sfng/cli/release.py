@@ -98,7 +98,8 @@ def bundle(name, selection, from_file, mode, tar, allow_invalid, new_version, re
         for f in plan.files:
             click.echo(f"  {f.rel}")
         return
-    result = do_bundle(store, plan, tar=tar, say=output.info)
+    with output.Progress("releasing", fmt) as bar:
+        result = do_bundle(store, plan, tar=tar, say=output.info, progress=bar)
     if fmt == "json":
         output.emit_json(result)
         return
@@ -136,7 +137,8 @@ def verify(obj, target, fmt, store_path):
         store = obj.store(store_path)
     except NotAStoreError:
         store = None
-    rep = do_verify(target, store)
+    with output.Progress("verifying", fmt) as bar:
+        rep = do_verify(target, store, progress=bar)
     if fmt == "json":
         output.emit_json(rep)
     else:

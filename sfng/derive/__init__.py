@@ -53,28 +53,32 @@ def _dist_sources(index) -> dict:
     return {_plain(n): _plain(s) for n, s in zip(gal["name"].tolist(), gal["dist_src"].tolist())}
 
 
-def _make_all(store, kind, specs, command, folder):
+def _make_all(store, kind, specs, command, folder, progress=None):
     from .products import MAKERS
 
     made, failed = [], []
-    for spec in specs:
+    for k, spec in enumerate(specs, start=1):
         try:
             made.append(MAKERS[kind](store, spec, Path(folder), command=command))
         except SfngError as exc:
             failed.append((spec["input"], str(exc)))
         except (OSError, ValueError) as exc:
             failed.append((spec["input"], f"{type(exc).__name__}: {exc}"))
+        if progress is not None:
+            progress(k, len(specs), spec["input"])
     return made, failed
 
 
-def _run(store, kind, specs, refused, *, command=None, reindex=True, dry_run=False) -> LandReport:
+def _run(store, kind, specs, refused, *, command=None, reindex=True, dry_run=False, progress=None) -> LandReport:
+    """Make every product of ``specs`` in a staging folder, then land them; ``progress(done,
+    total, input path)`` after each input's products are made."""
     rep = LandReport()
     rep.failed.extend(refused)
     if dry_run or not specs:
         rep.planned = [s["input"] for s in specs]
         return rep
     with staging_dir() as folder:
-        made, failed = _make_all(store, kind, specs, command, folder)
+        made, failed = _make_all(store, kind, specs, command, folder, progress)
         rep.failed.extend(failed)
         if made:
             got = land_products(store, made, reindex=reindex)
@@ -83,7 +87,8 @@ def _run(store, kind, specs, refused, *, command=None, reindex=True, dry_run=Fal
     return rep
 
 
-def convolve(store, rows: list[dict], target: Target, *, command=None, reindex=True, dry_run=False) -> LandReport:
+def convolve(store, rows: list[dict], target: Target, *, command=None, reindex=True, dry_run=False,
+             progress=None) -> LandReport:
     """Convolve each row's file to ``target``; inputs that cannot be (too small a target, no
     beam, no distance) are refused one by one in ``report.failed``."""
     from .products import convolve_specs, gaussian_psf_problem
@@ -94,10 +99,11 @@ def convolve(store, rows: list[dict], target: Target, *, command=None, reindex=T
         (refused0 if why else keep).append((r["path"], why) if why else r)
     specs, refused = convolve_specs(keep, target)
     refused = refused0 + refused
-    return _run(store, "convolve", specs, refused, command=command, reindex=reindex, dry_run=dry_run)
+    return _run(store, "convolve", specs, refused, command=command, reindex=reindex, dry_run=dry_run,
+                progress=progress)
 
 
-def jy2k(store, rows: list[dict], *, command=None, reindex=True, dry_run=False) -> LandReport:
+def jy2k(store, rows: list[dict], *, command=None, reindex=True, dry_run=False, progress=None) -> LandReport:
     """Jy/beam -> K for each row's file (refused per file when not Jy/beam, no beam, no RESTFRQ)."""
     from .cubeio import science_hdu
     from .products import jy2k_spec
@@ -111,11 +117,12 @@ def jy2k(store, rows: list[dict], *, command=None, reindex=True, dry_run=False) 
                 specs.append(jy2k_spec(r, science_hdu(hdul).header))
         except SfngError as exc:
             refused.append((r["path"], str(exc)))
-    return _run(store, "jy2k", specs, refused, command=command, reindex=reindex, dry_run=dry_run)
+    return _run(store, "jy2k", specs, refused, command=command, reindex=reindex, dry_run=dry_run,
+                progress=progress)
 
 
 def moments(store, rows: list[dict], *, mask="strict", which=("0", "1", "2", "tpeak"), command=None,
-            reindex=True, dry_run=False) -> LandReport:
+            reindex=True, dry_run=False, progress=None) -> LandReport:
     """Masked moment maps and their errors for each cube."""
     from .momentmaps import moments_spec
 
@@ -125,7 +132,8 @@ def moments(store, rows: list[dict], *, mask="strict", which=("0", "1", "2", "tp
             specs.append(moments_spec(store, r, mask=mask, which=which))
         except SfngError as exc:
             refused.append((r["path"], str(exc)))
-    return _run(store, "moments", specs, refused, command=command, reindex=reindex, dry_run=dry_run)
+    return _run(store, "moments", specs, refused, command=command, reindex=reindex, dry_run=dry_run,
+                progress=progress)
 
 
 def rerun(store, path):

@@ -279,7 +279,9 @@ def describe_blocks(ctx: Context, blocks, base: dict) -> dict:
     """The generic FITS row for ``blocks`` over ``base`` (the common part of the row)."""
     from ..beam import beam_from_header
     from ..header import effective_header
+    from ..extras import format_extra, parse_extra
     from ..obstime import observation_time
+    from ..polarization import stokes_states
     from ..spectral import rest_frequency, spectral_axis
 
     row = dict(base)
@@ -301,6 +303,9 @@ def describe_blocks(ctx: Context, blocks, base: dict) -> dict:
         row[f"cunit{n}"] = _text(h.get(f"CUNIT{n}"))
         row[f"cdelt{n}"] = _step(h, n)
         row[f"crval{n}"] = as_float(h.get(f"CRVAL{n}"))
+    states = stokes_states(h)
+    if states:   # a STOKES axis: its states in pixel order (ObsCore pol_states, pol_xel)
+        row["extra"] = format_extra({**parse_extra(row.get("extra") or ""), "pol": ",".join(states)})
     row["specres"] = as_float(h.get("SPECRES"))
     row["repunc"] = as_float(h.get("REPUNC"))
     row.update(observation_time(h).row())   # DATE-OBS/MJD-OBS/DATE-END/MJD-END/EXPTIME, TIMESYS

@@ -65,8 +65,10 @@ def resolve_target(store, target) -> tuple[str, Path]:
     return ("folder" if p.is_dir() else "tarball"), p
 
 
-def verify(target, store=None) -> VerifyReport:
+def verify(target, store=None, progress=None) -> VerifyReport:
     """Check a release folder or tarball against its ``MANIFEST.sha256``.
+    ``progress(done, total, path)`` is called after each file of a folder is hashed (a tarball is
+    one stream: no per-file progress).
 
     Reports missing, extra and changed files, unsafe entries (links, devices, ``..`` or absolute
     names) and an incomplete release.  Never follows a link; a tarball is read as a stream and
@@ -74,7 +76,7 @@ def verify(target, store=None) -> VerifyReport:
     """
     kind, path = resolve_target(store, target)
     if kind == "folder":
-        return _verify_folder(path)
+        return _verify_folder(path, progress)
     return _verify_tarball(path)
 
 
@@ -97,7 +99,8 @@ def _walk(folder: Path):
     return files, unsafe
 
 
-def _check_entries(rep: VerifyReport, manifest_text: str, where: str, present: dict, digest) -> dict:
+def _check_entries(rep: VerifyReport, manifest_text: str, where: str, present: dict, digest,
+                   progress=None) -> dict:
     """Check a release's manifest against what the release holds; returns its entries.
 
     ``present`` maps each release-relative path found to something ``digest`` turns into its
@@ -107,16 +110,18 @@ def _check_entries(rep: VerifyReport, manifest_text: str, where: str, present: d
     entries, probs = parse_manifest(manifest_text, where)
     rep.problems += probs
     rep.n_files = len(entries)
-    for rel, want in sorted(entries.items()):
+    for k, (rel, want) in enumerate(sorted(entries.items()), start=1):
         if rel not in present:
             rep.missing.append(rel)
         elif digest(present[rel]) != want:
             rep.changed.append(rel)
+        if progress is not None:
+            progress(k, len(entries), rel)
     rep.extra = sorted(r for r in present if r not in entries and r != MANIFEST)
     return entries
 
 
-def _verify_folder(folder: Path) -> VerifyReport:
+def _verify_folder(folder: Path, progress=None) -> VerifyReport:
     rep = VerifyReport(target=str(folder), kind="folder")
     if folder.name.endswith(PARTIAL_SUFFIX) or os.path.lexists(folder / SENTINEL):
         rep.incomplete = True
@@ -128,7 +133,7 @@ def _verify_folder(folder: Path) -> VerifyReport:
         rep.problems.append(f"{folder}: no {MANIFEST}; not a release (or a damaged one)")
         return rep
     entries = _check_entries(rep, files[MANIFEST].read_text(encoding="utf-8", errors="replace"),
-                             f"{folder.name}/{MANIFEST}", files, _hash_nofollow)
+                             f"{folder.name}/{MANIFEST}", files, _hash_nofollow, progress)
     if INDEX in files and INDEX in entries and not rep.changed:
         rep.problems += _index_coverage(files[INDEX], entries)
     return rep

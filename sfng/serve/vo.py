@@ -150,41 +150,15 @@ def _td(v) -> str:
 
 
 def _band_m(service, e) -> tuple[float, float] | None:
-    """The dataset's band in metres, from the index: its spectral coverage, else its rest
-    frequency, else its tracer's wavelength in the vocabulary (as the ObsCore export says)."""
-    import astropy.units as u
+    """The dataset's band in metres, from the index, by the ObsCore export's rule
+    (:func:`sfng.spectral.band_metres`; no redshift here, so an optical line map's is unknown)."""
+    from ..spectral import band_metres
 
-    f0 = e.restfrq if math.isfinite(e.restfrq) and e.restfrq > 0 else None
-    lo_hi = (e.spec_min, e.spec_max)
-    try:
-        unit = u.Unit(e.spec_unit) if e.spec_unit else None
-    except ValueError:
-        unit = None
-    if unit is not None and all(math.isfinite(x) for x in lo_hi):
-        q = u.Quantity(lo_hi, unit)
-        try:
-            if unit.physical_type in ("length", "frequency"):
-                w = q.to_value(u.m, equivalencies=u.spectral())
-            elif unit.physical_type == "speed" and f0:
-                w = q.to_value(u.m, equivalencies=u.doppler_radio(f0 * u.Hz))
-            else:
-                w = None
-        except u.UnitConversionError:
-            w = None
-        if w is not None:
-            return float(min(w)), float(max(w))
-    if f0:
-        lam = 299792458.0 / f0
-        return lam, lam
     try:
         t = service.catalog.index.vocabulary().tracers.get(e.tracer) if e.tracer else None
-    except Exception:  # noqa: BLE001 - no vocabulary: the band is unknown
+    except Exception:  # noqa: BLE001 - no vocabulary: the band from the row alone
         t = None
-    if t is not None and t.wavelength:
-        return t.wavelength * 1e-6, t.wavelength * 1e-6
-    if t is not None and t.restfrq:
-        return 299792458.0 / t.restfrq, 299792458.0 / t.restfrq
-    return None
+    return band_metres(e.restfrq, e.spec_min, e.spec_max, e.spec_unit, t)
 
 
 def links_votable(service, id_list: list, base: str, token) -> str:

@@ -866,8 +866,12 @@ def recover_all(store_root, store=None) -> list[str]:
 
 
 def fix_paths(paths, store=None, *, out_dir=None, in_place=False, dry_run=False, backup_dir=None,
-              readme_keys=True, drop_stokes=False, only=None, land_in_data=False, on_recover=None):
+              readme_keys=True, drop_stokes=False, only=None, land_in_data=False, on_recover=None,
+              progress=None):
     """Plan (and unless ``dry_run``, apply) the repairs of many files; yields FixResult.
+
+    ``progress(done, total, path)`` is called as each file starts and once at the end (folders
+    are walked first, so the total is known).
 
     Before the first file of a survey, a fix of it that was killed is finished or rolled back
     (``on_recover(message)`` for each thing done).  An OS error (permission denied, read-only file
@@ -883,7 +887,10 @@ def fix_paths(paths, store=None, *, out_dir=None, in_place=False, dry_run=False,
     root = _store_root(store)
     if land_in_data and store is None and not dry_run:
         raise SfngError("--land needs a store (run inside one or give --store)")
-    for p in expand(paths):
+    files = list(expand(paths))
+    for k, p in enumerate(files):
+        if progress is not None:
+            progress(k, len(files), p)
         if not dry_run and (in_place or land_in_data):
             r = root
             if r is None:
@@ -921,3 +928,5 @@ def fix_paths(paths, store=None, *, out_dir=None, in_place=False, dry_run=False,
             if on_recover:
                 on_recover(msg)
         yield result
+    if progress is not None:
+        progress(len(files), len(files), None)

@@ -12,6 +12,7 @@ Modules: :mod:`.facts` (constants and declared data), :mod:`.recognise` (names a
 registry plugins), :mod:`.fetch` (``sfng fetch manga``), :mod:`.export_hdf5` (``sfng export hdf5``).
 """
 
+from ...extras import parse_extra
 from .describers import (channels, describe, describe_cube, describe_gz3d, describe_hdf5, describe_maps,
                        gz3d_metadata, load_redshifts, measure_cube, measure_map)
 from .facts import (BUNDLE_DIAMETER, C_KMS, DAP_DONOTUSE, DR17_DAPTYPE, DR17_DAPVER, DR17_DRPVER,
@@ -21,7 +22,7 @@ from .geometry import hexagon, tan_to_sky, wave_log_axis, wcs_corners
 from .headers import is_gzip, open_fits, scan_headers
 from .identity import NameChoice, fallback_name, galaxy_name, naming, product_identity, readme_text
 from .recognise import ifu_size, landing, parse_name, recognise
-from .rows import full_row, parse_extra
+from .rows import full_row
 
 __all__ = [
     "BUNDLE_DIAMETER", "C_KMS", "DAP_DONOTUSE", "DR17_DAPTYPE", "DR17_DAPVER", "DR17_DRPVER",

@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from ...errors import SfngError
+from ...extras import format_extra
 from .facts import (
     BUNDLE_DIAMETER,
     C_KMS,
@@ -33,7 +34,6 @@ from .rows import (
     base_row,
     fill_common,
     flag_depth,
-    format_extra,
     set_axes,
     set_footprint,
 )

@@ -70,7 +70,7 @@ def identify(path, row=None) -> list[str]:
     the fallback, so the index names a product ingested without ``--ned-rename`` as ingest
     would have.  The MaNGA-ID comes from ``row`` (its ``extra`` column) when given, else from
     the file; ``[]`` when there is none (a Multimodal-Universe row keyed by plate-IFU)."""
-    from .rows import parse_extra
+    from ...extras import parse_extra
 
     mangaid = None
     if row is not None:

@@ -20,38 +20,6 @@ def set_footprint(row: dict, ras, decs) -> None:
     row["foot_dec"] = [float(x) for x in decs] + [math.nan] * pad
 
 
-def format_extra(extra: dict, limit: int = 160) -> str:
-    """``KEY=VALUE;...`` for the index's ``extra`` column; keys are in priority order and the last
-    ones are dropped when the text would not fit ``limit`` characters."""
-    parts = []
-    for k, v in extra.items():
-        if v is None or (isinstance(v, float) and math.isnan(v)) or v == "":
-            continue
-        if isinstance(v, float):
-            v = f"{v:.10g}" if k in ("objra", "objdec") else f"{v:.6g}"
-        parts.append(f"{k}={v}")
-    while parts and len(";".join(parts)) > limit:
-        parts.pop()
-    return ";".join(parts)
-
-
-def parse_extra(text: str) -> dict:
-    """``"a=1;b=x"`` -> ``{"a": 1, "b": "x"}`` (numbers cast), the inverse of the row's ``extra``."""
-    out = {}
-    for part in (text or "").split(";"):
-        if "=" not in part:
-            continue
-        k, _, v = part.partition("=")
-        try:
-            out[k] = int(v)
-        except ValueError:
-            try:
-                out[k] = float(v)
-            except ValueError:
-                out[k] = v
-    return out
-
-
 def as_float(v) -> float:
     try:
         f = float(v)
