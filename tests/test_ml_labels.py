@@ -65,6 +65,22 @@ def test_seyfert_and_liner_by_kewley06():
     assert L.classify_bpt(x, y, xs).tolist() == [L.SEYFERT, L.LINER, L.AGN, L.SF]
 
 
+def test_the_oi_diagram_votes_with_sii_and_disagreement_is_ambiguous():
+    # AGN on [NII] (x = 0.5); [SII] line at x_S = -0.3: 0.193; [OI] line at x_O = -1.0: 0.12
+    x = np.full(6, 0.5)
+    y = np.array([0.8, 0.15, 0.15, 0.8, 0.8, 0.15])
+    xs = np.array([-0.3, -0.3, -0.3, np.nan, -0.3, np.nan])
+    xo = np.array([-1.0, -1.0, -0.5, -1.0, -0.5, np.nan])
+    assert L.kewley06_oi_seyfert_liner(-1.0) == pytest.approx(0.12)
+    got = L.classify_bpt(x, y, xs, xo).tolist()
+    # both Seyfert; SII LINER (0.15 < 0.193) but OI Seyfert (0.15 >= 0.12): ambiguous; both LINER
+    # (OI line at x_O = -0.5: 0.71); OI alone: Seyfert; both Seyfert (0.8 >= 0.71); neither: AGN
+    assert got == [L.SEYFERT, L.AMBIGUOUS, L.LINER, L.SEYFERT, L.SEYFERT, L.AGN]
+    # a real disagreement: Seyfert by [SII] (y above its line), LINER by [OI] (y below its line)
+    assert L.classify_bpt([0.5], [0.5], [-0.3], [-0.5]).tolist() == [L.AMBIGUOUS]
+    assert L.BPT_CLASSES[L.AMBIGUOUS] == "AMBIGUOUS"
+
+
 # -- calibrations -------------------------------------------------------------------------------
 
 def test_calibrations_and_validity():
@@ -140,7 +156,7 @@ def test_demo_maps_match_a_hand_computation_spaxel_by_spaxel(tmp_path):
     counts = {}
     for j in range(ny):
         for i in range(nx):
-            f = {k: float(lm.flux[k][j, i]) for k in L.BPT_LINES + (L.SII_A, L.SII_B)}
+            f = {k: float(lm.flux[k][j, i]) for k in L.BPT_LINES + (L.SII_A, L.SII_B, L.OI)}
             iv = {k: float(lm.ivar[k][j, i]) for k in f}
             m = {k: int(lm.mask[k][j, i]) for k in f}
             ok = all(f[k] > 0 and iv[k] > 0 and not (m[k] >> 30) & 1 and f[k] * math.sqrt(iv[k]) >= 3
@@ -153,13 +169,17 @@ def test_demo_maps_match_a_hand_computation_spaxel_by_spaxel(tmp_path):
                 if x < 0.05 and y < 0.61 / (x - 0.05) + 1.30:
                     want = L.SF
                 elif x >= 0.47 or y >= 0.61 / (x - 0.47) + 1.19:
-                    sii_ok = all(f[k] > 0 and iv[k] > 0 and not (m[k] >> 30) & 1
-                                 and f[k] * math.sqrt(iv[k]) >= 3 for k in (L.SII_A, L.SII_B))
-                    if sii_ok:
+                    def usable(*lines):
+                        return all(f[k] > 0 and iv[k] > 0 and not (m[k] >> 30) & 1
+                                   and f[k] * math.sqrt(iv[k]) >= 3 for k in lines)
+                    votes = set()
+                    if usable(L.SII_A, L.SII_B):
                         xs = math.log10((f[L.SII_A] + f[L.SII_B]) / f[L.HA])
-                        want = L.SEYFERT if y >= 1.89 * xs + 0.76 else L.LINER
-                    else:
-                        want = L.AGN
+                        votes.add(L.SEYFERT if y >= 1.89 * xs + 0.76 else L.LINER)
+                    if usable(L.OI):
+                        xo = math.log10(f[L.OI] / f[L.HA])
+                        votes.add(L.SEYFERT if y >= 1.18 * xo + 1.30 else L.LINER)
+                    want = L.AGN if not votes else votes.pop() if len(votes) == 1 else L.AMBIGUOUS
                 else:
                     want = L.COMP
             assert cls[j, i] == want, (j, i)

@@ -8,8 +8,11 @@ BPT ([NII] diagram; x = log [NII]6585/Ha, y = log [OIII]5008/Hb):
 * Kewley et al. 2001 (ApJ 556, 121), the "maximum starburst" line: y = 0.61 / (x - 0.47) + 1.19,
   defined for x < 0.47.  AGN iff x >= 0.47 or y >= that curve; composite between the two lines.
 * Kewley et al. 2006 (MNRAS 372, 961) on the [SII] diagram (x_S = log ([SII]6718+6732)/Ha): the
-  Seyfert/LINER line y = 1.89 x_S + 0.76; an AGN spaxel above it is a Seyfert, below a LINER.  Where
-  [SII] is missing or fails the cut, the AGN stays "AGN".
+  Seyfert/LINER line y = 1.89 x_S + 0.76; an AGN spaxel above it is a Seyfert, below a LINER.
+* Kewley et al. 2006 on the [OI] diagram (x_O = log [OI]6302/Ha): the Seyfert/LINER line
+  y = 1.18 x_O + 1.30.  An AGN spaxel with both diagrams is a Seyfert or a LINER when they agree
+  and AMBIGUOUS when they do not (Kewley 2006's "ambiguous" class); with one of them, that one
+  decides; with neither ([SII] and [OI] missing or failing the cut) it stays "AGN".
 
 A spaxel is usable only where every line it needs has S/N = flux * sqrt(ivar) >= ``snr`` (default 3),
 a positive flux and ivar, and no DONOTUSE bit (MANGA_DAPPIXMASK, read from sdssMaskbits.par) in its
@@ -39,11 +42,13 @@ from ..errors import SfngError
 
 # -- class codes -------------------------------------------------------------------------------
 
-UNKNOWN, SF, COMP, AGN, SEYFERT, LINER = 0, 1, 2, 3, 4, 5
-BPT_CLASSES = {UNKNOWN: "UNKNOWN", SF: "SF", COMP: "COMP", AGN: "AGN", SEYFERT: "SEYFERT", LINER: "LINER"}
+UNKNOWN, SF, COMP, AGN, SEYFERT, LINER, AMBIGUOUS = 0, 1, 2, 3, 4, 5, 6
+BPT_CLASSES = {UNKNOWN: "UNKNOWN", SF: "SF", COMP: "COMP", AGN: "AGN", SEYFERT: "SEYFERT", LINER: "LINER",
+               AMBIGUOUS: "AMBIGUOUS"}
 
 #: DAP EMLINE_GFLUX channel names used here.
 HB, OIII, HA, NII, SII_A, SII_B = "Hb-4862", "OIII-5008", "Ha-6564", "NII-6585", "SII-6718", "SII-6732"
+OI = "OI-6302"
 BPT_LINES = (HB, OIII, HA, NII)
 
 
@@ -68,8 +73,14 @@ def kewley06_seyfert_liner(xs):
     return 1.89 * np.asarray(xs, dtype=float) + 0.76
 
 
-def classify_bpt(x, y, xs=None):
-    """Class codes from the line ratios (NaN ratio -> UNKNOWN).  ``xs``: log [SII]/Ha (optional)."""
+def kewley06_oi_seyfert_liner(xo):
+    """Kewley et al. 2006 Seyfert/LINER line on the [OI] diagram: y = 1.18 x_O + 1.30."""
+    return 1.18 * np.asarray(xo, dtype=float) + 1.30
+
+
+def classify_bpt(x, y, xs=None, xo=None):
+    """Class codes from the line ratios (NaN ratio -> UNKNOWN).  ``xs``: log [SII]/Ha, ``xo``:
+    log [OI]/Ha (each optional; NaN where that line is unusable)."""
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     ok = np.isfinite(x) & np.isfinite(y)
@@ -82,12 +93,21 @@ def classify_bpt(x, y, xs=None):
     out[ok] = COMP
     out[agn] = AGN
     out[sf] = SF
-    if xs is not None:
-        xs = np.broadcast_to(np.asarray(xs, dtype=float), x.shape)
-        has = agn & np.isfinite(xs)
-        line = kewley06_seyfert_liner(xs)
-        out[has & (y >= line)] = SEYFERT
-        out[has & (y < line)] = LINER
+    # Seyfert (+1) or LINER (-1) by each of the [SII] and [OI] diagrams, 0 where it cannot say
+    votes = []
+    for ratio, line in ((xs, kewley06_seyfert_liner), (xo, kewley06_oi_seyfert_liner)):
+        if ratio is None:
+            continue
+        r = np.broadcast_to(np.asarray(ratio, dtype=float), x.shape)
+        has = agn & np.isfinite(r)
+        votes.append(np.where(has, np.where(y >= line(r), 1, -1), 0))
+    if votes:
+        v = np.stack(votes)
+        said = (v != 0).sum(axis=0)
+        up, down = (v > 0).any(axis=0), (v < 0).any(axis=0)
+        out[agn & (said > 0) & up & ~down] = SEYFERT
+        out[agn & (said > 0) & down & ~up] = LINER
+        out[agn & up & down] = AMBIGUOUS
     return out
 
 
@@ -171,22 +191,27 @@ class LineMaps:
         return np.where(good, r, np.nan)
 
 
-def bpt_labels(lm: LineMaps, snr: float = 3.0, use_sii: bool = True) -> tuple[np.ndarray, dict]:
+def bpt_labels(lm: LineMaps, snr: float = 3.0, use_sii: bool = True, use_oi: bool = True) -> tuple[np.ndarray, dict]:
     """``(class map, meta)`` of one galaxy."""
     good = lm.good_all(BPT_LINES, snr)
     x = lm.log_ratio(NII, HA, good)
     y = lm.log_ratio(OIII, HB, good)
-    xs = None
+    xs = xo = None
     have_sii = use_sii and SII_A in lm.flux and SII_B in lm.flux
     if have_sii:
         gs = good & lm.good_all((SII_A, SII_B), snr)
         xs = lm.log_ratio((SII_A, SII_B), HA, gs)
-    cls = classify_bpt(x, y, xs)
-    meta = {"task": "bpt", "snr": snr, "lines": list(BPT_LINES) + ([SII_A, SII_B] if have_sii else []),
+    have_oi = use_oi and OI in lm.flux
+    if have_oi:
+        xo = lm.log_ratio(OI, HA, good & lm.good(OI, snr))
+    cls = classify_bpt(x, y, xs, xo)
+    meta = {"task": "bpt", "snr": snr, "lines": list(BPT_LINES) + ([SII_A, SII_B] if have_sii else [])
+            + ([OI] if have_oi else []),
             "classes": {str(k): v for k, v in BPT_CLASSES.items()},
             "curves": {"Kauffmann 2003": "y = 0.61/(x-0.05)+1.30, x<0.05 (MNRAS 346, 1055)",
                        "Kewley 2001": "y = 0.61/(x-0.47)+1.19, x<0.47 (ApJ 556, 121)",
-                       "Kewley 2006": "Seyfert/LINER on [SII]: y = 1.89 x_S + 0.76 (MNRAS 372, 961)"},
+                       "Kewley 2006": "Seyfert/LINER on [SII]: y = 1.89 x_S + 0.76, on [OI]: y = 1.18 x_O + "
+                                      "1.30; disagreeing diagrams: AMBIGUOUS (MNRAS 372, 961)"},
             "mask": f"DONOTUSE ({lm.donotuse:#x}) of MANGA_DAPPIXMASK, or S/N < {snr}, ORed over lines"}
     return cls, meta
 
