@@ -139,17 +139,18 @@ class Client:
         return self._json("GET", "/catalogs")
 
     def query(self, region=None, ra=None, dec=None, size=None, *, coord=None, constraint=None,
-              limit=None, offset=None, aperture=None, all=False) -> list:  # noqa: A002
+              limit=None, offset=None, aperture=None, all=False, version=None) -> list:  # noqa: A002
         """Spectrum ids: a polygon ``region`` ([(ra, dec), ...] degrees), a cone (``ra``,
         ``dec``, ``size`` degrees, or an astropy ``coord`` and ``size``), and/or a
-        ``constraint`` in the language of ``sfng find --where``."""
+        ``constraint`` in the language of ``sfng find --where``.  ``version``: the current data
+        version of each survey by default, ``"all"`` every version, or one version."""
         body = {}
         if region is not None:
             body["region"] = [[float(a), float(b)] for a, b in region]
         if coord is not None:
             ra, dec = float(coord.icrs.ra.deg), float(coord.icrs.dec.deg)
         for k, v in (("ra", ra), ("dec", dec), ("size", size), ("constraint", constraint), ("limit", limit),
-                     ("offset", offset), ("aperture", aperture)):
+                     ("offset", offset), ("aperture", aperture), ("version", version)):
             if v is not None:
                 body[k] = v
         if all:

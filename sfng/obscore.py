@@ -128,14 +128,16 @@ def _redshifts(rows, store) -> np.ndarray:
 
 def _wavelengths(rows: dict, vocab, redshifts) -> tuple[np.ndarray, np.ndarray]:
     """(em_min, em_max) in metres through :func:`sfng.spectral.band_metres`; NaN when nothing says."""
-    from .spectral import band_metres
+    from .spectral import band_metres, velocity_convention
 
     n = len(rows["path"])
     lo, hi = np.full(n, np.nan), np.full(n, np.nan)
+    types, extras = rows.get("spec_type", [""] * n), rows.get("extra", [""] * n)
     for i in range(n):
         t = vocab.tracers.get(str(rows["tracer"][i])) if vocab is not None else None
+        conv = velocity_convention(str(types[i]), str(extras[i]))
         band = band_metres(rows["restfrq"][i], rows["spec_min"][i], rows["spec_max"][i],
-                           str(rows["spec_unit"][i]), t, redshifts[i])
+                           str(rows["spec_unit"][i]), t, redshifts[i], conv)
         if band is not None:
             lo[i], hi[i] = band
     return lo, hi
@@ -176,6 +178,27 @@ def _region(ra, dec, n, centre=(math.nan, math.nan), fov=math.nan) -> str:
     return to_stcs(ra[:n], dec[:n])
 
 
+def em_range(result, rows: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(em_min, em_max) of each of ``result``'s rows, vacuum wavelengths in metres (NaN unknown),
+    by the rules of ObsCore's columns (:func:`sfng.spectral.band_metres`; redshifts from the
+    rows' ``extra`` or the galaxy table).  ``rows``: the columns, when already read."""
+    idx = result.index
+    if rows is None:
+        rows = {}
+        for c in ("path", "galaxy", "tracer", "restfrq", "spec_min", "spec_max", "spec_unit", "spec_type",
+                  "extra"):
+            if c in idx.files.dtype.names:
+                rows[c] = result.column(c)
+            else:
+                rows[c] = (np.array([""] * len(result)) if c in ("spec_unit", "spec_type", "extra")
+                           else np.full(len(result), np.nan))
+    try:
+        vocab = idx.vocabulary()
+    except Exception:  # noqa: BLE001 - no vocabulary: wavelengths from the headers only
+        vocab = None
+    return _wavelengths(rows, vocab, _redshifts(rows, idx.store))
+
+
 def obscore_table(result, base_url: str | None = None, store_name: str | None = None):
     """An astropy Table with the ObsCore columns for the rows of ``result``."""
     from astropy.table import Table
@@ -183,18 +206,16 @@ def obscore_table(result, base_url: str | None = None, store_name: str | None = 
     idx = result.index
     need = ["path", "locator", "tree", "survey", "galaxy", "product", "tracer", "bunit", "naxis1",
             "naxis2", "naxis3", "ra", "dec", "fov", "res", "restfrq", "spec_min", "spec_max",
-            "spec_unit", "size", "telescop", "instrume", "foot_n", "mjd_obs", "mjd_end", "exptime", "extra"]
+            "spec_unit", "spec_type", "size", "telescop", "instrume", "foot_n", "mjd_obs", "mjd_end", "exptime",
+            "extra"]
     rows = {c: result.column(c) for c in need if c in idx.files.dtype.names}
     for c in need:
-        rows.setdefault(c, np.full(len(result), np.nan) if c not in ("spec_unit", "locator", "telescop", "instrume", "extra")
+        rows.setdefault(c, np.full(len(result), np.nan) if c not in ("spec_unit", "spec_type", "locator", "telescop",
+                                                                     "instrume", "extra")
                         else np.array([""] * len(result)))
     fra = np.asarray(idx.raw("foot_ra", result.rows), dtype=float)
     fdec = np.asarray(idx.raw("foot_dec", result.rows), dtype=float)
-    try:
-        vocab = idx.vocabulary()
-    except Exception:  # noqa: BLE001 - no vocabulary: wavelengths from the headers only
-        vocab = None
-    em_min, em_max = _wavelengths(rows, vocab, _redshifts(rows, idx.store))
+    em_min, em_max = em_range(result, rows)
     store = store_name or idx.meta.get("store") or "sfng"
     paths = [str(p) for p in rows["path"]]
     locs = [str(loc) for loc in rows["locator"]]

@@ -126,13 +126,37 @@ def parse_axis_unit(text):
     return None
 
 
+#: astropy's equivalency for each velocity convention (``SpectralType.convention``).
+_DOPPLER = {"radio": "doppler_radio", "optical": "doppler_optical", "relativistic": "doppler_relativistic"}
+
+
+def velocity_convention(spec_type: str, extra: str = "") -> str:
+    """The velocity convention of an index row's spectral axis: the ``vconv`` the indexer wrote
+    in ``extra`` (from the header: VELREF for an AIPS ``VELO-xxx`` axis), else the one its
+    ``spec_type`` implies (VRAD radio; VOPT, ZOPT, FELO optical; BETA relativistic); ``""``
+    unknown, as for a ``VELO`` axis of an index written before ``vconv`` (Paper III's
+    relativistic VELO and AIPS's radio-or-optical VELO-xxx are the same code there)."""
+    from .extras import parse_extra
+
+    v = parse_extra(str(extra or "")).get("vconv")
+    if v is not None:
+        return "" if str(v) == "unknown" else str(v)
+    code = str(spec_type or "").strip().upper()
+    if code == "VELO" or code not in TYPES:
+        return ""
+    return TYPES[code].convention
+
+
 def band_metres(restfrq, spec_min, spec_max, spec_unit, tracer=None,
-                redshift: float = math.nan) -> tuple[float, float] | None:
+                redshift: float = math.nan, convention: str = "radio") -> tuple[float, float] | None:
     """The observed band of an index row as (shortest, longest) wavelength in metres, or None.
 
     In order of trust: the spectral-axis coverage ``spec_min..spec_max`` in ``spec_unit``
-    (frequencies and wavelengths through ``u.spectral()``, velocities through the radio
-    convention at ``restfrq``, Hz); else the rest frequency (a single-channel line map); else the
+    (frequencies and wavelengths through ``u.spectral()``, velocities at ``restfrq`` (Hz) in
+    their ``convention``: ``radio``, ``optical`` or ``relativistic``; an unknown convention
+    (any other value) gives the band all of them allow, from the radio one's ends to the
+    optical one's); else the rest frequency (a
+    single-channel line map); else the
     ``tracer`` (a :class:`sfng.tracers.Tracer`): a band's ``wavelength`` (micron, observed
     frame), an optical line's rest vacuum wavelength(s) ``restwav`` (micron) times ``1 + redshift``
     (unknown without a redshift: a rest wavelength is not where the line was observed), a line's
@@ -149,7 +173,11 @@ def band_metres(restfrq, spec_min, spec_max, spec_unit, tracer=None,
             if unit.physical_type in ("frequency", "length"):
                 waves = q.to_value(u.m, equivalencies=u.spectral())
             elif unit.physical_type == "speed" and f0:
-                waves = q.to_value(u.m, equivalencies=u.doppler_radio(f0 * u.Hz))
+                # an unknown convention: the band every convention allows (the relativistic
+                # one lies between the radio and the optical), an honest bound, not a guess
+                convs = [convention] if convention in _DOPPLER else ["radio", "optical"]
+                waves = [w for c in convs
+                         for w in q.to_value(u.m, equivalencies=getattr(u, _DOPPLER[c])(f0 * u.Hz)).tolist()]
         except u.UnitConversionError:
             waves = None
         if waves is not None and all(math.isfinite(w) and w > 0 for w in waves):

@@ -80,3 +80,63 @@ def test_export_moc_and_find_moc(tmp_path, cli):
     assert set(by) == {"CO(1-0)", "HALPHA", "HI", "MIPS24", "SPIRE250"}
     r = cli("find", "--index", idx_path, "--moc", tmp_path / "missing.fits")
     assert r.exit_code == 1 and "no such file" in r.output
+
+
+# -- space-frequency MOCs ------------------------------------------------------------------------
+
+def _channel_frequencies(path):
+    """The cube's channel-centre frequencies (Hz), independently of sfng: astropy's WCS."""
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    with fits.open(path) as h:
+        hdr = h[0].header
+        w = WCS(hdr).spectral
+        n = hdr["NAXIS3"]
+        rest = hdr.get("RESTFRQ", hdr.get("RESTFREQ")) * u.Hz
+    sc = w.pixel_to_world(np.arange(n))
+    return np.sort(sc.to(u.Hz, doppler_rest=rest, doppler_convention="radio").value)
+
+
+def test_space_frequency_moc_agrees_with_the_cubes(tmp_path_factory, cli):
+    from _demo_store import demo_tree
+
+    tree = demo_tree(tmp_path_factory)
+    store = tree.store_dir
+    out = tmp_path_factory.mktemp("sfmoc") / "lines.sfmoc.fits"
+    r = cli("--store", store, "export", "moc", "--line", "HI", "--line", "CO10", "--space-frequency",
+            "--order", "12", "-o", out, "--format", "json")
+    assert r.exit_code == 0, r.output
+    import json
+
+    got = json.loads(r.output[r.output.index("{"):])["files"][0]
+    assert got["kind"] == "space-frequency" and got["rows"] >= 7
+    sf = mocpy.SFMOC.from_fits(str(out))                  # an SF-MOC FITS mocpy reads
+    idx = load_index(store=__import__("sfng.store", fromlist=["Store"]).Store.open(store))
+    his = select(idx, Selection.build(tracers=("HI",)))
+    for rec in his.records(["path", "galaxy"]):
+        path = store / rec["path"]
+        nu = _channel_frequencies(path)
+        ra, dec = idx.galaxy_position(rec["galaxy"])
+        lon, lat = np.array([ra, ra]) * u.deg, np.array([dec, dec]) * u.deg
+        inside = np.array([nu[len(nu) // 2], nu[1]]) * u.Hz
+        assert sf.contains(inside, lon, lat).all(), rec
+        # 0.5% beyond the band (150 channels of 5 km/s away): no HI or CO file covers it there
+        outside = np.array([nu[-1] * 1.005, nu[0] * 0.995]) * u.Hz
+        assert not sf.contains(outside, lon, lat).any(), rec
+        # the same frequency well off the galaxy (2 degrees north): outside
+        assert not sf.contains(inside[:1], lon[:1], lat[:1] + 2 * u.deg).any()
+    # a CO cube: inside at its own channels, not at twice the frequency
+    co = select(idx, Selection.build(tracers=("CO10",), types=("cube",))).records(["path", "galaxy"])
+    assert co
+    for rec in co:
+        nu = _channel_frequencies(store / rec["path"])
+        ra, dec = idx.galaxy_position(rec["galaxy"])
+        lon, lat = np.array([ra]) * u.deg, np.array([dec]) * u.deg
+        assert sf.contains(np.array([nu[len(nu) // 2]]) * u.Hz, lon, lat).all(), rec
+        assert not sf.contains(np.array([2 * nu[0]]) * u.Hz, lon, lat).any(), rec
+    # --by with --space-frequency is refused with a message; an existing output is kept
+    r = cli("--store", store, "export", "moc", "--space-frequency", "--by", "survey", "-o", out)
+    assert r.exit_code == 1 and "--by" in r.output
+    r = cli("--store", store, "export", "moc", "--line", "HI", "--space-frequency", "-o", out)
+    assert r.exit_code == 1 and "exists" in r.output

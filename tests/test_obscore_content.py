@@ -191,3 +191,64 @@ def test_manga_map_rows_use_the_survey_redshift():
     assert lo[0] == pytest.approx(0.6564632e-6 * 1.0407)
     assert (lo[1], hi[1]) == pytest.approx((0.385e-6 * 1.0407, 0.41e-6 * 1.0407))
     assert math.isnan(lo[2])      # stellar kinematics: the fitted range is not in the index
+
+
+def test_velocity_conventions_give_the_band_astropy_gives():
+    import astropy.units as u
+
+    from sfng.spectral import band_metres, velocity_convention
+
+    f0 = 1.420405752e9
+    v = [4000.0, 5000.0]                        # km/s: where the conventions differ by ~80 km/s
+    for conv, eq in (("radio", u.doppler_radio), ("optical", u.doppler_optical),
+                     ("relativistic", u.doppler_relativistic)):
+        want = u.Quantity(v, u.km / u.s).to_value(u.m, equivalencies=eq(f0 * u.Hz))
+        got = band_metres(f0, v[0], v[1], "km/s", None, convention=conv)
+        assert got == pytest.approx((min(want), max(want)), rel=1e-12), conv
+    # unknown: the band every convention allows, from the radio ends to the optical ones
+    radio = u.Quantity(v, u.km / u.s).to_value(u.m, equivalencies=u.doppler_radio(f0 * u.Hz))
+    optical = u.Quantity(v, u.km / u.s).to_value(u.m, equivalencies=u.doppler_optical(f0 * u.Hz))
+    rel = u.Quantity(v, u.km / u.s).to_value(u.m, equivalencies=u.doppler_relativistic(f0 * u.Hz))
+    lo, hi = band_metres(f0, v[0], v[1], "km/s", None, convention="")
+    assert (lo, hi) == pytest.approx((min(*radio, *optical), max(*radio, *optical)), rel=1e-12)
+    assert lo <= min(rel) and max(rel) <= hi
+    assert velocity_convention("VRAD") == "radio" and velocity_convention("VOPT") == "optical"
+    assert velocity_convention("FELO") == "optical" and velocity_convention("VELO") == ""
+    assert velocity_convention("VELO", "vconv=optical") == "optical"
+    assert velocity_convention("VELO", "vconv=unknown") == ""
+    assert velocity_convention("FREQ") == ""
+
+
+def test_obscore_band_of_velocity_cubes_follows_their_convention(store, tmp_path):
+    """A VOPT cube, an AIPS VELO-HEL cube with VELREF = 1 (optical) and one with VELREF = 257
+    (radio), and a VELO-HEL cube without VELREF (unknown: the band any convention allows), as
+    the indexer records them."""
+    import astropy.units as u
+    from astropy.table import Table
+
+    from sfng.index.build import build_index
+    from sfng.obscore import write_obscore
+    from sfng.query import find
+    from sfng.select import Selection
+
+    sky = {"CTYPE1": "RA---SIN", "CRVAL1": 24.17, "CDELT1": -1e-3, "CRPIX1": 4, "CTYPE2": "DEC--SIN",
+           "CRVAL2": 15.78, "CDELT2": 1e-3, "CRPIX2": 4, "BMAJ": 2e-3, "BMIN": 2e-3, "BPA": 0.0,
+           "OBJECT": "NGC 628", "BUNIT": "Jy/beam", "RESTFRQ": 1.420405752e9}
+    vel = {"CRVAL3": 4.0e6, "CDELT3": 5.0e5, "CRPIX3": 1, "CUNIT3": "m/s"}        # 4000..5000 km/s
+    d = store.root / "data" / "HIV"
+    d.mkdir(parents=True)
+    (d / "HIV_README.txt").write_text(render({"MAPTYPE": "HI"}, "HI.\n"), encoding="utf-8")
+    cubes = {"vopt": ({"CTYPE3": "VOPT"}, u.doppler_optical),
+             "aipsopt": ({"CTYPE3": "VELO-HEL", "VELREF": 1}, u.doppler_optical),
+             "aipsrad": ({"CTYPE3": "VELO-HEL", "VELREF": 257}, u.doppler_radio),
+             "aipsunk": ({"CTYPE3": "VELO-HEL"}, (u.doppler_radio, u.doppler_optical))}
+    for name, (cards, _) in cubes.items():
+        _write(d / f"NGC_0628.{name}.fits", np.zeros((3, 8, 8), np.float32), {**sky, **vel, **cards})
+    build_index(store, validate=False)
+    t = Table.read(write_obscore(find(Selection.build(), store=store), tmp_path / "o.vot"))
+    by = {str(x): i for i, x in enumerate(t["obs_id"])}
+    for name, (_, eq) in cubes.items():
+        row = t[by[f"NGC_0628.{name}.fits"]]
+        want = np.concatenate([u.Quantity([4000.0, 5000.0], u.km / u.s).to_value(
+            u.m, equivalencies=e(1.420405752e9 * u.Hz)) for e in (eq if isinstance(eq, tuple) else (eq,))])
+        assert (float(row["em_min"]), float(row["em_max"])) == pytest.approx((min(want), max(want)), rel=1e-9), name

@@ -70,11 +70,17 @@ def hdf5(store, out, plateifus, max_per_file, replace, dry_run, fmt):
 @click.option("--by", type=click.Choice(["survey", "tracer"]),
               help="Also write one MOC per survey (or tracer): FILE's name with -<VALUE> before "
                    "the suffix.")
+@click.option("--space-frequency", "space_frequency", is_flag=True,
+              help="A space-frequency MOC (SF-MOC): each file's sky cells with its frequency range "
+                   "(its channels, its line's rest frequency or its band).")
+@click.option("--frequency-order", default=25, show_default=True, type=click.IntRange(0, 51),
+              help="With --space-frequency: the frequency order (25: cells of 2-4e-6 in relative "
+                   "frequency, about 1 km/s).")
 @click.option("--replace", is_flag=True, help="Replace existing output files (atomically).")
 @selection_options
 @index_option
 @format_option()
-def moc(galaxy_args, out, order, by, replace, selection, index, fmt):
+def moc(galaxy_args, out, order, by, space_frequency, frequency_order, replace, selection, index, fmt):
     """Write the sky coverage of the selected files (all by default) as a MOC.
 
     Each file's footprint polygon becomes the HEALPix cells it touches at --order; a wide
@@ -86,18 +92,39 @@ def moc(galaxy_args, out, order, by, replace, selection, index, fmt):
       sfng export moc -o store.moc.fits
       sfng export moc --line CO10 --by survey --order 12 -o co.moc.fits
       sfng find --moc co.moc.fits --line HI      HI cubes overlapping the CO coverage
+      sfng export moc --line HI --line CO10 --space-frequency -o lines.sfmoc.fits
     """
     from pathlib import Path
 
     from ..errors import SfngError
     from ..query import select
-    from ..query.moc import selection_moc, write_moc
+    from ..query.moc import selection_moc, selection_sfmoc, write_moc
 
     if galaxy_args:
         selection.galaxies = tuple(selection.galaxies) + tuple(galaxy_args)
+    if space_frequency and by:
+        raise SfngError("--space-frequency writes one SF-MOC of the selection; select a survey or "
+                        "tracer instead of --by")
     result = select(index, selection)
     for note in result.notes:
         output.info(f"note: {note}")
+    if space_frequency:
+        sf, used, no_band = selection_sfmoc(result, order, frequency_order)
+        if no_band:
+            output.info(f"note: {no_band} file(s) with a footprint but no known band left out")
+        if sf is None:
+            raise SfngError("no selected file has both a footprint and a known band: no SF-MOC to write")
+        path = write_moc(sf, Path(out), overwrite=replace)
+        fmin, fmax = sf.min_frequency.to_value("Hz"), sf.max_frequency.to_value("Hz")
+        if fmt == "json":
+            output.emit_json({"order": order, "frequency_order": frequency_order, "rows": len(result),
+                              "files": [{"file": str(path), "kind": "space-frequency", "rows": used,
+                                         "no_band": no_band, "min_frequency_hz": fmin,
+                                         "max_frequency_hz": fmax}]})
+            return
+        click.echo(f"{path}: space-frequency MOC of {used} file(s), {fmin:.6g} to {fmax:.6g} Hz, "
+                   f"orders {order} (space) and {frequency_order} (frequency)")
+        return
     union = selection_moc(result, order)
     if union is None:
         raise SfngError("no footprint among the selected files: no MOC to write")

@@ -347,7 +347,10 @@ def info(galaxy, index, fmt):
 @output_option("Write the matrix to this file instead of stdout (never overwrites); a .png, .pdf or "
                ".svg name draws it as a heatmap instead, the table still on stdout (needs "
                "matplotlib: pip install 'sfng[plot]').", aliases=("--png",))
-def summary(selection, index, fmt, out):
+@click.option("--sky", "sky", metavar="FILE.png", type=click.Path(dir_okay=False),
+              help="Also draw where the selected files lie on the whole sky (Mollweide, ICRS, one marker "
+                   "per survey; .png, .pdf or .svg; never overwrites; needs matplotlib).")
+def summary(selection, index, fmt, out, sky):
     """The galaxy x tracer coverage matrix: the best resolution (arcsec) in each cell.
 
     '-' means no file, '?' files of unknown resolution. Any find selection narrows it.
@@ -358,11 +361,20 @@ def summary(selection, index, fmt, out):
       sfng summary --format csv > coverage.csv
       sfng summary --format csv -o coverage.csv
       sfng summary --dist '<10' -o coverage.png
+      sfng summary --line HI --sky hi-sky.png
     """
     from pathlib import Path
 
+    from ..errors import SfngError
     from ..query import summary as query_summary
 
+    if sky:
+        from ..query import plot_sky
+
+        if Path(sky).suffix.lower() not in IMAGE_SUFFIXES:
+            raise SfngError(f"--sky {sky}: give a .png, .pdf or .svg name")
+        plot_sky(index, sky, selection)
+        output.info(f"wrote {sky}")
     s = query_summary(index, selection)
     if out and Path(out).suffix.lower() in IMAGE_SUFFIXES:
         s.plot(out)

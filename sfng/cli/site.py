@@ -6,7 +6,7 @@ import click
 
 from . import output
 from .completion import releases
-from .options import format_option, output_option, store_path_option
+from .options import SelectionCommand, format_option, output_option, selection_options, store_path_option
 
 
 @click.group()
@@ -14,7 +14,7 @@ def site():
     """A static HTML view of the store (needs Jinja2: pip install 'sfng[site]')."""
 
 
-@site.command("build")
+@site.command("build", cls=SelectionCommand)
 @output_option("The folder to write the site to (replaced when it is a site sfng built before).",
                kind="dir", metavar="DIR", default="site", show_default=True)
 @store_path_option()
@@ -23,10 +23,11 @@ def site():
 @click.option("--title", metavar="TEXT", help="The site's title (default: the store's or release's name).")
 @click.option("--no-images", is_flag=True, help="No quick-look, footprint or coverage PNGs (faster).")
 @click.option("--allow-stale", is_flag=True, help="Build even if the store changed after its index was built.")
+@selection_options
 @format_option("text", "json", help="What to print when done: text (a line for people) or json (path, "
                                     "pages, images made and reused, notes).")
 @click.pass_obj
-def build(obj, out, store_override, release, title, no_images, allow_stale, fmt):
+def build(obj, out, store_override, release, title, no_images, allow_stale, selection, fmt):
     """Write a static site: an index page (surveys, galaxies, tracers, the coverage matrix), one
     page per galaxy (files, footprints, quick-look images), per survey (README, files) and per
     release (RELEASE.md, manifest).
@@ -34,10 +35,15 @@ def build(obj, out, store_override, release, title, no_images, allow_stale, fmt)
     Every link is a relative path, so the folder opens from disk or from any static web server
     (python -m http.server -d DIR).
 
+    The site shows the current data version of each survey; --all-versions shows every version
+    (superseded files marked), --data-version V one. The options of `sfng find` narrow it to a
+    selection (a survey, some tracers...).
+
     \b
     Examples:
       sfng site build -o site/
       sfng site build --release demo-ic342-co10 -o release-site/
+      sfng site build --survey THINGS --all-versions -o things-site/
       python -m http.server -d site 8000       then open http://localhost:8000/
     """
     from ..errors import SfngError
@@ -58,7 +64,7 @@ def build(obj, out, store_override, release, title, no_images, allow_stale, fmt)
         root = store.root
         releases = [(r.name, r.path) for r in list_releases(store) if r.complete]
     report = build_site(index, root, out, title=title, releases=releases, release_name=release,
-                        images=not no_images, say=output.info)
+                        images=not no_images, selection=selection, say=output.info)
     if fmt == "json":
         output.emit_json(report.as_dict())
         return

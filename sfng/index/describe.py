@@ -330,6 +330,12 @@ def describe_blocks(ctx: Context, blocks, base: dict) -> dict:
         row["chan_kms"] = spec.chan_kms
         lo, hi, unit = spec.coverage
         row.update(spec_min=lo, spec_max=hi, spec_unit=unit)
+        if spec.kind == "velocity":
+            # the velocity convention (radio, optical, relativistic; '' unknown), for turning the
+            # coverage into frequencies: an AIPS VELO-xxx axis takes VELREF's, which spec_type
+            # (VELO, Paper III's relativistic type) cannot say
+            row["extra"] = format_extra({**parse_extra(row.get("extra") or ""),
+                                         "vconv": spec.convention or "unknown"})
     else:  # RESTFRQ = 0 (or negative) means unknown, as on a spectral axis
         restfrq = rest_frequency(h)[0]
     row["restfrq"] = restfrq

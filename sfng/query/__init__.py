@@ -19,7 +19,7 @@ Modules, each importing only those above it:
 - :mod:`~sfng.query.selecting`: :func:`select`, :func:`galaxy_set`, :func:`covering_rows`,
   :func:`find`.
 - :mod:`~sfng.query.galaxy`: :func:`info`, everything on one galaxy.
-- :mod:`~sfng.query.plots`: :func:`plot_footprints` (matplotlib, an optional extra).
+- :mod:`~sfng.query.plots`: :func:`plot_footprints`, :func:`plot_sky` (matplotlib, an optional extra).
 - :mod:`~sfng.query.coverage`: :class:`Summary` and :func:`summary`, the coverage matrix.
 - :mod:`~sfng.query.use_cases`: the specification's three use cases as selections.
 """
@@ -27,7 +27,7 @@ Modules, each importing only those above it:
 from .coverage import Summary, summary
 from .galaxy import info
 from .index import VIRTUAL, Index, load_index
-from .plots import plot_footprints
+from .plots import plot_footprints, plot_sky
 from .result import DEFAULT_COLUMNS, GALAXY_COLUMNS, Result
 from .selecting import covering_rows, find, galaxy_set, select
 from .use_cases import USE_CASES, use_case
@@ -36,6 +36,6 @@ from .values import finite
 __all__ = [
     "DEFAULT_COLUMNS", "GALAXY_COLUMNS", "USE_CASES", "VIRTUAL",
     "Index", "Result", "Summary",
-    "covering_rows", "find", "finite", "galaxy_set", "info", "load_index", "plot_footprints",
+    "covering_rows", "find", "finite", "galaxy_set", "info", "load_index", "plot_footprints", "plot_sky",
     "select", "summary", "use_case",
 ]

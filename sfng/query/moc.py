@@ -6,6 +6,13 @@ hemisphere, around a pole) is its cap of radius fov/2 about ra/dec, the whole sk
 fov = 21600 arcmin.  A row without a footprint has no MOC.  Unions per survey or per tracer
 (:func:`selection_moc` with ``by``) and the test ``sfng find --moc FILE`` (:func:`moc_mask`) build on
 it.  Needs mocpy (``pip install 'sfng[moc]'``).
+
+Space-frequency MOCs (IVOA MOC 2.0 SF-MOC, mocpy's ``SFMOC``; :func:`selection_sfmoc`) pair each
+row's sky MOC with its frequency range: the row's band in vacuum wavelength by ObsCore's rules
+(:func:`sfng.obscore.em_range`: the spectral axis through its unit and rest frequency, else the
+rest frequency, else the tracer's band, else its rest wavelength times 1 + z), as frequencies
+c / lambda.  A line cube covers its channels' range; a moment map or continuum image its
+tracer's line or band.  Rows whose band nobody knows are left out and counted.
 """
 
 from __future__ import annotations
@@ -19,6 +26,10 @@ from ..errors import SfngError
 #: Default HEALPix order of exported MOCs (order 10: cells of 3.4 arcmin).
 DEFAULT_ORDER = 10
 MAX_ORDER = 29
+#: Default frequency order of space-frequency MOCs: cells of 1.9e-6 to 3.8e-6 in relative
+#: frequency (0.6 to 1.1 km/s), finer than a line cube's channels.
+DEFAULT_FREQUENCY_ORDER = 25
+MAX_FREQUENCY_ORDER = 51
 
 
 def _mocpy():
@@ -90,6 +101,34 @@ def selection_moc(result, order: int = DEFAULT_ORDER, by: str | None = None):
     return {k: u for k, u in ((k, _union(v)) for k, v in sorted(groups.items())) if u is not None}
 
 
+def selection_sfmoc(result, order: int = DEFAULT_ORDER, frequency_order: int = DEFAULT_FREQUENCY_ORDER):
+    """``(sfmoc, used, no_band)``: the space-frequency MOC of ``result``'s rows (None when no
+    row has both a footprint and a band), how many rows it holds, and how many footprints were
+    left out for want of a known band."""
+    import astropy.units as u
+    from astropy.constants import c
+
+    from ..obscore import em_range
+
+    if not 0 <= order <= MAX_ORDER:
+        raise SfngError(f"--order {order}: a HEALPix order is 0..{MAX_ORDER}")
+    if not 0 <= frequency_order <= MAX_FREQUENCY_ORDER:
+        raise SfngError(f"--frequency-order {frequency_order}: a frequency order is 0..{MAX_FREQUENCY_ORDER}")
+    mocs = row_mocs(result.index, result.rows, order)
+    lo, hi = em_range(result)
+    keep = [i for i, m in enumerate(mocs)
+            if m is not None and np.isfinite(lo[i]) and np.isfinite(hi[i]) and 0 < lo[i] <= hi[i]]
+    no_band = sum(m is not None for m in mocs) - len(keep)
+    if not keep:
+        return None, 0, no_band
+    c_ms = c.to_value(u.m / u.s)
+    f_min = c_ms / np.asarray([hi[i] for i in keep]) * u.Hz
+    f_max = c_ms / np.asarray([lo[i] for i in keep]) * u.Hz
+    sf = _mocpy().SFMOC.from_spatial_coverages(f_min, f_max, [mocs[i] for i in keep],
+                                               max_order_frequency=frequency_order)
+    return sf, len(keep), no_band
+
+
 def read_moc(path):
     """A MOC FITS file (or ASCII/JSON MOC) as a mocpy MOC; SfngError when it cannot be read."""
     MOC = _mocpy().MOC
@@ -119,7 +158,8 @@ def moc_mask(index, rows, moc) -> np.ndarray:
 
 
 def write_moc(moc, path, *, overwrite: bool = False):
-    """Write ``moc`` as MOC FITS (IVOA MOC 2.0, read by Aladin, TOPCAT, mocpy) atomically."""
+    """Write ``moc`` (a MOC or an SFMOC) as MOC FITS (IVOA MOC 2.0, read by Aladin, TOPCAT,
+    mocpy) atomically."""
     from pathlib import Path
 
     from ..fsutil import atomic_write_bytes, temp_path

@@ -1,4 +1,5 @@
-"""``sfng plot``: the footprints of a galaxy's files on the sky, and matplotlib (an optional extra)."""
+"""``sfng plot``: the footprints of a galaxy's files on the sky (:func:`plot_footprints`), the
+store's files on the whole sky (:func:`plot_sky`), and matplotlib (an optional extra)."""
 
 from __future__ import annotations
 
@@ -135,6 +136,140 @@ def plot_footprints(index: Index, name: str, out, selection: Selection | None = 
     fig.savefig(out, dpi=dpi)
     plt.close(fig)
     return out
+
+
+def plot_sky(index: Index, out, selection: Selection | None = None, *, dpi: int = 100,
+             overwrite: bool = False) -> Path:
+    """PNG (or PDF/SVG, by ``out``'s suffix) of where the selected files lie on the whole sky.
+
+    An all-sky Mollweide map in ICRS on a real RA/Dec grid (astropy WCSAxes, ``RA---MOL``: RA 0h
+    in the middle, increasing to the left, as the sky is seen), one marker per survey at each
+    distinct file centre, one colour and marker shape per survey, the legend outside the axes
+    with each survey's file count; wide footprints (flag 256: all-sky maps, more than a
+    hemisphere) as the outline of their cap; the Galactic plane dotted, for orientation.  Files
+    without a position are counted in the title, never placed.  Written through a temporary
+    name and a rename; an existing ``out`` is kept unless ``overwrite``.
+    """
+    import io
+
+    from ..fsutil import atomic_write_bytes
+
+    plt = pyplot()
+    fig, _ax = sky_figure(index, selection)
+    out = Path(out)
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, dpi=dpi, format=out.suffix.lstrip(".").lower() or "png")
+    finally:
+        plt.close(fig)
+    try:
+        atomic_write_bytes(out, buf.getvalue(), overwrite=overwrite)   # temporary name, fsync, rename
+    except FileExistsError:
+        raise SfngError(f"{out} exists (never overwritten); choose another name") from None
+    return out
+
+
+def sky_figure(index: Index, selection: Selection | None = None):
+    """``(figure, axes)`` of :func:`plot_sky`, for a caller that adds to it or saves it itself
+    (the axes are astropy WCSAxes: ``ax.get_transform("world")`` takes RA/Dec in degrees)."""
+    plt = pyplot()
+    from astropy.wcs import WCS
+
+    from .selecting import wide_rows
+
+    res = select(index, selection or Selection())
+    rows = res.rows
+    ra = np.asarray(index.numbers("ra", rows), dtype=float)
+    dec = np.asarray(index.numbers("dec", rows), dtype=float)
+    fov = np.asarray(index.numbers("fov", rows), dtype=float)
+    wide = wide_rows(index, rows) if len(rows) else np.zeros(0, dtype=bool)
+    surveys = res.column("survey") if len(rows) else np.array([], dtype=str)
+    placed = np.isfinite(ra) & np.isfinite(dec)
+
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---MOL", "DEC--MOL"]
+    wcs.wcs.crval = [0.0, 0.0]
+    # Mollweide's whole sky spans x within +-2 sqrt(2) rad and y within +-sqrt(2) rad (WCSLIB):
+    # the pixel scale makes it fill 720 x 360 pixels, the elliptical frame's own shape
+    scale = 2 * math.sqrt(2) * 180 / math.pi / 360.0
+    wcs.wcs.cdelt = [-scale, scale]
+    wcs.wcs.crpix = [360.5, 180.5]
+    fig = plt.figure(figsize=(10.0, 4.8))
+    ax = fig.add_axes([0.05, 0.1, 0.7, 0.8], projection=wcs, frame_class=_elliptic_frame())
+    ax.set_xlim(-0.5, 719.5)          # matplotlib's pixels are 0-based: the sky spans -0.5..719.5
+    ax.set_ylim(-0.5, 359.5)
+    ax.coords.grid(True, color="0.65", ls=":", lw=0.6)
+    ax.coords[0].set_axislabel("RA (ICRS)")
+    ax.coords[1].set_axislabel("Dec (ICRS)")
+    ax.coords[0].set_major_formatter("hh")
+    ax.coords[1].set_major_formatter("dd")
+    ax.coords[0].set_ticks(spacing=30 * _deg())
+    ax.coords[1].set_ticks(spacing=30 * _deg())
+    ax.coords[0].set_ticklabel(color="0.3", size=7)
+    ax.coords[1].set_ticklabel(color="0.3", size=7)
+    world = ax.get_transform("world")
+
+    gal_l = np.linspace(0, 360, 721)
+    from astropy.coordinates import SkyCoord
+
+    plane = SkyCoord(l=gal_l, b=np.zeros_like(gal_l), unit="deg", frame="galactic").icrs
+    ax.scatter(plane.ra.deg, plane.dec.deg, s=0.6, color="0.55", transform=world, zorder=1)
+    handles, labels = [], []
+    markers = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
+    names = sorted({str(v) for v in surveys[placed]})
+    for k, sv in enumerate(names):
+        mine = placed & (surveys == sv)
+        pts = {(round(float(a), 4), round(float(b), 4)) for a, b in zip(ra[mine & ~wide], dec[mine & ~wide])}
+        colour, marker = f"C{k % 10}", markers[(k // 10 + k) % len(markers)]
+        if pts:
+            xy = np.array(sorted(pts))
+            # open markers of distinct shapes: the surveys of one galaxy share its position and
+            # must not hide each other
+            h = ax.scatter(xy[:, 0], xy[:, 1], s=46, marker=marker, facecolor="none", edgecolor=colour,
+                           linewidth=1.3, transform=world, zorder=3)
+        else:
+            h = plt.Line2D([], [], color=colour, lw=1.2)
+        for i in np.flatnonzero(mine & wide):
+            for lon, lat in _cap_outline(ra[i], dec[i], fov[i] / 120.0 if np.isfinite(fov[i]) else 180.0):
+                ax.plot(lon, lat, color=colour, lw=1.2, transform=world, zorder=2)
+        handles.append(h)
+        labels.append(f"{sv or '(no survey)'}: {int(mine.sum())} file(s)")
+    handles.append(plt.Line2D([], [], color="0.55", ls=":", lw=1.2))
+    labels.append("Galactic plane")
+    ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+              frameon=False)
+    unplaced = int((~placed).sum())
+    ax.set_title(f"{len(rows)} file(s) on the sky"
+                 + (f" ({unplaced} without a position, not drawn)" if unplaced else ""), fontsize=10)
+    return fig, ax
+
+
+def _deg():
+    import astropy.units as u
+
+    return u.deg
+
+
+def _elliptic_frame():
+    from astropy.visualization.wcsaxes.frame import EllipticalFrame
+
+    return EllipticalFrame
+
+
+def _cap_outline(ra0: float, dec0: float, radius: float):
+    """The circle of ``radius`` degrees about (ra0, dec0) as runs of (ra, dec) arrays, split where
+    it crosses RA 180 deg (the map's edge) so that no line is drawn across the map."""
+    if radius >= 180.0:
+        return []
+    t = np.radians(np.linspace(0, 360, 361))
+    r, d0, a0 = math.radians(radius), math.radians(dec0), math.radians(ra0)
+    dec = np.arcsin(np.sin(d0) * np.cos(r) + np.cos(d0) * np.sin(r) * np.cos(t))
+    ra = a0 + np.arctan2(np.sin(t) * np.sin(r) * np.cos(d0), np.cos(r) - np.sin(d0) * np.sin(dec))
+    ra = np.degrees(ra) % 360.0
+    dec = np.degrees(dec)
+    wrapped = (ra + 180.0) % 360.0                     # 0 at the map's edge (RA 180)
+    cut = np.flatnonzero(np.abs(np.diff(wrapped)) > 180.0) + 1
+    return [(a, b) for a, b in zip(np.split(ra, cut), np.split(dec, cut)) if len(a) > 1]
 
 
 def _gnomonic(ra, dec, ra0, dec0):

@@ -196,6 +196,8 @@ def create_app(service: Service, checker: TokenChecker) -> Starlette:
         if p.get("aperture") is not None:
             kw["aperture"] = float(p["aperture"])
         kw["all_spaxels"] = flag(p.get("all", False))
+        if p.get("version") is not None:
+            kw["version"] = str(p["version"])
         for k in ("limit", "offset"):
             if p.get(k) is not None:
                 try:

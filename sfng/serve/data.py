@@ -66,6 +66,10 @@ class Entry:
     hdu: int = 0
     spec_min: float = float("nan")
     spec_max: float = float("nan")
+    version: str = ""          # the data version ('' unversioned; docs/versions.md)
+    current: bool = True       # False: a superseded version (still served by its id)
+    spec_type: str = ""        # the spectral axis type (FREQ, VRAD, ...)
+    extra: str = ""            # the index's extra column (key=value;...: vconv, pol, z...)
 
     @property
     def name(self) -> str:
@@ -94,7 +98,8 @@ class Entry:
                 "survey": self.survey,
                 "galaxy": self.galaxy, "product": self.product, "tracer": self.tracer,
                 "bunit": self.bunit, "sha256": self.sha256, "size": self.size,
-                "ra": self.ra, "dec": self.dec, "shape": list(self.naxis)}
+                "ra": self.ra, "dec": self.dec, "shape": list(self.naxis), "version": self.version,
+                "current": self.current}
 
 
 @dataclass
@@ -184,6 +189,9 @@ class Catalog:
         # not a row at a time).
         files = np.asarray(self.index.files)
         names = files.dtype.names
+        # FITS logicals ('T'/'F' bytes on disk) through the index's own reader
+        current = (np.asarray(self.index.raw("current"), dtype=bool) if "current" in names
+                   else np.ones(len(files), dtype=bool))
         for i in range(len(files)):
             r = files[i]
             path = _text(r["path"])
@@ -200,7 +208,11 @@ class Catalog:
                 _text(r["ctype3"]), _text(r["cunit3"]), _num(r["restfrq"]), _text(r["spec_unit"]), locator,
                 int(r["hdu"]) if "hdu" in names else 0,
                 _num(r["spec_min"]) if "spec_min" in names else float("nan"),
-                _num(r["spec_max"]) if "spec_max" in names else float("nan"))
+                _num(r["spec_max"]) if "spec_max" in names else float("nan"),
+                _text(r["version"]) if "version" in names else "",
+                bool(current[i]),
+                _text(r["spec_type"]) if "spec_type" in names else "",
+                _text(r["extra"]) if "extra" in names else "")
         self.by_row = {e.row: e for e in self.entries.values()}
 
     def entry(self, key: bytes) -> Entry:
@@ -302,7 +314,7 @@ class CubeCache:
         k = (e.sha256, e.hdu)
         c = self._open.get(k)
         if c is not None:
-            return c
+            return self._as_entry(c, e)
         with self._guard:
             lock = self._locks.setdefault(k, threading.Lock())
         with lock:
@@ -312,7 +324,17 @@ class CubeCache:
                 if len(self._open) >= self.keep:
                     self._open.pop(next(iter(self._open)))
                 self._open[k] = c
-        return c
+        return self._as_entry(c, e)
+
+    @staticmethod
+    def _as_entry(c: Cube, e: Entry) -> Cube:
+        """The cached spectra under ``e``'s own entry: identical files (the same bytes in two
+        data versions, say) share one cache but each keeps its own path and version."""
+        if c.entry is e:
+            return c
+        from dataclasses import replace
+
+        return replace(c, entry=e)
 
     def _dir(self, e: Entry) -> Path:
         """``<sha256>`` of the file, ``-h<n>`` for a cube in HDU n > 0 (one file, several cubes)."""

@@ -228,14 +228,20 @@ class Service:
 
         surveys = {}
         for e in self.catalog.entries.values():
-            s = surveys.setdefault(e.survey, {"files": 0, "cubes": 0, "spectra_tables": 0, "galaxies": set()})
+            s = surveys.setdefault(e.survey, {"files": 0, "cubes": 0, "spectra_tables": 0, "galaxies": set(),
+                                              "versions": {}})
+            if e.version:
+                v = s["versions"].setdefault(e.version, {"files": 0, "current": e.current})
+                v["files"] += 1
+            if not e.current:
+                continue   # counted under its version only: the figures are the current data's
             s["files"] += 1
             s["cubes"] += int(e.is_cube)
             s["spectra_tables"] += int(e.is_spectra)
             if e.galaxy:
                 s["galaxies"].add(e.galaxy)
         out = {k: {"files": v["files"], "cubes": v["cubes"], "spectra_tables": v["spectra_tables"],
-                   "galaxies": len(v["galaxies"])}
+                   "galaxies": len(v["galaxies"]), "versions": v["versions"]}
                for k, v in sorted(surveys.items())}
         releases = []
         rel = self.root / "release"
@@ -252,7 +258,7 @@ class Service:
 
     # -- querying --------------------------------------------------------------------------
     def query(self, *, region=None, ra=None, dec=None, size=None, constraint=None, limit=None,
-              offset=0, aperture=None, all_spaxels=False) -> tuple[list, int]:
+              offset=0, aperture=None, all_spaxels=False, version=None) -> tuple[list, int]:
         """Spectrum ids (and how many matched before ``limit``/``offset``).
 
         With a region (a polygon, or a cone of radius ``size`` degrees about ``ra``/``dec``):
@@ -262,6 +268,8 @@ class Service:
         (``all_spaxels``: every spaxel with data), and every spectrum of each matching table.
         ``aperture`` (arcsec): instead of spaxels, one aperture spectrum per cube, summed within
         that radius of ``ra``/``dec`` (tables have no apertures).
+        ``version``: the data versions searched, as ``sfng find`` has them: the current version
+        of each survey by default, ``"all"`` every version, else that one version.
         """
         from .. import footprint
         from ..query import select
@@ -284,6 +292,7 @@ class Service:
             kw["where"] = str(constraint)
         if not kw:
             raise UsageError("give a region, coord and size, ra/dec/size, or a constraint")
+        kw.update(_version_words(version))
         sel = Selection.build(**kw)
         if region is not None:
             poly = sel.polygon_deg
@@ -292,7 +301,7 @@ class Service:
         if poly is not None or ra is not None:
             # A table of spectra has no position in the index (its rows' positions are in its
             # data): the tables the rest of the selection keeps are searched row by row.
-            rows |= self._unplaced_tables(constraint)
+            rows |= self._unplaced_tables(constraint, version)
         out = []
         cap = self.limits["max_ids"]
         for r in sorted(rows):
@@ -353,15 +362,18 @@ class Service:
                                f"ids per request; narrow it, or page with limit= and offset=")
         return out, total
 
-    def _unplaced_tables(self, constraint) -> set:
+    def _unplaced_tables(self, constraint, version=None) -> set:
         """Index rows of the tables of spectra without an index position that ``constraint``
-        (if any) keeps."""
+        (if any) and ``version`` keep."""
         from ..query import select
         from ..select import Selection
 
         rows = {e.row for e in self.catalog.entries.values() if e.is_spectra and not math.isfinite(e.ra)}
-        if rows and constraint:
-            rows &= set(int(r) for r in select(self.catalog.index, Selection.build(where=str(constraint))).rows)
+        if rows:
+            kw = _version_words(version)
+            if constraint:
+                kw["where"] = str(constraint)
+            rows &= set(int(r) for r in select(self.catalog.index, Selection.build(**kw)).rows)
         return rows
 
     # -- spectra ---------------------------------------------------------------------------
@@ -863,3 +875,19 @@ def _plot(ax, sp: Spectra, i: int, small=False) -> None:
         ax.set_xlabel(sp.wave_unit)
         ax.set_ylabel(sp.flux_unit, fontsize=7)
     ax.tick_params(labelsize=6 if small else 8)
+
+
+def _version_words(version) -> dict:
+    """``Selection.build`` words for a query's ``version``: none (the current versions), ``all``
+    (every version), or one version name (checked as a folder's version is)."""
+    if version is None or str(version).strip() == "":
+        return {}
+    v = str(version).strip()
+    if v.lower() == "all":
+        return {"all_versions": True}
+    from ..naming import check_version
+
+    try:
+        return {"versions": (check_version(v),)}
+    except SfngError as exc:
+        raise UsageError(f"version: {exc}") from None

@@ -152,13 +152,14 @@ def _td(v) -> str:
 def _band_m(service, e) -> tuple[float, float] | None:
     """The dataset's band in metres, from the index, by the ObsCore export's rule
     (:func:`sfng.spectral.band_metres`; no redshift here, so an optical line map's is unknown)."""
-    from ..spectral import band_metres
+    from ..spectral import band_metres, velocity_convention
 
     try:
         t = service.catalog.index.vocabulary().tracers.get(e.tracer) if e.tracer else None
     except Exception:  # noqa: BLE001 - no vocabulary: the band from the row alone
         t = None
-    return band_metres(e.restfrq, e.spec_min, e.spec_max, e.spec_unit, t)
+    return band_metres(e.restfrq, e.spec_min, e.spec_max, e.spec_unit, t,
+                       convention=velocity_convention(e.spec_type, e.extra))
 
 
 def links_votable(service, id_list: list, base: str, token) -> str:

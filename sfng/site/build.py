@@ -13,7 +13,7 @@ from urllib.parse import quote
 import numpy as np
 
 from ..errors import SfngError
-from ..naming import encode_galaxy
+from ..naming import encode_galaxy, survey_folder, version_key
 from ..query import Index, summary
 from ..query.values import finite, single
 from ..select import Selection
@@ -23,7 +23,8 @@ from .markup import markdown, preformatted
 SITE_MARKER = ".sfng-site"
 #: The columns of a file listed on a galaxy or survey page (name, header, unit key).
 FILE_COLUMNS = ("path", "survey", "galaxy", "tracer", "product", "res", "depth_k", "chan_kms",
-                "bunit", "size", "sha256", "hdu", "naxis", "bmaj", "bmin", "bpa", "valid")
+                "bunit", "size", "sha256", "hdu", "naxis", "bmaj", "bmin", "bpa", "valid", "version",
+                "current")
 
 
 @dataclass
@@ -123,9 +124,14 @@ def _cell_colours(values):
 
 
 def build_site(index: Index, root, out, *, title: str | None = None, releases=(),
-               release_name: str | None = None, images: bool = True, say=None) -> SiteReport:
+               release_name: str | None = None, images: bool = True, selection: Selection | None = None,
+               say=None) -> SiteReport:
     """Render the site of ``index`` (its files under ``root``, a store's or release's folder) into
     the folder ``out``; ``releases``: (name, folder) of the releases to give a page each.
+
+    ``selection`` (default: everything) picks the files shown, as ``sfng find`` does: the
+    current data version of each survey unless it asks for ``all_versions`` or ``versions``
+    (docs/versions.md); the coverage matrix and the footprints follow it.
 
     ``out`` is built under a temporary name next to it and renamed into place; an existing
     ``out`` is replaced only when it is a site sfng built (it holds :data:`SITE_MARKER`).
@@ -144,7 +150,7 @@ def build_site(index: Index, root, out, *, title: str | None = None, releases=()
     report = SiteReport(final)
     try:
         _render(index, root, final, tmp, report, title=title, releases=releases,
-                release_name=release_name, images=images, say=say)
+                release_name=release_name, images=images, selection=selection or Selection(), say=say)
         (tmp / SITE_MARKER).write_text("sfng site\n", encoding="utf-8")
         old = None
         if final.exists():
@@ -159,7 +165,7 @@ def build_site(index: Index, root, out, *, title: str | None = None, releases=()
     return report
 
 
-def _render(index, root, final, tmp, report, *, title, releases, release_name, images, say):
+def _render(index, root, final, tmp, report, *, title, releases, release_name, images, selection, say):
     env = _env()
     has_mpl = True
     if images:
@@ -170,16 +176,20 @@ def _render(index, root, final, tmp, report, *, title, releases, release_name, i
             report.notes.append("no images: matplotlib is not installed (pip install 'sfng[plot]')")
     images = images and has_mpl
 
-    rows = np.arange(len(index))
-    cols = [c for c in FILE_COLUMNS if c in index.columns]
-    from ..query.result import Result
+    from ..query import select
 
-    res = Result(index, rows, Selection())
+    cols = [c for c in FILE_COLUMNS if c in index.columns]
+    res = select(index, selection)
+    for note in res.notes:
+        report.notes.append(note)
     res.sort(["galaxy", "tracer", "survey", "path"])
     files = [{k: _plain(v) for k, v in r.items()} for r in res.records(cols)]
     for f in files:
         f.setdefault("chan_kms", None)
         f.setdefault("bunit", "")
+        f.setdefault("version", "")
+        f.setdefault("current", True)
+    versioned = any(f["version"] for f in files)
 
     # names and pages
     used_g, used_s, used_r = set(), set(), set()
@@ -225,7 +235,7 @@ def _render(index, root, final, tmp, report, *, title, releases, release_name, i
         say(f"quick-look images: {report.images} made, {report.images_cached} from the cache")
 
     # the coverage matrix
-    s = summary(index)
+    s = summary(index, selection)
     colour = _cell_colours([v for v in s.res.ravel()])
     matrix = []
     for i, g in enumerate(s.galaxies):
@@ -248,6 +258,14 @@ def _render(index, root, final, tmp, report, *, title, releases, release_name, i
         (tmp / "img").mkdir(exist_ok=True)
         s.plot(tmp / "img" / "coverage.png")
         coverage_png = "img/coverage.png"
+        report.images += 1
+    sky_png = None
+    if images and len(res):
+        from ..query import plot_sky
+
+        (tmp / "img").mkdir(exist_ok=True)
+        plot_sky(index, tmp / "img" / "sky.png", selection, dpi=90, overwrite=True)
+        sky_png = "img/sky.png"
         report.images += 1
 
     meta = {"title": title or (f"SFNG release {release_name}" if release_name else
@@ -293,7 +311,7 @@ def _render(index, root, final, tmp, report, *, title, releases, release_name, i
             fp = tmp / "img" / "foot" / (Path(page).stem + ".png")
             fp.parent.mkdir(parents=True, exist_ok=True)
             try:
-                plot_footprints(index, g, fp, dpi=80)
+                plot_footprints(index, g, fp, selection, dpi=80)
                 foot = f"../img/foot/{fp.name}"
                 report.images += 1
             except SfngError as exc:
@@ -306,28 +324,31 @@ def _render(index, root, final, tmp, report, *, title, releases, release_name, i
                "dist_src": rec.get("dist_src") or "", "n_files": len(mine), "tracers": tracers,
                "surveys": sorted({f["survey"] for f in mine if f["survey"]})}
         galaxies.append(gal)
-        write(page, "galaxy.html", galaxy=gal, files=file_rows(page, mine), footprints=foot)
+        write(page, "galaxy.html", galaxy=gal, files=file_rows(page, mine), footprints=foot,
+              versioned=versioned)
 
     # survey pages
     survey_list = []
     for sv in surveys:
         page = survey_page[sv]
         mine = [f for f in files if f["survey"] == sv]
-        readme = None
-        readme_path = None
-        for tree in ("data", "derived"):
-            p = root / tree / sv / f"{sv}_README.txt"
-            if p.is_file():
-                readme = preformatted(p.read_text(encoding="utf-8", errors="replace"))
-                readme_path = link(page, p)
-                break
+        readmes = []
+        for version in sorted({f["version"] for f in mine}, key=version_key, reverse=True):
+            folder = survey_folder(sv, version)
+            for tree in ("data", "derived"):
+                p = root / tree / folder / f"{folder}_README.txt"
+                if p.is_file():
+                    readmes.append({"version": version, "name": p.name, "url": link(page, p),
+                                    "text": preformatted(p.read_text(encoding="utf-8", errors="replace"))})
+                    break
         entry = {"name": sv, "url": page, "n_files": len(mine),
+                 "versions": sorted({f["version"] for f in mine if f["version"]}, key=version_key),
                  "n_galaxies": len({f["galaxy"] for f in mine if f["galaxy"]}),
                  "tracers": sorted({f["tracer"] for f in mine if f["tracer"]}),
                  "bytes": sum(int(f["size"] or 0) for f in mine)}
         survey_list.append(entry)
-        write(page, "survey.html", survey=entry, readme=readme, readme_url=readme_path,
-              files=file_rows(page, mine))
+        write(page, "survey.html", survey=entry, readmes=readmes, files=file_rows(page, mine),
+              versioned=versioned)
 
     # release pages
     release_list = []
@@ -357,7 +378,7 @@ def _render(index, root, final, tmp, report, *, title, releases, release_name, i
 
     # the search index for the filter box (works offline: data in the page, no fetch)
     write("index.html", "index.html", galaxies=galaxies, surveys=survey_list, tracers=s.tracers,
-          matrix=matrix, coverage_png=coverage_png, releases=release_list,
+          matrix=matrix, coverage_png=coverage_png, sky_png=sky_png, releases=release_list,
           gal_page=gal_page)
     (tmp / "style.css").write_text(env.get_template("style.css").render(), encoding="utf-8")
     # the page's icon: browsers ask for one, and a 404 for it is a console error
