@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint sysdeps bench faults docs clean
+.PHONY: demo test lint sysdeps mlextra bench faults docs clean
 
 $(BIN)/sfng: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (or run: make PYTHON=python3 ...)"; exit 1; }
@@ -15,8 +15,16 @@ $(BIN)/sfng: pyproject.toml
 demo: $(BIN)/sfng
 	$(BIN)/sfng demo demo-store --fresh
 
-test: $(BIN)/sfng lint sysdeps
+test: $(BIN)/sfng lint sysdeps mlextra
 	$(BIN)/python -m pytest
+
+# PyTorch and h5py (sfng[ml]) so that the training tests run; best effort, as sysdeps: a machine
+# that cannot install them still passes `make test`, those tests skip and say why.
+mlextra: $(BIN)/sfng
+	@$(BIN)/python -c "import torch, h5py" 2>/dev/null || { \
+	  echo "mlextra: installing sfng[ml] (PyTorch, h5py; a few GB, 1-3 minutes on a fast mirror)"; \
+	  $(BIN)/pip install -q -e '.[ml]' >/tmp/sfng-mlextra.log 2>&1 \
+	  || echo "mlextra: could not install sfng[ml] (see /tmp/sfng-mlextra.log); the training tests will skip"; }
 
 # Debian packages some tests use (STILTS); best effort, see .ci/sysdeps.
 sysdeps:

@@ -26,6 +26,7 @@ OUTPUT_COMMANDS = {
     "ml train": None,
     "ml patches": None,
     "ml split": None,
+    "ml evaluate": None,
     "index build": "--out",
     "index migrate": None,
     "site build": None,

@@ -88,3 +88,29 @@ def test_prepare_lands_a_rest_frame_cube_with_provenance(store):
     assert side["inputs"][0]["path"] == rel and len(side["inputs"][0]["sha256"]) == 64
     assert side["parameters"]["redshift_source"] == "DRPall nsa_z"
     assert side["parameters"]["grid"]["channels"] == 120
+
+
+def test_sparse_and_dense_resampling_agree():
+    pytest.importorskip("scipy")
+    rng = np.random.default_rng(3)
+    wave = _logwave(3600.0, 1500)
+    flux = rng.normal(1.0, 0.2, (wave.size, 3, 4))
+    ivar = rng.uniform(0.5, 2.0, flux.shape)
+    good = rng.random(flux.shape) > 0.05
+    g = P.Grid(4000.0, 7000.0, 700)
+    a = P.resample(wave, flux, ivar, good, g, 0.03, sparse=True)
+    b = P.resample(wave, flux, ivar, good, g, 0.03, sparse=False)
+    for x, y in zip(a, b):
+        assert x.shape == y.shape and np.allclose(x, y, rtol=1e-6, atol=0)
+    assert np.array_equal(a[2], b[2])
+
+
+def test_overlap_band_is_the_dense_overlap():
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        a = np.sort(rng.uniform(0, 100, 60))
+        b = np.sort(rng.uniform(-10, 110, 25))
+        lo = np.maximum(b[:-1, None], a[None, :-1])
+        hi = np.minimum(b[1:, None], a[None, 1:])
+        dense = np.clip(hi - lo, 0.0, None) / np.diff(b)[:, None]      # every pair, by brute force
+        assert np.allclose(P.overlap_matrix(a, b), dense, rtol=1e-12, atol=1e-15)

@@ -89,8 +89,11 @@ def labels(maps, task, snr, calibration, edges, out, fmt, store_override=None):
               help="Folder of label maps (sfng ml labels -o DIR), matched to each cube by its plate-IFU.")
 @click.option("--size", type=click.IntRange(1, 31), default=7, show_default=True,
               help="Patch side in spaxels (odd: 7, 9, 13; MaNGA's PSF spans about 5).")
-@click.option("--norm", type=click.Choice(["global", "none"]), default="global", show_default=True,
-              help="global: divide each cube by its median positive flux; none: as prepared.")
+@click.option("--norm", type=click.Choice(["global", "spatial", "spectral", "none"]), default="global",
+              show_default=True,
+              help="global: each cube / its median positive flux; spatial: each channel standardised over "
+                   "the cube's spaxels; spectral: each spectrum / its own median; none: as prepared. "
+                   "PCA: `sfng ml split --pca N` (fitted on the training split only).")
 @output_option("The patch set (.npz: x, y, galaxy, plateifu, centre, code, classes).", required=True)
 @format_option("text", "json")
 @store_path_option()
@@ -130,10 +133,13 @@ def patches(cubes, label_dir, size, norm, out, fmt, store_override=None):
               help="The unit no split may share (a galaxy: its MaNGA-ID).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--fractions", default="0.8,0.1,0.1", show_default=True, help="train,val,test")
+@click.option("--pca", "pca", type=click.IntRange(1, None), metavar="N",
+              help="Project every split's spectra onto N principal components fitted on the training "
+                   "split only (the SSFTT paper uses 30); pca.npz records them.")
 @output_option("Folder for train.npz, val.npz, test.npz and split.json.", kind="dir", required=True)
 @format_option("text", "json")
 @store_path_option()
-def split(data, by, seed, fractions, out, fmt, store_override=None):
+def split(data, by, seed, fractions, pca, out, fmt, store_override=None):
     """Split a patch set (DATA, from sfng ml patches) by galaxy: one file per split.
 
     Whole galaxies go to exactly one split (stratified by each galaxy's dominant class, seeded,
@@ -148,12 +154,22 @@ def split(data, by, seed, fractions, out, fmt, store_override=None):
     per, assign = split_patchset(arrays, [float(f) for f in fractions.split(",")], seed=seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    pca_info = None
+    if pca:
+        from ..ml import pca as P
+
+        fitted = P.fit(per["train"]["x"], pca, seed=seed)
+        for name in per:
+            per[name] = {**per[name], "x": P.project(per[name]["x"], fitted), "norm": np.array(
+                f"{per[name].get('norm', '')}+pca{pca}")}
+        save(out / "pca.npz", fitted.as_arrays())
+        pca_info = {"components": pca, "fitted_on": "train", "explained": float(fitted.explained.sum())}
     counts = {}
     for name, a in per.items():
         save(out / f"{name}.npz", a)
         counts[name] = {"patches": int(len(a["y"])), "galaxies": len(set(a["galaxy"].tolist()))}
     record = {"data": str(data), "by": by, "seed": seed, "fractions": fractions, "counts": counts,
-              "galaxies": assign, "leakage_check": "passed"}
+              "galaxies": assign, "leakage_check": "passed", "pca": pca_info}
     atomic_write_text(out / "split.json", json.dumps(record, indent=2) + "\n")
     if fmt == "json":
         output.emit_json(record)
@@ -162,74 +178,84 @@ def split(data, by, seed, fractions, out, fmt, store_override=None):
             click.echo(f"{name}: {c['patches']} patches from {c['galaxies']} galaxies -> {out / (name + '.npz')}")
 
 
-def _load_npz(path):
-    import numpy as np
-
-    d = np.load(path, allow_pickle=False)
-    return d["x"], d["y"], d["galaxy"], [str(c) for c in d["classes"]]
-
-
 @ml.command()
-@click.argument("data", type=click.Path(exists=True, dir_okay=False))
+@click.argument("data", type=click.Path(exists=True))
+@click.option("--model", "model", type=click.Choice(["ssftt", "logreg"]), default="ssftt", show_default=True,
+              help="ssftt (PyTorch) or logreg (the baseline alone; numpy, no PyTorch).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--fractions", default="0.8,0.1,0.1", show_default=True)
+@click.option("--fractions", default="0.8,0.1,0.1", show_default=True,
+              help="train,val,test, when DATA is a patch set (a split folder keeps its split).")
 @click.option("--epochs", type=int, default=10, show_default=True)
-@click.option("--bands", type=int, default=30, show_default=True, help="Average the spectra into N bands.")
-@click.option("--device", default="cpu", show_default=True)
-@output_option("Run folder: checkpoint, split, history and metrics.", kind="dir", required=True)
+@click.option("--batch", type=int, default=64, show_default=True)
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Adam's learning rate.")
+@click.option("--bands", type=int, default=30, show_default=True,
+              help="Average the spectra into N bands (no change when they have N or fewer, e.g. after --pca).")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, mps ...")
+@output_option("Run folder (never replaced; default in a store: derived/ML/<DATA>-<model>-seed<N>/).",
+               kind="dir")
 @format_option("text", "json")
 @store_path_option()
-def train(data, seed, fractions, epochs, bands, device, out, fmt, store_override=None):
-    """Train SSFTT on DATA (.npz: x[n,nwave,p,p], y, galaxy, classes), split by galaxy."""
-    import numpy as np
+@click.pass_obj
+def train(obj, data, model, seed, fractions, epochs, batch, lr, bands, device, out, fmt, store_override=None):
+    """Train SSFTT (or the baseline alone) on DATA: the folder of `sfng ml split` (train.npz,
+    val.npz, test.npz), or a patch set .npz that is split by galaxy here (seeded, leakage-checked).
 
-    from ..ml import model as M
-    from ..ml.splits import check_leakage, split_by_galaxy
+    Writes the model, the logistic-regression baseline fitted on the same splits, the metrics of
+    both on the test split, the history and its picture, and run.json (inputs and their SHA-256,
+    options, versions). The folder appears whole at the end (built under a temporary name).
 
-    x, y, g, classes = _load_npz(data)
-    dom = {k: int(np.bincount(y[g == k]).argmax()) for k in sorted(set(g.tolist()))}
-    assign = split_by_galaxy(dom, [float(f) for f in fractions.split(",")], seed=seed)
-    split = np.array([assign[k] for k in g.tolist()])
-    check_leakage(g.tolist(), split.tolist())
-    x = M.reduce_bands(x, bands)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    tr, va, te = (split == s for s in ("train", "val", "test"))
-    hist = M.train(x[tr], y[tr], classes, x_val=x[va], y_val=y[va], epochs=epochs, seed=seed, device=device,
-                   checkpoint=out / "ssftt.pt")
-    hist.pop("model")
-    (out / "split.json").write_text(json.dumps({"seed": seed, "fractions": fractions, "galaxies": assign},
-                                               indent=2) + "\n")
-    (out / "history.json").write_text(json.dumps(hist, indent=2) + "\n")
-    m = M.evaluate(out / "ssftt.pt", x[te], y[te], device)
-    (out / "metrics.json").write_text(json.dumps(m, indent=2) + "\n")
-    _show(m, fmt)
+    \b
+    Examples:
+        sfng ml split patches.npz --seed 1 --pca 30 -o splits/
+        sfng ml train splits/ --epochs 20                    # -> derived/ML/splits-ssftt-seed0/
+        sfng ml train splits/ --model logreg -o runs/baseline
+    """
+    from ..errors import NotAStoreError, SfngError
+    from ..ml.run import default_run_dir, train_run
+
+    if out is None:
+        try:
+            out = default_run_dir(obj.store(store_override), data, model, seed)
+        except NotAStoreError:
+            raise SfngError("outside a store: give the run folder with -o/--output DIR") from None
+    rep = train_run(data, out, model=model, seed=seed, fractions=[float(f) for f in fractions.split(",")],
+                    epochs=epochs, bands=bands, device=device, batch=batch, lr=lr)
+    if fmt == "json":
+        output.emit_json(rep.as_dict())
+        return
+    click.echo(f"run: {rep.path}")
+    _show(rep.metrics, fmt, label=rep.model)
+    _show(rep.baseline, fmt, label="baseline (logistic regression, central spectrum)")
 
 
 @ml.command()
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
-@click.argument("data", type=click.Path(exists=True, dir_okay=False))
-@click.option("--split", "which", default="test", show_default=True, help="Evaluate this split of split.json.")
-@click.option("--bands", type=int, default=30, show_default=True)
+@click.argument("data", type=click.Path(exists=True))
+@click.option("--split", "which", default="test", show_default=True, help="Evaluate this split.")
+@click.option("--bands", type=int, help="Bands (default: what the model was trained on).")
 @click.option("--device", default="cpu", show_default=True)
+@click.option("--map", "maps", multiple=True, metavar="PLATEIFU",
+              help="Draw this cube's predicted and true class maps (PNG into -o DIR; repeatable).")
+@output_option("Folder for the --map pictures.", kind="dir")
 @format_option("text", "json")
 @store_path_option()
-def evaluate(checkpoint, data, which, bands, device, fmt, store_override=None):
-    """Metrics (JSON) of a checkpoint on the galaxies of one split (split.json beside it)."""
-    import numpy as np
+def evaluate(checkpoint, data, which, bands, device, maps, out, fmt, store_override=None):
+    """Metrics of a run's model (ssftt.pt, or a baseline's .npz) on one split: DATA is the split
+    folder, or the patch set the run split (its split.json says which galaxy is where)."""
+    from ..ml.run import evaluate_run
 
-    from ..ml import model as M
-
-    x, y, g, _ = _load_npz(data)
-    assign = json.loads((Path(checkpoint).parent / "split.json").read_text())["galaxies"]
-    sel = np.array([assign.get(k) == which for k in g.tolist()])
-    _show(M.evaluate(checkpoint, M.reduce_bands(x[sel], bands), y[sel], device), fmt)
+    m = evaluate_run(checkpoint, data, split=which, bands=bands, device=device, maps=maps, maps_dir=out)
+    _show(m, fmt)
 
 
-def _show(m: dict, fmt: str) -> None:
+def _show(m: dict, fmt: str, label: str = "") -> None:
     if fmt == "json":
         output.emit_json(m)
         return
-    click.echo(f"n={m['n']}  overall accuracy={m['overall_accuracy']:.4f}  kappa={m['kappa']:.4f}")
+    aa = m.get("average_accuracy")
+    click.echo((f"{label}: " if label else "") + f"n={m['n']}  overall accuracy={m['overall_accuracy']:.4f}  "
+               f"average accuracy={aa if aa is None else round(aa, 4)}  kappa={m['kappa']:.4f}")
     for c, d in m["per_class"].items():
         click.echo(f"  {c}: precision={d['precision']}  recall={d['recall']}  support={d['support']}")
+    for p in m.get("maps", []):
+        click.echo(f"  map: {p}")

@@ -39,13 +39,20 @@ def versions() -> dict:
     from .. import __version__
 
     out = {"sfng": __version__, "python": platform.python_version()}
+    from importlib import metadata
+
     for lib in LIBRARIES:
+        # the installed distribution's version, read from its metadata: importing radio-beam
+        # (and scipy under it) only to ask its version cost half a second per product
         try:
-            mod = __import__(lib)
-            out[lib] = getattr(mod, "__version__", "")
-        except ImportError:
+            out[lib] = metadata.version(_DISTRIBUTIONS.get(lib, lib))
+        except metadata.PackageNotFoundError:
             out[lib] = None
     return out
+
+
+#: Distribution names of the LIBRARIES whose import name differs.
+_DISTRIBUTIONS = {"radio_beam": "radio-beam"}
 
 
 def command_line(argv=None) -> str:

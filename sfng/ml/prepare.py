@@ -60,12 +60,54 @@ def log_edges(centres) -> np.ndarray:
 
 def overlap_matrix(in_edges, out_edges) -> np.ndarray:
     """W[o, i] = |out_o ∩ in_i| / |out_o| (rows sum to the covered fraction of each output pixel)."""
-    lo = np.maximum(out_edges[:-1, None], in_edges[None, :-1])
-    hi = np.minimum(out_edges[1:, None], in_edges[None, 1:])
-    return np.clip(hi - lo, 0.0, None) / np.diff(out_edges)[:, None]
+    rows, cols, vals = overlap_band(in_edges, out_edges)
+    W = np.zeros((len(out_edges) - 1, len(in_edges) - 1))
+    W[rows, cols] = vals
+    return W
 
 
-def resample(wave, flux, ivar, good, grid: Grid, z: float = 0.0):
+def overlap_band(in_edges, out_edges) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The non-zero entries ``(o, i, W[o, i])`` of :func:`overlap_matrix`, found without
+    forming it: output pixel o overlaps only the input pixels from the one holding its lower
+    edge to the one holding its upper edge (both axes increase), a band a few pixels wide."""
+    in_edges = np.asarray(in_edges, dtype=float)
+    out_edges = np.asarray(out_edges, dtype=float)
+    n_in = len(in_edges) - 1
+    first = np.clip(np.searchsorted(in_edges, out_edges[:-1], side="right") - 1, 0, n_in - 1)
+    last = np.clip(np.searchsorted(in_edges, out_edges[1:], side="left") - 1, 0, n_in - 1)
+    width = int(max(1, (last - first).max() + 1)) if len(first) else 1
+    cols = first[:, None] + np.arange(width)[None, :]
+    ok = cols <= np.maximum(last, first)[:, None]
+    cols = np.minimum(cols, n_in - 1)
+    lo = np.maximum(out_edges[:-1, None], in_edges[cols])
+    hi = np.minimum(out_edges[1:, None], in_edges[cols + 1])
+    vals = np.clip(hi - lo, 0.0, None) / np.diff(out_edges)[:, None]
+    keep = ok & (vals > 0)
+    rows = np.broadcast_to(np.arange(len(first))[:, None], cols.shape)
+    return rows[keep], cols[keep], vals[keep]
+
+
+def _products(W, sparse: bool):
+    """``(W @ M, W**2 @ M)`` as functions of the banded ``W = ((rows, cols, vals), shape)``:
+    each output pixel overlaps two or three input pixels, so as a scipy CSR matrix the products
+    cost a small fraction of the dense ones (the same sums; ``tests/test_ml_prepare.py`` compares
+    both).  Dense without scipy."""
+    (rows, cols, vals), shape = W
+    if sparse:
+        try:
+            from scipy import sparse as sp
+        except ImportError:
+            sparse = False
+    if not sparse:
+        dense = np.zeros(shape)
+        dense[rows, cols] = vals
+        return (lambda m: dense @ m), (lambda m: (dense ** 2) @ m)
+    ws = sp.csr_matrix((vals, (rows, cols)), shape=shape)
+    ws2 = sp.csr_matrix((vals ** 2, (rows, cols)), shape=shape)
+    return (lambda m: np.asarray(ws @ m)), (lambda m: np.asarray(ws2 @ m))
+
+
+def resample(wave, flux, ivar, good, grid: Grid, z: float = 0.0, *, sparse: bool = True):
     """``(flux, ivar, mask)`` on ``grid`` (rest frame) from spectra ``flux[nwave, ...]``."""
     wave = np.asarray(wave, dtype=float)
     rest_edges = log_edges(wave) / (1.0 + z)
@@ -78,17 +120,19 @@ def resample(wave, flux, ivar, good, grid: Grid, z: float = 0.0):
         return (np.zeros((grid.n,) + shape, np.float32), np.zeros((grid.n,) + shape, np.float32),
                 np.full((grid.n,) + shape, (1 << MASK_BITS["NOCOV"]) | 1, np.int32))
     i0, i1 = idx[0], idx[-1] + 1
-    W = overlap_matrix(rest_edges[i0:i1 + 1], out_edges)
+    band = overlap_band(rest_edges[i0:i1 + 1], out_edges)
+    W = (band, (grid.n, i1 - i0))
     f = np.asarray(flux[i0:i1], dtype=float).reshape(i1 - i0, nsp) * (1.0 + z)
     iv = np.asarray(ivar[i0:i1], dtype=float).reshape(i1 - i0, nsp) / (1.0 + z) ** 2
     g = np.asarray(good[i0:i1]).reshape(i1 - i0, nsp) & (iv > 0) & np.isfinite(f)
     gf = g.astype(float)
-    cover = W.sum(axis=1)[:, None]
-    wg = W @ gf
+    cover = np.bincount(band[0], weights=band[2], minlength=grid.n)[:, None]
+    mul, mul2 = _products(W, sparse)
+    wg = mul(gf)
     with np.errstate(divide="ignore", invalid="ignore"):
         var = np.where(g, 1.0 / np.where(iv > 0, iv, 1.0), 0.0)
-        fo = (W @ np.where(g, f, 0.0)) / wg
-        vo = ((W ** 2) @ var) / wg ** 2
+        fo = mul(np.where(g, f, 0.0)) / wg
+        vo = mul2(var) / wg ** 2
         ivo = np.where(vo > 0, 1.0 / vo, 0.0)
     mask = np.zeros((grid.n, nsp), np.int32)
     mask |= np.where(cover < 0.999, 1 << MASK_BITS["NOCOV"], 0).astype(np.int32)

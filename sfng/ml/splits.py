@@ -9,25 +9,60 @@ unit's dominant class where the stratum is large enough.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..errors import SfngError
 
 
-def extract_patches(cube, labels, size: int = 7, ignore: int = 0, norm: str = "global"):
-    """``(patches[n, nwave, size, size], labels[n], centres[n, 2])`` centred on every spaxel whose
-    label is not ``ignore``; the cube is zero-padded at the edges.  ``norm='global'`` divides by the
-    cube's median positive flux; ``'none'`` leaves it."""
-    if size < 1 or size % 2 == 0:
-        raise SfngError(f"patch size must be odd and positive, not {size}")
+#: The per-cube normalisations of :func:`extract_patches` (PCA is fitted on the training split
+#: only, so it is :mod:`sfng.ml.pca`'s, applied by ``sfng ml split --pca N``).
+NORMS = ("global", "spatial", "spectral", "none")
+
+
+def normalise(cube, norm: str = "global") -> np.ndarray:
+    """A cube (nwave, ny, nx) normalised, NaN where it had no data:
+
+    * ``global``: divided by its median positive flux (one number per cube);
+    * ``spatial``: each channel standardised over the cube's spaxels with data (zero mean, unit
+      standard deviation per wavelength: band-wise standardisation);
+    * ``spectral``: each spaxel's spectrum divided by its own median positive flux (the
+      continuum level: spectral shapes compared whatever the brightness);
+    * ``none``: as prepared."""
     cube = np.asarray(cube, dtype=np.float32)
     if norm == "global":
         pos = cube[np.isfinite(cube) & (cube > 0)]
         scale = float(np.median(pos)) if pos.size else 1.0
-        cube = cube / (scale or 1.0)
-    elif norm != "none":
-        raise SfngError(f"unknown patch normalisation {norm!r} (global or none)")
-    cube = np.nan_to_num(cube)
+        return cube / (scale or 1.0)
+    if norm == "spatial":
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # channels without data: all NaN
+            mean = np.nanmean(cube, axis=(1, 2), keepdims=True)
+            std = np.nanstd(cube, axis=(1, 2), keepdims=True)
+        mean = np.where(np.isfinite(mean), mean, 0.0)
+        std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
+        return ((cube - mean) / std).astype(np.float32)
+    if norm == "spectral":
+        pos = np.where(np.isfinite(cube) & (cube > 0), cube, np.nan)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # spaxels without data: all NaN
+            level = np.nanmedian(pos, axis=0, keepdims=True)
+        level = np.where(np.isfinite(level) & (level > 0), level, 1.0)
+        return (cube / level).astype(np.float32)
+    if norm == "none":
+        return cube
+    raise SfngError(f"unknown patch normalisation {norm!r} ({', '.join(NORMS)}; PCA: sfng ml split --pca N, "
+                    f"fitted on the training split only)")
+
+
+def extract_patches(cube, labels, size: int = 7, ignore: int = 0, norm: str = "global"):
+    """``(patches[n, nwave, size, size], labels[n], centres[n, 2])`` centred on every spaxel whose
+    label is not ``ignore``; the cube is zero-padded at the edges and normalised first
+    (:func:`normalise`)."""
+    if size < 1 or size % 2 == 0:
+        raise SfngError(f"patch size must be odd and positive, not {size}")
+    cube = np.nan_to_num(normalise(cube, norm))
     r = size // 2
     padded = np.pad(cube, ((0, 0), (r, r), (r, r)))
     ys, xs = np.nonzero(np.asarray(labels) != ignore)
