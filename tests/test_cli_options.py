@@ -27,6 +27,7 @@ OUTPUT_COMMANDS = {
     "ml patches": None,
     "ml split": None,
     "ml evaluate": None,
+    "compare": None,
     "index build": "--out",
     "index migrate": None,
     "site build": None,
@@ -37,7 +38,8 @@ OUTPUT_COMMANDS = {
     "spec get": None,
     "spec preview": None,
 }
-JOBS_COMMANDS = {"index build": "one per CPU core", "fetch manga": "4", "ingest": "1"}
+JOBS_COMMANDS = {"index build": "one per CPU core", "fetch manga": "4", "ingest": "1", "derive convolve": "1",
+                 "derive moments": "1", "derive jy2k": "1"}
 
 
 def commands() -> dict[str, click.Command]:

@@ -340,3 +340,145 @@ def test_demo_derive_step(tmp_path):
     res = select(load_index(store=Store.open(tree.store_dir)), Selection.build(trees=("derived",)))
     made = [p for p, d in zip(res.column("path"), res.column("derived_from")) if d]
     assert made and all(p.endswith(("_conv.fits", "_cov.fits")) for p in made)
+
+
+# -- per-channel beams (a CASA multi-beam cube) ----------------------------------------------------
+
+def test_multibeam_cube_each_channel_from_its_own_beam(store, tmp_path):
+    """Channels observed with 3", 4" and 5" beams (a BEAMS table, CASAMBM = T, no BMAJ): each
+    convolved from its own beam, every output channel a point source with the 8" target beam,
+    its peak kept (Jy/beam), one beam in the output header."""
+    from astropy.io import fits
+
+    from sfng.demo.casa import beams_table
+    from sfng.derive import convolve, parse_target
+
+    majors = [3.0, 4.0, 5.0]
+    n, pix = 97, 0.5
+    cube = np.stack([1.0 * gaussian2d(n, n, m / pix) for m in majors])       # 1 Jy point source
+    h = header(n, n, pix_arcsec=pix, bmaj=5.0, nchan=3)
+    for k in ("BMAJ", "BMIN", "BPA"):
+        del h[k]
+    h["CASAMBM"] = (True, "CASA multiple BEAMS table present")
+    src = tmp_path / "src"
+    src.mkdir()
+    fits.HDUList([fits.PrimaryHDU(cube.astype(np.float32), h),
+                  beams_table(majors, majors, [0.0] * 3)]).writeto(src / "ngc628_co_mbcube.fits")
+    land(store, src)
+    rows = _rows(store)
+    assert rows[0]["bmaj"] == pytest.approx(5.0, rel=1e-5)            # the index: the largest beam
+    rep = convolve(store, rows, parse_target("8arcsec"), command="test")
+    assert rep.ok, rep.as_dict()
+    out, oh = _data(Path(store.root) / rep.landed[0])
+    assert oh["BMAJ"] * 3600 == pytest.approx(8.0) and "CASAMBM" not in oh
+    with fits.open(Path(store.root) / rep.landed[0]) as hdul:
+        assert [x.name for x in hdul] == ["PRIMARY"]                   # no BEAMS table any more
+    expect = gaussian2d(n, n, 8.0 / pix)
+    for c in range(3):
+        assert np.nanmax(out[c]) == pytest.approx(1.0, rel=3e-3), c
+        assert np.max(np.abs(out[c] - expect)) < 5e-3, c
+    from sfng.derive import read_record
+
+    per = read_record(Path(store.root) / rep.landed[0])["per_channel_beams"]
+    assert len(per["kernels"]) == 3 and per["flagged_planes"] == 0          # one kernel per channel beam
+    # a target below the largest channel beam is refused for the file
+    bad = convolve(store, _rows(store)[:1], parse_target("4arcsec"), command="test")
+    assert not bad.ok and "smaller" in bad.failed[0][1]
+
+
+def test_jy2k_of_a_multibeam_cube_says_convolve_first(store, tmp_path):
+    from astropy.io import fits
+
+    from sfng.demo.casa import beams_table
+    from sfng.derive import jy2k
+
+    h = header(33, 33, pix_arcsec=0.5, bmaj=5.0, nchan=2)
+    for k in ("BMAJ", "BMIN", "BPA"):
+        del h[k]
+    h["CASAMBM"] = True
+    src = tmp_path / "src"
+    src.mkdir()
+    fits.HDUList([fits.PrimaryHDU(np.ones((2, 33, 33), np.float32), h),
+                  beams_table([3.0, 5.0], [3.0, 5.0], [0.0, 0.0])]).writeto(src / "ngc628_co_mb.fits")
+    land(store, src)
+    rep = jy2k(store, _rows(store))
+    assert not rep.ok and "convolve to one beam first" in rep.failed[0][1]
+
+
+def test_jobs_give_the_same_products_as_one_at_a_time(tmp_path):
+    """Three images convolved with --jobs 2 and with one process: the same files, byte for byte
+    (the products hold nothing time-dependent; the records hold the time, not compared)."""
+    import hashlib
+
+    from click.testing import CliRunner
+
+    from sfng.cli import main
+    from sfng.derive import convolve, parse_target
+    from sfng.store import Store
+
+    got = []
+    for jobs in (1, 2):
+        root = tmp_path / f"store{jobs}"
+        assert CliRunner().invoke(main, ["init", str(root)]).exit_code == 0
+        st = Store.open(root)
+        src = tmp_path / f"src{jobs}"
+        for i in range(3):
+            write(src / f"ngc628_co_img{i}.fits", (1 + i) * gaussian2d(65, 65, 5.0), header(65, 65, bmaj=5.0))
+        land(st, src)
+        calls = []
+        rep = convolve(st, _rows(st), parse_target("9arcsec"), command="test", jobs=jobs,
+                       progress=lambda d, t, item=None: calls.append((d, t)))
+        assert rep.ok, rep.as_dict()
+        assert sorted(calls) == [(1, 3), (2, 3), (3, 3)]
+        got.append({p: hashlib.sha256((root / p).read_bytes()).hexdigest() for p in rep.landed})
+    assert got[0] == got[1] and len(got[0]) == 6
+
+
+# -- kernel files (non-Gaussian PSFs) ----------------------------------------------------------------
+
+def _kernel_file(path, fwhm_arcsec, pix_arcsec, n=61, psf_from=None):
+    from astropy.io import fits
+
+    k = gaussian2d(n, n, fwhm_arcsec / pix_arcsec)
+    h = fits.Header()
+    h["CD1_1"], h["CD2_2"] = -pix_arcsec / 3600, pix_arcsec / 3600
+    if psf_from:
+        h["PSFFROM"] = psf_from
+    fits.PrimaryHDU((k / k.sum()).astype(np.float32), h).writeto(path)
+    return path
+
+
+def test_kernel_file_takes_a_named_psf_to_the_target_gaussian(store, tmp_path, cli):
+    """A point source seen with a 'TESTPSF' (here a 5" Gaussian, so the answer is known), the kernel
+    a sqrt(12^2 - 5^2)" Gaussian on 0.5" pixels (the data's are 1"): a 12" Gaussian results,
+    with the flux of a surface-brightness map kept; a kernel named for another PSF is refused."""
+    from sfng.derive import convolve, parse_target, read_record
+    from sfng.readme import render
+
+    src = tmp_path / "src"
+    img = gaussian2d(129, 129, 5.0)
+    write(src / "ngc628_ir_img.fits", img, header(129, 129, bmaj=5.0, bunit="MJy/sr"))
+    (src / "TEST_README.txt").write_text(render({"PSFTYPE": "TESTPSF"}, "IR maps.\n"), encoding="utf-8")
+    land(store, src)
+    rows = _rows(store)
+    rep = convolve(store, rows, parse_target("12arcsec"), command="test")
+    assert not rep.ok and "--kernel" in rep.failed[0][1]                 # no kernel: refused, says how
+    k = _kernel_file(tmp_path / "Kernel_TESTPSF_to_Gauss_12.fits", math.sqrt(12 ** 2 - 5 ** 2), 0.5)
+    rep = convolve(store, rows, parse_target("12arcsec"), command="test", kernel=k)
+    assert rep.ok, rep.as_dict()
+    out, h = _data(Path(store.root) / rep.landed[0])
+    assert h["BMAJ"] * 3600 == pytest.approx(12.0) and h["KERNFILE"] == k.name
+    expect = gaussian2d(129, 129, 12.0) * (5.0 / 12.0) ** 2               # flux kept: the peak falls
+    assert np.max(np.abs(out - expect)) < 5e-3 * expect.max()          # as for Gaussian kernels: sampling
+    assert np.nansum(out) == pytest.approx(img.sum(), rel=2e-3)
+    rec = read_record(Path(store.root) / rep.landed[0])
+    assert rec["kernel"]["type"] == "file" and len(rec["kernel"]["sha256"]) == 64
+    assert rec["kernel"]["psf_from"] == "TESTPSF"
+    # --rerun remakes it bit for bit (the kernel found by its path and checked by its SHA-256)
+    r = cli("--store", store.root, "derive", "--rerun", rep.landed[0])
+    assert r.exit_code == 0 and "bit-identical" in r.output, r.output
+    other = _kernel_file(tmp_path / "Kernel_MIPS_24_to_Gauss_12.fits", 10.9, 0.5)
+    bad = convolve(store, rows, parse_target("12arcsec"), command="test", kernel=other)
+    assert not bad.ok and "give the kernel for TESTPSF" in bad.failed[0][1]
+    named = _kernel_file(tmp_path / "k.fits", 10.9, 0.5, psf_from="TEST PSF")
+    assert convolve(store, rows, parse_target("12arcsec"), command="test", kernel=named, dry_run=True).planned

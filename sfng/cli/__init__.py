@@ -42,6 +42,7 @@ COMMANDS = {
     "ml": "ml:ml",
     "site": "site:site",
     "provenance": "derive:provenance",
+    "compare": "derive:compare",
     "token": "token:token",
     "spec": "spec:spec",
     "demo": "demo:demo",

@@ -53,32 +53,54 @@ def _dist_sources(index) -> dict:
     return {_plain(n): _plain(s) for n, s in zip(gal["name"].tolist(), gal["dist_src"].tolist())}
 
 
-def _make_all(store, kind, specs, command, folder, progress=None):
+def _make_one(store, kind, spec, command, folder):
+    """``(product, None)`` or ``(None, why)``: one input's products, failures as messages."""
     from .products import MAKERS
 
-    made, failed = [], []
-    for k, spec in enumerate(specs, start=1):
-        try:
-            made.append(MAKERS[kind](store, spec, Path(folder), command=command))
-        except SfngError as exc:
-            failed.append((spec["input"], str(exc)))
-        except (OSError, ValueError) as exc:
-            failed.append((spec["input"], f"{type(exc).__name__}: {exc}"))
-        if progress is not None:
-            progress(k, len(specs), spec["input"])
+    try:
+        return MAKERS[kind](store, spec, Path(folder), command=command), None
+    except SfngError as exc:
+        return None, str(exc)
+    except (OSError, ValueError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def _make_all(store, kind, specs, command, folder, progress=None, jobs: int = 1):
+    """The products of every spec, in the specs' order whatever ``jobs`` (processes: each input
+    is read plane by plane, so memory stays one input's planes per process)."""
+    results: list = [None] * len(specs)
+    if jobs > 1 and len(specs) > 1:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(max_workers=min(jobs, len(specs))) as pool:
+            futures = {pool.submit(_make_one, store, kind, spec, command, str(folder)): i
+                       for i, spec in enumerate(specs)}
+            for done, fut in enumerate(as_completed(futures), start=1):
+                i = futures[fut]
+                results[i] = fut.result()
+                if progress is not None:
+                    progress(done, len(specs), specs[i]["input"])
+    else:
+        for k, spec in enumerate(specs, start=1):
+            results[k - 1] = _make_one(store, kind, spec, command, folder)
+            if progress is not None:
+                progress(k, len(specs), spec["input"])
+    made = [p for p, why in results if p is not None]
+    failed = [(spec["input"], why) for spec, (p, why) in zip(specs, results) if p is None]
     return made, failed
 
 
-def _run(store, kind, specs, refused, *, command=None, reindex=True, dry_run=False, progress=None) -> LandReport:
-    """Make every product of ``specs`` in a staging folder, then land them; ``progress(done,
-    total, input path)`` after each input's products are made."""
+def _run(store, kind, specs, refused, *, command=None, reindex=True, dry_run=False, progress=None,
+         jobs: int = 1) -> LandReport:
+    """Make every product of ``specs`` in a staging folder (``jobs`` inputs at a time), then land
+    them; ``progress(done, total, input path)`` after each input's products are made."""
     rep = LandReport()
     rep.failed.extend(refused)
     if dry_run or not specs:
         rep.planned = [s["input"] for s in specs]
         return rep
     with staging_dir() as folder:
-        made, failed = _make_all(store, kind, specs, command, folder, progress)
+        made, failed = _make_all(store, kind, specs, command, folder, progress, jobs)
         rep.failed.extend(failed)
         if made:
             got = land_products(store, made, reindex=reindex)
@@ -88,11 +110,17 @@ def _run(store, kind, specs, refused, *, command=None, reindex=True, dry_run=Fal
 
 
 def convolve(store, rows: list[dict], target: Target, *, command=None, reindex=True, dry_run=False,
-             progress=None) -> LandReport:
+             progress=None, jobs: int = 1, kernel=None) -> LandReport:
     """Convolve each row's file to ``target``; inputs that cannot be (too small a target, no
-    beam, no distance) are refused one by one in ``report.failed``."""
-    from .products import convolve_specs, gaussian_psf_problem
+    beam, no distance, a non-Gaussian PSF without a kernel) are refused one by one in
+    ``report.failed``.  ``kernel``: a kernel file (:mod:`.kernels`) taking the inputs' PSF
+    (their PSFTYPE) to the Gaussian of ``target``."""
+    from .products import convolve_specs, gaussian_psf_problem, kernel_specs
 
+    if kernel is not None:
+        specs, refused = kernel_specs(store, rows, target, kernel)
+        return _run(store, "convolve", specs, refused, command=command, reindex=reindex, dry_run=dry_run,
+                    progress=progress, jobs=jobs)
     refused0, keep = [], []
     for r in rows:
         why = gaussian_psf_problem(store, r["path"])
@@ -100,10 +128,11 @@ def convolve(store, rows: list[dict], target: Target, *, command=None, reindex=T
     specs, refused = convolve_specs(keep, target)
     refused = refused0 + refused
     return _run(store, "convolve", specs, refused, command=command, reindex=reindex, dry_run=dry_run,
-                progress=progress)
+                progress=progress, jobs=jobs)
 
 
-def jy2k(store, rows: list[dict], *, command=None, reindex=True, dry_run=False, progress=None) -> LandReport:
+def jy2k(store, rows: list[dict], *, command=None, reindex=True, dry_run=False, progress=None,
+         jobs: int = 1) -> LandReport:
     """Jy/beam -> K for each row's file (refused per file when not Jy/beam, no beam, no RESTFRQ)."""
     from .cubeio import science_hdu
     from .products import jy2k_spec
@@ -118,11 +147,11 @@ def jy2k(store, rows: list[dict], *, command=None, reindex=True, dry_run=False, 
         except SfngError as exc:
             refused.append((r["path"], str(exc)))
     return _run(store, "jy2k", specs, refused, command=command, reindex=reindex, dry_run=dry_run,
-                progress=progress)
+                progress=progress, jobs=jobs)
 
 
 def moments(store, rows: list[dict], *, mask="strict", which=("0", "1", "2", "tpeak"), command=None,
-            reindex=True, dry_run=False, progress=None) -> LandReport:
+            reindex=True, dry_run=False, progress=None, jobs: int = 1) -> LandReport:
     """Masked moment maps and their errors for each cube."""
     from .momentmaps import moments_spec
 
@@ -133,7 +162,7 @@ def moments(store, rows: list[dict], *, mask="strict", which=("0", "1", "2", "tp
         except SfngError as exc:
             refused.append((r["path"], str(exc)))
     return _run(store, "moments", specs, refused, command=command, reindex=reindex, dry_run=dry_run,
-                progress=progress)
+                progress=progress, jobs=jobs)
 
 
 def rerun(store, path):

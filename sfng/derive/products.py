@@ -38,16 +38,30 @@ def make_convolve(store, spec: dict, folder: Path, command: str | None = None) -
         cards["DIST_MPC"] = (dist["mpc"], "[Mpc] galaxy distance used for the target")
         cards["DISTSRC"] = (str(dist.get("source") or "")[:60], "source of DIST_MPC")
     out, cov = folder / name, folder / cov_name
+    kfile = spec.get("kernel_file")
+    if kfile:
+        from .kernels import kernel_header
+
+        if kernel_header(kfile["path"])["sha256"] != kfile["sha256"]:
+            raise SfngError(f"the kernel {kfile['path']} changed since it was chosen (its SHA-256 differs)")
+        cards["KERNFILE"] = (Path(kfile["path"]).name[:68], "convolution kernel file (non-Gaussian PSF)")
     info = convolve_file(Path(store.root) / rel, out, cov, native, target, cards=cards,
-                         history=pv.history_lines("convolve", spec))
+                         history=pv.history_lines("convolve", spec),
+                         kernel_file=kfile["path"] if kfile else None)
     files = [(name, out, "product"), (cov_name, cov, "coverage")]
+    kernel = ({"type": "file", "file": kfile["path"], "sha256": kfile["sha256"], "psf_from": spec.get("psftype"),
+               "kernel_pixscale_arcsec": kfile["pixscale_arcsec"], "pixscale_arcsec": info["pixscale_arcsec"],
+               "method": "kernel file resampled bilinearly to the data's pixels, unit sum; astropy.convolution."
+                         "convolve_fft (zero padding, NaN re-imposed)"} if kfile else
+              {"type": "gaussian", "beam": info["kernel"], "pixscale_arcsec": info["pixscale_arcsec"],
+               "method": "astropy.convolution.convolve_fft (zero padding, unit-sum kernel, NaN re-imposed)"})
     rec = pv.make_record(
         kind="convolve", inputs=[inp], outputs=_outputs(files), parameters=dict(spec),
-        beams={"input": native, "target": target}, kernel={
-            "type": "gaussian", "beam": info["kernel"], "pixscale_arcsec": info["pixscale_arcsec"],
-            "method": "astropy.convolution.convolve_fft (zero padding, unit-sum kernel, NaN re-imposed)"},
+        beams={"input": native, "target": target}, kernel=kernel,
         distance=dist, extra={"jy_beam_area_factor": info["scale"], "bunit": info["bunit"],
-                              "planes": info["planes"]}, command=command)
+                              "planes": info["planes"], **({"per_channel_beams": info["per_channel"]}
+                                                           if "per_channel" in info else {})},
+        command=command)
     return Product(survey=spec["survey"], files=files, record=rec, source=rel)
 
 
@@ -108,13 +122,50 @@ def psf_type(store, rel: str) -> str:
     return str(got or "").strip().upper()
 
 
+GAUSSIAN_PSFS = ("GAUSSIAN", "GAUSS")
+
+
 def gaussian_psf_problem(store, rel: str) -> str:
     """Why a file's PSF cannot be treated as a Gaussian (a non-Gaussian PSFTYPE), or ""."""
     t = psf_type(store, rel)
-    if t and t not in ("GAUSSIAN", "GAUSS"):
-        return (f"PSFTYPE = {t}: a non-Gaussian PSF needs a kernel file (Aniano et al.), which "
-                f"sfng derive convolve does not take yet; refused rather than treated as a Gaussian")
+    if t and t not in GAUSSIAN_PSFS:
+        return (f"PSFTYPE = {t}: a non-Gaussian PSF needs a kernel file (Aniano et al.): give it with "
+                f"--kernel FILE (docs/derive.md); refused rather than treated as a Gaussian")
     return ""
+
+
+def kernel_specs(store, rows: list[dict], target: bm.Target, kernel) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Specs for convolving with the kernel file ``kernel`` to the Gaussian ``target`` (an
+    angle or an explicit beam): each input's PSFTYPE must be the kernel's starting PSF, and its
+    values not Jy/beam (:mod:`.kernels`)."""
+    from .kernels import kernel_fits_psf, kernel_header
+
+    if target.kind not in ("angle", "beam"):
+        raise SfngError("--kernel needs the Gaussian it ends at as --to ANGLE (Aniano's Gauss_25: --to 25arcsec) "
+                        "or --beam")
+    info = kernel_header(kernel)
+    tb = bm.target_beam(target)
+    specs, refused = [], []
+    for r in rows:
+        psf = psf_type(store, r["path"])
+        why = ""
+        if r.get("tree") == "derived" and Path(r["path"]).stem.endswith(("_conv", "_cov")):
+            why = "a convolved product: sfng convolves from the original each time (select data/ files)"
+        elif not psf or psf in GAUSSIAN_PSFS:
+            why = (f"PSFTYPE is {psf or 'not given'}: a kernel file is for a non-Gaussian PSF named by PSFTYPE; "
+                   f"convolve a Gaussian beam without --kernel")
+        elif brightness_kind(r.get("bunit"))[0] == "Jy/beam":
+            why = "Jy/beam with a non-Gaussian PSF: no beam area to rescale by (convert to MJy/sr first)"
+        else:
+            why = kernel_fits_psf(info, psf)
+        if why:
+            refused.append((r["path"], why))
+            continue
+        native = native_beam(r) if r.get("bmaj") is not None and math.isfinite(float(r["bmaj"])) else None
+        specs.append({"input": r["path"], "galaxy": r.get("galaxy") or None, "survey": r["survey"],
+                      "native": native, "psftype": psf, "target": target.as_dict(), "target_beam": tb,
+                      "tag": bm.res_tag(target, tb), "distance": None, "kernel_file": info})
+    return specs, refused
 
 
 def native_beam(r: dict) -> dict:
@@ -128,10 +179,6 @@ def _beam_problem(r: dict) -> str:
     bmaj = r.get("bmaj")
     if bmaj is None or not math.isfinite(float(bmaj)) or float(bmaj) <= 0:
         return "no beam (BMAJ) known for this file"
-    lo, hi = r.get("bmaj_min"), r.get("bmaj_max")
-    if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi) and \
-            not math.isclose(lo, hi, rel_tol=1e-4):
-        return "per-channel beams (a BEAMS table): not supported by sfng derive convolve yet"
     if str(r.get("type", "image")) not in ("image", "cube", ""):
         return f"a {r.get('type')}, not an image or cube"
     return ""
@@ -183,6 +230,13 @@ def jy2k_spec(row: dict, header) -> dict:
         raise SfngError(f"BUNIT {row.get('bunit')!r} is not Jy/beam")
     if _beam_problem(row):
         raise SfngError(_beam_problem(row))
+    lo, hi = row.get("bmaj_min"), row.get("bmaj_max")
+    if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi) and \
+            not math.isclose(lo, hi, rel_tol=1e-4):
+        # one factor per channel would leave a K cube whose beam changes per channel and no
+        # table saying so: convolve to one beam first
+        raise SfngError(f"per-channel beams ({lo:.3g}\" to {hi:.3g}\", a BEAMS table): convolve to one beam "
+                        f"first (sfng derive convolve --to {math.ceil(hi)}arcsec), then jy2k")
     freq = row.get("restfrq")
     if freq is None or not math.isfinite(freq) or freq <= 0:
         freq = float(header.get("RESTFRQ", header.get("RESTFREQ", math.nan)) or math.nan)

@@ -1,0 +1,106 @@
+"""Convolution kernels supplied as files, for PSFs that are not Gaussian (Aniano et al. 2011,
+PASP 123, 1218: the field's standard kernels from the Spitzer, Herschel, WISE, GALEX... PSFs to
+Gaussians and to each other, distributed as FITS images).
+
+The convention sfng reads (Aniano's files follow it):
+
+* the kernel is the primary HDU's 2-D image, centred on its central pixel (odd sides; an even
+  side is padded by one row or column of zeros at the far end);
+* its pixel scale comes from ``CD1_1``/``CD2_2`` or ``CDELT1``/``CDELT2`` (degrees), else from
+  ``PIXSCALE`` (arcsec), and must be square;
+* which PSF it starts from: the ``PSFFROM`` card when there is one, else the file's name; the
+  input's ``PSFTYPE`` (header or survey README) must appear in it, compared without case and
+  punctuation (``SPIRE250`` matches ``Kernel_LoRes_SPIRE_250_to_Gauss_25.fits``), so a kernel is
+  never applied to data of another PSF;
+* the PSF it ends at is the Gaussian of ``--to`` (Aniano's ``Gauss_25``: ``--to 25arcsec``); the
+  product's BMAJ/BMIN are that Gaussian's.
+
+The kernel is resampled to the data's pixel scale (bilinear, ``scipy.ndimage.map_coordinates``,
+its central pixel onto the central pixel) and normalised to unit sum, so surface brightness units (MJy/sr) keep their meaning; Jy/beam data
+are refused (the beam area of a non-Gaussian PSF is not a Gaussian's).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SfngError
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "", str(text).upper())
+
+
+def kernel_header(path) -> dict:
+    """The kernel file's pixel scale (arcsec), the PSF it starts from, its shape and SHA-256."""
+    from astropy.io import fits
+
+    from ..fsutil import sha256_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise SfngError(f"--kernel {path}: no such file")
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            h = hdul[0].header
+            shape = tuple(np.shape(hdul[0].data))
+    except (OSError, ValueError) as exc:
+        raise SfngError(f"--kernel {path}: not a FITS image ({exc})") from None
+    if len(shape) != 2 or min(shape) < 3:
+        raise SfngError(f"--kernel {path}: the primary HDU is not a 2-D image (shape {shape})")
+    sx = h.get("CD1_1", h.get("CDELT1"))
+    sy = h.get("CD2_2", h.get("CDELT2"))
+    if sx is not None and sy is not None:
+        px, py = abs(float(sx)) * 3600.0, abs(float(sy)) * 3600.0
+    elif h.get("PIXSCALE") is not None:
+        px = py = float(h["PIXSCALE"])
+    else:
+        raise SfngError(f"--kernel {path}: no pixel scale (CD1_1/CD2_2, CDELT1/CDELT2 in degrees, or PIXSCALE "
+                        f"in arcsec)")
+    if not (px > 0 and abs(px - py) <= 1e-3 * px):
+        raise SfngError(f"--kernel {path}: pixels of {px:.4g}\" x {py:.4g}\" (square ones needed)")
+    return {"path": str(path.resolve()), "sha256": sha256_file(path), "pixscale_arcsec": px,
+            "psf_from": str(h.get("PSFFROM", "")).strip(), "shape": list(shape)}
+
+
+def kernel_fits_psf(info: dict, psftype: str) -> str:
+    """Why the kernel does not start from ``psftype`` ("" when it does)."""
+    want = _squash(psftype)
+    where = info["psf_from"] or Path(info["path"]).name
+    if want and want in _squash(where):
+        return ""
+    return (f"PSFTYPE = {psftype}, but the kernel {Path(info['path']).name} starts from "
+            f"{info['psf_from'] or 'another PSF (its name)'}: give the kernel for {psftype}")
+
+
+def kernel_at(path, pixscale_arcsec: float) -> np.ndarray:
+    """The kernel image resampled to ``pixscale_arcsec``, odd-sided, unit sum."""
+    from astropy.io import fits
+    from scipy.ndimage import map_coordinates
+
+    info = kernel_header(path)
+    with fits.open(path, memmap=False) as hdul:
+        k = np.nan_to_num(np.asarray(hdul[0].data, dtype=np.float64))
+    ny, nx = k.shape
+    k = np.pad(k, ((0, 1 - ny % 2), (0, 1 - nx % 2)))          # odd sides, centre kept
+    f = info["pixscale_arcsec"] / pixscale_arcsec
+    if abs(f - 1.0) > 1e-9:
+        # resample about the centre: sample the kernel's continuous image at the data's pixel
+        # centres (bilinear), the central pixel onto the central pixel
+        half = int(np.floor((k.shape[0] // 2) * f))
+        n = 2 * max(half, 1) + 1
+        c_in = k.shape[0] // 2
+        grid = (np.arange(n) - n // 2) / f + c_in
+        cx_in = k.shape[1] // 2
+        half_x = int(np.floor((k.shape[1] // 2) * f))
+        m = 2 * max(half_x, 1) + 1
+        grid_x = (np.arange(m) - m // 2) / f + cx_in
+        yy, xx = np.meshgrid(grid, grid_x, indexing="ij")
+        k = map_coordinates(k, [yy, xx], order=1, mode="constant", cval=0.0)
+    s = k.sum()
+    if not np.isfinite(s) or s <= 0:
+        raise SfngError(f"--kernel {path}: the kernel sums to {s}: not a convolution kernel")
+    return k / s
