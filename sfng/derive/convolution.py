@@ -92,7 +92,9 @@ def convolve_file(src: Path, out: Path, cov_out: Path | None, native: dict | Non
     from astropy.io import fits
 
     kernel = bm.kernel_beam(native, target) if kernel_file is None else None
-    with fits.open(src, memmap=True, lazy_load_hdus=True) as hdul:
+    # read plane by plane from the file (no memory map: mapped pages would count as the
+    # process's memory, up to the whole cube)
+    with fits.open(src, memmap=False, lazy_load_hdus=True) as hdul:
         hdu = science_hdu(hdul)
         header = hdu.header
         pix = pixel_scale_arcsec(header)

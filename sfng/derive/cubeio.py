@@ -1,7 +1,9 @@
 """Reading a product plane by plane and writing one plane by plane (bounded memory).
 
-Inputs are opened memory-mapped and read through ``hdu.section`` one 2-D plane at a time; outputs
-are written with ``astropy.io.fits.StreamingHDU``, so a cube larger than RAM works.  Output
+Inputs are opened without a memory map (``memmap=False, lazy_load_hdus=True``) and read through
+``hdu.section`` one 2-D plane at a time, each read from the file by offset (mapped pages would
+count as the process's memory, up to the whole cube); outputs are written with
+``astropy.io.fits.StreamingHDU``, so a cube larger than RAM works.  Output
 headers hold nothing time-dependent: rerunning a derivation gives the same bytes.
 """
 

@@ -140,7 +140,7 @@ def moment_maps(src: Path, spec: dict):
 
     sigma = spec["rms_k"]
     kind, p = spec["mask"], spec["mask_params"]
-    with fits.open(src, memmap=True) as hdul:
+    with fits.open(src, memmap=False, lazy_load_hdus=True) as hdul:   # plane by plane, unmapped
         hdu = science_hdu(hdul)
         header = hdu.header.copy()
         lead, ny, nx = planes_shape(header)

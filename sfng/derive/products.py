@@ -207,7 +207,7 @@ def make_jy2k(store, spec: dict, folder: Path, command: str | None = None) -> Pr
     cards = pv.header_cards("jy2k", pv.sidecar_name(name), [inp])
     cards["JY2K"] = (factor, "K per input BUNIT, applied")
     out = folder / name
-    with fits.open(Path(store.root) / rel, memmap=True) as hdul:
+    with fits.open(Path(store.root) / rel, memmap=False, lazy_load_hdus=True) as hdul:   # plane by plane
         hdu = science_hdu(hdul)
         lead, ny, nx = planes_shape(hdu.header)
         h = out_header(hdu.header, bunit="K", beam=spec["beam"], cards=cards, history=pv.history_lines("jy2k", spec))
