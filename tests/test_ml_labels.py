@@ -185,3 +185,53 @@ def test_demo_maps_match_a_hand_computation_spaxel_by_spaxel(tmp_path):
             assert cls[j, i] == want, (j, i)
             counts[want] = counts.get(want, 0) + 1
     assert counts.get(L.SF, 0) > 10 and counts.get(L.UNKNOWN, 0) > 10
+
+
+def _kewley06_by_hand(x, y, xs, xo):
+    """Kewley et al. 2006, section 4, one point at a time, written from the paper."""
+    if not all(math.isfinite(v) for v in (x, y, xs, xo)):
+        return L.UNKNOWN
+    sf_nii = x < 0.05 and y < 0.61 / (x - 0.05) + 1.30
+    below_ke01_nii = x < 0.47 and y < 0.61 / (x - 0.47) + 1.19
+    sf_sii = xs < 0.32 and y < 0.72 / (xs - 0.32) + 1.30
+    sf_oi = xo < -0.59 and y < 0.73 / (xo + 0.59) + 1.33
+    if sf_nii and sf_sii and sf_oi:
+        return L.SF
+    if not sf_nii and below_ke01_nii and sf_sii and sf_oi:
+        return L.COMP
+    if not below_ke01_nii and not sf_sii and not sf_oi:
+        sey_s, sey_o = y >= 1.89 * xs + 0.76, y >= 1.18 * xo + 1.30
+        if sey_s and sey_o:
+            return L.SEYFERT
+        if not sey_s and not sey_o:
+            return L.LINER
+    return L.AMBIGUOUS
+
+
+def test_kewley06_scheme_against_the_paper_point_by_point():
+    rng = np.random.default_rng(7)
+    n = 4000
+    x, y = rng.uniform(-1.5, 0.8, n), rng.uniform(-1.2, 1.5, n)
+    xs, xo = rng.uniform(-1.2, 0.6, n), rng.uniform(-2.2, 0.2, n)
+    x[:20] = np.nan                                                  # a missing ratio: unknown
+    got = L.classify_kewley06(x, y, xs, xo)
+    want = np.array([_kewley06_by_hand(*v) for v in zip(x, y, xs, xo)])
+    assert np.array_equal(got, want)
+    assert {L.SF, L.COMP, L.SEYFERT, L.LINER, L.AMBIGUOUS, L.UNKNOWN} <= set(got.tolist())
+    assert L.AGN not in set(got.tolist())                        # every AGN is Seyfert, LINER or ambiguous
+
+
+def test_kewley06_scheme_on_demo_maps(tmp_path, cli):
+    from sfng.demo import manga as mangagen
+
+    t = mangagen.DEMO_TARGETS[0]
+    path = mangagen.write_maps(tmp_path / mangagen.maps_name(t.plateifu), t)
+    lm = L.read_maps(path)
+    cls, meta = L.bpt_labels(lm, snr=3.0, scheme="kewley06")
+    assert meta["scheme"] == "kewley06" and "3" not in meta["classes"]
+    good = lm.good_all(list(L.BPT_LINES) + [L.SII_A, L.SII_B, L.OI], 3.0)
+    assert np.array_equal(cls == L.UNKNOWN, ~good)                 # every line of every diagram
+    r = cli("ml", "labels", path, "--scheme", "kewley06", "-o", tmp_path / "lab")
+    assert r.exit_code == 0, r.output
+    with pytest.raises(SfngError):
+        L.bpt_labels(lm, scheme="other")

@@ -50,13 +50,16 @@ def prepare(paths, grid, fmt, store):
 @click.argument("maps", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--task", type=click.Choice(["bpt", "logoh"]), default="bpt", show_default=True)
 @click.option("--snr", type=float, default=3.0, show_default=True, help="S/N cut on every line used.")
+@click.option("--scheme", type=click.Choice(["nii", "kewley06"]), default="nii", show_default=True,
+              help="BPT: nii classifies on [NII] and splits AGN by [SII]/[OI]; kewley06 needs all three "
+                   "diagrams to agree (as marvin's bpt_kewley06).")
 @click.option("--calibration", default="M13-O3N2", show_default=True,
               help="12+log(O/H) calibration: PP04-N2, PP04-O3N2, M13-N2, M13-O3N2 (cut and labels).")
 @click.option("--edges", default="8.0,8.2,8.3,8.4,8.5,8.7", show_default=True, help="12+log(O/H) bin edges.")
 @output_option("Folder for the label maps (FITS) and their metadata (JSON).", kind="dir", required=True)
 @format_option("text", "json")
 @store_path_option()
-def labels(maps, task, snr, calibration, edges, out, fmt, store_override=None):
+def labels(maps, task, snr, scheme, calibration, edges, out, fmt, store_override=None):
     """Label maps (FITS with WCS, CLASSn cards) from DAP MAPS files."""
     from ..fsutil import atomic_write_text
     from ..ml import labels as L
@@ -68,7 +71,7 @@ def labels(maps, task, snr, calibration, edges, out, fmt, store_override=None):
         lm = L.read_maps(m)
         values = None
         if task == "bpt":
-            cls, meta = L.bpt_labels(lm, snr)
+            cls, meta = L.bpt_labels(lm, snr, scheme=scheme)
         else:
             cls, values, meta = L.logoh_labels(lm, calibration, [float(e) for e in edges.split(",")], snr)
         name = Path(m).name.split(".fits")[0] + f"_{task}.fits"

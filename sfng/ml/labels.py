@@ -111,6 +111,66 @@ def classify_bpt(x, y, xs=None, xo=None):
     return out
 
 
+def kewley01_sii(xs):
+    """Kewley et al. 2001 maximum starburst on the [SII] diagram: y = 0.72 / (x_S - 0.32) + 1.30,
+    NaN for x_S >= 0.32."""
+    xs = np.asarray(xs, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(xs < 0.32, 0.72 / (xs - 0.32) + 1.30, np.nan)
+
+
+def kewley01_oi(xo):
+    """Kewley et al. 2001 maximum starburst on the [OI] diagram: y = 0.73 / (x_O + 0.59) + 1.33,
+    NaN for x_O >= -0.59."""
+    xo = np.asarray(xo, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(xo < -0.59, 0.73 / (xo + 0.59) + 1.33, np.nan)
+
+
+def classify_kewley06(x, y, xs, xo=None):
+    """Kewley et al. 2006's scheme over all the diagrams at once (what marvin's
+    ``bpt_kewley06`` computes): a spaxel needs every ratio (NaN in any -> UNKNOWN);
+
+    * SF: star-forming on all three diagrams (below Kauffmann 2003 on [NII], below the
+      Kewley 2001 curves on [SII] and [OI], left of each asymptote);
+    * COMP: between Kauffmann 2003 and Kewley 2001 on [NII], star-forming on [SII] and [OI];
+    * SEYFERT / LINER: an AGN on all three (above Kewley 2001, or right of its asymptote) and
+      above / below the Seyfert-LINER line on both [SII] and [OI];
+    * AMBIGUOUS: every other spaxel with all ratios (the diagrams disagree).
+
+    ``xo`` None: the [OI] diagram is left out (marvin's ``use_oi=False``)."""
+    x, y, xs = (np.asarray(v, dtype=float) for v in (x, y, xs))
+    diagrams = [(xs, kewley01_sii, 0.32, kewley06_seyfert_liner)]
+    ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(xs)
+    if xo is not None:
+        xo = np.asarray(xo, dtype=float)
+        ok &= np.isfinite(xo)
+        diagrams.append((xo, kewley01_oi, -0.59, kewley06_oi_seyfert_liner))
+    ka, ke = np.nan_to_num(kauffmann03(x), nan=-np.inf), np.nan_to_num(kewley01(x), nan=-np.inf)
+    sf_n = (x < 0.05) & (y < ka)
+    comp_n = ~sf_n & (x < 0.47) & (y < ke)
+    agn_n = (x >= 0.47) | (y >= ke)
+    sf_o = np.ones_like(ok)
+    agn_o = np.ones_like(ok)
+    sey, lin = np.ones_like(ok), np.ones_like(ok)
+    for r, curve, asym, line in diagrams:
+        c = np.nan_to_num(curve(r), nan=-np.inf)
+        sf_d = (r < asym) & (y < c)
+        sf_o &= sf_d
+        agn_o &= ~sf_d
+        above = y >= line(r)
+        sey &= above
+        lin &= ~above
+    out = np.full(x.shape, UNKNOWN, dtype=np.int16)
+    out[ok] = AMBIGUOUS
+    out[ok & sf_n & sf_o] = SF
+    out[ok & comp_n & sf_o] = COMP
+    agn = ok & agn_n & agn_o
+    out[agn & sey] = SEYFERT
+    out[agn & lin] = LINER
+    return out
+
+
 # -- calibrations -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -191,8 +251,19 @@ class LineMaps:
         return np.where(good, r, np.nan)
 
 
-def bpt_labels(lm: LineMaps, snr: float = 3.0, use_sii: bool = True, use_oi: bool = True) -> tuple[np.ndarray, dict]:
-    """``(class map, meta)`` of one galaxy."""
+#: The BPT schemes of :func:`bpt_labels`.
+SCHEMES = ("nii", "kewley06")
+
+
+def bpt_labels(lm: LineMaps, snr: float = 3.0, use_sii: bool = True, use_oi: bool = True,
+               scheme: str = "nii") -> tuple[np.ndarray, dict]:
+    """``(class map, meta)`` of one galaxy.  ``scheme``: ``nii`` classifies on the [NII]
+    diagram and splits its AGN by [SII] and [OI] (:func:`classify_bpt`); ``kewley06`` needs
+    all three diagrams to agree (:func:`classify_kewley06`, as marvin's ``bpt_kewley06``)."""
+    if scheme not in SCHEMES:
+        raise SfngError(f"--scheme {scheme!r}: one of {', '.join(SCHEMES)}")
+    if scheme == "kewley06":
+        return _kewley06_labels(lm, snr, use_oi)
     good = lm.good_all(BPT_LINES, snr)
     x = lm.log_ratio(NII, HA, good)
     y = lm.log_ratio(OIII, HB, good)
@@ -212,6 +283,28 @@ def bpt_labels(lm: LineMaps, snr: float = 3.0, use_sii: bool = True, use_oi: boo
                        "Kewley 2001": "y = 0.61/(x-0.47)+1.19, x<0.47 (ApJ 556, 121)",
                        "Kewley 2006": "Seyfert/LINER on [SII]: y = 1.89 x_S + 0.76, on [OI]: y = 1.18 x_O + "
                                       "1.30; disagreeing diagrams: AMBIGUOUS (MNRAS 372, 961)"},
+            "mask": f"DONOTUSE ({lm.donotuse:#x}) of MANGA_DAPPIXMASK, or S/N < {snr}, ORed over lines"}
+    return cls, meta
+
+
+def _kewley06_labels(lm: LineMaps, snr: float, use_oi: bool) -> tuple[np.ndarray, dict]:
+    lines = list(BPT_LINES) + [SII_A, SII_B] + ([OI] if use_oi else [])
+    missing = [k for k in lines if k not in lm.flux]
+    if missing:
+        raise SfngError(f"the kewley06 scheme needs {', '.join(missing)} (EMLINE_GFLUX channels)")
+    good = lm.good_all(lines, snr)          # every line of every diagram, ORed
+    x = lm.log_ratio(NII, HA, good)
+    y = lm.log_ratio(OIII, HB, good)
+    xs = lm.log_ratio((SII_A, SII_B), HA, good)
+    xo = lm.log_ratio(OI, HA, good) if use_oi else None
+    cls = classify_kewley06(x, y, xs, xo)
+    meta = {"task": "bpt", "scheme": "kewley06", "snr": snr, "lines": lines,
+            "classes": {str(k): v for k, v in BPT_CLASSES.items() if k != AGN},
+            "curves": {"Kauffmann 2003": "y = 0.61/(x-0.05)+1.30, x<0.05 (MNRAS 346, 1055)",
+                       "Kewley 2001": "[NII] y = 0.61/(x-0.47)+1.19, x<0.47; [SII] y = 0.72/(x_S-0.32)+1.30, "
+                                      "x_S<0.32; [OI] y = 0.73/(x_O+0.59)+1.33, x_O<-0.59 (ApJ 556, 121)",
+                       "Kewley 2006": "all diagrams agree; Seyfert/LINER: [SII] y = 1.89 x_S + 0.76, [OI] "
+                                      "y = 1.18 x_O + 1.30 (MNRAS 372, 961)"},
             "mask": f"DONOTUSE ({lm.donotuse:#x}) of MANGA_DAPPIXMASK, or S/N < {snr}, ORed over lines"}
     return cls, meta
 
