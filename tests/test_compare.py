@@ -95,10 +95,14 @@ def test_cubes_plane_by_plane_and_refusals(tmp_path):
     from sfng.derive.beams import kernel_beam
     from sfng.derive.convolution import convolve_plane, kernel_array
 
+    from sfng.derive.compare import COVERAGE_MIN
+    from sfng.derive.convolution import coverage_plane
+
     kern = kernel_array(kernel_beam({"bmaj": 4.0, "bmin": 4.0, "bpa": 0.0}, {"bmaj": 6.0, "bmin": 6.0, "bpa": 0.0}), 1.0)
     conv_a = np.stack([convolve_plane(p * base, kern) for p in prof])
-    want = (prof[:, None, None] * base).sum() / conv_a.sum()
-    assert rep.flux_ratio == pytest.approx(want, rel=1e-6)
+    inner = coverage_plane(np.ones_like(base, dtype=bool), kern) >= COVERAGE_MIN   # away from the edges
+    want = (prof[:, None, None] * base)[:, inner].sum() / conv_a[:, inner].sum()
+    assert rep.flux_ratio == pytest.approx(want, rel=1e-6) and rep.n_voxels == n * int(inner.sum())
     # another spectral axis is refused, as are other units and a missing beam
     hc = header(41, 41, pix_arcsec=1.0, bmaj=6.0, nchan=n, bunit="K", v0_ms=-40000.0)
     pc = _write(tmp_path / "cc.fits", prof[:, None, None] * base, hc)
@@ -135,3 +139,39 @@ def test_cli_json_and_page(tmp_path, cli):
     assert r.exit_code == 1 and "smaller" in r.output
     r = cli("compare", pa, tmp_path / "missing.fits")
     assert r.exit_code == 1 and "Traceback" not in r.output
+
+
+def test_edges_and_blanks_do_not_bias_the_statistics(tmp_path):
+    """Two identical flat 1 K maps, one at 5" and one at 15": after convolving the first to 15"
+    its edges fall (zero padding); only pixels the edges do not reach are compared."""
+    from sfng.derive.compare import compare
+
+    n = 128
+    a = np.ones((n, n))
+    a[30:34, 30:34] = np.nan                                         # a hole as well
+    pa = _write(tmp_path / "a.fits", a, header(n, n, bmaj=5.0, bunit="K"))
+    pb = _write(tmp_path / "b.fits", np.ones((n, n)), header(n, n, bmaj=15.0, bunit="K"))
+    rep = compare(pa, pb)
+    assert rep.flux_ratio == pytest.approx(1.0, rel=1e-3) and abs(rep.difference["mean"]) < 1e-3
+    assert 0 < rep.n_voxels < n * n // 2
+
+
+def test_degenerate_axes_per_pixel_units_and_a_zero_map(tmp_path):
+    from sfng.derive.compare import compare
+
+    pa, pb = _pair(tmp_path)
+    from astropy.io import fits
+
+    with fits.open(pa) as h:
+        data, hdr = h[0].data, h[0].header.copy()
+    hdr["CTYPE3"], hdr["CRVAL3"], hdr["CDELT3"], hdr["CRPIX3"] = "FREQ", 1.4e9, 1e6, 1.0
+    hdr["CTYPE4"], hdr["CRVAL4"], hdr["CDELT4"], hdr["CRPIX4"] = "STOKES", 1.0, 1.0, 1.0
+    p4 = _write(tmp_path / "a4.fits", data[None, None], hdr)        # (1, 1, ny, nx): an image
+    assert compare(p4, pb).shape == [121, 121]
+    hp = header(121, 121, bmaj=5.0, bunit="Jy/pixel")
+    pp = _write(tmp_path / "pp.fits", data, hp)
+    with pytest.raises(SfngError, match="per pixel"):
+        compare(pp, pp)
+    z = _write(tmp_path / "z.fits", np.zeros_like(data), header(121, 121, bmaj=5.0))
+    rep = compare(z, pb, png=tmp_path / "z.png")                    # sum(A) = 0: no ratio, still a page
+    assert rep.flux_ratio is None and (tmp_path / "z.png").is_file()

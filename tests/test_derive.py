@@ -480,5 +480,40 @@ def test_kernel_file_takes_a_named_psf_to_the_target_gaussian(store, tmp_path, c
     other = _kernel_file(tmp_path / "Kernel_MIPS_24_to_Gauss_12.fits", 10.9, 0.5)
     bad = convolve(store, rows, parse_target("12arcsec"), command="test", kernel=other)
     assert not bad.ok and "give the kernel for TESTPSF" in bad.failed[0][1]
+    # the PSF named in the kernel's *target* half never counts; nor does a prefix
+    to_it = _kernel_file(tmp_path / "Kernel_LoRes_PACS_70_to_TESTPSF.fits", 10.9, 0.5)
+    assert "starts from PACS_70" in convolve(store, rows, parse_target("12arcsec"), kernel=to_it).failed[0][1]
+    longer = _kernel_file(tmp_path / "Kernel_HiRes_TESTPSF0_to_Gauss_12.fits", 10.9, 0.5)
+    assert not convolve(store, rows, parse_target("12arcsec"), kernel=longer).ok
+    # the Gaussian it ends at must be --to's
+    r = convolve(store, rows, parse_target("20arcsec"), command="test", kernel=k)
+    assert not r.ok and "not at --to 20" in r.failed[0][1]
+    nameless = _kernel_file(tmp_path / "k0.fits", 10.9, 0.5)
+    assert "does not say which PSF" in convolve(store, rows, parse_target("12arcsec"), kernel=nameless).failed[0][1]
     named = _kernel_file(tmp_path / "k.fits", 10.9, 0.5, psf_from="TEST PSF")
     assert convolve(store, rows, parse_target("12arcsec"), command="test", kernel=named, dry_run=True).planned
+
+
+def test_multibeam_feasibility_checks_every_channel(store, tmp_path):
+    """Channel beams 10"x5" at PA 0 and at PA 90: the target 10"x5" at PA 0 is the first channel's
+    own beam (the index's, the largest) but no convolution takes the second channel to it. The
+    check uses the channels' common beam, so the file is refused at planning, never half made."""
+    from astropy.io import fits
+
+    from sfng.demo.casa import beams_table
+    from sfng.derive import convolve, parse_target
+
+    n = 65
+    h = header(n, n, pix_arcsec=0.5, bmaj=10.0, nchan=2)
+    for k in ("BMAJ", "BMIN", "BPA"):
+        del h[k]
+    h["CASAMBM"] = True
+    src = tmp_path / "src"
+    src.mkdir()
+    fits.HDUList([fits.PrimaryHDU(np.ones((2, n, n), np.float32), h),
+                  beams_table([10.0, 10.0], [5.0, 5.0], [0.0, 90.0])]).writeto(src / "ngc628_co_mb2.fits")
+    land(store, src)
+    rows = _rows(store)
+    rep = convolve(store, rows, parse_target(None, "10,5,0"), command="test")
+    assert not rep.ok and not rep.landed and "smaller" in rep.failed[0][1]
+    assert convolve(store, rows, parse_target("12arcsec"), command="test", dry_run=True).planned

@@ -162,3 +162,17 @@ def test_ssftt_run_from_split_folder_beats_chance_and_evaluate_reproduces(cli, t
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if __import__("importlib").util.find_spec("matplotlib"):
         assert (run / "history.png").is_file()
+
+
+def test_pca_splits_are_never_band_averaged_and_need_their_folder(cli, tmp_path):
+    data = _patchset(tmp_path / "p.npz")
+    assert cli("ml", "split", data, "--seed", "1", "--pca", "4", "-o", tmp_path / "s").exit_code == 0
+    r = cli("ml", "train", tmp_path / "s", "--model", "logreg", "--bands", "2", "-o", tmp_path / "run")
+    assert r.exit_code == 0, r.output
+    assert len(np.load(tmp_path / "run" / "logreg.npz")["mean"]) == 4      # 4 components, not 2 averages
+    r = cli("ml", "evaluate", tmp_path / "run" / "logreg.npz", data)          # a patch set: channels, not PCs
+    assert r.exit_code == 1 and "PCA" in r.output
+    r = cli("ml", "evaluate", tmp_path / "run" / "logreg.npz", tmp_path / "s", "--format", "json")
+    assert r.exit_code == 0 and json.loads(r.output) == json.loads((tmp_path / "run" / "metrics.json").read_text())
+    with pytest.raises(SfngError, match="training spectra"):
+        P.fit(np.zeros((1, 6, 1, 1)), 3)

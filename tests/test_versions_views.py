@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from urllib.parse import unquote
 
@@ -87,3 +88,26 @@ def test_service_queries_the_current_version_unless_asked(two_versions):
     ctx = svc.contexts()["surveys"]["THINGS"]
     assert ctx["files"] == 3 and ctx["versions"] == {"v1": {"files": 2, "current": False},
                                                      "v2": {"files": 3, "current": True}}
+
+
+def test_files_without_a_checksum_never_share_a_cached_cube(two_versions, tmp_path):
+    """The spectrum cache is keyed by content when the manifest gives the SHA-256; a file without
+    one (no manifest) is keyed by its path, so two such files never answer with each other's data."""
+    import dataclasses
+
+    from sfng.serve.data import CubeCache
+    from sfng.serve.service import Service
+
+    store = two_versions
+    svc = Service(store.root, store.index_path, cache_dir=tmp_path / "cache1")
+    by_path = {e.path: e for e in svc.catalog.entries.values()}
+    a, c = by_path["data/THINGS@v2/a.fits"], by_path["data/THINGS@v2/c.fits"]
+    cache = CubeCache(svc.catalog, tmp_path / "cache2")
+    fa = cache.cube(dataclasses.replace(a, sha256="")).flux
+    fc = cache.cube(dataclasses.replace(c, sha256="")).flux
+    assert not np.array_equal(np.asarray(fa), np.asarray(fc))
+    # with checksums, the identical b.fits of v1 and v2 share one entry, each under its own path
+    b1, b2 = by_path["data/THINGS@v1/b.fits"], by_path["data/THINGS@v2/b.fits"]
+    assert b1.sha256 == b2.sha256 and b1.sha256
+    x1, x2 = cache.cube(b1), cache.cube(b2)
+    assert x1.flux is x2.flux and (x1.entry.path, x2.entry.path) == (b1.path, b2.path)

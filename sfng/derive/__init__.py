@@ -121,9 +121,18 @@ def convolve(store, rows: list[dict], target: Target, *, command=None, reindex=T
         specs, refused = kernel_specs(store, rows, target, kernel)
         return _run(store, "convolve", specs, refused, command=command, reindex=reindex, dry_run=dry_run,
                     progress=progress, jobs=jobs)
+    from .products import channel_common_beam
+
     refused0, keep = [], []
     for r in rows:
         why = gaussian_psf_problem(store, r["path"])
+        if not why:
+            try:
+                cc = channel_common_beam(store, r)
+            except SfngError as exc:
+                why = str(exc)
+            else:
+                r = {**r, "channel_common": cc} if cc else r
         (refused0 if why else keep).append((r["path"], why) if why else r)
     specs, refused = convolve_specs(keep, target)
     refused = refused0 + refused

@@ -1,6 +1,7 @@
 """``sfng compare A B``: two images or two cubes of the same tracer put on one grid at one
 resolution, then compared (the collaboration's ``sfng_cube_compare.pro``, without its forced
-round beams and in bounded memory).
+round beams).  Both inputs are held in memory (float64) with their convolved and reprojected
+copies: compare is for maps and cubes that fit, unlike ``sfng derive``.
 
 1. **Resolution.** The common beam of the two (radio-beam's ``common_beam``: the smallest
    beam both can be convolved to); each is convolved to it from its own beam, plane by plane
@@ -11,7 +12,9 @@ round beams and in bounded memory).
    its pixels, its spectral channels.  Cubes must have the same number of channels on the same
    spectral axis (``CTYPE3``/``CRVAL3``/``CDELT3`` equal to 1e-6 of a channel); spectral
    regridding is not done here.
-3. **Statistics** over the voxels measured in both (finite after both steps), in A's units
+3. **Statistics** over the voxels measured in both (finite after both steps, and at least 99.9% of
+   their kernel weight on measured pixels in both maps: the convolution's zero padding at edges
+   and blanks would bias the rest), in A's units
    (both must have the same ``BUNIT``; ``sfng derive jy2k`` first when one is Jy/beam):
 
    * ``flux_ratio``: sum(B) / sum(A) over the common voxels;
@@ -29,12 +32,21 @@ against A with the 1:1 line.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import SfngError
+
+
+#: Pixels compared: those with at least this fraction of their kernel weight on measured pixels
+#: in both maps (the convolution's zero padding biases the rest).
+COVERAGE_MIN = 0.999
+
+#: Units per pixel: interpolating them onto another grid would need the pixel areas' ratio.
+_PER_PIXEL = re.compile(r"/\s*(pix(el)?s?|px)\b", re.IGNORECASE)
 
 
 @dataclass
@@ -71,7 +83,8 @@ def _beam_of(header, path) -> dict:
 
 
 def _read(path):
-    """(data float64, header) of the science HDU, the degenerate axes beyond the third dropped."""
+    """(data float64, header) of the science HDU, its leading length-1 axes (a single Stokes
+    plane, a single channel) dropped: a (1, 1, ny, nx) continuum image is an image."""
     from astropy.io import fits
 
     from .cubeio import science_hdu
@@ -80,7 +93,7 @@ def _read(path):
         hdu = science_hdu(hdul)
         header = hdu.header.copy()
         data = np.asarray(hdu.data, dtype=np.float64)
-    while data.ndim > 3 and data.shape[0] == 1:
+    while data.ndim > 2 and data.shape[0] == 1:
         data = data[0]
     if data.ndim > 3:
         raise SfngError(f"{path}: {data.ndim} axes of more than one pixel; compare handles images and cubes")
@@ -88,18 +101,21 @@ def _read(path):
 
 
 def _convolved(data, header, native: dict, target: dict):
+    """``(convolved data, coverage)``: coverage is each pixel's fraction of kernel weight on
+    measured pixels (1 where the map's edge and blanks do not reach)."""
     from . import beams as bm
-    from .convolution import area_scale, convolve_plane, kernel_array
+    from .convolution import area_scale, convolve_plane, coverage_plane, kernel_array
     from .cubeio import pixel_scale_arcsec
 
     kernel = bm.kernel_beam(native, target)
+    planes = data.reshape((-1,) + data.shape[-2:])
     if kernel is None:
-        return data
+        return data, np.isfinite(data).astype(np.float64)
     kern = kernel_array(kernel, pixel_scale_arcsec(header))
     scale = area_scale(str(header.get("BUNIT", "")), native, target)
-    planes = data.reshape((-1,) + data.shape[-2:])
     out = np.stack([convolve_plane(p, kern) for p in planes]).reshape(data.shape)
-    return out * scale
+    cov = np.stack([coverage_plane(np.isfinite(p), kern) for p in planes]).reshape(data.shape)
+    return out * scale, cov
 
 
 def _check_spectral(ha, hb, da, db, a, b) -> None:
@@ -153,6 +169,10 @@ def compare(a, b, *, beam: dict | None = None, png=None) -> Comparison:
     ua, ub = str(ha.get("BUNIT", "")).strip(), str(hb.get("BUNIT", "")).strip()
     from ..units import brightness_kind
 
+    for u, p in ((ua, a), (ub, b)):
+        if _PER_PIXEL.search(u):
+            raise SfngError(f"{p}: BUNIT {u!r} is per pixel: reprojecting it needs the pixel areas; convert "
+                            f"to a surface brightness (per sr, per beam) first")
     (ka, fa), (kb, fb) = brightness_kind(ua), brightness_kind(ub)
     if ka and ka == kb:
         db = db * (fb / fa)          # mK against K, say: B in A's units
@@ -165,14 +185,19 @@ def compare(a, b, *, beam: dict | None = None, png=None) -> Comparison:
     if beam is not None:
         bm.kernel_beam(common, beam)          # refuses a target smaller than the common beam
         common = dict(beam)
-    ca = _convolved(da, ha, beam_a, common)
-    cb = _convolved(db, hb, beam_b, common)
+    ca, cov_a = _convolved(da, ha, beam_a, common)
+    cb, cov_b = _convolved(db, hb, beam_b, common)
     rb = _reprojected(cb, hb, ha, ca.shape)
-    ok = np.isfinite(ca) & np.isfinite(rb)
+    rcov_b = _reprojected(cov_b, hb, ha, ca.shape)
+    # only pixels whose convolution the map's edge and blanks did not reach (they would be
+    # biased low in the map convolved more)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(ca) & np.isfinite(rb) & (cov_a >= COVERAGE_MIN) & (np.nan_to_num(rcov_b) >= COVERAGE_MIN)
     notes = []
     n = int(ok.sum())
     if n == 0:
-        raise SfngError(f"{a} and {b} have no measured pixel in common (do they overlap on the sky?)")
+        raise SfngError(f"{a} and {b} have no measured pixel in common away from their edges and blanks "
+                        f"(do they overlap on the sky by more than a few beams?)")
     x, y = ca[ok], rb[ok]
     d = y - x
     sa = float(np.sum(x))
@@ -230,8 +255,9 @@ def _draw(ca, rb, ok, rep: Comparison, path) -> Path:
     axes[3].plot([lo, hi], [lo, hi], "k--", lw=0.8)
     axes[3].set_xlabel(f"A ({rep.bunit})")
     axes[3].set_ylabel(f"B ({rep.bunit})")
-    axes[3].set_title(f"ratio {rep.flux_ratio:.3g}, r = {rep.correlation if rep.correlation is None else round(rep.correlation, 3)}",
-                      fontsize=9)
+    ratio = "n/a" if rep.flux_ratio is None else f"{rep.flux_ratio:.3g}"
+    r = "n/a" if rep.correlation is None else f"{rep.correlation:.3f}"
+    axes[3].set_title(f"ratio {ratio}, r = {r}", fontsize=9)
     fig.suptitle(f"{Path(rep.a).name} vs {Path(rep.b).name} at {rep.beam['bmaj']:.3g}\" x {rep.beam['bmin']:.3g}\"",
                  fontsize=9)
     fig.tight_layout()

@@ -8,12 +8,13 @@ The convention sfng reads (Aniano's files follow it):
   side is padded by one row or column of zeros at the far end);
 * its pixel scale comes from ``CD1_1``/``CD2_2`` or ``CDELT1``/``CDELT2`` (degrees), else from
   ``PIXSCALE`` (arcsec), and must be square;
-* which PSF it starts from: the ``PSFFROM`` card when there is one, else the file's name; the
-  input's ``PSFTYPE`` (header or survey README) must appear in it, compared without case and
-  punctuation (``SPIRE250`` matches ``Kernel_LoRes_SPIRE_250_to_Gauss_25.fits``), so a kernel is
-  never applied to data of another PSF;
-* the PSF it ends at is the Gaussian of ``--to`` (Aniano's ``Gauss_25``: ``--to 25arcsec``); the
-  product's BMAJ/BMIN are that Gaussian's.
+* which PSF it starts from and ends at: the ``PSFFROM``/``PSFTO`` cards when there are, else the
+  file's name in Aniano's form ``Kernel_<LoRes|HiRes>_<FROM>_to_<TO>.fits``; the input's
+  ``PSFTYPE`` (header or survey README) must equal FROM, compared without case and punctuation
+  (``SPIRE250`` is ``SPIRE_250``; the TO half never counts), so a kernel is never applied to
+  data of another PSF;
+* TO must be the Gaussian of ``--to`` (Aniano's ``Gauss_25``: ``--to 25arcsec``; a kernel to
+  another instrument's PSF is refused); the product's BMAJ/BMIN are that Gaussian's.
 
 The kernel is resampled to the data's pixel scale (bilinear, ``scipy.ndimage.map_coordinates``,
 its central pixel onto the central pixel) and normalised to unit sum, so surface brightness units (MJy/sr) keep their meaning; Jy/beam data
@@ -63,17 +64,49 @@ def kernel_header(path) -> dict:
     if not (px > 0 and abs(px - py) <= 1e-3 * px):
         raise SfngError(f"--kernel {path}: pixels of {px:.4g}\" x {py:.4g}\" (square ones needed)")
     return {"path": str(path.resolve()), "sha256": sha256_file(path), "pixscale_arcsec": px,
-            "psf_from": str(h.get("PSFFROM", "")).strip(), "shape": list(shape)}
+            "psf_from": str(h.get("PSFFROM", "")).strip(), "psf_to": str(h.get("PSFTO", "")).strip(),
+            "shape": list(shape)}
 
 
-def kernel_fits_psf(info: dict, psftype: str) -> str:
-    """Why the kernel does not start from ``psftype`` ("" when it does)."""
-    want = _squash(psftype)
-    where = info["psf_from"] or Path(info["path"]).name
-    if want and want in _squash(where):
-        return ""
-    return (f"PSFTYPE = {psftype}, but the kernel {Path(info['path']).name} starts from "
-            f"{info['psf_from'] or 'another PSF (its name)'}: give the kernel for {psftype}")
+#: Aniano et al.'s file names: ``Kernel_<LoRes|HiRes>_<FROM>_to_<TO>.fits``.
+_ANIANO = re.compile(r"^(?:kernel[_-]?)?(?:(?:lo|hi)res[_-]?)?(?P<src>.+?)[_-]to[_-](?P<dst>.+?)(?:\.fits?)?(?:\.gz)?$",
+                     re.IGNORECASE)
+_GAUSS = re.compile(r"^gauss(?:ian)?[_-]?(?P<fwhm>\d+(?:[.p]\d+)?)$", re.IGNORECASE)
+
+
+def kernel_ends(info: dict) -> tuple[str, str]:
+    """``(from, to)``: the PSFs the kernel goes between, from its ``PSFFROM``/``PSFTO`` cards
+    or else its file name (Aniano's ``Kernel_LoRes_SPIRE_250_to_Gauss_25.fits``); "" unknown."""
+    src, dst = info.get("psf_from", ""), info.get("psf_to", "")
+    m = _ANIANO.match(Path(info["path"]).name)
+    if m:
+        src = src or m.group("src")
+        dst = dst or m.group("dst")
+    return src, dst
+
+
+def kernel_fits_psf(info: dict, psftype: str, target_fwhm: float | None = None) -> str:
+    """Why the kernel is not the one from ``psftype`` to the Gaussian of ``target_fwhm``
+    arcsec ("" when it is).  The starting PSF must equal the PSFTYPE (compared without case and
+    punctuation: ``SPIRE_250`` is ``SPIRE250``; the target half of the name never counts); when
+    the kernel says where it ends (``Gauss_25``, or a ``PSFTO`` card), that must be the target."""
+    src, dst = kernel_ends(info)
+    name = Path(info["path"]).name
+    if not src:
+        return (f"the kernel {name} does not say which PSF it starts from (a PSFFROM card, or an Aniano "
+                f"name Kernel_..._<FROM>_to_<TO>.fits)")
+    if _squash(src) != _squash(psftype):
+        return f"PSFTYPE = {psftype}, but the kernel {name} starts from {src}: give the kernel for {psftype}"
+    if dst and target_fwhm is not None:
+        g = _GAUSS.match(dst.strip())
+        if g is None:
+            return (f"the kernel {name} ends at {dst}, not at a Gaussian: sfng convolves to a Gaussian "
+                    f"(--to); use a ..._to_Gauss_NN kernel")
+        fwhm = float(g.group("fwhm").replace("p", "."))
+        if abs(fwhm - target_fwhm) > 1e-3 * max(fwhm, target_fwhm):
+            return (f"the kernel {name} ends at a {fwhm:g}\" Gaussian, not at --to {target_fwhm:g}\": "
+                    f"give --to {fwhm:g}arcsec or the kernel for {target_fwhm:g}\"")
+    return ""
 
 
 def kernel_at(path, pixscale_arcsec: float) -> np.ndarray:

@@ -78,9 +78,11 @@ def convolve_specs(rows: list[dict], target: bm.Target) -> tuple[list[dict], lis
             usable.append(r)
     common = None
     if target.kind == "common" and usable:
-        common = bm.common_beam([native_beam(r) for r in usable])
+        common = bm.common_beam([r.get("channel_common") or native_beam(r) for r in usable])
     for r in usable:
-        native = native_beam(r)
+        # a cube with per-channel beams: every channel's beam must reach the target, so the
+        # check (and --to common) uses the common beam of all its channels, not the largest one
+        native = r.get("channel_common") or native_beam(r)
         dist = None
         try:
             if target.kind == "physical":
@@ -157,7 +159,8 @@ def kernel_specs(store, rows: list[dict], target: bm.Target, kernel) -> tuple[li
         elif brightness_kind(r.get("bunit"))[0] == "Jy/beam":
             why = "Jy/beam with a non-Gaussian PSF: no beam area to rescale by (convert to MJy/sr first)"
         else:
-            why = kernel_fits_psf(info, psf)
+            why = kernel_fits_psf(info, psf, tb["bmaj"] if abs(tb["bmaj"] - tb["bmin"]) <= 1e-6 * tb["bmaj"]
+                                  else None)
         if why:
             refused.append((r["path"], why))
             continue
@@ -166,6 +169,20 @@ def kernel_specs(store, rows: list[dict], target: bm.Target, kernel) -> tuple[li
                       "native": native, "psftype": psf, "target": target.as_dict(), "target_beam": tb,
                       "tag": bm.res_tag(target, tb), "distance": None, "kernel_file": info})
     return specs, refused
+
+
+def channel_common_beam(store, r: dict) -> dict | None:
+    """The common beam of every usable channel of a cube with a BEAMS table (None for a file
+    with one beam)."""
+    lo, hi = r.get("bmaj_min"), r.get("bmaj_max")
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)) or math.isclose(lo, hi, rel_tol=1e-4):
+        return None
+    from ..beamtable import beams_of
+
+    t = beams_of(Path(store.root) / r["path"])
+    rows = [i for i, ok in enumerate(t.valid) if ok]
+    return bm.common_beam([{"bmaj": t.major[i], "bmin": t.minor[i],
+                            "bpa": t.pa[i] if math.isfinite(t.pa[i]) else 0.0} for i in rows])
 
 
 def native_beam(r: dict) -> dict:

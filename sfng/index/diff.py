@@ -128,8 +128,12 @@ def _companion(path):
     from .columns import open_table
     from .io import primary_cards
 
+    from .schema import SCHEMA_VERSION
+
     try:
         prim = primary_cards(path)
+        if prim.get("SFNGSCHV") != str(SCHEMA_VERSION):
+            return None    # an older index: read through its frozen schema (read_index), never raw
         return open_table(path, prim.get("SFNGBID"), int(prim.get("NFILES", -1)))
     except (OSError, ValueError, TypeError):
         return None

@@ -38,8 +38,8 @@ def fit(patches, n: int, *, max_spectra: int = 200_000, seed: int = 0) -> PCA:
     spectra = x.transpose(0, 2, 3, 1).reshape(-1, nwave)
     if len(spectra) > max_spectra:
         spectra = spectra[np.random.default_rng(seed).choice(len(spectra), max_spectra, replace=False)]
-    if len(spectra) < 2:
-        raise SfngError("PCA needs at least two training spectra")
+    if len(spectra) < max(2, n):
+        raise SfngError(f"PCA of {n} components needs at least {max(2, n)} training spectra, not {len(spectra)}")
     mean = spectra.mean(axis=0)
     _, sv, vt = np.linalg.svd(spectra - mean, full_matrices=False)
     var = sv ** 2

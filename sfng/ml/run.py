@@ -92,6 +92,8 @@ def train_run(data, out, *, model: str = "ssftt", seed: int = 0, fractions=(0.8,
         raise SfngError(f"{out} exists; a run is never replaced: give another -o/--output")
     per, record = load_splits(data, fractions=fractions, seed=seed)
     classes = _classes(per)
+    if record.get("pca"):
+        bands = 10 ** 9      # principal components are not neighbouring channels: never averaged
     x = {s: M.reduce_bands(per[s]["x"], bands) if len(per[s]["y"]) else
          np.zeros((0, min(bands, per[s]["x"].shape[1]), *per[s]["x"].shape[2:]), np.float32) for s in SPLITS}
     y = {s: np.asarray(per[s]["y"], dtype=np.int64) for s in SPLITS}
@@ -131,6 +133,9 @@ def train_run(data, out, *, model: str = "ssftt", seed: int = 0, fractions=(0.8,
         if out.exists():
             raise SfngError(f"{out} appeared while training; the run stays in {tmp}")
         os.rename(tmp, out)
+        from ..fsutil import fsync_dir
+
+        fsync_dir(out.parent)       # the rename itself on disk: a finished run stays finished
     except BaseException:
         if tmp.exists() and not out.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -216,7 +221,11 @@ def evaluate_run(checkpoint, data, *, split: str = "test", bands: int | None = N
         rec = Path(checkpoint).parent / "split.json"
         if not rec.is_file():
             raise SfngError(f"no split.json beside {checkpoint}: give the split folder instead of a patch set")
-        assign = json.loads(rec.read_text())["galaxies"]
+        run_split = json.loads(rec.read_text())
+        if run_split.get("pca"):
+            raise SfngError(f"{checkpoint} was trained on PCA components (ml split --pca); a patch set has "
+                            f"channels: give the split folder ({run_split.get('from', 'the one it was trained on')})")
+        assign = run_split["galaxies"]
         sel = np.array([assign.get(str(k)) == split for k in np.asarray(arrays["galaxy"]).astype(str)])
         arrays = {k: (np.asarray(v)[sel] if np.ndim(v) and len(v) == len(sel) else v) for k, v in arrays.items()}
     nb = bands or checkpoint_bands(checkpoint)

@@ -311,7 +311,9 @@ class CubeCache:
     def cube(self, e: Entry) -> Cube:
         if not e.has_spectra:
             raise NotFound(f"{Path(e.path).name} is neither a cube nor a table of spectra: it has no spectra")
-        k = (e.sha256, e.hdu)
+        # by content when the manifest gives the checksum (identical files share), else by path:
+        # files without a checksum must never share one entry
+        k = (e.sha256 or "path:" + ids.path_key(e.path + e.locator).hex(), e.hdu)
         c = self._open.get(k)
         if c is not None:
             return self._as_entry(c, e)
