@@ -223,10 +223,7 @@ def compare(a, b, *, beam: dict | None = None, png=None) -> Comparison:
 
 
 def _draw(ca, rb, ok, rep: Comparison, path) -> Path:
-    import io
-
-    from ..fsutil import atomic_write_bytes
-    from ..query.plots import pyplot
+    from ..query.plots import pyplot, save_figure
 
     plt = pyplot()
 
@@ -261,10 +258,4 @@ def _draw(ca, rb, ok, rep: Comparison, path) -> Path:
     fig.suptitle(f"{Path(rep.a).name} vs {Path(rep.b).name} at {rep.beam['bmaj']:.3g}\" x {rep.beam['bmin']:.3g}\"",
                  fontsize=9)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, dpi=80, format="png")
-    plt.close(fig)
-    try:
-        return atomic_write_bytes(path, buf.getvalue())
-    except FileExistsError:
-        raise SfngError(f"{path} exists (never overwritten); choose another name") from None
+    return save_figure(fig, path, dpi=80)

@@ -10,7 +10,7 @@ import numpy as np
 
 def plot_history(history: dict, path, title: str = "") -> Path:
     """Loss per epoch (left) and validation accuracy per epoch (right) of ``history``."""
-    from ..query.plots import pyplot
+    from ..query.plots import pyplot, save_figure
 
     plt = pyplot()
     fig, (a, b) = plt.subplots(1, 2, figsize=(8.0, 3.2))
@@ -27,10 +27,7 @@ def plot_history(history: dict, path, title: str = "") -> Path:
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=90)
 
 
 def class_map(centres, values, shape=None) -> np.ndarray:
@@ -48,7 +45,7 @@ def plot_prediction(centres, y_true, y_pred, classes, path, title: str = "") -> 
     per class, unlabelled spaxels blank; the fraction right in the title."""
     from matplotlib.colors import ListedColormap
 
-    from ..query.plots import pyplot
+    from ..query.plots import pyplot, save_figure
 
     plt = pyplot()
     truth, pred = class_map(centres, y_true), class_map(centres, y_pred, None)
@@ -66,7 +63,4 @@ def plot_prediction(centres, y_true, y_pred, classes, path, title: str = "") -> 
     right = float(np.mean(np.asarray(y_true) == np.asarray(y_pred))) if len(y_true) else float("nan")
     fig.suptitle(f"{title}  ({100 * right:.1f}% right, {len(y_true)} spaxels)".strip(), fontsize=9)
     fig.subplots_adjust(right=0.82, wspace=0.3)
-    path = Path(path)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=90, overwrite=True)     # a rerun redraws the same map

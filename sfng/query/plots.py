@@ -150,20 +150,26 @@ def plot_sky(index: Index, out, selection: Selection | None = None, *, dpi: int 
     without a position are counted in the title, never placed.  Written through a temporary
     name and a rename; an existing ``out`` is kept unless ``overwrite``.
     """
+    fig, _ax = sky_figure(index, selection)
+    return save_figure(fig, out, dpi=dpi, overwrite=overwrite)
+
+
+def save_figure(fig, out, *, dpi: int = 100, overwrite: bool = False) -> Path:
+    """Write a matplotlib figure (format from ``out``'s suffix, PNG without one) through a
+    temporary name, fsync and rename, and close it; an existing ``out`` is kept unless
+    ``overwrite`` (SfngError)."""
     import io
 
     from ..fsutil import atomic_write_bytes
 
-    plt = pyplot()
-    fig, _ax = sky_figure(index, selection)
     out = Path(out)
     buf = io.BytesIO()
     try:
         fig.savefig(buf, dpi=dpi, format=out.suffix.lstrip(".").lower() or "png")
     finally:
-        plt.close(fig)
+        pyplot().close(fig)
     try:
-        atomic_write_bytes(out, buf.getvalue(), overwrite=overwrite)   # temporary name, fsync, rename
+        atomic_write_bytes(out, buf.getvalue(), overwrite=overwrite)
     except FileExistsError:
         raise SfngError(f"{out} exists (never overwritten); choose another name") from None
     return out
