@@ -637,8 +637,80 @@ def _sky_of(entries):
         why = "TPV written as TAN (SCAMP before 2012)"
     if why:
         return (*_astropy_sky(entries, parts, axes, naxes, why), "astropy: " + why)
+    grid = _grid_key(entries, ctypes, axes)
+    if grid is not None:
+        key, crval = grid
+        got = _GRIDS.get(key)
+        if got is not None:   # the same grid elsewhere on the sky: wcslib's own set(), no parse
+            cel = got[0]
+            cel.crval = crval
+            return (*got, "wcslib")
     got = _celestial_from_entries(entries, split, axes)
+    if got is not None and grid is not None and _is_wcsprm(got[0]):
+        if len(_GRIDS) >= _GRIDS_MAX:
+            _GRIDS.clear()
+        _GRIDS[grid[0]] = got
     return None if got is None else (*got, "wcslib")
+
+
+# ------------------------------------------------------------------------ shared grids
+
+#: Zenithal projections (Paper II section 5.1): the native pole is the reference point, so
+#: CRVAL moves the field by a rotation alone, and wcslib's ``fix()`` never reads CRVAL for
+#: them (it does for NCP, GLS and the cylindrical projections, which are left out).
+ZENITHAL = frozenset(("AZP", "SZP", "TAN", "STG", "SIN", "ARC", "ZPN", "ZEA", "AIR"))
+#: Parsed sky WCSs kept by grid (everything but the sky axes' CRVAL); cleared when full.
+_GRIDS: dict = {}
+_GRIDS_MAX = 256
+
+
+def _is_wcsprm(sky) -> bool:
+    """A plain sky-axes Wcsprm (not the whole WCS of coupled axes, nor astropy's full path)."""
+    from astropy.wcs import Wcsprm
+
+    return type(sky) is Wcsprm
+
+
+def _grid_key(entries, ctypes, axes):
+    """``(grid key, [crval_a, crval_b])`` of a zenithal sky WCS, or None.
+
+    Most files of a survey share one grid and differ only in where it points (CRVAL of the
+    sky axes): wcslib's header parser, the costly step, runs once per grid, and each file
+    gets the parsed WCS with its own CRVAL, which ``set()`` (run by ``p2s``) takes from there
+    exactly as after a fresh parse (``tests/test_footprint_grids.py`` compares both paths).
+    A CRVAL that is not a finite number, or a latitude on or beyond a pole, is parsed afresh
+    (so wcslib reports on it as before)."""
+    if axes is None:
+        return None
+    for a in axes:
+        c = ctypes.get(a + 1, "")
+        if len(c) != 8 or c[4] != "-" or c[5:].upper() not in ZENITHAL:
+            return None
+    names = (f"CRVAL{axes[0] + 1}", f"CRVAL{axes[1] + 1}")
+    found = {}
+    rest = []
+    for e in entries:
+        if e[0] in names:
+            if e[0] in found:   # a repeated CRVAL: the parser decides which one counts
+                return None
+            found[e[0]] = _entry_value(e[1], e[2])
+        else:
+            rest.append(e)
+    try:
+        crval = [float(found[names[0]]), float(found[names[1]])]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if type(found[names[0]]) is bool or type(found[names[1]]) is bool:
+        return None
+    if not all(math.isfinite(v) for v in crval):
+        return None
+    base = ctypes.get(axes[1] + 1, "").split("-")[0].strip().upper()
+    lat = crval[1] if (base == "DEC" or base[1:] == "LAT" or base[2:] == "LT") else crval[0]
+    # at a pole wcslib's LONPOLE default changes (and set() writes the one it used back into
+    # the Wcsprm): a reference point on a pole is parsed afresh
+    if not abs(lat) < 90.0:
+        return None
+    return tuple(rest), crval
 
 
 # ------------------------------------------------------------------------ celestial frames

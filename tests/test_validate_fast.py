@@ -235,3 +235,100 @@ def test_until_image_walk_equals_a_full_read(tmp_path_factory, key, value, cut):
     except FitsHeaderError as exc:
         lead = exc.reason
     assert lead == full
+
+
+# ----------------------------------------------------------------------------- shared verdicts
+
+def _with_cards(text: str, cards: dict) -> str:
+    """``text`` with the cards of ``cards`` (keyword -> value text) replaced, else appended."""
+    out = [text[i:i + 80] for i in range(0, len(text), 80)]
+    end = next((i for i, c in enumerate(out) if c.startswith("END ")), len(out))
+    for key, value in cards.items():
+        image = f"{key:<8}= {value:>20}".ljust(80)[:80]
+        at = [i for i, c in enumerate(out[:end]) if c[:8].rstrip() == key]
+        if at:
+            out[at[-1]] = image
+        else:
+            out.insert(end, image)
+            end += 1
+    return "".join(out)
+
+
+def _check_wcs_findings(text: str, shape, fresh: bool):
+    from sfng.validate import checks
+
+    if fresh:
+        checks._VERDICTS.clear()
+    h = fits.Header.fromstring(text)
+    eff = effective_header([(k, v) for k, v in h.items()], {})
+    s = Subject(eff=eff, text=text, xtension=None, shape=tuple(shape))
+    return [(f.rule_id, sorted(f.details.items())) for f in checks.check_wcs(s)]
+
+
+_CRVALS = ["10.5", "359.999", "-45.0", "89.9999", "-89.9999", "90.0", "-90.0", "95.0", "1E300",
+           "'ten'", "0", "-720.25"]
+_DATES = [None, "'2004-03-11T05:00:00'", "'garbage!'", "'1980-01-01'"]
+_FRAMES = [None, "'ICRS'", "'FK5'", "'FK4'", "'GAPPT'"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_shared_wcslib_verdicts_equal_a_parse_per_file(data):
+    """Files of one grid share WCSLIB's verdict (``checks._verdict_key``: dates and, for
+    zenithal projections off the poles, the sky CRVAL left out): every finding equals the one
+    of a fresh parse, whatever CRVAL, dates, frame or projection (the corpus' projection
+    headers, zenithal or not) a file has."""
+    texts = _projection_texts()
+    text = data.draw(st.sampled_from(texts))
+    h = fits.Header.fromstring(text)
+    n = int(h.get("NAXIS", 2) or 2)
+    shape = tuple(int(h.get(f"NAXIS{i}", 8) or 8) for i in range(1, n + 1)) or (8, 8)
+    lng, lat = ("CRVAL1", "CRVAL2") if not str(h.get("CTYPE1", "")).startswith(("DEC", "GLAT", "ELAT")) \
+        else ("CRVAL2", "CRVAL1")
+    variants = []
+    for _ in range(data.draw(st.integers(2, 5))):
+        cards = {lng: data.draw(st.sampled_from(_CRVALS)), lat: data.draw(st.sampled_from(_CRVALS))}
+        date = data.draw(st.sampled_from(_DATES))
+        frame = data.draw(st.sampled_from(_FRAMES))
+        if date:
+            cards["DATE-OBS"] = date
+        if frame:
+            cards["RADESYS"] = frame
+        if data.draw(st.booleans()):
+            cards["EQUINOX"] = data.draw(st.sampled_from(["1950.0", "2000.0", "1975.5"]))
+        variants.append(_with_cards(text, cards))
+    shared = [_check_wcs_findings(t, shape, fresh=False) for t in variants]
+    fresh = [_check_wcs_findings(t, shape, fresh=True) for t in variants]
+    assert shared == fresh
+
+
+_PROJECTION_TEXTS: list = []
+
+
+def _projection_texts() -> list:
+    """Image headers of the corpus with a celestial WCS: WCSLIB's projection test headers
+    (every projection) and MaNGA's."""
+    if not _PROJECTION_TEXTS:
+        for p in sorted(CORPUS.rglob("*.hdr")):
+            for h in reader.open_file(p).hdus:
+                if h.xtension in (None, "IMAGE") and h.text and "CTYPE2" in h.text and "CRVAL2" in h.text:
+                    _PROJECTION_TEXTS.append(h.text)
+        assert len(_PROJECTION_TEXTS) > 20
+    return _PROJECTION_TEXTS
+
+
+def test_shared_verdicts_parse_once_per_grid():
+    """The point of sharing: 50 files of one TAN grid pointing at 50 places are parsed once."""
+    from sfng.validate import checks
+
+    base = fits.Header()
+    base.update(NAXIS=2, NAXIS1=64, NAXIS2=64, CTYPE1="RA---TAN", CTYPE2="DEC--TAN", CRPIX1=32.5,
+                CRPIX2=32.5, CDELT1=-1e-3, CDELT2=1e-3, RADESYS="ICRS")
+    checks._VERDICTS.clear()
+    rng = random.Random(3)
+    for i in range(50):
+        h = base.copy()
+        h.update(CRVAL1=rng.uniform(0, 360), CRVAL2=rng.uniform(-80, 80), OBJECT=f"field {i}",
+                 **{"DATE-OBS": f"2010-01-{1 + i % 28:02d}"})
+        assert _check_wcs_findings(h.tostring(), (64, 64), fresh=False) == []
+    assert len(checks._VERDICTS) == 1

@@ -8,6 +8,7 @@ the keys they looked at, so that a report can say which of them came from the RE
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
@@ -186,35 +187,99 @@ def _card_image(key, value) -> str:
         return ""
 
 
-#: Keyword fields of cards WCSLIB's header parser skips (free text): dropped before parsing.
-_COMMENTARY8 = ("HISTORY ", "COMMENT ", "        ")
+#: Keywords WCSLIB's image-header parser reads (``wcspih.l``: its rules by keyword stem, with
+#: alternates ``a``; the solar ``*_OBS``/``RSUN_REF`` of WCSLIB 7.1+): a card whose keyword
+#: starts otherwise is skipped by the parser (its ``^.`` rule), so it is left out of the text
+#: WCSLIB sees, which halves the parse of a long header.  A superset is harmless.
+_WCSLIB_KEYWORD = re.compile(
+    r"NAXIS|WCSAXES|CRPIX|PC|CD|CROTA|CUNIT|CTYPE|CRVAL|LONPOLE|LATPOLE|REST|PV|PROJP|PS|VELREF"
+    r"|CNAME|CRDER|CSYER|CZPHS|CPERI|WCSNAME|TIME|TIMSYER|TIMRDER|TREF|PLEPHEM|DATEREF|MJDREF"
+    r"|JDREF|DATE-|MJD-|JEPOCH|BEPOCH|TSTART|TSTOP|XPOSURE|TELAPSE|OBSGEO-|OBSORBIT|RADESYS"
+    r"|RADECSYS|EPOCH|EQUINOX|SPECSYS|SSYS|VELOSYS|VSOURCE|ZSOURCE|VELANGL|CPDIS|CQDIS|DP|DQ"
+    r"|CPERR|CQERR|DVERR|A_|B_|AP_|BP_|CNPIX|PPO|XPIXELSZ|YPIXELSZ|PLT|PLATEID|AMD|WAT|DSUN"
+    r"|CRLN|CRLT|HGLN|HGLT|RSUN").match
 
 
-def _wcs_text(s: Subject) -> bytes:
-    """The card images WCSLIB sees: the file's cards plus README-supplied keys.
+_WCSLIB_FIRST2 = frozenset(stem[:2] for stem in _WCSLIB_KEYWORD.__self__.pattern.split("|"))
 
-    HISTORY, COMMENT and blank-keyword cards are left out: WCSLIB ignores them, and long
-    headers are mostly made of them (parsing cost grows with the number of cards).
+
+def _wcs_cards(s: Subject) -> list:
+    """The card images WCSLIB reads: the file's WCS cards plus README-supplied keys.
+
+    Cards WCSLIB's parser skips (HISTORY, COMMENT, OBJECT ...: :data:`_WCSLIB_KEYWORD`) are
+    left out: the parsing cost grows with the number of cards.
     """
     body = s.text
-    if body.rstrip().endswith("END"):
-        body = body[: len(body.rstrip()) - 3]
-        body = body[: len(body) - len(body) % 80] if len(body) % 80 else body
-    if "HISTORY " in body or "COMMENT " in body or " " * 80 in body:
-        body = "".join(body[i : i + 80] for i in range(0, len(body), 80)
-                       if not body.startswith(_COMMENTARY8, i))
-    extra = [_card_image(key, s.eff[key]) for key in s.eff.from_readme()]
-    return (body + "".join(extra) + "END".ljust(80)).encode("latin-1", "replace")
+    first2, match = _WCSLIB_FIRST2, _WCSLIB_KEYWORD
+    cards = [body[i : i + 80] for i in range(0, len(body) - 79, 80)
+             if body[i : i + 2] in first2 and match(body, i)]
+    cards += [_card_image(key, s.eff[key]) for key in s.eff.from_readme()]
+    return cards
+
+
+#: WCSLIB's verdicts on grids already seen (:func:`_verdict_key`); cleared when full.
+_VERDICTS: dict = {}
+_VERDICTS_MAX = 512
+#: Dates of the observation (8-column keyword fields): WCSLIB keeps them (``fix()`` reports
+#: on their form, never raises) and no check reads them but the FK4 frame's epoch.
+_OBSERVATION_DATES = frozenset(("DATE-OBS", "DATE-BEG", "DATE-AVG", "DATE-END", "MJD-OBS ",
+                                "MJD-BEG ", "MJD-AVG ", "MJD-END ", "JEPOCH  ", "BEPOCH  ",
+                                "TSTART  ", "TSTOP   ", "XPOSURE ", "TELAPSE "))
+
+
+def _verdict_key(cards: list) -> str:
+    """What WCSLIB's verdict on ``cards`` depends on, for the checks here: the cards without
+    the dates of observation (unless the frame may be FK4, whose epoch they give) and, for a
+    zenithal projection whose reference point is a finite position off the poles, without the
+    sky axes' CRVAL (the pole is the reference point: any such CRVAL sets up alike, and
+    ``fix()`` reads CRVAL only for NCP, GLS and cylindrical projections).  The files of one
+    grid share one parse; ``tests/test_validate_fast.py`` checks the findings against a
+    parse of every file."""
+    from ..footprint import ZENITHAL, _celestial_axes, _entry_value, _fk4_frame
+
+    def value(k8):
+        return _entry_value(by_key[k8], None)
+
+    by_key: dict = {}
+    repeated = set()
+    for c in cards:
+        k = c[:8]
+        if k in by_key:
+            repeated.add(k)   # WCSLIB takes the last one: such keys are never dropped
+        by_key[k] = c
+    sysname = "RADESYS " if "RADESYS " in by_key else "RADECSYS"
+    system = by_key.get(sysname)
+    equinox = by_key.get("EQUINOX ") or by_key.get("EPOCH   ")
+    if repeated & {"RADESYS ", "RADECSYS", "EQUINOX ", "EPOCH   "}:
+        return "".join(cards)
+    fk4 = _fk4_frame(value(sysname) if system else None,
+                     value(equinox[:8]) if equinox and not system else None)
+    drop = set() if fk4 else _OBSERVATION_DATES - repeated
+    ctypes = {}
+    for k, c in by_key.items():
+        if k[:5] == "CTYPE" and k[5:].rstrip().isdigit():
+            ctypes[int(k[5:])] = "" if k in repeated else str(value(k) or "").strip()
+    axes = _celestial_axes([ctypes.get(i + 1, "") for i in range(max(ctypes, default=0))])
+    if axes is not None and all(len(ctypes[a + 1]) == 8 and ctypes[a + 1][4] == "-"
+                                and ctypes[a + 1][5:].upper() in ZENITHAL for a in axes):
+        names = [f"CRVAL{a + 1}".ljust(8) for a in axes]
+        values = [value(n) if n in by_key and n not in repeated else None for n in names]
+        if all(type(v) in (int, float) and math.isfinite(v) for v in values):
+            base = ctypes[axes[1] + 1].split("-")[0].upper()
+            lat = values[1] if (base == "DEC" or base[1:] == "LAT" or base[2:] == "LT") else values[0]
+            if abs(lat) < 90.0:
+                drop = drop | set(names)
+    return "".join(c for c in cards if c[:8] not in drop) if drop else "".join(cards)
 
 
 def _wcslib(s: Subject):
-    """``(Wcsprm or None, error text or "", singular: bool)``."""
-    import warnings
+    """``(Wcsprm or None, error text or "", singular: bool)``.
 
-    from astropy import wcs as awcs
-
-    text = _wcs_text(s) if s.text else None
-    if text is None:
+    The Wcsprm is shared by the files of one grid (:func:`_verdict_key`): read only its axes
+    (``lng``, ``lat``, ``ctype``) and frame (``radesys``, ``equinox``, ``mjdobs``)."""
+    if s.text:
+        cards = _wcs_cards(s)
+    else:
         from astropy.io import fits
 
         h = fits.Header()
@@ -223,13 +288,28 @@ def _wcslib(s: Subject):
                 h[k] = v
             except (ValueError, TypeError):
                 continue
-        text = h.tostring().encode("latin-1", "replace")
+        t = h.tostring()
+        cards = [t[i : i + 80] for i in range(0, len(t) - 79, 80) if not t.startswith("END     ", i)]
+    key = _verdict_key(cards)
+    got = _VERDICTS.get(key)
+    if got is None:
+        text = ("".join(cards) + "END".ljust(80)).encode("latin-1", "replace")
+        got = _wcslib_verdict(text)
+        if len(_VERDICTS) >= _VERDICTS_MAX:
+            _VERDICTS.clear()
+        _VERDICTS[key] = got
+    return got
+
+
+def _wcslib_verdict(text: bytes):
+    import warnings
+
+    from astropy import wcs as awcs
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             w = awcs.Wcsprm(header=text, relax=True)
-            if s.naxis and w.naxis > s.naxis and "WCSAXES" not in s.eff:
-                pass
             w.fix()
             w.set()
         return w, "", False

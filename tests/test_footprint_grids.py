@@ -1,0 +1,96 @@
+"""Outlines of files that share a grid (:func:`sfng.footprint._grid_key`): wcslib's parse of
+the first file, re-pointed by CRVAL for the others, gives the outline of a parse per file."""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from sfng import footprint as fp
+from sfng.validate import reader
+
+CORPUS = Path(__file__).parent / "data" / "corpus"
+
+
+def _sky_headers():
+    out = []
+    for p in sorted(CORPUS.rglob("*.hdr")):
+        for h in reader.open_file(p).hdus:
+            if h.xtension in (None, "IMAGE") and h.text and "CTYPE2" in h.text and "CRVAL2" in h.text:
+                out.append((p.name, h.text))
+    return out
+
+
+def _repointed(text: str, lon: float, lat: float) -> str:
+    h = fits.Header.fromstring(text)
+    lat_first = str(h.get("CTYPE1", "")).upper().startswith(("DEC", "GLAT", "ELAT", "SLAT"))
+    h["CRVAL1"], h["CRVAL2"] = (lat, lon) if lat_first else (lon, lat)
+    return h.tostring()
+
+
+def _outline(text: str, fresh: bool):
+    if fresh:
+        fp._GRIDS.clear()
+    fp._outline.cache_clear()
+    try:
+        got = fp.outline(text)
+    except fp.FootprintError as exc:
+        return ("error", str(exc))
+    if got is None:
+        return None
+    return (got.kind, got.frame, got.method, got.partial, np.round(got.ra, 10).tolist(),
+            np.round(got.dec, 10).tolist(), round(got.centre[0], 10), round(got.centre[1], 10),
+            round(got.radius, 10) if math.isfinite(got.radius) else None)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_shared_grids_give_the_outline_of_a_parse_per_file(seed):
+    rng = random.Random(seed)
+    headers = _sky_headers()
+    assert len(headers) > 20
+    for name, text in headers:
+        points = [(rng.uniform(0, 360), rng.uniform(-89.99, 89.99)) for _ in range(4)]
+        points += [(0.0, 89.99999), (359.9999, -89.99999), (12.0, 90.0), (12.0, -90.0)]
+        variants = [_repointed(text, lon, lat) for lon, lat in points]
+        fp._GRIDS.clear()
+        shared = [_outline(t, fresh=False) for t in variants]
+        fresh = [_outline(t, fresh=True) for t in variants]
+        assert shared == fresh, name
+
+
+def test_a_grid_is_parsed_once(monkeypatch):
+    """50 TAN images of one grid at 50 places: one wcslib parse, then the CRVAL is set."""
+    calls = []
+    real = fp._celestial_from_entries
+    monkeypatch.setattr(fp, "_celestial_from_entries", lambda *a, **k: calls.append(1) or real(*a, **k))
+    base = fits.Header()
+    base.update(NAXIS=2, NAXIS1=512, NAXIS2=512, CTYPE1="RA---TAN", CTYPE2="DEC--TAN", CRPIX1=256.5,
+                CRPIX2=256.5, CDELT1=-5e-4, CDELT2=5e-4, RADESYS="ICRS")
+    fp._GRIDS.clear()
+    rng = random.Random(1)
+    from astropy.wcs import WCS
+
+    for _ in range(50):
+        h = base.copy()
+        h.update(CRVAL1=rng.uniform(0, 360), CRVAL2=rng.uniform(-85, 85))
+        got = fp.outline(h)
+        corners = WCS(h).calc_footprint()
+        sep = fp.separation(np.asarray(got.ra), np.asarray(got.dec), corners[:, 0], corners[:, 1])
+        assert sep.max() * 3600 < 1e-6
+    assert len(calls) == 1
+
+
+def test_non_zenithal_and_polar_grids_are_parsed_afresh():
+    base = fits.Header()
+    base.update(NAXIS=2, NAXIS1=64, NAXIS2=64, CTYPE1="RA---CAR", CTYPE2="DEC--CAR", CRPIX1=32.5,
+                CRPIX2=32.5, CDELT1=-1e-2, CDELT2=1e-2, CRVAL1=10.0, CRVAL2=20.0)
+    assert fp._grid_key(fp._wcs_entries(base), {1: "RA---CAR", 2: "DEC--CAR"}, [0, 1]) is None
+    base["CTYPE1"], base["CTYPE2"] = "RA---TAN", "DEC--TAN"
+    assert fp._grid_key(fp._wcs_entries(base), {1: "RA---TAN", 2: "DEC--TAN"}, [0, 1]) is not None
+    base["CRVAL2"] = 90.0
+    assert fp._grid_key(fp._wcs_entries(base), {1: "RA---TAN", 2: "DEC--TAN"}, [0, 1]) is None
