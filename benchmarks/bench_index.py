@@ -170,12 +170,18 @@ def profile(store, n: int) -> dict:
             finally:
                 spent[_label] += time.process_time() - t
         setattr(m, name, timed)
+        if mod == "sfng.validate.checks" and real in m.CHECKS:   # the engine's list of checks
+            m.CHECKS[m.CHECKS.index(real)] = timed
+            saved.append((m.CHECKS, m.CHECKS.index(timed), real))
     try:
         with Clock() as c:
             build_index(store, full=True, jobs=1, validate=True)
     finally:
         for m, name, real in saved:
-            setattr(m, name, real)
+            if isinstance(m, list):
+                m[name] = real
+            else:
+                setattr(m, name, real)
     out = {"whole build": round(c.cpu / n * 1e3, 4)}
     out.update({label: round(spent[label] / n * 1e3, 4) for _, _, label in STAGES})
     return out

@@ -42,6 +42,7 @@ All angles are in degrees unless a name says otherwise.
 
 from __future__ import annotations
 
+import collections
 import functools
 import math
 import re
@@ -637,19 +638,20 @@ def _sky_of(entries):
         why = "TPV written as TAN (SCAMP before 2012)"
     if why:
         return (*_astropy_sky(entries, parts, axes, naxes, why), "astropy: " + why)
-    grid = _grid_key(entries, ctypes, axes)
+    grid = _grid_key(parts, ctypes, axes)
     if grid is not None:
         key, crval = grid
         got = _GRIDS.get(key)
         if got is not None:   # the same grid elsewhere on the sky: wcslib's own set(), no parse
+            _GRIDS.move_to_end(key)
             cel = got[0]
             cel.crval = crval
             return (*got, "wcslib")
     got = _celestial_from_entries(entries, split, axes)
     if got is not None and grid is not None and _is_wcsprm(got[0]):
-        if len(_GRIDS) >= _GRIDS_MAX:
-            _GRIDS.clear()
         _GRIDS[grid[0]] = got
+        if len(_GRIDS) > _GRIDS_MAX:
+            _GRIDS.popitem(last=False)   # the grid used longest ago
     return None if got is None else (*got, "wcslib")
 
 
@@ -659,9 +661,9 @@ def _sky_of(entries):
 #: CRVAL moves the field by a rotation alone, and wcslib's ``fix()`` never reads CRVAL for
 #: them (it does for NCP, GLS and the cylindrical projections, which are left out).
 ZENITHAL = frozenset(("AZP", "SZP", "TAN", "STG", "SIN", "ARC", "ZPN", "ZEA", "AIR"))
-#: Parsed sky WCSs kept by grid (everything but the sky axes' CRVAL); cleared when full.
-_GRIDS: dict = {}
-_GRIDS_MAX = 256
+#: Parsed sky WCSs kept by grid (everything but the sky axes' CRVAL), the most recently used.
+_GRIDS: collections.OrderedDict = collections.OrderedDict()
+_GRIDS_MAX = 1024
 
 
 def _is_wcsprm(sky) -> bool:
@@ -671,31 +673,37 @@ def _is_wcsprm(sky) -> bool:
     return type(sky) is Wcsprm
 
 
-def _grid_key(entries, ctypes, axes):
+def _grid_key(parts, ctypes, axes):
     """``(grid key, [crval_a, crval_b])`` of a zenithal sky WCS, or None.
 
     Most files of a survey share one grid and differ only in where it points (CRVAL of the
     sky axes): wcslib's header parser, the costly step, runs once per grid, and each file
     gets the parsed WCS with its own CRVAL, which ``set()`` (run by ``p2s``) takes from there
     exactly as after a fresh parse (``tests/test_footprint_grids.py`` compares both paths).
-    A CRVAL that is not a finite number, or a latitude on or beyond a pole, is parsed afresh
-    (so wcslib reports on it as before)."""
+    The key is every card that touches a sky axis (what the sky WCS is parsed from, and the
+    matrix terms that would couple it to another axis) and the global ones, but the sky
+    axes' CRVAL.  ``parts``: the split entries (:func:`_split_entries`).  A CRVAL that is
+    not a finite number, or a latitude on or beyond a pole, is parsed afresh (so wcslib
+    reports on it as before)."""
     if axes is None:
         return None
     for a in axes:
         c = ctypes.get(a + 1, "")
         if len(c) != 8 or c[4] != "-" or c[5:].upper() not in ZENITHAL:
             return None
-    names = (f"CRVAL{axes[0] + 1}", f"CRVAL{axes[1] + 1}")
+    sky = (axes[0] + 1, axes[1] + 1)
     found = {}
     rest = []
-    for e in entries:
-        if e[0] in names:
-            if e[0] in found:   # a repeated CRVAL: the parser decides which one counts
+    for e in parts:
+        stem, i, j = e[0]
+        if stem == "CRVAL" and i in sky:
+            if i in found:   # a repeated CRVAL: the parser decides which one counts
                 return None
-            found[e[0]] = _entry_value(e[1], e[2])
-        else:
+            found[i] = _entry_value(e[1], e[2])
+        elif (i is None or i in sky
+              or (j is not None and stem in ("PC", "CD", "PC00", "CD00") and int(j) in sky)):
             rest.append(e)
+    names = sky
     try:
         crval = [float(found[names[0]]), float(found[names[1]])]
     except (KeyError, TypeError, ValueError):

@@ -374,7 +374,10 @@ def _world(info: CtypeInfo, crval, cdelt, crpix, p):
     """World coordinate at 1-based pixel ``p`` for linear and -LOG axes (NaN for others)."""
     w = cdelt * (p - crpix)
     if info.algorithm == "LOG":
-        return crval * math.exp(w / crval) if crval else math.nan
+        try:
+            return crval * math.exp(w / crval) if crval else math.nan
+        except OverflowError:   # a hostile CRVAL/CDELT pair: the coverage stays unknown
+            return math.nan
     if info.algorithm in ("", ):
         return crval + w
     return math.nan

@@ -89,8 +89,8 @@ def test_non_zenithal_and_polar_grids_are_parsed_afresh():
     base = fits.Header()
     base.update(NAXIS=2, NAXIS1=64, NAXIS2=64, CTYPE1="RA---CAR", CTYPE2="DEC--CAR", CRPIX1=32.5,
                 CRPIX2=32.5, CDELT1=-1e-2, CDELT2=1e-2, CRVAL1=10.0, CRVAL2=20.0)
-    assert fp._grid_key(fp._wcs_entries(base), {1: "RA---CAR", 2: "DEC--CAR"}, [0, 1]) is None
+    assert fp._grid_key(fp._split_entries(fp._wcs_entries(base))[0], {1: "RA---CAR", 2: "DEC--CAR"}, [0, 1]) is None
     base["CTYPE1"], base["CTYPE2"] = "RA---TAN", "DEC--TAN"
-    assert fp._grid_key(fp._wcs_entries(base), {1: "RA---TAN", 2: "DEC--TAN"}, [0, 1]) is not None
+    assert fp._grid_key(fp._split_entries(fp._wcs_entries(base))[0], {1: "RA---TAN", 2: "DEC--TAN"}, [0, 1]) is not None
     base["CRVAL2"] = 90.0
-    assert fp._grid_key(fp._wcs_entries(base), {1: "RA---TAN", 2: "DEC--TAN"}, [0, 1]) is None
+    assert fp._grid_key(fp._split_entries(fp._wcs_entries(base))[0], {1: "RA---TAN", 2: "DEC--TAN"}, [0, 1]) is None

@@ -169,3 +169,20 @@ def test_nonlinear_axis_coverage_through_wcslib():
     lo, hi, unit = ax.coverage
     assert unit == "km / s" and lo == pytest.approx(1000.0) and hi == pytest.approx(1050.0, abs=0.5)
     assert hi != pytest.approx(1050.0, abs=1e-6)   # not linear: WCSLIB did the work
+
+
+def test_log_axis_that_overflows_leaves_the_coverage_unknown():
+    """FREQ-LOG with CRVAL = -1 and CDELT = -2.5e4: exp() overflows; no exception, no range
+    (found by tests/test_validate_fast.py's hostile headers, where it stopped the validator)."""
+    import math
+
+    from sfng.header import effective_header
+    from sfng.spectral import spectral_axis
+
+    eff = effective_header([("NAXIS", 3), ("NAXIS1", 8), ("NAXIS2", 8), ("NAXIS3", 16),
+                            ("CTYPE3", "FREQ-LOG"), ("CRVAL3", -1.0), ("CDELT3", -2.5e4),
+                            ("CRPIX3", 8.0)], {})
+    ax = spectral_axis(eff)
+    assert ax is not None
+    lo, hi, _ = ax.coverage
+    assert not (math.isfinite(lo) and math.isfinite(hi)) or lo <= hi

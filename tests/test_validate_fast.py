@@ -267,6 +267,10 @@ def _check_wcs_findings(text: str, shape, fresh: bool):
 
 _CRVALS = ["10.5", "359.999", "-45.0", "89.9999", "-89.9999", "90.0", "-90.0", "95.0", "1E300",
            "'ten'", "0", "-720.25"]
+_SPECTRAL_TYPES = ["'FREQ    '", "'VRAD    '", "'VELO    '", "'WAVE    '", "'VOPT    '", "'ZOPT    '",
+                   "'BETA    '", "'VELO-LSR'", "'FELO-HEL'", "'VOPT-F2W'", "'FREQ-LOG'", "'WAVE-TAB'"]
+_SPECTRAL_CRVALS = ["1.4204E9", "0.0", "-3.0E8", "2.99792458E8", "4.0E8", "1E300", "-1.0",
+                    "'x'", "5.0E5"]
 _DATES = [None, "'2004-03-11T05:00:00'", "'garbage!'", "'1980-01-01'"]
 _FRAMES = [None, "'ICRS'", "'FK5'", "'FK4'", "'GAPPT'"]
 
@@ -285,6 +289,9 @@ def test_shared_wcslib_verdicts_equal_a_parse_per_file(data):
     shape = tuple(int(h.get(f"NAXIS{i}", 8) or 8) for i in range(1, n + 1)) or (8, 8)
     lng, lat = ("CRVAL1", "CRVAL2") if not str(h.get("CTYPE1", "")).startswith(("DEC", "GLAT", "ELAT")) \
         else ("CRVAL2", "CRVAL1")
+    spectral = data.draw(st.sampled_from([None, None, *_SPECTRAL_TYPES]))
+    if spectral:
+        shape = (*shape[:2], 16)
     variants = []
     for _ in range(data.draw(st.integers(2, 5))):
         cards = {lng: data.draw(st.sampled_from(_CRVALS)), lat: data.draw(st.sampled_from(_CRVALS))}
@@ -296,6 +303,11 @@ def test_shared_wcslib_verdicts_equal_a_parse_per_file(data):
             cards["RADESYS"] = frame
         if data.draw(st.booleans()):
             cards["EQUINOX"] = data.draw(st.sampled_from(["1950.0", "2000.0", "1975.5"]))
+        if spectral:   # a third, spectral axis starting anywhere (linear or not)
+            cards.update({"NAXIS": "3", "NAXIS3": "16", "CTYPE3": spectral, "CRPIX3": "8.0",
+                          "CDELT3": "-2.5E4", "CRVAL3": data.draw(st.sampled_from(_SPECTRAL_CRVALS))})
+            if data.draw(st.booleans()):
+                cards["RESTFRQ"] = data.draw(st.sampled_from(["1.420405752E9", "0.0", "-5.0"]))
         variants.append(_with_cards(text, cards))
     shared = [_check_wcs_findings(t, shape, fresh=False) for t in variants]
     fresh = [_check_wcs_findings(t, shape, fresh=True) for t in variants]

@@ -7,6 +7,7 @@ the keys they looked at, so that a report can say which of them came from the RE
 
 from __future__ import annotations
 
+import collections
 import math
 import re
 from dataclasses import dataclass, field
@@ -161,8 +162,10 @@ def check_beam(s: Subject):
 
 def _linear_matrix(eff, n: int):
     """``(matrix, uses_cd)``: the pixel-to-intermediate matrix of the first ``n`` axes."""
-    uses_cd = any(f"CD{i}_{j}" in eff or f"CD{i:03d}{j:03d}" in eff
+    d = eff.values if isinstance(getattr(eff, "values", None), dict) else eff   # plain dict: quicker
+    uses_cd = any(f"CD{i}_{j}" in d or f"CD{i:03d}{j:03d}" in d
                   for i in range(1, n + 1) for j in range(1, n + 1))
+    eff = d
     m = np.zeros((n, n))
     if uses_cd:  # CDi_j, or the old CD00i00j form (WCSLIB reads it)
         for i in range(1, n + 1):
@@ -217,9 +220,9 @@ def _wcs_cards(s: Subject) -> list:
     return cards
 
 
-#: WCSLIB's verdicts on grids already seen (:func:`_verdict_key`); cleared when full.
-_VERDICTS: dict = {}
-_VERDICTS_MAX = 512
+#: WCSLIB's verdicts on the grids seen most recently (:func:`_verdict_key`).
+_VERDICTS: collections.OrderedDict = collections.OrderedDict()
+_VERDICTS_MAX = 1024
 #: Dates of the observation (8-column keyword fields): WCSLIB keeps them (``fix()`` reports
 #: on their form, never raises) and no check reads them but the FK4 frame's epoch.
 _OBSERVATION_DATES = frozenset(("DATE-OBS", "DATE-BEG", "DATE-AVG", "DATE-END", "MJD-OBS ",
@@ -227,12 +230,19 @@ _OBSERVATION_DATES = frozenset(("DATE-OBS", "DATE-BEG", "DATE-AVG", "DATE-END", 
                                 "TSTART  ", "TSTOP   ", "XPOSURE ", "TELAPSE "))
 
 
+#: Spectral types of Paper III on a linear axis (no algorithm code): WCSLIB's spcset() takes
+#: any finite CRVAL for them.
+_LINEAR_SPECTRAL = frozenset(("FREQ", "ENER", "WAVN", "VRAD", "WAVE", "VOPT", "ZOPT", "AWAV", "VELO",
+                              "BETA"))
+
+
 def _verdict_key(cards: list) -> str:
     """What WCSLIB's verdict on ``cards`` depends on, for the checks here: the cards without
     the dates of observation (unless the frame may be FK4, whose epoch they give) and, for a
     zenithal projection whose reference point is a finite position off the poles, without the
     sky axes' CRVAL (the pole is the reference point: any such CRVAL sets up alike, and
-    ``fix()`` reads CRVAL only for NCP, GLS and cylindrical projections).  The files of one
+    ``fix()`` reads CRVAL only for NCP, GLS and cylindrical projections), and without the
+    finite CRVAL of a linear spectral axis.  The files of one
     grid share one parse; ``tests/test_validate_fast.py`` checks the findings against a
     parse of every file."""
     from ..footprint import ZENITHAL, _celestial_axes, _entry_value, _fk4_frame
@@ -269,6 +279,12 @@ def _verdict_key(cards: list) -> str:
             lat = values[1] if (base == "DEC" or base[1:] == "LAT" or base[2:] == "LT") else values[0]
             if abs(lat) < 90.0:
                 drop = drop | set(names)
+    for n, c in ctypes.items():   # a linear spectral axis sets up alike wherever it starts
+        if c.upper() in _LINEAR_SPECTRAL:
+            name = f"CRVAL{n}".ljust(8)
+            v = value(name) if name in by_key and name not in repeated else None
+            if type(v) in (int, float) and math.isfinite(v):
+                drop = drop | {name}
     return "".join(c for c in cards if c[:8] not in drop) if drop else "".join(cards)
 
 
@@ -294,10 +310,11 @@ def _wcslib(s: Subject):
     got = _VERDICTS.get(key)
     if got is None:
         text = ("".join(cards) + "END".ljust(80)).encode("latin-1", "replace")
-        got = _wcslib_verdict(text)
-        if len(_VERDICTS) >= _VERDICTS_MAX:
-            _VERDICTS.clear()
-        _VERDICTS[key] = got
+        got = _VERDICTS[key] = _wcslib_verdict(text)
+        if len(_VERDICTS) > _VERDICTS_MAX:
+            _VERDICTS.popitem(last=False)   # the grid seen longest ago
+    else:
+        _VERDICTS.move_to_end(key)
     return got
 
 
