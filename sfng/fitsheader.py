@@ -268,6 +268,11 @@ _new_tuple = tuple.__new__
 _COMMENTARY8 = {"HISTORY ": "HISTORY", "COMMENT ": "COMMENT", "        ": ""}
 #: Upper-cased, stripped keyword of an 8-column keyword field (headers repeat few keywords).
 _KEYS: dict[str, str] = {}
+#: Parsed value cards by their 80-column image: the files of a survey repeat most of their
+#: cards (a MaNGA cube's 250 primary cards differ from another's in a few dozen), and a look-up
+#: is a fraction of a parse.  Cards are immutable tuples, so sharing them is safe.
+_CARDS: dict = {}
+_CARDS_MAX = 50_000
 
 
 def parse_cards(text: str) -> list[Card]:
@@ -280,6 +285,8 @@ def parse_cards(text: str) -> list[Card]:
     new = _new_tuple  # Card via tuple.__new__: a third of the cost of Card(k, v)
     commentary = _COMMENTARY8
     keys = _KEYS
+    memo = _CARDS
+    memo_get = memo.get
     string, number = _string, _number
 
     segs = None  # segments of the string card that CONTINUE cards may extend
@@ -299,6 +306,12 @@ def parse_cards(text: str) -> list[Card]:
             append(new(Card, (ck, card[8:].rstrip())))
             continue
         if card[8:10] == "= " and key != "HIERARCH":
+            got = memo_get(card)
+            if got is not None:   # the same card in an earlier header (a survey repeats most)
+                append(got)
+                if type(got[1]) is str:
+                    segs = [got[1]]
+                continue
             kw = keys.get(key)
             if kw is None:
                 kw = keys[key] = key.rstrip().upper()
@@ -308,17 +321,21 @@ def parse_cards(text: str) -> list[Card]:
             c = s[:1]
             if c == "'":
                 v = string(s)[0].rstrip()
-                append(new(Card, (kw, v)))
+                got = new(Card, (kw, v))
                 segs = [v]
-                continue
-            if not c or c == "/":
-                v = None
-            elif (c == "T" or c == "F") and (len(s) == 1 or s[1] in " /"):
-                v = c == "T"
             else:
-                slash = s.find("/")
-                v = number((s if slash < 0 else s[:slash]).rstrip())
-            append(new(Card, (kw, v)))
+                if not c or c == "/":
+                    v = None
+                elif (c == "T" or c == "F") and (len(s) == 1 or s[1] in " /"):
+                    v = c == "T"
+                else:
+                    slash = s.find("/")
+                    v = number((s if slash < 0 else s[:slash]).rstrip())
+                got = new(Card, (kw, v))
+            append(got)
+            if len(memo) >= _CARDS_MAX:
+                memo.clear()
+            memo[card] = got
             continue
         if key == "HIERARCH" and "=" in card:
             name, _, vc = card[8:].partition("=")
