@@ -206,7 +206,8 @@ def record(r, a):
         f"`python benchmarks/bench_index.py --files {a.files} --jobs {a.jobs}` on {platform.machine()}, "
         f"{r['cores']} cores, Python {platform.python_version()}; synthetic store from "
         "`benchmarks/common.py` (`make_store`: images, 3-D/4-D cubes, multi-extension files, sparse "
-        "data), warm page cache. The astropy crawl runs on 1,000 of the files. Load average at the "
+        f"data), warm page cache. The astropy crawl runs on {min(a.sample, r['files']):,} of the files. "
+        "Load average at the "
         f"start: {r['load_average']} (shared machine: the CPU rates, files per CPU-second summed over "
         "worker processes, are the fair comparison).\n",
         "| path | files/s (wall) | files/s (CPU) | ms/file (CPU) |", "|---|---|---|---|", *rows,

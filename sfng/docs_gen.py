@@ -146,7 +146,9 @@ def formats_markdown() -> str:
     return "\n".join(out)
 
 
-def write_all(folder) -> list[Path]:
+def write_all(folder, package_data: bool = False) -> list[Path]:
+    """The generated pages in ``folder``; ``package_data``: also the vocabulary's JSON copy in
+    the package (``sfng/data/tracers.json``)."""
     from .fsutil import atomic_write_text
 
     folder = Path(folder)
@@ -156,13 +158,21 @@ def write_all(folder) -> list[Path]:
     for name, text in pages.items():
         atomic_write_text(folder / name, text if text.endswith("\n") else text + "\n", overwrite=True)
         written.append(folder / name)
+    if not package_data:
+        return written
+    from . import tracers
+
+    # the vocabulary's JSON copy beside its YAML (what queries read)
+    compiled = Path(tracers.__file__).parent / "data" / "tracers.json"
+    atomic_write_text(compiled, tracers.compiled_json(), overwrite=True)
+    written.append(compiled)
     return written
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     folder = argv[0] if argv else "docs"
-    for p in write_all(folder):
+    for p in write_all(folder, package_data=True):
         print(f"wrote {p}")
     return 0
 

@@ -164,14 +164,36 @@ def _restwav(v) -> tuple:
     return tuple(float(x) for x in vals)
 
 
-@lru_cache(maxsize=1)
-def _builtin() -> tuple:
+def _yaml_entries() -> dict:
+    """The built-in vocabulary as declared: ``sfng/data/tracers.yaml``."""
     from importlib import resources
 
     from . import yamlio
 
     text = (resources.files("sfng") / "data" / "tracers.yaml").read_text(encoding="utf-8")
-    return tuple((k, v) for k, v in yamlio.safe_load(text).items())
+    return yamlio.safe_load(text)
+
+
+def compiled_json() -> str:
+    """``sfng/data/tracers.json``: the YAML vocabulary as JSON, written by ``python -m
+    sfng.docs_gen`` and checked against the YAML by ``tests/test_tracers.py``.  A query reads it
+    with the standard library's json, sparing PyYAML's import (12 ms of a 0.15 s ``sfng
+    find``)."""
+    import json
+
+    return json.dumps(_yaml_entries(), indent=1, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+@lru_cache(maxsize=1)
+def _builtin() -> tuple:
+    import json
+    from importlib import resources
+
+    try:
+        entries = json.loads((resources.files("sfng") / "data" / "tracers.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):   # a checkout without the compiled copy: the YAML itself
+        entries = _yaml_entries()
+    return tuple((k, v) for k, v in entries.items())
 
 
 def vocabulary(extra: Mapping | None = None) -> Vocabulary:

@@ -86,3 +86,18 @@ def test_plugin_tracers_are_in_the_vocabulary(voc):
     names |= {t for _, t, _, _ in getattr(manga, "GZ3D_HDUS", [])} | {"OPTICAL-IFU", "GZ3D"}
     for n in names:
         assert voc.lookup(n) == n
+
+
+def test_the_json_copy_equals_the_yaml_vocabulary():
+    """Queries read sfng/data/tracers.json (no PyYAML import); it must be the YAML's content.
+    If this fails, run `python -m sfng.docs_gen docs`."""
+    import json
+    from pathlib import Path
+
+    import sfng
+    from sfng import tracers
+
+    shipped = (Path(sfng.__file__).parent / "data" / "tracers.json").read_text(encoding="utf-8")
+    assert shipped == tracers.compiled_json()
+    assert json.loads(shipped) == tracers._yaml_entries()
+    assert dict(tracers._builtin()) == tracers._yaml_entries()
