@@ -161,3 +161,22 @@ def test_a_rebuild_prunes_the_superseded_companion(tmp_path):
     left = sorted(x.name for x in (tmp_path / columns.FOLDER).iterdir())
     assert left == [f"SFNG-INDEX.fits.{w.build_id}.cols"] and first not in left[0]
     assert isinstance(load_index(p).files, columns.ColumnTable)
+
+
+def test_dictionary_in_pieces_equals_one_unique(monkeypatch):
+    """The companion's text codes are computed a piece at a time (memory bounded at 10^7
+    rows); with tiny pieces they equal numpy's unique over the whole column."""
+    import numpy as np
+
+    from sfng.index import columns
+
+    rng = np.random.default_rng(4)
+    col = np.array([b"CO(1-0)", b"HI", b"", b"MIPS24", b"HALPHA"], dtype="S16")[rng.integers(0, 5, 1001)]
+    monkeypatch.setattr(columns, "_DICT_PIECE", 7)
+    values, codes = columns.dictionary(col)
+    want_values, want_codes = np.unique(col, return_inverse=True)
+    assert values.tolist() == want_values.tolist()
+    assert codes.tolist() == want_codes.tolist()
+    assert (values[codes] == col).all()
+    distinct = np.array([b"p%06d" % i for i in range(1001)], dtype="S8")
+    assert columns.dictionary(distinct) is None

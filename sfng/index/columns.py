@@ -58,19 +58,31 @@ def companion_path(index_path, build_id: str, index_name: str | None = None) -> 
     return index_path.parent / FOLDER / f"{index_name or index_path.name}.{build_id}.cols"
 
 
+#: Rows sorted at once by :func:`dictionary` (bounds its memory whatever the index's size).
+_DICT_PIECE = 1 << 17
+
+
 def dictionary(col: np.ndarray):
     """``(values, codes)`` of a text column with at most :data:`MAX_CODES` distinct values
     (``values[codes] == col``), or None.  A sample decides first, so a column of distinct
-    values (paths) costs a sample's sort, not a full one."""
+    values (paths) costs a sample's sort, not a full one.  The column is read a piece at a
+    time (a memory-mapped spill file of 10^7 rows is never copied whole): each piece's
+    distinct values, merged, then each piece coded against them by binary search."""
     if col.dtype.kind != "S" or not len(col):
         return None
-    step = max(1, len(col) // 20000)
-    if len(np.unique(col[::step])) > min(MAX_CODES, max(16, len(col) // (4 * step))):
+    n = len(col)
+    step = max(1, n // 20000)
+    if len(np.unique(col[::step])) > min(MAX_CODES, max(16, n // (4 * step))):
         return None
-    values, codes = np.unique(col, return_inverse=True)
-    if len(values) > MAX_CODES:
-        return None
-    return values, codes.astype(np.uint16 if len(values) <= 1 << 16 else np.uint32)
+    values = np.zeros(0, dtype=col.dtype)
+    for a in range(0, n, _DICT_PIECE):
+        values = np.union1d(values, np.unique(col[a:a + _DICT_PIECE]))
+        if len(values) > MAX_CODES:
+            return None
+    codes = np.empty(n, dtype=np.uint16 if len(values) <= 1 << 16 else np.uint32)
+    for a in range(0, n, _DICT_PIECE):
+        codes[a:a + _DICT_PIECE] = np.searchsorted(values, col[a:a + _DICT_PIECE])
+    return values, codes
 
 
 def write(path: Path, columns: dict, n_rows: int, meta: dict, codes: dict | None = None) -> None:
