@@ -68,16 +68,12 @@ def test_a_grid_is_parsed_once(monkeypatch):
     calls = []
     real = fp._celestial_from_entries
     monkeypatch.setattr(fp, "_celestial_from_entries", lambda *a, **k: calls.append(1) or real(*a, **k))
-    base = fits.Header()
-    base.update(NAXIS=2, NAXIS1=512, NAXIS2=512, CTYPE1="RA---TAN", CTYPE2="DEC--TAN", CRPIX1=256.5,
-                CRPIX2=256.5, CDELT1=-5e-4, CDELT2=5e-4, RADESYS="ICRS")
-    fp._GRIDS.clear()
-    rng = random.Random(1)
     from astropy.wcs import WCS
 
-    for _ in range(50):
-        h = base.copy()
-        h.update(CRVAL1=rng.uniform(0, 360), CRVAL2=rng.uniform(-85, 85))
+    from _grids import one_grid
+
+    fp._GRIDS.clear()
+    for h in one_grid(50, 512, 5e-4, seed=1):
         got = fp.outline(h)
         corners = WCS(h).calc_footprint()
         sep = fp.separation(np.asarray(got.ra), np.asarray(got.dec), corners[:, 0], corners[:, 1])

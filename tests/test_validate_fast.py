@@ -333,14 +333,10 @@ def test_shared_verdicts_parse_once_per_grid():
     """The point of sharing: 50 files of one TAN grid pointing at 50 places are parsed once."""
     from sfng.validate import checks
 
-    base = fits.Header()
-    base.update(NAXIS=2, NAXIS1=64, NAXIS2=64, CTYPE1="RA---TAN", CTYPE2="DEC--TAN", CRPIX1=32.5,
-                CRPIX2=32.5, CDELT1=-1e-3, CDELT2=1e-3, RADESYS="ICRS")
+    from _grids import one_grid
+
     checks._VERDICTS.clear()
-    rng = random.Random(3)
-    for i in range(50):
-        h = base.copy()
-        h.update(CRVAL1=rng.uniform(0, 360), CRVAL2=rng.uniform(-80, 80), OBJECT=f"field {i}",
-                 **{"DATE-OBS": f"2010-01-{1 + i % 28:02d}"})
+    for h in one_grid(50, 64, 1e-3, seed=3, max_lat=80.0, OBJECT=lambda i: f"field {i}",
+                      **{"DATE-OBS": lambda i: f"2010-01-{1 + i % 28:02d}"}):
         assert _check_wcs_findings(h.tostring(), (64, 64), fresh=False) == []
     assert len(checks._VERDICTS) == 1
