@@ -44,3 +44,42 @@ def test_train_and_evaluate_cli(cli, tmp_path):
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())
     r = cli("ml", "evaluate", tmp_path / "run" / "ssftt.pt", tmp_path / "d.npz", "--bands", "6", "--format", "json")
     assert json.loads(r.output) == m
+
+
+def test_labels_mask_bits_reject_unreliable_spaxels(cli, tmp_path):
+    """--mask-bits DONOTUSE,UNRELIABLE: spaxels whose Ha carries UNRELIABLE become UNKNOWN (0),
+    every other spaxel keeps its label; the default leaves them labelled; the header names the
+    bits used."""
+    from astropy.io import fits
+
+    from sfng.ml.maskbits import bitmask
+
+    t = mangagen.DEMO_TARGETS[0]
+    m = mangagen.write_maps(tmp_path / mangagen.maps_name(t.plateifu), t)
+    plain = cli("ml", "labels", m, "-o", tmp_path / "plain")
+    assert plain.exit_code == 0, plain.output
+    with fits.open(next((tmp_path / "plain").glob("*_bpt.fits"))) as h:
+        base = h[0].data.copy()
+        assert h[0].header["MASKBITS"] == "DONOTUSE"
+    spots = [(y, x) for y, x in zip(*np.nonzero(base > 0))][:5]
+    assert len(spots) == 5
+    with fits.open(m, mode="update") as h:
+        chans = {str(v).strip(): int(k[1:]) - 1 for k, v in h["EMLINE_GFLUX"].header.items()
+                 if k.startswith("C") and k[1:].isdigit()}
+        ha = chans["Ha-6564"]
+        for y, x in spots:
+            h["EMLINE_GFLUX_MASK"].data[ha, y, x] |= bitmask("MANGA_DAPPIXMASK", "UNRELIABLE")
+    again = cli("ml", "labels", m, "-o", tmp_path / "again")
+    strict = cli("ml", "labels", m, "--mask-bits", "donotuse,UNRELIABLE", "-o", tmp_path / "strict")
+    assert again.exit_code == 0 and strict.exit_code == 0, strict.output
+    with fits.open(next((tmp_path / "again").glob("*_bpt.fits"))) as h:
+        assert (h[0].data == base).all()
+    with fits.open(next((tmp_path / "strict").glob("*_bpt.fits"))) as h:
+        want = base.copy()
+        for y, x in spots:
+            want[y, x] = 0
+        assert (h[0].data == want).all()
+        assert h[0].header["MASKBITS"] == "DONOTUSE|UNRELIABLE"
+    bad = cli("ml", "labels", m, "--mask-bits", "DONOTUSE,NOSUCHBIT", "-o", tmp_path / "bad")
+    assert bad.exit_code != 0 and "NOSUCHBIT" in bad.output and "UNRELIABLE" in bad.output
+    assert "Traceback" not in bad.output

@@ -114,3 +114,40 @@ def test_overlap_band_is_the_dense_overlap():
         hi = np.minimum(b[1:, None], a[None, 1:])
         dense = np.clip(hi - lo, 0.0, None) / np.diff(b)[:, None]      # every pair, by brute force
         assert np.allclose(P.overlap_matrix(a, b), dense, rtol=1e-12, atol=1e-15)
+
+
+def test_prepare_mask_bits_beyond_donotuse(store, tmp_path):
+    """``mask_bits`` names the MANGA_DRP3PIXMASK bits that reject data: LOWCOV set on one
+    spaxel is masked only when named, and the bits used are recorded (header, provenance)."""
+    from astropy.io import fits
+
+    from sfng.demo import manga as mangagen
+    from sfng.errors import SfngError
+    from sfng.ml.maskbits import bitmask
+
+    t = mangagen.DEMO_TARGETS[0]
+    rel = "data/MANGA/MaNGA_" + t.mangaid + "." + mangagen.cube_name(t.plateifu)
+    path = store.root / rel
+    mangagen.write_cube(path, t, nwave=256)
+    with fits.open(path, mode="update") as h:   # LOWCOV on spaxel (x=20, y=15), every channel
+        h["MASK"].data[:, 15, 20] |= bitmask("MANGA_DRP3PIXMASK", "LOWCOV")
+    g = P.Grid(6000.0, 7000.0, 60)
+    made = {}
+    for label, bits in (("plain", ("DONOTUSE",)), ("strict", ("DONOTUSE", "LOWCOV"))):
+        work = tmp_path / label
+        work.mkdir()
+        P.product_for(store, rel, g, work, z=t.z, mask_bits=bits)   # made, not landed
+        made[label] = next(work.glob("*_restcube.fits"))
+    with fits.open(made["plain"]) as h:
+        assert (h["IVAR"].data[:, 15, 20] > 0).any()
+        assert h["FLUX"].header["MASKBITS"] == "DONOTUSE"
+    with fits.open(made["strict"]) as h:
+        assert (h["IVAR"].data[:, 15, 20] == 0).all() and (h["MASK"].data[:, 15, 20] != 0).all()
+        assert (h["IVAR"].data[:, 17, 17] > 0).any()          # a spaxel without LOWCOV is kept
+        assert h["FLUX"].header["MASKBITS"] == "DONOTUSE|LOWCOV"
+    with fits.open(made["plain"]) as a, fits.open(made["strict"]) as b:
+        same = np.ones(a["IVAR"].data.shape[1:], dtype=bool)
+        same[15, 20] = False
+        assert (a["IVAR"].data[:, same] == b["IVAR"].data[:, same]).all()
+    with pytest.raises(SfngError, match="no bit named 'LOWCOVER'.*DEADFIBER"):
+        P.prepare(store, [rel], g, reindex=False, mask_bits=("LOWCOVER",))

@@ -22,6 +22,16 @@ def _grid(text: str):
         raise SfngError(f"--grid wants LO,HI,N (Angstrom, Angstrom, channels), not {text!r}") from None
 
 
+def mask_bits_option(flag: str, example: str):
+    """``--mask-bits NAME[,NAME...]``: the bits of ``flag`` (sdssMaskbits.par) that reject data."""
+    def names(ctx, param, value):
+        return tuple(v.strip().upper() for v in value.split(",") if v.strip()) or ("DONOTUSE",)
+
+    return click.option("--mask-bits", "mask_bits", default="DONOTUSE", show_default=True, callback=names,
+                        help=f"{flag} bits that reject data, comma-separated names from sdssMaskbits.par "
+                             f"(e.g. {example}); an unknown name lists the valid ones.")
+
+
 @click.group()
 def ml():
     """MaNGA hyperspectral data sets: rest-frame cubes, BPT/metallicity labels, SSFTT training."""
@@ -31,13 +41,14 @@ def ml():
 @click.argument("paths", nargs=-1)
 @click.option("--grid", "grid", default="5000,8000,2040", show_default=True,
               help="Rest-frame log-wavelength grid LO,HI,N (Angstrom, channels).")
+@mask_bits_option("MANGA_DRP3PIXMASK", "DONOTUSE,LOWCOV,DEADFIBER,FORESTAR")
 @format_option("text", "json")
 @store_option
-def prepare(paths, grid, fmt, store):
+def prepare(paths, grid, mask_bits, fmt, store):
     """Rest-frame, resampled, masked copies of MaNGA LOGCUBEs (PATHS; default all) into derived/MANGA/."""
     from ..ml.prepare import prepare as run
 
-    rep = run(store, list(paths), _grid(grid))
+    rep = run(store, list(paths), _grid(grid), mask_bits=mask_bits)
     if fmt == "json":
         output.emit_json(rep.as_dict())
     else:
@@ -56,19 +67,23 @@ def prepare(paths, grid, fmt, store):
 @click.option("--calibration", default="M13-O3N2", show_default=True,
               help="12+log(O/H) calibration: PP04-N2, PP04-O3N2, M13-N2, M13-O3N2 (cut and labels).")
 @click.option("--edges", default="8.0,8.2,8.3,8.4,8.5,8.7", show_default=True, help="12+log(O/H) bin edges.")
+@mask_bits_option("MANGA_DAPPIXMASK", "DONOTUSE,UNRELIABLE")
 @output_option("Folder for the label maps (FITS) and their metadata (JSON).", kind="dir", required=True)
 @format_option("text", "json")
 @store_path_option()
-def labels(maps, task, snr, scheme, calibration, edges, out, fmt, store_override=None):
+def labels(maps, task, snr, scheme, calibration, edges, mask_bits, out, fmt, store_override=None):
     """Label maps (FITS with WCS, CLASSn cards) from DAP MAPS files."""
     from ..fsutil import atomic_write_text
     from ..ml import labels as L
+    from ..ml.maskbits import bitmask
+
+    bitmask("MANGA_DAPPIXMASK", mask_bits)   # unknown names: one error, before any file
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     made = []
     for m in maps:
-        lm = L.read_maps(m)
+        lm = L.read_maps(m, mask_bits)
         values = None
         if task == "bpt":
             cls, meta = L.bpt_labels(lm, snr, scheme=scheme)

@@ -223,7 +223,13 @@ class LineMaps:
     flux: dict
     ivar: dict
     mask: dict
-    donotuse: int = 1 << 30
+    donotuse: int = 1 << 30     # the MANGA_DAPPIXMASK bits that reject a spaxel (not DONOTUSE alone
+    mask_names: tuple = ("DONOTUSE",)   # when ``--mask-bits`` names more), and their names
+
+    def mask_text(self, snr: float) -> str:
+        """The mask, as the label map's metadata names it."""
+        return (f"{'|'.join(self.mask_names)} ({self.donotuse:#x}) of MANGA_DAPPIXMASK, or S/N < {snr}, "
+                "ORed over lines")
 
     def good(self, line: str, snr: float) -> np.ndarray:
         if line not in self.flux:
@@ -283,7 +289,7 @@ def bpt_labels(lm: LineMaps, snr: float = 3.0, use_sii: bool = True, use_oi: boo
                        "Kewley 2001": "y = 0.61/(x-0.47)+1.19, x<0.47 (ApJ 556, 121)",
                        "Kewley 2006": "Seyfert/LINER on [SII]: y = 1.89 x_S + 0.76, on [OI]: y = 1.18 x_O + "
                                       "1.30; disagreeing diagrams: AMBIGUOUS (MNRAS 372, 961)"},
-            "mask": f"DONOTUSE ({lm.donotuse:#x}) of MANGA_DAPPIXMASK, or S/N < {snr}, ORed over lines"}
+            "mask": lm.mask_text(snr), "mask_bits": list(lm.mask_names)}
     return cls, meta
 
 
@@ -305,7 +311,7 @@ def _kewley06_labels(lm: LineMaps, snr: float, use_oi: bool) -> tuple[np.ndarray
                                       "x_S<0.32; [OI] y = 0.73/(x_O+0.59)+1.33, x_O<-0.59 (ApJ 556, 121)",
                        "Kewley 2006": "all diagrams agree; Seyfert/LINER: [SII] y = 1.89 x_S + 0.76, [OI] "
                                       "y = 1.18 x_O + 1.30 (MNRAS 372, 961)"},
-            "mask": f"DONOTUSE ({lm.donotuse:#x}) of MANGA_DAPPIXMASK, or S/N < {snr}, ORed over lines"}
+            "mask": lm.mask_text(snr), "mask_bits": list(lm.mask_names)}
     return cls, meta
 
 
@@ -348,15 +354,20 @@ def logoh_labels(lm: LineMaps, calibration_name: str = DEFAULT_CALIBRATION, edge
         classes[str(k)] = f"{edges[k - 1]:.3f}-{edges[k]:.3f}"
     meta = {"task": "logoh", "snr": snr, "calibration": cal.as_dict(), "edges": [float(e) for e in edges],
             "sample_cut": f"BPT star-forming and {cal.name} valid (the same calibration as the labels)",
-            "classes": classes}
+            "classes": classes, "mask": lm.mask_text(snr), "mask_bits": list(lm.mask_names)}
     return cls, value, meta
 
 
-def read_maps(path) -> LineMaps:
-    """EMLINE_GFLUX (+_IVAR, _MASK) of a DAP MAPS file, DONOTUSE from sdssMaskbits.par."""
+def read_maps(path, mask_bits=("DONOTUSE",)) -> LineMaps:
+    """EMLINE_GFLUX (+_IVAR, _MASK) of a DAP MAPS file.  ``mask_bits``: the MANGA_DAPPIXMASK
+    bits (names, read from sdssMaskbits.par) that reject a spaxel; the DAP's advice is
+    DONOTUSE, to which UNRELIABLE may be added."""
     from astropy.io import fits
 
     from .maskbits import bitmask
+
+    bit_names = tuple(mask_bits)
+    reject = bitmask("MANGA_DAPPIXMASK", bit_names)   # unknown names fail before the file is read
 
     with fits.open(path, memmap=False) as hdul:
         names = [h.name for h in hdul]
@@ -374,7 +385,7 @@ def read_maps(path) -> LineMaps:
         if name:
             chans[str(name).strip()] = k - 1
     pick = lambda a: {c: a[i] for c, i in chans.items()}   # noqa: E731
-    return LineMaps(pick(flux), pick(ivar), pick(mask), donotuse=bitmask("MANGA_DAPPIXMASK", "DONOTUSE"))
+    return LineMaps(pick(flux), pick(ivar), pick(mask), donotuse=reject, mask_names=bit_names)
 
 
 def celestial_header(path):
@@ -399,6 +410,8 @@ def write_label_map(path, classes, meta: dict, wcs_header=None, values=None) -> 
         h.update(wcs_header)
     h["MLTASK"] = meta["task"]
     h["SNRCUT"] = (meta["snr"], "S/N cut on every line used")
+    if meta.get("mask_bits"):
+        h["MASKBITS"] = ("|".join(meta["mask_bits"]), "MANGA_DAPPIXMASK bits rejected")
     for code, name in meta["classes"].items():
         h[f"CLASS{code}"] = name
     if "calibration" in meta:

@@ -177,8 +177,10 @@ def cube_paths(store, paths=()) -> list[str]:
     return out
 
 
-def product_for(store, rel: str, grid: Grid, workdir: Path, z: float | None = None):
-    """Make one rest-frame cube in ``workdir``: a :class:`sfng.derive.land.Product`."""
+def product_for(store, rel: str, grid: Grid, workdir: Path, z: float | None = None,
+                mask_bits=("DONOTUSE",)):
+    """Make one rest-frame cube in ``workdir``: a :class:`sfng.derive.land.Product`.
+    ``mask_bits``: the MANGA_DRP3PIXMASK bits (names) that reject a spaxel-channel."""
     from astropy.io import fits
 
     from ..derive import provenance as pv
@@ -193,7 +195,8 @@ def product_for(store, rel: str, grid: Grid, workdir: Path, z: float | None = No
         z, zsrc = redshift_of(store, info["plateifu"], galaxy)
     else:
         zsrc = "given"
-    donotuse = bitmask("MANGA_DRP3PIXMASK", "DONOTUSE")
+    mask_names = tuple(mask_bits)
+    donotuse = bitmask("MANGA_DRP3PIXMASK", mask_names)
     with fits.open(Path(store.root) / rel, memmap=False) as hdul:
         flux = np.asarray(hdul["FLUX"].data, dtype=np.float32)
         ivar = np.asarray(hdul["IVAR"].data, dtype=np.float32)
@@ -222,6 +225,7 @@ def product_for(store, rel: str, grid: Grid, workdir: Path, z: float | None = No
     h["MANGAID"] = mangaid
     h["Z_USED"] = (z, f"redshift used ({zsrc})")
     h["MLSTEP"] = ("sfng ml prepare", "rest-frame flux-conserving resampling")
+    h["MASKBITS"] = ("|".join(mask_names), "MANGA_DRP3PIXMASK bits rejected")
     prim = fits.PrimaryHDU()
     for k in ("PLATEIFU", "MANGAID", "OBJRA", "OBJDEC", "IFURA", "IFUDEC", "PLATE", "IFUDSGN"):
         if k in primary:
@@ -239,7 +243,7 @@ def product_for(store, rel: str, grid: Grid, workdir: Path, z: float | None = No
     name = f"{prefix}manga_{info['plateifu']}_restcube.fits"
     path = workdir / name
     params = {"grid": grid.as_dict(), "redshift": z, "redshift_source": zsrc,
-              "mask": f"MANGA_DRP3PIXMASK DONOTUSE ({donotuse:#x}) or ivar<=0",
+              "mask": f"MANGA_DRP3PIXMASK {'|'.join(mask_names)} ({donotuse:#x}) or ivar<=0",
               "resampling": "flux-conserving (exact pixel-edge overlap), flux*(1+z), ivar/(1+z)^2"}
     inputs = [input_entry(store, rel)]
     for k, v in pv.header_cards("ml-prepare", pv.sidecar_name(name), inputs).items():
@@ -253,10 +257,15 @@ def product_for(store, rel: str, grid: Grid, workdir: Path, z: float | None = No
     return Product("MANGA", [(name, path, "product")], record, source=rel)
 
 
-def prepare(store, paths=(), grid: Grid | None = None, *, redshifts: dict | None = None, reindex: bool = True):
-    """Prepare the LOGCUBEs (``paths``, store-relative; default every one in data/MANGA/)."""
+def prepare(store, paths=(), grid: Grid | None = None, *, redshifts: dict | None = None, reindex: bool = True,
+            mask_bits=("DONOTUSE",)):
+    """Prepare the LOGCUBEs (``paths``, store-relative; default every one in data/MANGA/).
+    ``mask_bits``: the MANGA_DRP3PIXMASK bits that reject a spaxel-channel (names from
+    sdssMaskbits.par: DONOTUSE, or e.g. DONOTUSE, LOWCOV, DEADFIBER, FORESTAR)."""
     from ..derive.land import LandReport, land_products
+    from .maskbits import bitmask
 
+    bitmask("MANGA_DRP3PIXMASK", tuple(mask_bits))   # unknown names: one error, before any cube
     grid = grid or Grid()
     rels = cube_paths(store, paths)
     rep = LandReport()
@@ -270,7 +279,7 @@ def prepare(store, paths=(), grid: Grid | None = None, *, redshifts: dict | None
                 from ..surveys.manga.recognise import parse_name
 
                 z = (redshifts or {}).get(parse_name(Path(rel).name)["plateifu"])
-                products.append(product_for(store, rel, grid, Path(tmp), z))
+                products.append(product_for(store, rel, grid, Path(tmp), z, mask_bits=mask_bits))
             except (SfngError, OSError, KeyError, ValueError) as exc:
                 rep.failed.append((rel, str(exc)))
         if products:
