@@ -309,8 +309,8 @@ def parse_cards(text: str) -> list[Card]:
             got = memo_get(card)
             if got is not None:   # the same card in an earlier header (a survey repeats most)
                 append(got)
-                if type(got[1]) is str:
-                    segs = [got[1]]
+                if type(got[1]) is str and card[10:].lstrip()[:1] == "'":   # only a quoted string
+                    segs = [got[1]]                                          # may CONTINUE
                 continue
             kw = keys.get(key)
             if kw is None:

@@ -643,10 +643,15 @@ def _sky_of(entries):
         key, crval = grid
         got = _GRIDS.get(key)
         if got is not None:   # the same grid elsewhere on the sky: wcslib's own set(), no parse
-            _GRIDS.move_to_end(key)
             cel = got[0]
-            cel.crval = crval
-            return (*got, "wcslib")
+            try:
+                cel.crval = crval
+                cel.set()
+            except Exception:  # noqa: BLE001 - wcslib refuses this pointing: parse afresh, as before
+                del _GRIDS[key]
+            else:
+                _GRIDS.move_to_end(key)
+                return (*got, "wcslib")
     got = _celestial_from_entries(entries, split, axes)
     if got is not None and grid is not None and _is_wcsprm(got[0]):
         _GRIDS[grid[0]] = got
@@ -661,6 +666,8 @@ def _sky_of(entries):
 #: CRVAL moves the field by a rotation alone, and wcslib's ``fix()`` never reads CRVAL for
 #: them (it does for NCP, GLS and the cylindrical projections, which are left out).
 ZENITHAL = frozenset(("AZP", "SZP", "TAN", "STG", "SIN", "ARC", "ZPN", "ZEA", "AIR"))
+#: A number as WCSLIB's header parser reads it (wcspih.l's FLOAT and INTEGER).
+_WCSLIB_FLOAT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eEdD][+-]?\d+)?")
 #: Parsed sky WCSs kept by grid (everything but the sky axes' CRVAL), the most recently used.
 _GRIDS: collections.OrderedDict = collections.OrderedDict()
 _GRIDS_MAX = 1024
@@ -692,13 +699,23 @@ def _grid_key(parts, ctypes, axes):
         if len(c) != 8 or c[4] != "-" or c[5:].upper() not in ZENITHAL:
             return None
     sky = (axes[0] + 1, axes[1] + 1)
+    base = ctypes.get(axes[0] + 1, "").split("-")[0].strip().upper()
+    lng = sky[0] if (base == "RA" or base[1:] == "LON" or base[2:] == "LN") else sky[1]
     found = {}
     rest = []
+    seen = set()
     for e in parts:
         stem, i, j = e[0]
+        if (stem, i, j) in seen and (i is None or i in sky):
+            return None   # a repeated card: the parser takes the last one, the split the first
+        seen.add((stem, i, j))
+        if stem == "PV" and i == lng:
+            # PVi_0..2 of the longitude axis move the fiducial point (phi0, theta0): the native
+            # pole is then no longer the reference point, and set() depends on CRVAL
+            return None
         if stem == "CRVAL" and i in sky:
-            if i in found:   # a repeated CRVAL: the parser decides which one counts
-                return None
+            if e[1] is not None and not _WCSLIB_FLOAT.fullmatch(e[1][10:].split("/")[0].strip()):
+                return None   # a value wcslib reads otherwise than Python (1_0, 0x10, inf ...)
             found[i] = _entry_value(e[1], e[2])
         elif (i is None or i in sky
               or (j is not None and stem in ("PC", "CD", "PC00", "CD00") and int(j) in sky)):

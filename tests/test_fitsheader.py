@@ -374,3 +374,15 @@ def test_recent_files_are_reused_only_while_unchanged(tmp_path, monkeypatch):
     fits.PrimaryHDU(np.zeros((2, 2), ">f4"), header=fits.Header({"OBJECT": "B"})).writeto(p, overwrite=True)
     os.utime(p, ns=(10**18, 10**18))  # a distinct time: within one clock tick the check is racy
     assert read_headers(p)[0].header["OBJECT"] == "B"
+
+
+def test_card_memo_never_continues_an_unquoted_value():
+    """A value card parsed from the memo CONTINUEs exactly when a fresh parse would (only a
+    quoted string does; found by a review)."""
+    from sfng.fitsheader import _CARDS, parse_cards
+
+    text = "BAD     = abc&".ljust(80) + "CONTINUE  'xyz'".ljust(80)
+    _CARDS.clear()
+    first = parse_cards(text)
+    second = parse_cards(text)
+    assert first == second

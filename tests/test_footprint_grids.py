@@ -90,3 +90,45 @@ def test_non_zenithal_and_polar_grids_are_parsed_afresh():
     assert fp._grid_key(fp._split_entries(fp._wcs_entries(base))[0], {1: "RA---TAN", 2: "DEC--TAN"}, [0, 1]) is not None
     base["CRVAL2"] = 90.0
     assert fp._grid_key(fp._split_entries(fp._wcs_entries(base))[0], {1: "RA---TAN", 2: "DEC--TAN"}, [0, 1]) is None
+
+
+def _tan(crval2, **cards):
+    h = fits.Header()
+    h.update(NAXIS=2, NAXIS1=64, NAXIS2=64, CTYPE1="RA---TAN", CTYPE2="DEC--TAN", CRPIX1=32.5,
+             CRPIX2=32.5, CDELT1=-1e-3, CDELT2=1e-3, CRVAL1=10.0, CRVAL2=crval2, **cards)
+    return h
+
+
+@pytest.mark.parametrize("cards", [{"PV1_1": 1.0, "PV1_2": 0.0},          # SCAMP TPV-as-TAN, 1st order
+                                   {"PV1_1": 0.0, "PV1_2": 10.0, "LONPOLE": 90.0}])
+def test_a_fiducial_point_off_the_pole_is_not_shared(cards):
+    """PV1_1/PV1_2 (phi0, theta0) move the fiducial point: the second file must get its own
+    outline (it was dropped as 'Ill-conditioned' when shared; found by a review)."""
+    from sfng.header import effective_header
+    from sfng.index.describe import _footprint
+
+    def row(h):
+        return _footprint(effective_header(list(h.items()), {}))
+
+    for lat2 in (-60.0, 40.0):
+        fp._GRIDS.clear()
+        fp._outline.cache_clear()
+        shared = [row(_tan(60.0, **cards)), row(_tan(lat2, **cards))]
+        fresh = []
+        for lat in (60.0, lat2):
+            fp._GRIDS.clear()
+            fp._outline.cache_clear()
+            fresh.append(row(_tan(lat, **cards)))
+        assert repr(shared) == repr(fresh)
+
+
+def test_repeated_ctype_and_odd_crval_text_are_parsed_afresh():
+    cards = [c.ljust(80) for c in ("NAXIS   =                    2", "NAXIS1  =                   64",
+                                   "NAXIS2  =                   64", "CTYPE1  = 'RA---TAN'",
+                                   "CTYPE2  = 'DEC--TAN'", "CTYPE1  = 'RA---CAR'", "CTYPE2  = 'DEC--CAR'",
+                                   "CRPIX1  =                 32.5", "CRPIX2  =                 32.5",
+                                   "CDELT1  =               -0.001", "CDELT2  =                0.001",
+                                   "CRVAL1  =                 10.0")]
+    for lat in ("0.0", "30.0", "-45.0", "1_0"):
+        text = "".join(cards) + f"CRVAL2  = {lat:>20}".ljust(80)
+        assert _outline(text, fresh=False) == _outline(text, fresh=True)

@@ -340,3 +340,20 @@ def test_shared_verdicts_parse_once_per_grid():
                       **{"DATE-OBS": lambda i: f"2010-01-{1 + i % 28:02d}"}):
         assert _check_wcs_findings(h.tostring(), (64, 64), fresh=False) == []
     assert len(checks._VERDICTS) == 1
+
+
+def test_a_fiducial_point_off_the_pole_gets_its_own_verdict():
+    """TAN with PV1_1/PV1_2 (phi0, theta0) moved off the pole: WCSLIB's verdict depends on
+    CRVAL, so files of that grid are not shared (found by a review: a good file after a bad
+    one was reported unreadable, and the reverse)."""
+    base = fits.Header()
+    base.update(NAXIS=2, NAXIS1=64, NAXIS2=64, CTYPE1="RA---TAN", CTYPE2="DEC--TAN", CRPIX1=32.5,
+                CRPIX2=32.5, CDELT1=-1e-3, CDELT2=1e-3, CRVAL1=10.0, PV1_1=0.0, PV1_2=10.0, LONPOLE=90.0)
+    texts = []
+    for lat in (5.0, 40.0, 5.0):
+        h = base.copy()
+        h["CRVAL2"] = lat
+        texts.append(h.tostring())
+    shared = [_check_wcs_findings(t, (64, 64), fresh=False) for t in texts]
+    fresh = [_check_wcs_findings(t, (64, 64), fresh=True) for t in texts]
+    assert shared == fresh

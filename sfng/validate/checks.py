@@ -276,8 +276,13 @@ def _verdict_key(cards: list) -> str:
         values = [value(n) if n in by_key and n not in repeated else None for n in names]
         if all(type(v) in (int, float) and math.isfinite(v) for v in values):
             base = ctypes[axes[1] + 1].split("-")[0].upper()
-            lat = values[1] if (base == "DEC" or base[1:] == "LAT" or base[2:] == "LT") else values[0]
-            if abs(lat) < 90.0:
+            lat_second = base == "DEC" or base[1:] == "LAT" or base[2:] == "LT"
+            lat = values[1] if lat_second else values[0]
+            lng = axes[0] + 1 if lat_second else axes[1] + 1
+            # PV cards of the longitude axis (phi0, theta0) move the fiducial point off the
+            # native pole: set() then depends on CRVAL
+            moved = any(k[:2] == "PV" and k[2:].split("_")[0] == str(lng) for k in by_key)
+            if abs(lat) < 90.0 and not moved:
                 drop = drop | set(names)
     for n, c in ctypes.items():   # a linear spectral axis sets up alike wherever it starts
         if c.upper() in _LINEAR_SPECTRAL:
