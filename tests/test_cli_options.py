@@ -81,7 +81,7 @@ def deprecation(old, new):
 # -- declared once -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("flag", ['"--store"', '"--jobs"', '"--format"', '"--dry-run"', '"--output"',
-                                  '"--to"', '"--out"', '"--png"'])
+                                  '"--to"', '"--out"', '"--png"', '"--mask-bits"'])
 def test_shared_flags_are_declared_only_in_options_py(flag):
     where = [p.name for p in sorted(CLI_DIR.glob("*.py"))
              if p.name != "options.py" and re.search(rf"click\.option\([^)]*{flag}", p.read_text())]
@@ -133,6 +133,19 @@ def test_dry_run_is_one_definition():
         for p in params(cmd, "--dry-run"):
             assert p.opts == ["--dry-run", "-n"] and p.is_flag, name
             assert p.help == "Show what would be done; change nothing."
+
+
+def test_mask_bits_is_one_definition():
+    """``--mask-bits`` (options.mask_bits_option): the same option on both ml commands, each
+    naming its own SDSS bitmask; the default (DONOTUSE) leaves the results unchanged."""
+    have = {name: params(cmd, "--mask-bits") for name, cmd in commands().items() if params(cmd, "--mask-bits")}
+    assert set(have) == {"ml prepare", "ml labels"}
+    for name, ps in have.items():
+        (p,) = ps
+        assert p.opts == ["--mask-bits"] and p.name == "mask_bits" and p.metavar == "NAMES", name
+        assert p.default == "DONOTUSE" and p.show_default, name
+    assert "MANGA_DRP3PIXMASK bits that reject data" in have["ml prepare"][0].help
+    assert "MANGA_DAPPIXMASK bits that reject data" in have["ml labels"][0].help
 
 
 # -- -o/--output -------------------------------------------------------------------------------------

@@ -80,6 +80,24 @@ def test_labels_mask_bits_reject_unreliable_spaxels(cli, tmp_path):
             want[y, x] = 0
         assert (h[0].data == want).all()
         assert h[0].header["MASKBITS"] == "DONOTUSE|UNRELIABLE"
+
+
+def test_unknown_mask_bit_names_are_usage_errors(cli, store, tmp_path):
+    """An unknown --mask-bits name is a usage error (exit 2) naming it and listing the mask's
+    names from sdssMaskbits.par, before any file is read or written; no traceback."""
+    from sfng.ml.maskbits import bits
+
+    t = mangagen.DEMO_TARGETS[0]
+    m = mangagen.write_maps(tmp_path / mangagen.maps_name(t.plateifu), t)
     bad = cli("ml", "labels", m, "--mask-bits", "DONOTUSE,NOSUCHBIT", "-o", tmp_path / "bad")
-    assert bad.exit_code != 0 and "NOSUCHBIT" in bad.output and "UNRELIABLE" in bad.output
-    assert "Traceback" not in bad.output
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    assert "Invalid value for '--mask-bits'" in bad.stderr and "MANGA_DAPPIXMASK has no bit named 'NOSUCHBIT'" in bad.stderr
+    assert all(name in bad.stderr for name in bits("MANGA_DAPPIXMASK"))     # UNRELIABLE, NOVALUE, ...
+    assert not (tmp_path / "bad").exists()
+    bad = cli("--store", store.root, "ml", "prepare", "--mask-bits", "DONOTUSE,LOWCOVER")
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    assert "MANGA_DRP3PIXMASK has no bit named 'LOWCOVER'" in bad.stderr
+    assert all(name in bad.stderr for name in ("LOWCOV", "DEADFIBER", "FORESTAR", "DONOTUSE"))
+    assert "UNRELIABLE" not in bad.stderr                                  # a DAP bit, not a cube's
+    assert cli("ml", "labels", m, "--mask-bits", ",", "-o", tmp_path / "bad").exit_code == 2
+    assert not (tmp_path / "bad").exists()

@@ -1,5 +1,6 @@
 """sfng.ml labels: BPT classes and 12+log(O/H) against hand-computed values at known points."""
 
+import json
 import math
 
 import numpy as np
@@ -145,6 +146,40 @@ def test_logoh_same_calibration_for_cut_and_labels():
     assert m13["calibration"]["name"] == "M13-O3N2"
 
 
+#: MANGA_DAPPIXMASK bits, as the DAP's data model numbers them (checked against the shipped
+#: sdssMaskbits.par below): the hand computations use the numbers, the code reads the names.
+DAP_DONOTUSE_BIT, DAP_UNRELIABLE_BIT, DAP_LOWCOV_BIT = 30, 5, 1
+
+
+def _bpt_by_hand(lm, j, i, reject=1 << DAP_DONOTUSE_BIT) -> int:
+    """The [NII]-scheme class of spaxel (j, i), one line at a time: a line is usable when its flux
+    and ivar are positive, S/N >= 3 and its mask has none of the ``reject`` bits."""
+    f = {k: float(lm.flux[k][j, i]) for k in L.BPT_LINES + (L.SII_A, L.SII_B, L.OI)}
+    iv = {k: float(lm.ivar[k][j, i]) for k in f}
+    m = {k: int(lm.mask[k][j, i]) for k in f}
+
+    def usable(*lines):
+        return all(f[k] > 0 and iv[k] > 0 and not m[k] & reject and f[k] * math.sqrt(iv[k]) >= 3
+                   for k in lines)
+
+    if not usable(*L.BPT_LINES):
+        return L.UNKNOWN
+    x = math.log10(f[L.NII] / f[L.HA])
+    y = math.log10(f[L.OIII] / f[L.HB])
+    if x < 0.05 and y < 0.61 / (x - 0.05) + 1.30:
+        return L.SF
+    if x >= 0.47 or y >= 0.61 / (x - 0.47) + 1.19:
+        votes = set()
+        if usable(L.SII_A, L.SII_B):
+            xs = math.log10((f[L.SII_A] + f[L.SII_B]) / f[L.HA])
+            votes.add(L.SEYFERT if y >= 1.89 * xs + 0.76 else L.LINER)
+        if usable(L.OI):
+            xo = math.log10(f[L.OI] / f[L.HA])
+            votes.add(L.SEYFERT if y >= 1.18 * xo + 1.30 else L.LINER)
+        return L.AGN if not votes else votes.pop() if len(votes) == 1 else L.AMBIGUOUS
+    return L.COMP
+
+
 def test_demo_maps_match_a_hand_computation_spaxel_by_spaxel(tmp_path):
     from sfng.demo import manga as mangagen
 
@@ -156,35 +191,59 @@ def test_demo_maps_match_a_hand_computation_spaxel_by_spaxel(tmp_path):
     counts = {}
     for j in range(ny):
         for i in range(nx):
-            f = {k: float(lm.flux[k][j, i]) for k in L.BPT_LINES + (L.SII_A, L.SII_B, L.OI)}
-            iv = {k: float(lm.ivar[k][j, i]) for k in f}
-            m = {k: int(lm.mask[k][j, i]) for k in f}
-            ok = all(f[k] > 0 and iv[k] > 0 and not (m[k] >> 30) & 1 and f[k] * math.sqrt(iv[k]) >= 3
-                     for k in L.BPT_LINES)
-            if not ok:
-                want = L.UNKNOWN
-            else:
-                x = math.log10(f[L.NII] / f[L.HA])
-                y = math.log10(f[L.OIII] / f[L.HB])
-                if x < 0.05 and y < 0.61 / (x - 0.05) + 1.30:
-                    want = L.SF
-                elif x >= 0.47 or y >= 0.61 / (x - 0.47) + 1.19:
-                    def usable(*lines):
-                        return all(f[k] > 0 and iv[k] > 0 and not (m[k] >> 30) & 1
-                                   and f[k] * math.sqrt(iv[k]) >= 3 for k in lines)
-                    votes = set()
-                    if usable(L.SII_A, L.SII_B):
-                        xs = math.log10((f[L.SII_A] + f[L.SII_B]) / f[L.HA])
-                        votes.add(L.SEYFERT if y >= 1.89 * xs + 0.76 else L.LINER)
-                    if usable(L.OI):
-                        xo = math.log10(f[L.OI] / f[L.HA])
-                        votes.add(L.SEYFERT if y >= 1.18 * xo + 1.30 else L.LINER)
-                    want = L.AGN if not votes else votes.pop() if len(votes) == 1 else L.AMBIGUOUS
-                else:
-                    want = L.COMP
+            want = _bpt_by_hand(lm, j, i)
             assert cls[j, i] == want, (j, i)
             counts[want] = counts.get(want, 0) + 1
     assert counts.get(L.SF, 0) > 10 and counts.get(L.UNKNOWN, 0) > 10
+
+
+def test_mask_bits_beyond_donotuse_match_a_hand_computation_spaxel_by_spaxel(tmp_path, cli):
+    """UNRELIABLE on known spaxels of the demo maps: on Halpha (a BPT line) of 6 labelled spaxels,
+    on [OII] (used by no diagram) of 4 others, and LOWCOV on Hbeta of 3 more.  ``sfng ml labels``
+    without ``--mask-bits`` (DONOTUSE) and with ``--mask-bits DONOTUSE,UNRELIABLE`` each equal the
+    hand computation with that reject mask at every spaxel; exactly the 6 Halpha spaxels differ."""
+    from astropy.io import fits
+
+    from sfng.demo import manga as mangagen
+
+    assert bits("MANGA_DAPPIXMASK")["DONOTUSE"] == DAP_DONOTUSE_BIT
+    assert bits("MANGA_DAPPIXMASK")["UNRELIABLE"] == DAP_UNRELIABLE_BIT
+    assert bits("MANGA_DAPPIXMASK")["LOWCOV"] == DAP_LOWCOV_BIT
+    t = mangagen.DEMO_TARGETS[0]
+    path = mangagen.write_maps(tmp_path / mangagen.maps_name(t.plateifu), t)
+    before, _ = L.bpt_labels(L.read_maps(path))
+    labelled = list(zip(*np.nonzero(before != L.UNKNOWN)))
+    assert len(labelled) >= 13
+    ha_spots, oii_spots, lowcov_spots = labelled[:6], labelled[6:10], labelled[10:13]
+    with fits.open(path, mode="update") as h:
+        chans = {str(v).strip(): int(k[1:]) - 1 for k, v in h["EMLINE_GFLUX"].header.items()
+                 if k.startswith("C") and k[1:].isdigit()}
+        m = h["EMLINE_GFLUX_MASK"].data
+        for spots, line, bit in ((ha_spots, L.HA, DAP_UNRELIABLE_BIT), (oii_spots, "OII-3727", DAP_UNRELIABLE_BIT),
+                                 (lowcov_spots, L.HB, DAP_LOWCOV_BIT)):
+            for y, x in spots:
+                m[chans[line], y, x] |= 1 << bit
+    lm = L.read_maps(path)                       # the masks as written, for the hand computation
+    got = {}
+    for label, args, reject in (("plain", (), 1 << DAP_DONOTUSE_BIT),
+                                ("strict", ("--mask-bits", "DONOTUSE,UNRELIABLE"),
+                                 (1 << DAP_DONOTUSE_BIT) | (1 << DAP_UNRELIABLE_BIT))):
+        r = cli("ml", "labels", path, *args, "-o", tmp_path / label)
+        assert r.exit_code == 0, r.output
+        with fits.open(next((tmp_path / label).glob("*_bpt.fits"))) as h:
+            cls = h[0].data.copy()
+            assert h[0].header["MASKBITS"] == ("DONOTUSE" if label == "plain" else "DONOTUSE|UNRELIABLE")
+        meta = json.loads(next((tmp_path / label).glob("*_bpt.fits.json")).read_text())
+        assert meta["mask_bits"] == h[0].header["MASKBITS"].split("|")
+        assert meta["mask"].startswith(h[0].header["MASKBITS"] + f" ({reject:#x}) of MANGA_DAPPIXMASK")
+        ny, nx = cls.shape
+        for j in range(ny):
+            for i in range(nx):
+                assert cls[j, i] == _bpt_by_hand(lm, j, i, reject), (label, j, i)
+        got[label] = cls
+    assert np.array_equal(got["plain"], before)                    # the default changes nothing
+    changed = sorted(zip(*np.nonzero(got["plain"] != got["strict"])))
+    assert changed == sorted(ha_spots) and (got["strict"][tuple(np.array(ha_spots).T)] == L.UNKNOWN).all()
 
 
 def _kewley06_by_hand(x, y, xs, xo):

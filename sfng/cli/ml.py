@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from . import output
-from .options import format_option, output_option, store_option, store_path_option
+from .options import format_option, mask_bits_option, output_option, store_option, store_path_option
 
 
 def _grid(text: str):
@@ -22,16 +22,6 @@ def _grid(text: str):
         raise SfngError(f"--grid wants LO,HI,N (Angstrom, Angstrom, channels), not {text!r}") from None
 
 
-def mask_bits_option(flag: str, example: str):
-    """``--mask-bits NAME[,NAME...]``: the bits of ``flag`` (sdssMaskbits.par) that reject data."""
-    def names(ctx, param, value):
-        return tuple(v.strip().upper() for v in value.split(",") if v.strip()) or ("DONOTUSE",)
-
-    return click.option("--mask-bits", "mask_bits", default="DONOTUSE", show_default=True, callback=names,
-                        help=f"{flag} bits that reject data, comma-separated names from sdssMaskbits.par "
-                             f"(e.g. {example}); an unknown name lists the valid ones.")
-
-
 @click.group()
 def ml():
     """MaNGA hyperspectral data sets: rest-frame cubes, BPT/metallicity labels, SSFTT training."""
@@ -42,13 +32,24 @@ def ml():
 @click.option("--grid", "grid", default="5000,8000,2040", show_default=True,
               help="Rest-frame log-wavelength grid LO,HI,N (Angstrom, channels).")
 @mask_bits_option("MANGA_DRP3PIXMASK", "DONOTUSE,LOWCOV,DEADFIBER,FORESTAR")
+@click.option("--cube-format", "cube_format", type=click.Choice(["fits", "hdf5"]), default="fits",
+              show_default=True,
+              help="Write each cube as FITS (..._restcube.fits) or HDF5 (..._restcube.h5: the same arrays, "
+                   "cards as attributes; needs h5py).")
 @format_option("text", "json")
 @store_option
-def prepare(paths, grid, mask_bits, fmt, store):
-    """Rest-frame, resampled, masked copies of MaNGA LOGCUBEs (PATHS; default all) into derived/MANGA/."""
+def prepare(paths, grid, mask_bits, cube_format, fmt, store):
+    """Rest-frame, resampled, masked copies of MaNGA LOGCUBEs (PATHS; default all) into derived/MANGA/.
+
+    \b
+    Examples:
+        sfng ml prepare                                   # every LOGCUBE of data/MANGA/, as FITS
+        sfng ml prepare --mask-bits DONOTUSE,LOWCOV,DEADFIBER,FORESTAR
+        sfng ml prepare --cube-format hdf5                # the same cubes as HDF5
+    """
     from ..ml.prepare import prepare as run
 
-    rep = run(store, list(paths), _grid(grid), mask_bits=mask_bits)
+    rep = run(store, list(paths), _grid(grid), mask_bits=mask_bits, cube_format=cube_format)
     if fmt == "json":
         output.emit_json(rep.as_dict())
     else:
@@ -75,9 +76,6 @@ def labels(maps, task, snr, scheme, calibration, edges, mask_bits, out, fmt, sto
     """Label maps (FITS with WCS, CLASSn cards) from DAP MAPS files."""
     from ..fsutil import atomic_write_text
     from ..ml import labels as L
-    from ..ml.maskbits import bitmask
-
-    bitmask("MANGA_DAPPIXMASK", mask_bits)   # unknown names: one error, before any file
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -117,6 +115,8 @@ def labels(maps, task, snr, scheme, calibration, edges, mask_bits, out, fmt, sto
 @store_path_option()
 def patches(cubes, label_dir, size, norm, out, fmt, store_override=None):
     """Patches around every labelled spaxel of prepared CUBES, in one compact file.
+
+    CUBES are FITS (..._restcube.fits) or HDF5 (..._restcube.h5, `ml prepare --cube-format hdf5`).
 
     \b
     Example:

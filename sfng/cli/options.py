@@ -9,7 +9,9 @@
 * ``-j/--jobs N``     :func:`jobs_option`: an integer from 1 to 64; the help gives each command's default;
 * ``-n/--dry-run``    :data:`dry_run_option`;
 * ``-v/-q``           :func:`add_verbosity_options`: also accepted after the subcommand;
-* the selection of ``find``, ``get`` and ``release bundle``: :func:`selection_options`.
+* the selection of ``find``, ``get`` and ``release bundle``: :func:`selection_options`;
+* ``--mask-bits NAMES`` :func:`mask_bits_option`: the SDSS bitmask bits (``sdssMaskbits.par``
+  names) that reject data in ``ml prepare`` and ``ml labels``.
 """
 
 from __future__ import annotations
@@ -226,6 +228,33 @@ def add_verbosity_options(cmd: click.Command) -> click.Command:
     if "verbose" not in names and "quiet" not in names:
         cmd.params.extend(verbosity_params())
     return cmd
+
+
+# -- --mask-bits -----------------------------------------------------------------------------------
+
+def mask_bits_option(flag: str, example: str, default: str = "DONOTUSE"):
+    """``--mask-bits NAME[,NAME...]``: the bits of the SDSS bitmask ``flag`` (e.g.
+    ``MANGA_DAPPIXMASK``; names from the shipped ``sdssMaskbits.par``, case-insensitive) that
+    reject data; passes ``mask_bits``, a tuple of upper-case names.  An unknown name is a usage
+    error (exit 2) listing the mask's names."""
+
+    def names(ctx, param, value):
+        from ..errors import SfngError
+        from ..ml.maskbits import bitmask
+
+        got = tuple(dict.fromkeys(v.strip().upper() for v in str(value).split(",") if v.strip()))
+        if not got:
+            raise click.BadParameter(f"name at least one {flag} bit (e.g. {default})", ctx, param)
+        try:
+            bitmask(flag, got)
+        except SfngError as exc:
+            raise click.BadParameter(str(exc), ctx, param) from None
+        return got
+
+    return click.option("--mask-bits", "mask_bits", default=default, show_default=True, metavar="NAMES",
+                        callback=names,
+                        help=f"{flag} bits that reject data: comma-separated names from sdssMaskbits.par "
+                             f"(e.g. {example}); recorded in the product's MASKBITS card.")
 
 
 # -- the selection shared by find, get and release bundle ----------------------------------------

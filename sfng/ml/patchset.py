@@ -7,9 +7,11 @@ galaxy), ``plateifu`` (n,), ``centre`` (n, 2) the spaxel (y, x) in its cube, ``c
 label map's own class code, and ``classes``, ``size``, ``norm``, ``task``.  ``sfng ml train``
 reads it.
 
-Cubes are the rest-frame cubes of ``sfng ml prepare`` (``FLUX`` HDU, ``PLATEIFU``/``MANGAID`` in
-the primary header); label maps are those of ``sfng ml labels`` (class codes, ``CLASSn`` cards
-naming them, ``UNKNOWN`` left out), matched to a cube by its plate-IFU in the map's file name.
+Cubes are the rest-frame cubes of ``sfng ml prepare``, FITS or HDF5 (told apart by their content;
+:func:`sfng.surveys.manga.restcube.read`): the ``FLUX`` HDU or dataset, ``PLATEIFU``/``MANGAID``
+in the primary header (the root attributes of the HDF5 form); label maps are those of ``sfng ml
+labels`` (class codes, ``CLASSn`` cards naming them, ``UNKNOWN`` left out), matched to a cube by
+its plate-IFU in the map's file name.
 """
 
 from __future__ import annotations
@@ -66,18 +68,21 @@ def make_patchset(cubes, label_dir, size: int = 7, norm: str = "global") -> Patc
     without a readable, matching label map is a per-file failure; the others go on."""
     from astropy.io import fits
 
+    from ..surveys.manga.restcube import read as read_cube
+
     label_dir = Path(label_dir)
     parts, names, task = [], None, None
     out = PatchSet({})
     for c in cubes:
         c = Path(c)
         try:
-            with fits.open(c, memmap=False) as h:
-                plateifu = str(h[0].header.get("PLATEIFU", "")).strip()
-                galaxy = str(h[0].header.get("MANGAID", "")).strip()
-                if not plateifu or not galaxy:
-                    raise SfngError("no PLATEIFU/MANGAID in the primary header: not a cube of sfng ml prepare")
-                cube = np.asarray(h["FLUX"].data, dtype=np.float32)
+            rc = read_cube(c, arrays=("FLUX",))
+            plateifu, galaxy = rc.plateifu, rc.mangaid
+            if not plateifu or not galaxy:
+                raise SfngError("no PLATEIFU/MANGAID in the primary header: not a cube of sfng ml prepare")
+            if "FLUX" not in rc.data:
+                raise SfngError("no FLUX extension: not a cube of sfng ml prepare")
+            cube = np.asarray(rc.data["FLUX"], dtype=np.float32)
             lpath = _label_map_for(plateifu, label_dir)
             with fits.open(lpath, memmap=False) as h:
                 codes = np.asarray(h[0].data)

@@ -2,11 +2,16 @@
 ``derived/MANGA/`` through the store's safe path (:func:`sfng.derive.land.land_products`) with a
 provenance sidecar (inputs with sha256, parameters).
 
-Per cube: spaxel-channels with MANGA_DRP3PIXMASK DONOTUSE (bit read from sdssMaskbits.par) or
-ivar <= 0 are masked; the wavelengths are de-redshifted with the galaxy's redshift (DRPall nsa_z,
-else the galaxy table's); flux density per Angstrom scales by (1+z) (so the line flux is conserved)
-and ivar by (1+z)^-2; then a flux-conserving rebinning (exact overlap of pixel edges) onto the
-output grid.  An output channel is masked where less than half of it is covered by good input.
+Per cube: spaxel-channels with the MANGA_DRP3PIXMASK bits named (``mask_bits``, default
+DONOTUSE; bits read from sdssMaskbits.par by name) or ivar <= 0 are masked; the wavelengths are
+de-redshifted with the galaxy's redshift (DRPall nsa_z, else the galaxy table's); flux density
+per Angstrom scales by (1+z) (so the line flux is conserved) and ivar by (1+z)^-2; then a
+flux-conserving rebinning (exact overlap of pixel edges) onto the output grid.  An output
+channel is masked where less than half of it is covered by good input.
+
+Written as FITS (``..._restcube.fits``, the default) or, with ``cube_format="hdf5"``, as HDF5
+(``..._restcube.h5``: the same arrays, cards and provenance, layout in
+:mod:`sfng.surveys.manga.restcube`); both are made in a staging folder and landed the same way.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import numpy as np
 from ..errors import SfngError
 
 DEFAULT_GRID = (5000.0, 8000.0, 2040)
+#: The forms a prepared cube is written in (``--cube-format``); the first is the default.
+CUBE_FORMATS = ("fits", "hdf5")
 #: the output mask: bit 0 no good input, bit 1 outside the input coverage (rest frame).
 MASK_BITS = {"NODATA": 0, "NOCOV": 1}
 
@@ -177,10 +184,20 @@ def cube_paths(store, paths=()) -> list[str]:
     return out
 
 
+def _check_cube_format(cube_format: str) -> None:
+    if cube_format not in CUBE_FORMATS:
+        raise SfngError(f"cube format {cube_format!r}: choose one of {', '.join(CUBE_FORMATS)}")
+    if cube_format == "hdf5":
+        from ..surveys.manga.restcube import h5py_or_error
+
+        h5py_or_error("sfng ml prepare --cube-format hdf5")
+
+
 def product_for(store, rel: str, grid: Grid, workdir: Path, z: float | None = None,
-                mask_bits=("DONOTUSE",)):
+                mask_bits=("DONOTUSE",), cube_format: str = "fits"):
     """Make one rest-frame cube in ``workdir``: a :class:`sfng.derive.land.Product`.
-    ``mask_bits``: the MANGA_DRP3PIXMASK bits (names) that reject a spaxel-channel."""
+    ``mask_bits``: the MANGA_DRP3PIXMASK bits (names) that reject a spaxel-channel;
+    ``cube_format``: ``fits`` or ``hdf5`` (the same content)."""
     from astropy.io import fits
 
     from ..derive import provenance as pv
@@ -189,6 +206,7 @@ def product_for(store, rel: str, grid: Grid, workdir: Path, z: float | None = No
     from ..surveys.manga.recognise import parse_name
     from .maskbits import bitmask
 
+    _check_cube_format(cube_format)
     info = parse_name(Path(rel).name)
     galaxy, _ = origin_of(rel)
     if z is None:
@@ -240,15 +258,26 @@ def product_for(store, rel: str, grid: Grid, workdir: Path, z: float | None = No
                                           name="WAVE")]
     del hdus[2].header["BUNIT"]
     prefix = encode_galaxy(galaxy) + "." if galaxy else ""
-    name = f"{prefix}manga_{info['plateifu']}_restcube.fits"
+    if cube_format == "hdf5":
+        from ..surveys.manga.restcube import HDF5_SUFFIX
+
+        name = f"{prefix}manga_{info['plateifu']}_restcube{HDF5_SUFFIX}"
+    else:
+        name = f"{prefix}manga_{info['plateifu']}_restcube.fits"
     path = workdir / name
     params = {"grid": grid.as_dict(), "redshift": z, "redshift_source": zsrc,
               "mask": f"MANGA_DRP3PIXMASK {'|'.join(mask_names)} ({donotuse:#x}) or ivar<=0",
-              "resampling": "flux-conserving (exact pixel-edge overlap), flux*(1+z), ivar/(1+z)^2"}
+              "resampling": "flux-conserving (exact pixel-edge overlap), flux*(1+z), ivar/(1+z)^2",
+              "cube_format": cube_format}
     inputs = [input_entry(store, rel)]
     for k, v in pv.header_cards("ml-prepare", pv.sidecar_name(name), inputs).items():
         prim.header[k] = v
-    fits.HDUList(hdus).writeto(path, overwrite=True)
+    if cube_format == "hdf5":   # the same HDUs, as HDF5 datasets and attributes
+        from ..surveys.manga.restcube import write_hdf5
+
+        write_hdf5(path, fits.HDUList(hdus))
+    else:
+        fits.HDUList(hdus).writeto(path, overwrite=True)
     from ..fsutil import sha256_file
 
     record = pv.make_record(kind="ml-prepare", inputs=inputs,
@@ -258,14 +287,16 @@ def product_for(store, rel: str, grid: Grid, workdir: Path, z: float | None = No
 
 
 def prepare(store, paths=(), grid: Grid | None = None, *, redshifts: dict | None = None, reindex: bool = True,
-            mask_bits=("DONOTUSE",)):
+            mask_bits=("DONOTUSE",), cube_format: str = "fits"):
     """Prepare the LOGCUBEs (``paths``, store-relative; default every one in data/MANGA/).
     ``mask_bits``: the MANGA_DRP3PIXMASK bits that reject a spaxel-channel (names from
-    sdssMaskbits.par: DONOTUSE, or e.g. DONOTUSE, LOWCOV, DEADFIBER, FORESTAR)."""
+    sdssMaskbits.par: DONOTUSE, or e.g. DONOTUSE, LOWCOV, DEADFIBER, FORESTAR);
+    ``cube_format``: ``fits`` (default) or ``hdf5`` (needs h5py)."""
     from ..derive.land import LandReport, land_products
     from .maskbits import bitmask
 
     bitmask("MANGA_DRP3PIXMASK", tuple(mask_bits))   # unknown names: one error, before any cube
+    _check_cube_format(cube_format)                  # no h5py: one error, before any cube
     grid = grid or Grid()
     rels = cube_paths(store, paths)
     rep = LandReport()
@@ -279,7 +310,8 @@ def prepare(store, paths=(), grid: Grid | None = None, *, redshifts: dict | None
                 from ..surveys.manga.recognise import parse_name
 
                 z = (redshifts or {}).get(parse_name(Path(rel).name)["plateifu"])
-                products.append(product_for(store, rel, grid, Path(tmp), z, mask_bits=mask_bits))
+                products.append(product_for(store, rel, grid, Path(tmp), z, mask_bits=mask_bits,
+                                            cube_format=cube_format))
             except (SfngError, OSError, KeyError, ValueError) as exc:
                 rep.failed.append((rel, str(exc)))
         if products:

@@ -9,7 +9,8 @@ SAS path templates, README texts) are declared in ``data/manga.yaml``.
 Modules: :mod:`.facts` (constants and declared data), :mod:`.recognise` (names and headers),
 :mod:`.geometry`, :mod:`.headers` (reading only the needed cards), :mod:`.rows`,
 :mod:`.describers` (index rows), :mod:`.identity` (galaxy names, READMEs), :mod:`.formats` (the
-registry plugins), :mod:`.fetch` (``sfng fetch manga``), :mod:`.export_hdf5` (``sfng export hdf5``).
+registry plugins), :mod:`.fetch` (``sfng fetch manga``), :mod:`.export_hdf5` (``sfng export hdf5``),
+:mod:`.restcube` (the rest-frame cubes of ``sfng ml prepare`` in HDF5: layout, reader, index rows).
 """
 
 from ...extras import parse_extra

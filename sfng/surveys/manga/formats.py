@@ -1,5 +1,6 @@
 """The SDSS MaNGA product formats as registered with :mod:`sfng.formats`: DRP cubes, DAP maps,
-Galaxy Zoo 3D files and Multimodal-Universe HDF5 samples.
+Galaxy Zoo 3D files, the rest-frame cubes of ``sfng ml prepare`` in HDF5 and Multimodal-Universe
+HDF5 samples.
 
 Registered through the ``sfng.formats`` entry point (``pyproject.toml``), like any third-party
 format; generic code never imports this module.
@@ -14,6 +15,7 @@ from functools import lru_cache
 from ...formats import Format
 from .facts import LANDING, READMES, declared
 from .recognise import HDF5_RE, kind_from_headers, parse_name, recognise
+from .restcube import is_hdf5_name
 
 
 @lru_cache(maxsize=8192)
@@ -121,6 +123,28 @@ class Gz3d(_MangaFormat):
         return None
 
 
+class RestCubeHdf5(Format):
+    """``<NED>.manga_<PLATEIFU>_restcube.h5``: a rest-frame cube of ``sfng ml prepare
+    --cube-format hdf5`` (layout: :mod:`.restcube`).  Asked before :class:`MmuHdf5`, which would
+    otherwise claim every HDF5 name.  Its FITS twin (``..._restcube.fits``) is a plain FITS cube
+    no format claims; this one is described from its attributes into the same columns."""
+
+    name = "manga-restcube-hdf5"
+    description = ("Rest-frame MaNGA cube of sfng ml prepare in HDF5 (NED.manga_PLATEIFU_restcube.h5: "
+                   "FLUX, IVAR, MASK, WAVE, FITS cards as attributes)")
+
+    def claims_name(self, name: str) -> bool:
+        return is_hdf5_name(name)
+
+    def landing(self, path):
+        return ("derived", "MANGA")
+
+    def describe(self, path, headers=None, *, store_root=None, measure_depth: bool = False) -> list[dict]:
+        from .restcube import describe_hdf5
+
+        return describe_hdf5(path, store_root=store_root)
+
+
 class MmuHdf5(_MangaFormat):
     name = "mmu-hdf5"
     description = "Multimodal-Universe HDF5 parent sample (healpix=N/NNNN-of-MMMM.hdf5, one row per object)"
@@ -170,4 +194,4 @@ class Catalogue(Format):
 
 
 #: What the ``sfng.formats`` entry point names.
-FORMATS = (DrpCube, DapMaps, Gz3d, MmuHdf5, Catalogue)
+FORMATS = (DrpCube, DapMaps, Gz3d, RestCubeHdf5, MmuHdf5, Catalogue)
