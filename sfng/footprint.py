@@ -689,53 +689,65 @@ def _grid_key(parts, ctypes, axes):
     exactly as after a fresh parse (``tests/test_footprint_grids.py`` compares both paths).
     The key is every card that touches a sky axis (what the sky WCS is parsed from, and the
     matrix terms that would couple it to another axis) and the global ones, but the sky
-    axes' CRVAL.  ``parts``: the split entries (:func:`_split_entries`).  A CRVAL that is
-    not a finite number, or a latitude on or beyond a pole, is parsed afresh (so wcslib
-    reports on it as before)."""
+    axes' CRVAL.  ``parts``: the split entries (:func:`_split_entries`); which pointings may
+    be shared: :func:`shared_pointing`."""
     if axes is None:
         return None
-    for a in axes:
-        c = ctypes.get(a + 1, "")
-        if len(c) != 8 or c[4] != "-" or c[5:].upper() not in ZENITHAL:
-            return None
     sky = (axes[0] + 1, axes[1] + 1)
-    base = ctypes.get(axes[0] + 1, "").split("-")[0].strip().upper()
-    lng = sky[0] if (base == "RA" or base[1:] == "LON" or base[2:] == "LN") else sky[1]
-    found = {}
-    rest = []
-    seen = set()
+    crvals, pv_axes, rest, seen = {}, set(), [], set()
     for e in parts:
         stem, i, j = e[0]
         if (stem, i, j) in seen and (i is None or i in sky):
             return None   # a repeated card: the parser takes the last one, the split the first
         seen.add((stem, i, j))
-        if stem == "PV" and i == lng:
-            # PVi_0..2 of the longitude axis move the fiducial point (phi0, theta0): the native
-            # pole is then no longer the reference point, and set() depends on CRVAL
-            return None
+        if stem == "PV":
+            pv_axes.add(i)
         if stem == "CRVAL" and i in sky:
-            if e[1] is not None and not _WCSLIB_FLOAT.fullmatch(e[1][10:].split("/")[0].strip()):
-                return None   # a value wcslib reads otherwise than Python (1_0, 0x10, inf ...)
-            found[i] = _entry_value(e[1], e[2])
+            crvals[i] = (e[1], e[2])
         elif (i is None or i in sky
               or (j is not None and stem in ("PC", "CD", "PC00", "CD00") and int(j) in sky)):
             rest.append(e)
-    names = sky
-    try:
-        crval = [float(found[names[0]]), float(found[names[1]])]
-    except (KeyError, TypeError, ValueError):
+    crval = shared_pointing(ctypes, axes, crvals, pv_axes)
+    return None if crval is None else (tuple(rest), crval)
+
+
+def shared_pointing(ctypes: dict, axes, crvals: dict, pv_axes) -> list | None:
+    """``[CRVAL of axes[0], of axes[1]]`` when WCSLIB sets the sky pair ``axes`` (0-based, as
+    :func:`_celestial_axes` gives them) up alike wherever it points, else None: both axes
+    zenithal (the native pole is the reference point; ``fix()`` never reads CRVAL for them),
+    no PV card on the longitude axis (PVi_0..2 there move the fiducial point off the pole),
+    both CRVAL finite numbers written as WCSLIB reads them, and the latitude off the poles
+    (there wcslib's LONPOLE default changes, and ``set()`` writes the one it used back).
+
+    Shared by the footprint's grids and the validator's WCSLIB verdicts.  ``ctypes``: axis
+    number -> CTYPE; ``crvals``: axis number -> ``(card image or None, value)``;
+    ``pv_axes``: the axis numbers that carry PV cards."""
+    if axes is None:
         return None
-    if type(found[names[0]]) is bool or type(found[names[1]]) is bool:
+    sky = (axes[0] + 1, axes[1] + 1)
+    for n in sky:
+        c = ctypes.get(n, "")
+        if len(c) != 8 or c[4] != "-" or c[5:].upper() not in ZENITHAL:
+            return None
+    base = ctypes[sky[1]].split("-")[0].strip().upper()
+    lat_second = base == "DEC" or base[1:] == "LAT" or base[2:] == "LT"
+    if (sky[0] if lat_second else sky[1]) in pv_axes:
         return None
-    if not all(math.isfinite(v) for v in crval):
+    values = []
+    for n in sky:
+        if n not in crvals:
+            return None
+        image, value = crvals[n]
+        if image is not None:
+            if not _WCSLIB_FLOAT.fullmatch(image[10:].split("/")[0].strip()):
+                return None   # a value wcslib reads otherwise than Python (1_0, 0x10, inf ...)
+            value = _entry_value(image, None)
+        if type(value) not in (int, float) or not math.isfinite(value):
+            return None
+        values.append(float(value))
+    if not abs(values[1] if lat_second else values[0]) < 90.0:
         return None
-    base = ctypes.get(axes[1] + 1, "").split("-")[0].strip().upper()
-    lat = crval[1] if (base == "DEC" or base[1:] == "LAT" or base[2:] == "LT") else crval[0]
-    # at a pole wcslib's LONPOLE default changes (and set() writes the one it used back into
-    # the Wcsprm): a reference point on a pole is parsed afresh
-    if not abs(lat) < 90.0:
-        return None
-    return tuple(rest), crval
+    return values
 
 
 # ------------------------------------------------------------------------ celestial frames

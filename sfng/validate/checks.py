@@ -191,19 +191,20 @@ def _card_image(key, value) -> str:
 
 
 #: Keywords WCSLIB's image-header parser reads (``wcspih.l``: its rules by keyword stem, with
-#: alternates ``a``; the solar ``*_OBS``/``RSUN_REF`` of WCSLIB 7.1+): a card whose keyword
-#: starts otherwise is skipped by the parser (its ``^.`` rule), so it is left out of the text
-#: WCSLIB sees, which halves the parse of a long header.  A superset is harmless.
-_WCSLIB_KEYWORD = re.compile(
+#: alternates ``a``; the solar ``*_OBS``, ``RSUN_REF``, ``C_RADIUS`` and ``JD-REF*`` of WCSLIB
+#: 7.1-8.6): a card whose keyword starts otherwise is skipped by the parser (its ``^.`` rule),
+#: so it is left out of the text WCSLIB sees, which halves the parse of a long header.  A
+#: superset is harmless.
+_WCSLIB_KEYWORD_RE = re.compile(
     r"NAXIS|WCSAXES|CRPIX|PC|CD|CROTA|CUNIT|CTYPE|CRVAL|LONPOLE|LATPOLE|REST|PV|PROJP|PS|VELREF"
     r"|CNAME|CRDER|CSYER|CZPHS|CPERI|WCSNAME|TIME|TIMSYER|TIMRDER|TREF|PLEPHEM|DATEREF|MJDREF"
     r"|JDREF|DATE-|MJD-|JEPOCH|BEPOCH|TSTART|TSTOP|XPOSURE|TELAPSE|OBSGEO-|OBSORBIT|RADESYS"
     r"|RADECSYS|EPOCH|EQUINOX|SPECSYS|SSYS|VELOSYS|VSOURCE|ZSOURCE|VELANGL|CPDIS|CQDIS|DP|DQ"
     r"|CPERR|CQERR|DVERR|A_|B_|AP_|BP_|CNPIX|PPO|XPIXELSZ|YPIXELSZ|PLT|PLATEID|AMD|WAT|DSUN"
-    r"|CRLN|CRLT|HGLN|HGLT|RSUN").match
-
-
-_WCSLIB_FIRST2 = frozenset(stem[:2] for stem in _WCSLIB_KEYWORD.__self__.pattern.split("|"))
+    r"|CRLN|CRLT|HGLN|HGLT|RSUN|BDIS|BLAT|BLON|C_RADIUS|JD-")
+_WCSLIB_KEYWORD = _WCSLIB_KEYWORD_RE.match
+#: Their first two letters: most skipped cards (HISTORY, COMMENT) fail this set look-up first.
+_WCSLIB_FIRST2 = frozenset(stem[:2] for stem in _WCSLIB_KEYWORD_RE.pattern.split("|"))
 
 
 def _wcs_cards(s: Subject) -> list:
@@ -245,7 +246,7 @@ def _verdict_key(cards: list) -> str:
     finite CRVAL of a linear spectral axis.  The files of one
     grid share one parse; ``tests/test_validate_fast.py`` checks the findings against a
     parse of every file."""
-    from ..footprint import ZENITHAL, _celestial_axes, _entry_value, _fk4_frame
+    from ..footprint import _celestial_axes, _entry_value, _fk4_frame, shared_pointing
 
     def value(k8):
         return _entry_value(by_key[k8], None)
@@ -270,20 +271,12 @@ def _verdict_key(cards: list) -> str:
         if k[:5] == "CTYPE" and k[5:].rstrip().isdigit():
             ctypes[int(k[5:])] = "" if k in repeated else str(value(k) or "").strip()
     axes = _celestial_axes([ctypes.get(i + 1, "") for i in range(max(ctypes, default=0))])
-    if axes is not None and all(len(ctypes[a + 1]) == 8 and ctypes[a + 1][4] == "-"
-                                and ctypes[a + 1][5:].upper() in ZENITHAL for a in axes):
-        names = [f"CRVAL{a + 1}".ljust(8) for a in axes]
-        values = [value(n) if n in by_key and n not in repeated else None for n in names]
-        if all(type(v) in (int, float) and math.isfinite(v) for v in values):
-            base = ctypes[axes[1] + 1].split("-")[0].upper()
-            lat_second = base == "DEC" or base[1:] == "LAT" or base[2:] == "LT"
-            lat = values[1] if lat_second else values[0]
-            lng = axes[0] + 1 if lat_second else axes[1] + 1
-            # PV cards of the longitude axis (phi0, theta0) move the fiducial point off the
-            # native pole: set() then depends on CRVAL
-            moved = any(k[:2] == "PV" and k[2:].split("_")[0] == str(lng) for k in by_key)
-            if abs(lat) < 90.0 and not moved:
-                drop = drop | set(names)
+    if axes is not None:
+        names = {a + 1: f"CRVAL{a + 1}".ljust(8) for a in axes}
+        crvals = {n: (by_key[k], None) for n, k in names.items() if k in by_key and k not in repeated}
+        pv_axes = {int(k[2:].split("_")[0]) for k in by_key if k[:2] == "PV" and k[2:].split("_")[0].isdigit()}
+        if shared_pointing(ctypes, axes, crvals, pv_axes) is not None:
+            drop = drop | set(names.values())
     for n, c in ctypes.items():   # a linear spectral axis sets up alike wherever it starts
         if c.upper() in _LINEAR_SPECTRAL:
             name = f"CRVAL{n}".ljust(8)

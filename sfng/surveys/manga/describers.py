@@ -29,6 +29,7 @@ from .facts import (
 from .geometry import cd_matrix, hexagon, wave_log_axis, wcs_corners
 from .headers import CUBE_KEYS, is_gzip, open_fits, read_header_dicts, scan_headers
 from .recognise import header_list, ifu_size, parse_name, recognise
+from .restcube import attr_text
 from .rows import (
     as_float,
     base_row,
@@ -325,13 +326,13 @@ def describe_hdf5(path, *, store_root=None) -> list[dict]:
     except OSError as exc:
         raise SfngError(f"{path}: not a readable HDF5 file ({exc})") from exc
     with f:
-        survey = _attr_str(f.attrs.get("survey", ""))
+        survey = attr_text(f.attrs.get("survey", ""))
         groups = [k for k in f.keys() if isinstance(f[k], h5py.Group)]
         if groups:
             for name in groups:
                 g = f[name]
                 row = base_row(path, store_root)
-                oid = _attr_str(g.attrs.get("object_id", name))
+                oid = attr_text(g.attrs.get("object_id", name))
                 ra, dec = as_float(g.attrs.get("ra")), as_float(g.attrs.get("dec"))
                 row.update(locator=f"#{name}", product="cube", tracer="OPTICAL-IFU", ra=ra, dec=dec)
                 row["tracer_src"] = "plugin"
@@ -348,14 +349,14 @@ def describe_hdf5(path, *, store_root=None) -> list[dict]:
                 maps = []
                 if "maps" in g:
                     labels = g["maps"]["label"][()] if "label" in g["maps"].dtype.names else []
-                    maps = [_attr_str(x) for x in labels]
+                    maps = [attr_text(x) for x in labels]
                 extra = {"plateifu": oid, "healpix": int(g.attrs["healpix"]) if "healpix" in g.attrs else None,
                          "z": as_float(g.attrs.get("z")), "survey": survey,
                          "halpha": 1 if "emline_gflux_ha_6564" in maps else None}
                 row["extra"] = format_extra(extra)
                 rows.append(row)
         elif "object_id" in f:
-            ids = [_attr_str(x) for x in f["object_id"][()]]
+            ids = [attr_text(x) for x in f["object_id"][()]]
             ra = np.asarray(f["ra"][()], dtype=float) if "ra" in f else np.full(len(ids), np.nan)
             dec = np.asarray(f["dec"][()], dtype=float) if "dec" in f else np.full(len(ids), np.nan)
             seen: dict = {}
@@ -380,16 +381,6 @@ def describe_hdf5(path, *, store_root=None) -> list[dict]:
                 row["extra"] = format_extra(extra)
                 rows.append(row)
     return rows
-
-
-def _attr_str(v) -> str:
-    if isinstance(v, bytes):
-        return v.decode("utf-8", "replace")
-    if hasattr(v, "item"):
-        v = v.item()
-        if isinstance(v, bytes):
-            return v.decode("utf-8", "replace")
-    return str(v)
 
 
 _REDSHIFT_CACHE: dict = {}

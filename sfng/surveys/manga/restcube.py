@@ -163,14 +163,14 @@ def read(path, arrays=EXTENSIONS) -> RestCube:
         except OSError as exc:
             raise SfngError(f"{path}: not a readable HDF5 file ({exc})") from None
         with f:
-            if _text(f.attrs.get("SFNG_LAYOUT", "")) != LAYOUT:
+            if attr_text(f.attrs.get("SFNG_LAYOUT", "")) != LAYOUT:
                 raise SfngError(f"{path.name}: not a rest-frame cube of sfng ml prepare (no SFNG_LAYOUT "
                                 f"{LAYOUT!r})")
-            out.primary = fits.Header.fromstring(_text(f.attrs["FITS_HEADER"]))
+            out.primary = fits.Header.fromstring(attr_text(f.attrs["FITS_HEADER"]))
             for ext in EXTENSIONS:
                 if ext not in f:
                     raise SfngError(f"{path.name}: no {ext} dataset")
-                out.headers[ext] = fits.Header.fromstring(_text(f[ext].attrs["FITS_HEADER"]))
+                out.headers[ext] = fits.Header.fromstring(attr_text(f[ext].attrs["FITS_HEADER"]))
                 if ext in arrays:
                     out.data[ext] = np.asarray(f[ext][()])
         return out
@@ -186,7 +186,8 @@ def read(path, arrays=EXTENSIONS) -> RestCube:
     return out
 
 
-def _text(v) -> str:
+def attr_text(v) -> str:
+    """An HDF5 attribute (bytes, a numpy scalar, text) as text."""
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
     if hasattr(v, "item"):
@@ -231,7 +232,7 @@ def describe_hdf5(path, *, store_root=None) -> list[dict]:
     except OSError as exc:
         raise SfngError(f"{path}: not a readable HDF5 file ({exc})") from None
     with f:
-        if _text(f.attrs.get("SFNG_LAYOUT", "")) != LAYOUT or "FLUX" not in f:
+        if attr_text(f.attrs.get("SFNG_LAYOUT", "")) != LAYOUT or "FLUX" not in f:
             raise SfngError(f"{Path(path).name}: not a rest-frame cube of sfng ml prepare (no SFNG_LAYOUT "
                             f"{LAYOUT!r} or no FLUX dataset)")
         h = {k: _python(v) for k, v in f.attrs.items() if k not in ("FITS_HEADER", "SFNG_LAYOUT")}
