@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint sysdeps mlextra bench faults docs clean
+.PHONY: demo test lint sysdeps mlextra refcode bench faults docs clean
 
 $(BIN)/sfng: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (or run: make PYTHON=python3 ...)"; exit 1; }
@@ -15,7 +15,7 @@ $(BIN)/sfng: pyproject.toml
 demo: $(BIN)/sfng
 	$(BIN)/sfng demo demo-store --fresh
 
-test: $(BIN)/sfng lint sysdeps mlextra
+test: $(BIN)/sfng lint sysdeps mlextra refcode
 	$(BIN)/python -m pytest
 
 # PyTorch and h5py (sfng[ml]) so that the training tests run; best effort, as sysdeps: a machine
@@ -25,6 +25,14 @@ mlextra: $(BIN)/sfng
 	  echo "mlextra: installing sfng[ml] (PyTorch, h5py; a few GB, 1-3 minutes on a fast mirror)"; \
 	  $(BIN)/pip install -q -e '.[ml]' >/tmp/sfng-mlextra.log 2>&1 \
 	  || echo "mlextra: could not install sfng[ml] (see /tmp/sfng-mlextra.log); the training tests will skip"; }
+
+# Reference code the tests compare against (tests/reference/requirements.txt: marvin's BPT code),
+# downloaded by hash, never installed; best effort: without it those tests skip and say why.
+refcode: $(BIN)/sfng
+	@ls $(VENV)/refwheels/sdss_marvin-2.8.2-*.whl >/dev/null 2>&1 || \
+	  $(BIN)/pip download -q --no-deps --require-hashes -r tests/reference/requirements.txt \
+	    -d $(VENV)/refwheels >/tmp/sfng-refcode.log 2>&1 \
+	  || echo "refcode: could not download the reference wheels (see /tmp/sfng-refcode.log); tests/test_ml_marvin.py will skip"
 
 # Debian packages some tests use (STILTS); best effort, see .ci/sysdeps.
 sysdeps:

@@ -34,6 +34,9 @@ hook                   question
                        part of the row (path, size, sha256, validation...); may carry a
                        ``locator`` per object.
 ``readme_text(s)``     The survey README to write for folder ``s`` of this format, or None.
+``as_hdulist(src)``    A non-FITS file (``src``: a path or a binary file object) as the astropy
+                       ``HDUList`` of the FITS product it holds, for readers of FITS (the
+                       service's spectra and previews); None: it has no FITS form.
 =====================  =========================================================================
 
 Registering: built-in and third-party formats alike are found through the entry-point group
@@ -143,6 +146,13 @@ class Format:
     def readme_text(self, survey: str) -> str | None:
         """The README ingest writes for survey folder ``survey`` when the source has none.
         Default: None, the blank template."""
+        return None
+
+    def as_hdulist(self, source):
+        """A file of this (non-FITS) format as the astropy ``HDUList`` of the FITS product it
+        holds, in memory (``source``: a path or a binary file object, already checked against
+        the manifest by the caller), so that code reading FITS reads it unchanged.  Default:
+        None, no FITS form (the caller says it cannot read the file)."""
         return None
 
     def __repr__(self) -> str:

@@ -211,3 +211,74 @@ def test_hdf5_without_h5py_is_one_clear_error(cli, store, monkeypatch):
     assert not list((store.root / "derived").glob("**/*_restcube*"))        # nothing half-made
     r = cli("--store", store.root, "ml", "prepare", "--cube-format", "netcdf")
     assert r.exit_code == 2 and "netcdf" in r.stderr
+
+
+@needs_h5py
+def test_hdf5_cube_is_served_and_released_like_its_fits_twin(cli, cubes, monkeypatch):
+    """`sfng serve` reads the HDF5 cube through its format's FITS form (the registry's
+    ``as_hdulist``): the same spaxels, and at each the same spectrum, as from the FITS twin; its
+    preview is drawn.  A release of the derived cubes carries each one's provenance record, and
+    verifies."""
+    from astropy.io import fits
+
+    from sfng import formats
+    from sfng.serve import ids as sid
+    from sfng.serve.service import Service
+
+    store, _ = cubes
+    _prepared(cli, store, "fits")
+    _prepared(cli, store, "hdf5")
+    assert cli("index", "build", "--store", store.root, "--full").exit_code == 0
+    derived = store.root / "derived" / "MANGA"
+    for h5 in sorted(derived.glob("*_restcube.h5")):
+        fmt = formats.claim_name(h5.name)
+        assert fmt.name == "manga-restcube-hdf5"
+        with open(h5, "rb") as f, fmt.as_hdulist(f) as a, fits.open(str(h5).replace(".h5", ".fits")) as b:
+            diff = fits.FITSDiff(a, b, ignore_keywords=["PROVFILE"])     # each names its own record
+            assert diff.identical, diff.report()
+            assert a[0].header["PROVFILE"] == h5.name + ".prov.json"
+
+    svc = Service(store.root, store.index_path)
+    found, total = svc.query(constraint="tree = 'derived'", all_spaxels=True)
+    by_form: dict = {".fits": {}, ".h5": {}}
+    for i in found:
+        _, key, x, y = sid.decode(i)
+        e = svc.catalog.entry(key)
+        by_form[".h5" if e.path.endswith(".h5") else ".fits"][(e.path.replace(".h5", ".fits"), x, y)] = i
+    assert len(by_form[".h5"]) > 1000 and by_form[".h5"].keys() == by_form[".fits"].keys()
+    pick = sorted(by_form[".h5"])[::97]
+    a = svc.spectra([by_form[".fits"][k] for k in pick])
+    b = svc.spectra([by_form[".h5"][k] for k in pick])
+    for field in ("flux", "ivar", "mask", "wave"):
+        for u, v in zip(getattr(a, field), getattr(b, field)):
+            assert np.array_equal(u, v, equal_nan=True), field
+    assert (a.wave_unit, a.flux_unit) == (b.wave_unit, b.flux_unit)
+    h5_entry = svc.catalog.entry(sid.decode(by_form[".h5"][pick[0]])[1])
+    assert svc.file_preview(h5_entry)[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # a format without a FITS form: its cubes are left out of answers, never a failure
+    monkeypatch.setattr(type(formats.by_name("manga-restcube-hdf5")), "as_hdulist", lambda self, source: None)
+    fresh = Service(store.root, store.index_path, cache_dir=store.root.parent / "cache2")
+    only, _ = fresh.query(constraint="tree = 'derived'", all_spaxels=True)
+    assert sorted(only) == sorted(by_form[".fits"].values())
+    monkeypatch.undo()
+
+    r = cli("--store", store.root, "release", "bundle", "ml1", "--tree", "derived", "--format", "json")
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.stdout)
+    assert got["provenance"] == 4 and got["n_files"] == 4
+    rel = store.root / "release" / "ml1" / "derived" / "MANGA"
+    for h5 in sorted(derived.glob("*_restcube.h5")):
+        for name in (h5.name, h5.name + ".prov.json", h5.name.replace(".h5", ".prov.json")):
+            assert (rel / name).read_bytes() == (derived / name).read_bytes(), name
+    r = cli("--store", store.root, "release", "verify", "ml1")
+    assert r.exit_code == 0 and "OK" in r.output, r.output
+    gone = sorted(derived.glob("*_restcube.h5.prov.json"))[0]
+    gone.unlink()                                       # a record lost from the store: a note, not a refusal
+    assert cli("index", "build", "--store", store.root).exit_code == 0
+    r = cli("--store", store.root, "release", "bundle", "ml2", "--tree", "derived", "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["provenance"] == 3
+    md = (store.root / "release" / "ml2" / "RELEASE.md").read_text()
+    assert f"its provenance record derived/MANGA/{gone.name} is not in the store" in md
+    assert cli("--store", store.root, "release", "verify", "ml2").exit_code == 0

@@ -103,11 +103,13 @@ def bundle(name, selection, from_file, mode, tar, allow_invalid, new_version, re
     if fmt == "json":
         output.emit_json(result)
         return
-    if result.resumed and not (result.linked or result.copied or result.readmes):
+    if result.resumed and not (result.linked or result.copied or result.readmes or result.provenance):
         click.echo(f"{result.path} is complete ({len(plan.data_files)} files); nothing left to do")
     else:
         click.echo(f"made {result.path} ({len(plan.data_files)} files: {result.linked} linked, "
-                   f"{result.copied} copied; {result.readmes} survey READMEs; {result.seconds:.1f} s)")
+                   f"{result.copied} copied; {result.readmes} survey READMEs"
+                   + (f"; {result.provenance} provenance records" if result.provenance else "")
+                   + f"; {result.seconds:.1f} s)")
     if result.tarball:
         click.echo(f"tarball {result.tarball} sha256 {result.tar_sha256}")
     click.echo(f"check it with: sfng release verify {plan.name}")

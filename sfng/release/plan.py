@@ -57,7 +57,8 @@ class PlanFile:
     sha256 : str or None
         Known checksum (from a fresh index row), None until hashed.
     role : str
-        ``"data"`` or ``"readme"``.
+        ``"data"``, ``"readme"`` or ``"provenance"`` (a derived product's provenance record,
+        the index's ``prov`` column: released with the product it describes).
     galaxy, tracer, survey : str
         For RELEASE.md ('' when unknown).
     version : str
@@ -104,6 +105,7 @@ class BundlePlan:
     rehash: bool = False
     tar: bool = False
     exists: bool = False                             # planned with exist_ok over a complete release
+    provenance: dict = field(default_factory=dict)   # data rel -> its provenance record's rel
 
     @property
     def data_files(self):
@@ -122,7 +124,8 @@ class BundlePlan:
     def as_dict(self):
         return {"name": self.name, "path": str(self.path), "mode": self.mode, "version": self.version,
                 "parent": self.parent, "command": self.command, "n_files": len(self.data_files),
-                "n_readmes": len(self.files) - len(self.data_files), "bytes": self.bytes,
+                "n_readmes": sum(f.role == "readme" for f in self.files),
+                "n_provenance": sum(f.role == "provenance" for f in self.files), "bytes": self.bytes,
                 "allow_invalid": self.allow_invalid, "invalid": self.invalid, "validated": self.validated,
                 "warnings": self.warnings, "changes": self.changes,
                 "files": [f.as_dict() for f in self.files]}
@@ -214,6 +217,7 @@ def plan_bundle(store, name: str, *, selection=None, from_file=None, paths=None,
                       allow_invalid=allow_invalid, store_name=store.name, rehash=rehash,
                       warnings=notes, tar=tar, exists=exists)
     _attach_index(store, plan, chosen)
+    _attach_provenance(store, plan)
     _attach_readmes(store, plan)
     _check_validity(store, plan)
     if plan.invalid and not allow_invalid:
@@ -291,6 +295,9 @@ def _attach_index(store, plan: BundlePlan, chosen) -> None:
             sha256=sha if (fresh and len(sha) == 64 and not plan.rehash) else None,
             galaxy=text_value(row["galaxy"]), tracer=text_value(row["tracer"]), survey=text_value(row["survey"]),
             version=text_value(row["version"]) if "version" in (row.dtype.names or ()) else ""))
+        prov = text_value(row["prov"]) if "prov" in (row.dtype.names or ()) else ""
+        if prov:
+            plan.provenance[rel] = prov
     if missing or stale:
         msg = []
         if missing:
@@ -345,6 +352,27 @@ def _galaxy_rows(store, sub) -> list[dict]:
             d["n_files"] = counts[name]
             out.append(d)
     return out
+
+
+def _attach_provenance(store, plan: BundlePlan) -> None:
+    """The provenance record of each derived product released (a derived file without its
+    record would lose what it was made from and how); a record gone from the store is a
+    warning in RELEASE.md, not a refusal."""
+    have = {f.rel for f in plan.files}
+    for rel, prov in sorted(plan.provenance.items()):
+        if prov in have:
+            continue
+        if not os.path.lexists(store.root / prov):
+            plan.warnings.append(f"{rel}: its provenance record {prov} is not in the store; released "
+                                 "without it")
+            continue
+        prov_rel, real = store_file(store, prov)
+        st = os.stat(real)
+        data = next(f for f in plan.files if f.rel == rel)
+        plan.files.append(PlanFile(rel=prov_rel, src=real, size=st.st_size, mtime=st.st_mtime,
+                                   role="provenance", galaxy=data.galaxy, survey=data.survey,
+                                   version=data.version))
+        have.add(prov_rel)
 
 
 def _attach_readmes(store, plan: BundlePlan) -> None:

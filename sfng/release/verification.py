@@ -152,15 +152,18 @@ def _hash_nofollow(path: Path) -> str | None:
 
 
 def _index_coverage(index_path: Path, entries: dict) -> list[str]:
-    """The release index must describe exactly the released data files."""
+    """The release index must describe exactly the released data files (READMEs and the
+    provenance records its rows name in ``prov`` are documents, not data)."""
     from ..index.io import read_index
 
     try:
-        files, _, _ = read_index(index_path, columns=["path"], galaxies=False)
+        files, _, _ = read_index(index_path, columns=["path", "prov"], galaxies=False)
     except SfngError as exc:
         return [str(exc)]
     in_index = {text_value(p) for p in files["path"]}
-    data = {p for p in entries if p.split("/")[0] in RELEASE_TREES and not p.endswith("_README.txt")}
+    records = {text_value(p) for p in files["prov"]} - {""} if "prov" in (files.dtype.names or ()) else set()
+    data = {p for p in entries if p.split("/")[0] in RELEASE_TREES and not p.endswith("_README.txt")
+            and p not in records}
     out = []
     for p in sorted(in_index - data):
         out.append(f"{INDEX} lists {p}, which is not in the release")

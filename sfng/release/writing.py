@@ -43,6 +43,7 @@ class BundleResult:
     linked: int = 0
     copied: int = 0
     readmes: int = 0
+    provenance: int = 0
     hashed: int = 0
     resumed: bool = False
     seconds: float = 0.0
@@ -52,7 +53,8 @@ class BundleResult:
 
     def as_dict(self):
         return {"name": self.plan.name, "path": str(self.path), "linked": self.linked,
-                "copied": self.copied, "readmes": self.readmes, "hashed": self.hashed, "resumed": self.resumed,
+                "copied": self.copied, "readmes": self.readmes,
+                "provenance": self.provenance, "hashed": self.hashed, "resumed": self.resumed,
                 "seconds": round(self.seconds, 3), "bytes": self.plan.bytes,
                 "n_files": len(self.plan.data_files), "tarball": str(self.tarball) if self.tarball else None,
                 "tar_sha256": self.tar_sha256, "notes": self.notes, "invalid": self.plan.invalid,
@@ -144,7 +146,9 @@ def bundle(store, plan: BundlePlan, *, tar: bool | None = None, say=None, progre
         j.done()
     result.seconds = time.perf_counter() - t0
     say(f"release/{plan.name}: {len(plan.data_files)} files ({human_size(plan.bytes)}), {result.linked} linked, "
-        f"{result.copied} copied, {result.readmes} READMEs" + (f", tarball {result.tarball.name}" if result.tarball else ""))
+        f"{result.copied} copied, {result.readmes} READMEs"
+        + (f", {result.provenance} provenance records" if result.provenance else "")
+        + (f", tarball {result.tarball.name}" if result.tarball else ""))
     return result
 
 
@@ -364,6 +368,8 @@ def _place(f: PlanFile, dst: Path, mode: str, result: BundleResult) -> None:
     digest, size = copy_file(f.src, dst)
     if f.role == "readme":
         result.readmes += 1
+    elif f.role == "provenance":
+        result.provenance += 1
     if f.sha256 is not None and digest != f.sha256:
         os.unlink(dst)
         raise SfngError(f"{f.rel}: its checksum {digest} differs from the store's record {f.sha256} "

@@ -35,6 +35,11 @@ class NotFound(SfngError):
     """An id or file the service does not have (404)."""
 
 
+class Unreadable(NotFound):
+    """A file the index calls a cube that is not FITS and whose format gives no FITS form
+    (:meth:`sfng.formats.Format.as_hdulist`): the service cannot read spectra from it."""
+
+
 class Changed(SfngError):
     """A file whose bytes no longer match the manifest (409)."""
 
@@ -247,6 +252,23 @@ def _open_bytes(path: Path, sha256: str) -> bytes:
     return data
 
 
+def _open_as_fits(e: Entry, raw: bytes):
+    """The file's bytes as an astropy HDUList: FITS as it is, another format through its FITS
+    form (the format registry's ``as_hdulist``: an HDF5 rest-frame cube of ``sfng ml prepare``)."""
+    from astropy.io import fits
+
+    from .. import formats
+
+    if raw[:6] == b"SIMPLE" or e.is_fits:
+        return fits.open(io.BytesIO(raw), memmap=False)
+    fmt = formats.claim_name(e.name)
+    hdul = fmt.as_hdulist(io.BytesIO(raw)) if fmt is not None else None
+    if hdul is None:
+        raise Unreadable(f"{e.name}: not FITS, and its format ({fmt.name if fmt else 'none claims it'}) "
+                         "has no FITS form; the service reads spectra from FITS files")
+    return hdul
+
+
 def _hdu_by_name(hdul, name):
     try:
         return hdul[name]
@@ -378,7 +400,7 @@ class CubeCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=self.folder, prefix=".build-"))
         try:
-            with fits.open(io.BytesIO(raw), memmap=False) as hdul:
+            with _open_as_fits(e, raw) as hdul:
                 if e.is_spectra:
                     meta = _build_spectra(hdul, e, tmp)
                     self._publish(tmp, d, meta)

@@ -17,7 +17,7 @@ import numpy as np
 from .. import __version__
 from ..errors import SfngError
 from . import ids
-from .data import Catalog, CubeCache, NotFound
+from .data import Catalog, CubeCache, NotFound, Unreadable
 from .resample import NOCOV, Grid, common_grid, resample
 from .resample import is_log as is_log_grid
 from .wire import FORMATS
@@ -310,6 +310,8 @@ class Service:
                 continue
             try:
                 cube = self.cache.cube(e)
+            except Unreadable:
+                continue        # a cube in a format without a FITS form: no spectra to offer
             except NotFound:
                 if e.is_cube:
                     raise
@@ -663,7 +665,7 @@ class Service:
 
         from astropy.io import fits
 
-        if not e.is_fits:
+        if not e.is_fits and not e.is_cube:       # a cube is read through its format's FITS form
             raise UsageError(f"{e.name}: previews are made of FITS images and cubes")
         if e.is_cube:
             c = self.cache.cube(e)

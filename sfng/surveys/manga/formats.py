@@ -144,6 +144,11 @@ class RestCubeHdf5(Format):
 
         return describe_hdf5(path, store_root=store_root)
 
+    def as_hdulist(self, source):
+        from .restcube import read, to_hdulist
+
+        return to_hdulist(read(source))
+
 
 class MmuHdf5(_MangaFormat):
     name = "mmu-hdf5"

@@ -65,7 +65,14 @@ def is_hdf5_name(name: str) -> bool:
 
 
 def is_hdf5_file(path) -> bool:
-    """Whether the file starts with the HDF5 signature (a file without a user block)."""
+    """Whether the file (a path, or a binary file object: read from and rewound) starts with the
+    HDF5 signature (a file without a user block)."""
+    if hasattr(path, "read"):
+        at = path.tell()
+        try:
+            return path.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE
+        finally:
+            path.seek(at)
     try:
         with open(path, "rb") as f:
             return f.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE
@@ -149,32 +156,37 @@ class RestCube:
 
 
 def read(path, arrays=EXTENSIONS) -> RestCube:
-    """A prepared cube, FITS or HDF5 (told apart by the content), with the arrays ``arrays``."""
+    """A prepared cube, FITS or HDF5 (told apart by the content), with the arrays ``arrays``;
+    ``path``: a path, or a binary file object (as h5py and astropy read them)."""
     from astropy.io import fits
     import numpy as np
 
-    path = Path(path)
+    stream = hasattr(path, "read")
+    if not stream:
+        path = Path(path)
+    name = getattr(path, "name", None) or "the cube"
+    name = Path(name).name if isinstance(name, str) else "the cube"
     arrays = tuple(arrays)
     if is_hdf5_file(path):
-        h5py = h5py_or_error(f"{path.name}: reading a rest-frame cube in HDF5")
-        out = RestCube(str(path), "hdf5")
+        h5py = h5py_or_error(f"{name}: reading a rest-frame cube in HDF5")
+        out = RestCube(name if stream else str(path), "hdf5")
         try:
             f = h5py.File(path, "r")
         except OSError as exc:
             raise SfngError(f"{path}: not a readable HDF5 file ({exc})") from None
         with f:
             if attr_text(f.attrs.get("SFNG_LAYOUT", "")) != LAYOUT:
-                raise SfngError(f"{path.name}: not a rest-frame cube of sfng ml prepare (no SFNG_LAYOUT "
+                raise SfngError(f"{name}: not a rest-frame cube of sfng ml prepare (no SFNG_LAYOUT "
                                 f"{LAYOUT!r})")
             out.primary = fits.Header.fromstring(attr_text(f.attrs["FITS_HEADER"]))
             for ext in EXTENSIONS:
                 if ext not in f:
-                    raise SfngError(f"{path.name}: no {ext} dataset")
+                    raise SfngError(f"{name}: no {ext} dataset")
                 out.headers[ext] = fits.Header.fromstring(attr_text(f[ext].attrs["FITS_HEADER"]))
                 if ext in arrays:
                     out.data[ext] = np.asarray(f[ext][()])
         return out
-    out = RestCube(str(path), "fits")
+    out = RestCube(name if stream else str(path), "fits")
     with fits.open(path, memmap=False) as h:
         out.primary = h[0].header.copy()
         for ext in EXTENSIONS:
@@ -184,6 +196,25 @@ def read(path, arrays=EXTENSIONS) -> RestCube:
             if ext in arrays:
                 out.data[ext] = np.asarray(h[ext].data["WAVE"] if ext == "WAVE" else h[ext].data)
     return out
+
+
+def to_hdulist(rc: RestCube):
+    """The FITS product (PRIMARY, FLUX, IVAR, MASK, WAVE) a rest-frame cube holds, as an astropy
+    HDUList in memory: each HDU's header as written whole into the HDF5 file, with its array
+    (``rc`` read with every array).  Equal to the FITS twin card for card and array for array."""
+    from astropy.io import fits
+
+    missing = [e for e in EXTENSIONS if e not in rc.data]
+    if missing:
+        raise SfngError(f"{rc.path}: read without {', '.join(missing)}")
+    hdus = [fits.PrimaryHDU(header=rc.primary.copy())]
+    for ext in ("FLUX", "IVAR", "MASK"):
+        hdus.append(fits.ImageHDU(rc.data[ext], header=rc.headers[ext].copy(), name=ext))
+    hw = rc.headers["WAVE"]
+    unit = str(hw.get("TUNIT1", "") or "").strip() or None
+    col = fits.Column("WAVE", str(hw.get("TFORM1", "D")).strip(), array=rc.data["WAVE"], unit=unit)
+    hdus.append(fits.BinTableHDU.from_columns([col], header=hw.copy(), name="WAVE"))
+    return fits.HDUList(hdus)
 
 
 def attr_text(v) -> str:
