@@ -26,8 +26,9 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
 
-def bench_prepare(work: Path, n: int) -> tuple[float, float, float]:
-    """(seconds per cube for prepare, seconds per cube to read it with astropy, MB per cube)."""
+def bench_prepare(work: Path, n: int) -> tuple[float, float, float, object, list]:
+    """(seconds per cube for prepare, seconds per cube to read it with astropy, MB per cube,
+    the store, the cubes timed)."""
     from astropy.io import fits
     from astropy.table import Table
 
@@ -74,7 +75,37 @@ def bench_prepare(work: Path, n: int) -> tuple[float, float, float]:
     if not rep.ok:
         raise SystemExit(f"prepare failed: {rep.as_dict()}")
     mb = sum((root / r).stat().st_size for r in rels) / n / 1e6
-    return t_prep, t_read, mb
+    return t_prep, t_read, mb, store, rels
+
+
+def bench_hdf5(store, rels) -> dict | None:
+    """Seconds per cube of ``prepare --cube-format hdf5`` (the same cubes, again, as HDF5) and of
+    reading the rest-frame cube back (sfng.surveys.manga.restcube.read, every array) in either
+    form; None without h5py."""
+    try:
+        import h5py  # noqa: F401
+    except ImportError:
+        return None
+    from sfng.ml import prepare as P
+    from sfng.surveys.manga import restcube
+
+    n = len(rels)
+    t0 = time.perf_counter()
+    rep = P.prepare(store, rels, P.Grid(), reindex=False, cube_format="hdf5")
+    t_h5 = (time.perf_counter() - t0) / n
+    if not rep.ok:
+        raise SystemExit(f"prepare --cube-format hdf5 failed: {rep.as_dict()}")
+    out = {"prepare_hdf5": t_h5}
+    derived = Path(store.root) / "derived" / "MANGA"
+    h5_files = sorted(derived.glob("*_restcube.h5"))         # the cubes timed (not the warm-up one)
+    for form, files in (("fits", [f.with_suffix(".fits") for f in h5_files]), ("hdf5", h5_files)):
+        restcube.read(files[0])                                     # warm
+        t0 = time.perf_counter()
+        for f in files:
+            restcube.read(f)
+        out[f"read_{form}"] = (time.perf_counter() - t0) / len(files)
+        out[f"mb_{form}"] = sum(f.stat().st_size for f in files) / len(files) / 1e6
+    return out
 
 
 def bench_epoch(device: str, n: int = 1000, bands: int = 30, patch: int = 7, classes: int = 4):
@@ -108,9 +139,16 @@ def main(argv=None):
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="sfng-bench-ml-"))
-    t_prep, t_read, mb = bench_prepare(work, args.cubes)
+    t_prep, t_read, mb, store, rels = bench_prepare(work, args.cubes)
     print(f"prepare: {t_prep:.2f} s per cube ({mb:.1f} MB LOGCUBE, 4563 -> 2040 channels); reading it with "
           f"astropy {t_read:.2f} s: x{t_prep / t_read:.1f} the I/O floor", flush=True)
+    h5 = bench_hdf5(store, rels)
+    if h5 is None:
+        print("prepare --cube-format hdf5: h5py not installed")
+    else:
+        print(f"prepare --cube-format hdf5: {h5['prepare_hdf5']:.2f} s per cube, x{h5['prepare_hdf5'] / t_prep:.2f} "
+              f"the FITS form's; reading the rest-frame cube: HDF5 {h5['read_hdf5'] * 1e3:.1f} ms "
+              f"({h5['mb_hdf5']:.1f} MB), FITS {h5['read_fits'] * 1e3:.1f} ms ({h5['mb_fits']:.1f} MB)", flush=True)
     t_epoch, t_base = bench_epoch(args.device)
     if t_epoch is None:
         print(f"SSFTT epoch: PyTorch not installed; baseline fit {t_base:.2f} s per 1,000 patches")
@@ -128,6 +166,11 @@ def main(argv=None):
             "", "| step | time | baseline, same run | ratio |", "| --- | --- | --- | --- |",
             f"| `prepare`, per DR17 LOGCUBE ({mb:.1f} MB, 4563 -> 2040 channels) | {t_prep:.2f} s | "
             f"astropy reading it: {t_read:.2f} s | x{t_prep / t_read:.1f} |",
+            *([f"| `prepare --cube-format hdf5`, per cube | {h5['prepare_hdf5']:.2f} s | `prepare` (FITS): "
+               f"{t_prep:.2f} s | x{h5['prepare_hdf5'] / t_prep:.2f} |",
+               f"| reading the rest-frame cube, HDF5 ({h5['mb_hdf5']:.1f} MB; `restcube.read`) | "
+               f"{h5['read_hdf5'] * 1e3:.1f} ms | FITS ({h5['mb_fits']:.1f} MB): {h5['read_fits'] * 1e3:.1f} ms | "
+               f"x{h5['read_hdf5'] / h5['read_fits']:.2f} |"] if h5 else []),
             (f"| SSFTT training epoch, 1,000 patches (30 bands, 7x7, batch 64, {args.device}) | {t_epoch:.2f} s | "
              f"logistic baseline fit: {t_base:.2f} s | x{t_epoch / t_base:.1f} |") if t_epoch is not None else
             f"| SSFTT training epoch | (no PyTorch) | logistic baseline fit: {t_base:.2f} s | - |"])

@@ -494,6 +494,22 @@ def test_kernel_file_takes_a_named_psf_to_the_target_gaussian(store, tmp_path, c
     assert convolve(store, rows, parse_target("12arcsec"), command="test", kernel=named, dry_run=True).planned
 
 
+def test_kernel_is_read_once_and_checked_on_the_bytes_it_is_read_from(tmp_path):
+    """kernel_at checks the checksum the kernel had when chosen against the bytes it reads (no
+    second read between check and use); resampled about the centre pixel, odd-sided, unit sum."""
+    from sfng.derive.kernels import kernel_at, kernel_header
+    from sfng.errors import SfngError
+
+    k = _kernel_file(tmp_path / "Kernel_TESTPSF_to_Gauss_12.fits", 6.0, 0.5, n=60)
+    info = kernel_header(k)
+    same = kernel_at(k, 0.5, info["sha256"])
+    assert same.shape == (61, 61) and same.sum() == pytest.approx(1.0)       # even side padded odd
+    half = kernel_at(k, 1.0, info["sha256"])                                  # 1" data pixels: half the side
+    assert half.shape == (31, 31) and np.unravel_index(np.argmax(half), half.shape) == (15, 15)
+    with pytest.raises(SfngError, match="changed since it was chosen"):
+        kernel_at(k, 1.0, "0" * 64)
+
+
 def test_multibeam_feasibility_checks_every_channel(store, tmp_path):
     """Channel beams 10"x5" at PA 0 and at PA 90: the target 10"x5" at PA 0 is the first channel's
     own beam (the index's, the largest) but no convolution takes the second channel to it. The

@@ -22,6 +22,8 @@ def test_reduce_bands():
     x = np.arange(2 * 6 * 1 * 1, dtype=float).reshape(2, 6, 1, 1)
     r = M.reduce_bands(x, 3)
     assert r.shape == (2, 3, 1, 1) and r[0, :, 0, 0].tolist() == [0.5, 2.5, 4.5]
+    assert M.reduce_bands(x, None).shape == (2, 6, 1, 1) and M.reduce_bands(x, 9).shape == (2, 6, 1, 1)
+    assert M.reduced_shape(x.shape, 3) == r.shape and M.reduced_shape(x.shape, None) == x.shape
 
 
 def test_without_torch_a_clear_error(monkeypatch):

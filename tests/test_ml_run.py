@@ -91,6 +91,14 @@ def test_split_pca_is_fitted_on_train_only(cli, tmp_path):
     a, b = np.load(tmp_path / "s1" / "pca.npz"), np.load(tmp_path / "s2" / "pca.npz")
     assert np.array_equal(a["components"], b["components"]) and np.array_equal(a["mean"], b["mean"])
     assert not np.array_equal(np.load(tmp_path / "s1" / "test.npz")["x"], np.load(tmp_path / "s2" / "test.npz")["x"])
+    # training on components keeps all 4 (never averaged into --bands 2), as run.json records
+    r = cli("ml", "train", tmp_path / "s1", "--model", "logreg", "--bands", "2", "-o", tmp_path / "run")
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["bands"] == 4
+    r = cli("ml", "evaluate", tmp_path / "run" / "logreg.npz", tmp_path / "s1", "--format", "json")
+    assert r.exit_code == 0, r.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert json.loads(r.stdout)["kappa"] == metrics["kappa"] and metrics["n"] > 0
 
 
 def test_baseline_learns_and_is_deterministic(tmp_path):

@@ -81,7 +81,7 @@ def area_scale(bunit, native: dict, target: dict) -> float:
 
 
 def convolve_file(src: Path, out: Path, cov_out: Path | None, native: dict | None, target: dict, *,
-                  cards: dict | None = None, history=(), kernel_file=None) -> dict:
+                  cards: dict | None = None, history=(), kernel_file=None, kernel_sha256=None) -> dict:
     """Convolve the image or cube ``src`` (native beam ``native``) to ``target``, writing the
     product to ``out`` and its coverage map to ``cov_out``, one plane at a time.
 
@@ -104,7 +104,7 @@ def convolve_file(src: Path, out: Path, cov_out: Path | None, native: dict | Non
             # a non-Gaussian PSF: the kernel file, surface brightness units (no beam area to scale)
             from .kernels import kernel_at
 
-            kern, scale, plane_beams = kernel_at(kernel_file, pix), 1.0, None
+            kern, scale, plane_beams = kernel_at(kernel_file, pix, kernel_sha256), 1.0, None
         else:
             scale = area_scale(bunit, native, target)
             kern = kernel_array(kernel, pix) if kernel is not None else None

@@ -35,19 +35,36 @@ def _squash(text: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", str(text).upper())
 
 
-def kernel_header(path) -> dict:
-    """The kernel file's pixel scale (arcsec), the PSF it starts from, its shape and SHA-256."""
-    from astropy.io import fits
+def _read(path) -> tuple[bytes, "object"]:
+    """``(bytes, HDUList)`` of a kernel file, read once: its checksum and its content are of
+    the same bytes."""
+    import io
 
-    from ..fsutil import sha256_file
+    from astropy.io import fits
 
     path = Path(path)
     if not path.is_file():
         raise SfngError(f"--kernel {path}: no such file")
+    raw = path.read_bytes()
     try:
-        with fits.open(path, memmap=False) as hdul:
-            h = hdul[0].header
-            shape = tuple(np.shape(hdul[0].data))
+        return raw, fits.open(io.BytesIO(raw), memmap=False)
+    except (OSError, ValueError) as exc:
+        raise SfngError(f"--kernel {path}: not a FITS image ({exc})") from None
+
+
+def kernel_header(path) -> dict:
+    """The kernel file's pixel scale (arcsec), the PSF it starts from, its shape and SHA-256."""
+    raw, hdul = _read(path)
+    with hdul:
+        return _describe(Path(path), raw, hdul)
+
+
+def _describe(path: Path, raw: bytes, hdul) -> dict:
+    import hashlib
+
+    try:
+        h = hdul[0].header
+        shape = tuple(np.shape(hdul[0].data))
     except (OSError, ValueError) as exc:
         raise SfngError(f"--kernel {path}: not a FITS image ({exc})") from None
     if len(shape) != 2 or min(shape) < 3:
@@ -63,7 +80,7 @@ def kernel_header(path) -> dict:
                         f"in arcsec)")
     if not (px > 0 and abs(px - py) <= 1e-3 * px):
         raise SfngError(f"--kernel {path}: pixels of {px:.4g}\" x {py:.4g}\" (square ones needed)")
-    return {"path": str(path.resolve()), "sha256": sha256_file(path), "pixscale_arcsec": px,
+    return {"path": str(path.resolve()), "sha256": hashlib.sha256(raw).hexdigest(), "pixscale_arcsec": px,
             "psf_from": str(h.get("PSFFROM", "")).strip(), "psf_to": str(h.get("PSFTO", "")).strip(),
             "shape": list(shape)}
 
@@ -109,13 +126,27 @@ def kernel_fits_psf(info: dict, psftype: str, target_fwhm: float | None = None) 
     return ""
 
 
-def kernel_at(path, pixscale_arcsec: float) -> np.ndarray:
-    """The kernel image resampled to ``pixscale_arcsec``, odd-sided, unit sum."""
-    from astropy.io import fits
+def _resampled_axis(n_in: int, f: float) -> np.ndarray:
+    """Input pixel coordinates, about the central pixel, of the output pixel centres along an
+    axis of ``n_in`` (odd) input pixels when output pixels are ``1/f`` input pixels wide."""
+    # (a scale read from degrees is off by an ulp: 0.5" is 0.49999999999999994, and 30 x f must
+    # still give 15 output pixels each side, not 14)
+    half = int(np.floor((n_in // 2) * f + 1e-9))
+    n = 2 * max(half, 1) + 1
+    return (np.arange(n) - n // 2) / f + n_in // 2
+
+
+def kernel_at(path, pixscale_arcsec: float, sha256: str | None = None) -> np.ndarray:
+    """The kernel image resampled to ``pixscale_arcsec``, odd-sided, unit sum.  ``sha256``: the
+    checksum the kernel had when it was chosen (SfngError if the file now differs), checked
+    on the very bytes the kernel is read from."""
     from scipy.ndimage import map_coordinates
 
-    info = kernel_header(path)
-    with fits.open(path, memmap=False) as hdul:
+    raw, hdul = _read(path)
+    with hdul:
+        info = _describe(Path(path), raw, hdul)
+        if sha256 is not None and info["sha256"] != sha256:
+            raise SfngError(f"the kernel {path} changed since it was chosen (its SHA-256 differs)")
         k = np.nan_to_num(np.asarray(hdul[0].data, dtype=np.float64))
     ny, nx = k.shape
     k = np.pad(k, ((0, 1 - ny % 2), (0, 1 - nx % 2)))          # odd sides, centre kept
@@ -123,15 +154,7 @@ def kernel_at(path, pixscale_arcsec: float) -> np.ndarray:
     if abs(f - 1.0) > 1e-9:
         # resample about the centre: sample the kernel's continuous image at the data's pixel
         # centres (bilinear), the central pixel onto the central pixel
-        half = int(np.floor((k.shape[0] // 2) * f))
-        n = 2 * max(half, 1) + 1
-        c_in = k.shape[0] // 2
-        grid = (np.arange(n) - n // 2) / f + c_in
-        cx_in = k.shape[1] // 2
-        half_x = int(np.floor((k.shape[1] // 2) * f))
-        m = 2 * max(half_x, 1) + 1
-        grid_x = (np.arange(m) - m // 2) / f + cx_in
-        yy, xx = np.meshgrid(grid, grid_x, indexing="ij")
+        yy, xx = np.meshgrid(_resampled_axis(k.shape[0], f), _resampled_axis(k.shape[1], f), indexing="ij")
         k = map_coordinates(k, [yy, xx], order=1, mode="constant", cval=0.0)
     s = k.sum()
     if not np.isfinite(s) or s <= 0:

@@ -39,15 +39,12 @@ def make_convolve(store, spec: dict, folder: Path, command: str | None = None) -
         cards["DISTSRC"] = (str(dist.get("source") or "")[:60], "source of DIST_MPC")
     out, cov = folder / name, folder / cov_name
     kfile = spec.get("kernel_file")
-    if kfile:
-        from .kernels import kernel_header
-
-        if kernel_header(kfile["path"])["sha256"] != kfile["sha256"]:
-            raise SfngError(f"the kernel {kfile['path']} changed since it was chosen (its SHA-256 differs)")
+    if kfile:       # (its checksum is checked on the bytes the kernel is read from)
         cards["KERNFILE"] = (Path(kfile["path"]).name[:68], "convolution kernel file (non-Gaussian PSF)")
     info = convolve_file(Path(store.root) / rel, out, cov, native, target, cards=cards,
                          history=pv.history_lines("convolve", spec),
-                         kernel_file=kfile["path"] if kfile else None)
+                         kernel_file=kfile["path"] if kfile else None,
+                         kernel_sha256=kfile["sha256"] if kfile else None)
     files = [(name, out, "product"), (cov_name, cov, "coverage")]
     kernel = ({"type": "file", "file": kfile["path"], "sha256": kfile["sha256"], "psf_from": spec.get("psftype"),
                "kernel_pixscale_arcsec": kfile["pixscale_arcsec"], "pixscale_arcsec": info["pixscale_arcsec"],

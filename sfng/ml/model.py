@@ -64,11 +64,18 @@ def build_ssftt(bands: int, patch: int, classes: int, *, tokens: int = 4, dim: i
     return SSFTT()
 
 
-def reduce_bands(patches, bands: int):
-    """Average contiguous channel blocks: (n, nwave, p, p) -> (n, bands, p, p)."""
+def reduced_shape(shape, bands: int | None) -> tuple:
+    """The shape :func:`reduce_bands` gives patches of ``shape`` (n, nwave, p, p)."""
+    n, w, *rest = shape
+    return (n, w if bands is None else min(bands, w), *rest)
+
+
+def reduce_bands(patches, bands: int | None):
+    """Average contiguous channel blocks: (n, nwave, p, p) -> (n, bands, p, p); ``bands`` None
+    (or at least nwave): the patches as they are."""
     patches = np.asarray(patches, dtype=np.float32)
     n, w = patches.shape[:2]
-    if bands >= w:
+    if bands is None or bands >= w:
         return patches
     edges = np.linspace(0, w, bands + 1).astype(int)
     return np.stack([patches[:, a:b].mean(axis=1) for a, b in zip(edges[:-1], edges[1:])], axis=1)

@@ -92,10 +92,11 @@ def train_run(data, out, *, model: str = "ssftt", seed: int = 0, fractions=(0.8,
         raise SfngError(f"{out} exists; a run is never replaced: give another -o/--output")
     per, record = load_splits(data, fractions=fractions, seed=seed)
     classes = _classes(per)
-    if record.get("pca"):
-        bands = 10 ** 9      # principal components are not neighbouring channels: never averaged
-    x = {s: M.reduce_bands(per[s]["x"], bands) if len(per[s]["y"]) else
-         np.zeros((0, min(bands, per[s]["x"].shape[1]), *per[s]["x"].shape[2:]), np.float32) for s in SPLITS}
+    # principal components are not neighbouring channels: they are never averaged into bands
+    keep = None if record.get("pca") else bands
+    x = {s: M.reduce_bands(per[s]["x"], keep) if len(per[s]["y"]) else
+         np.zeros((0, *M.reduced_shape(per[s]["x"].shape, keep)[1:]), np.float32) for s in SPLITS}
+    bands = int(x["train"].shape[1])     # what the model sees, as run.json records it
     y = {s: np.asarray(per[s]["y"], dtype=np.int64) for s in SPLITS}
     if not len(y["train"]):
         raise SfngError("no training samples")
