@@ -282,3 +282,66 @@ def test_hdf5_cube_is_served_and_released_like_its_fits_twin(cli, cubes, monkeyp
     md = (store.root / "release" / "ml2" / "RELEASE.md").read_text()
     assert f"its provenance record derived/MANGA/{gone.name} is not in the store" in md
     assert cli("--store", store.root, "release", "verify", "ml2").exit_code == 0
+
+
+@needs_h5py
+def test_a_damaged_hdf5_cube_is_unreadable_by_name_never_a_crash(cli, cubes, tmp_path, monkeypatch):
+    """The service's reader of non-FITS cubes turns whatever a damaged file raises (a dataset
+    or its FITS_HEADER attribute gone, not HDF5 at all, no h5py) into Unreadable naming the
+    file: a query leaves such a cube out, a request for it is a 404 with the reason."""
+    import h5py
+
+    from sfng.serve import data as D
+
+    store, _ = cubes
+    _prepared(cli, store, "hdf5")
+    good = sorted((store.root / "derived" / "MANGA").glob("*_restcube.h5"))[0]
+    e = type("E", (), {"name": good.name, "is_fits": False})()
+    with D._open_as_fits(e, good.read_bytes()) as hdul:
+        assert [h.name for h in hdul] == ["PRIMARY", "FLUX", "IVAR", "MASK", "WAVE"]
+    for what in ("IVAR", "FITS_HEADER", "garbage"):
+        bad = tmp_path / f"{what}_restcube.h5"
+        if what == "garbage":
+            bad.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 200)
+        else:
+            bad.write_bytes(good.read_bytes())
+            with h5py.File(bad, "r+") as f:
+                if what == "IVAR":
+                    del f["IVAR"]
+                else:
+                    del f["FLUX"].attrs["FITS_HEADER"]
+        with pytest.raises(D.Unreadable, match=rf"^{bad.name}: cannot be read as a manga-restcube-hdf5 file"):
+            D._open_as_fits(type("E", (), {"name": bad.name, "is_fits": False})(), bad.read_bytes())
+    monkeypatch.setitem(sys.modules, "h5py", None)
+    with pytest.raises(D.Unreadable, match="needs h5py"):
+        D._open_as_fits(e, good.read_bytes())
+
+
+def test_release_takes_only_true_provenance_records(store):
+    """A row's ``prov`` naming a data file, a file that is not a .prov.json, a path outside the
+    store or a link is a warning and is not released; a record named twice (``./`` or not) is
+    released once, with its checksum taken at planning."""
+    import os
+
+    from sfng.release.plan import BundlePlan, PlanFile, _attach_provenance
+
+    d = store.root / "derived" / "X"
+    d.mkdir(parents=True)
+    for n in ("a.fits", "b.fits", "c.fits", "d.fits", "e.fits", "f.fits", "a.prov.json", "notes.txt"):
+        (d / n).write_bytes(n.encode())
+    os.symlink("a.prov.json", d / "link.prov.json")
+    plan = BundlePlan(name="r", path=store.root / "release" / "r")
+    for n in ("a", "b", "c", "d", "e", "f"):
+        p = d / f"{n}.fits"
+        plan.files.append(PlanFile(rel=f"derived/X/{n}.fits", src=p, size=p.stat().st_size, mtime=p.stat().st_mtime))
+    plan.provenance = {"derived/X/a.fits": "derived/X/a.prov.json", "derived/X/b.fits": "derived/X/./a.prov.json",
+                       "derived/X/c.fits": "derived/X/d.fits", "derived/X/d.fits": "derived/X/notes.txt",
+                       "derived/X/e.fits": "/etc/hostname.prov.json", "derived/X/f.fits": "derived/X/link.prov.json"}
+    _attach_provenance(store, plan)
+    recs = [f for f in plan.files if f.role == "provenance"]
+    assert [f.rel for f in recs] == ["derived/X/a.prov.json"] and len(recs[0].sha256) == 64
+    notes = "\n".join(plan.warnings)
+    assert "derived/X/c.fits: its provenance record derived/X/d.fits is a data file" in notes
+    assert "notes.txt is not a .prov.json file" in notes
+    assert "/etc/hostname.prov.json" in notes and "link.prov.json is a link" in notes
+    assert len(plan.warnings) == 4

@@ -10,6 +10,9 @@ from pathlib import Path
 from ..errors import SfngError
 
 MANIFEST = "MANIFEST.sha256"
+#: The name ending of a derived product's provenance record (``sfng.derive.provenance``'s
+#: sidecars), released beside it.
+PROV_SUFFIX = ".prov.json"
 NOTES = "RELEASE.md"
 RECORD = "RELEASE.json"
 INDEX = "SFNG-INDEX.fits"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import SfngError
 from .checksums import compare_manifests, read_manifest
-from .layout import MANIFEST, check_name, journal_path, release_dir, text_value
+from .layout import MANIFEST, PROV_SUFFIX, check_name, journal_path, release_dir, text_value
 from .sources import read_file_list, store_file
 
 _VERSION_RE = re.compile(r"^(?P<base>.+)-v(?P<n>\d+)$")
@@ -356,22 +356,45 @@ def _galaxy_rows(store, sub) -> list[dict]:
 
 def _attach_provenance(store, plan: BundlePlan) -> None:
     """The provenance record of each derived product released (a derived file without its
-    record would lose what it was made from and how); a record gone from the store is a
-    warning in RELEASE.md, not a refusal."""
-    have = {f.rel for f in plan.files}
+    record would lose what it was made from and how).  A record is a ``*.prov.json`` file in
+    the store, no data file, named as it lies (not through a link); hashed here, so a new
+    version of a release lists a changed record.  One missing or not such a record is a
+    warning in RELEASE.md, never a refusal, and is not released."""
+    import posixpath
+
+    from ..fsutil import sha256_file
+
+    data = {f.rel: f for f in plan.files}
+    have = set(data)
     for rel, prov in sorted(plan.provenance.items()):
-        if prov in have:
+        named = posixpath.normpath(prov)
+        if named in have:
+            if named in data:
+                plan.warnings.append(f"{rel}: its provenance record {prov} is a data file; not taken as one")
             continue
-        if not os.path.lexists(store.root / prov):
-            plan.warnings.append(f"{rel}: its provenance record {prov} is not in the store; released "
-                                 "without it")
+
+        def skip(why: str) -> None:
+            plan.warnings.append(f"{rel}: its provenance record {prov} {why}; released without it")
+
+        if not named.endswith(PROV_SUFFIX):
+            skip(f"is not a {PROV_SUFFIX} file")
             continue
-        prov_rel, real = store_file(store, prov)
+        if not os.path.lexists(store.root / named):
+            skip("is not in the store")
+            continue
+        try:
+            prov_rel, real = store_file(store, named)
+        except SfngError as exc:
+            skip(f"cannot be released ({exc})")
+            continue
+        if prov_rel != named:
+            skip(f"is a link (to {prov_rel})")
+            continue
         st = os.stat(real)
-        data = next(f for f in plan.files if f.rel == rel)
+        f = data[rel]
         plan.files.append(PlanFile(rel=prov_rel, src=real, size=st.st_size, mtime=st.st_mtime,
-                                   role="provenance", galaxy=data.galaxy, survey=data.survey,
-                                   version=data.version))
+                                   sha256=sha256_file(real), role="provenance", galaxy=f.galaxy,
+                                   survey=f.survey, version=f.version))
         have.add(prov_rel)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from .layout import (
     INDEX,
     MANIFEST,
     PARTIAL_SUFFIX,
+    PROV_SUFFIX,
     RELEASE_TREES,
     SENTINEL,
     release_dir,
@@ -161,7 +163,11 @@ def _index_coverage(index_path: Path, entries: dict) -> list[str]:
     except SfngError as exc:
         return [str(exc)]
     in_index = {text_value(p) for p in files["path"]}
-    records = {text_value(p) for p in files["prov"]} - {""} if "prov" in (files.dtype.names or ()) else set()
+    records = set()
+    if "prov" in (files.dtype.names or ()):
+        # a record is a .prov.json a row names, never a file the index describes as data
+        records = {posixpath.normpath(text_value(p)) for p in files["prov"] if text_value(p)}
+        records = {p for p in records if p.endswith(PROV_SUFFIX)} - in_index
     data = {p for p in entries if p.split("/")[0] in RELEASE_TREES and not p.endswith("_README.txt")
             and p not in records}
     out = []

@@ -262,7 +262,16 @@ def _open_as_fits(e: Entry, raw: bytes):
     if raw[:6] == b"SIMPLE" or e.is_fits:
         return fits.open(io.BytesIO(raw), memmap=False)
     fmt = formats.claim_name(e.name)
-    hdul = fmt.as_hdulist(io.BytesIO(raw)) if fmt is not None else None
+    hdul = None
+    if fmt is not None:
+        buf = io.BytesIO(raw)
+        buf.name = e.name               # for the format's messages
+        try:
+            hdul = fmt.as_hdulist(buf)
+        except (SfngError, OSError, KeyError, ValueError, TypeError) as exc:
+            # a damaged file (a dataset or attribute missing, not HDF5 after all, no h5py here):
+            # this file has no spectra to give, and the answer says which file and why
+            raise Unreadable(f"{e.name}: cannot be read as a {fmt.name} file ({exc})") from None
     if hdul is None:
         raise Unreadable(f"{e.name}: not FITS, and its format ({fmt.name if fmt else 'none claims it'}) "
                          "has no FITS form; the service reads spectra from FITS files")

@@ -173,7 +173,7 @@ def read(path, arrays=EXTENSIONS) -> RestCube:
         try:
             f = h5py.File(path, "r")
         except OSError as exc:
-            raise SfngError(f"{path}: not a readable HDF5 file ({exc})") from None
+            raise SfngError(f"{name}: not a readable HDF5 file ({exc})") from None
         with f:
             if attr_text(f.attrs.get("SFNG_LAYOUT", "")) != LAYOUT:
                 raise SfngError(f"{name}: not a rest-frame cube of sfng ml prepare (no SFNG_LAYOUT "
