@@ -323,7 +323,11 @@ def test_release_takes_only_true_provenance_records(store):
     released once, with its checksum taken at planning."""
     import os
 
+    from sfng.derive.provenance import SIDECAR_SUFFIX
+    from sfng.release.layout import PROV_SUFFIX
     from sfng.release.plan import BundlePlan, PlanFile, _attach_provenance
+
+    assert PROV_SUFFIX == SIDECAR_SUFFIX            # what release takes is what derive writes
 
     d = store.root / "derived" / "X"
     d.mkdir(parents=True)

@@ -32,7 +32,9 @@ import pytest
 from sfng.ml import labels as L
 
 WHEEL_DIR = Path(__file__).resolve().parents[1] / ".venv" / "refwheels"
-WHEEL_SHA256 = "70a34362359d845f18480b1296a7e6aca46508ecb2872ec3479e74ecde667724"
+#: the hash `make refcode` downloads by (tests/reference/requirements.txt, the one place it is written)
+WHEEL_SHA256 = re.search(r"^sdss-marvin==2\.8\.2 --hash=sha256:([0-9a-f]{64})$",
+                         (Path(__file__).parent / "reference" / "requirements.txt").read_text(), re.M).group(1)
 MARVIN_DR17_MASK = ("NOCOV", "UNRELIABLE", "DONOTUSE")    # marvin datamodel MPL-11 default_mapmask
 LINES = ("OIII-5008", "Hb-4862", "NII-6585", "Ha-6564", "SII-6718", "SII-6732", "OI-6302")
 

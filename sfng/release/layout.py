@@ -10,8 +10,9 @@ from pathlib import Path
 from ..errors import SfngError
 
 MANIFEST = "MANIFEST.sha256"
-#: The name ending of a derived product's provenance record (``sfng.derive.provenance``'s
-#: sidecars), released beside it.
+#: The name ending of a derived product's provenance record, released beside it: that of
+#: ``sfng.derive.provenance.SIDECAR_SUFFIX`` (the upper layer; importing it from there would load
+#: sfng.derive into every release command; tests/test_ml_hdf5.py keeps the two equal).
 PROV_SUFFIX = ".prov.json"
 NOTES = "RELEASE.md"
 RECORD = "RELEASE.json"

@@ -294,8 +294,8 @@ def _attach_index(store, plan: BundlePlan, chosen) -> None:
             rel=rel, src=real, size=st.st_size, mtime=st.st_mtime,
             sha256=sha if (fresh and len(sha) == 64 and not plan.rehash) else None,
             galaxy=text_value(row["galaxy"]), tracer=text_value(row["tracer"]), survey=text_value(row["survey"]),
-            version=text_value(row["version"]) if "version" in (row.dtype.names or ()) else ""))
-        prov = text_value(row["prov"]) if "prov" in (row.dtype.names or ()) else ""
+            version=text_value(row["version"])))        # (open_records: this version's columns, all)
+        prov = text_value(row["prov"])
         if prov:
             plan.provenance[rel] = prov
     if missing or stale:

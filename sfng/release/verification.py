@@ -163,11 +163,9 @@ def _index_coverage(index_path: Path, entries: dict) -> list[str]:
     except SfngError as exc:
         return [str(exc)]
     in_index = {text_value(p) for p in files["path"]}
-    records = set()
-    if "prov" in (files.dtype.names or ()):
-        # a record is a .prov.json a row names, never a file the index describes as data
-        records = {posixpath.normpath(text_value(p)) for p in files["prov"] if text_value(p)}
-        records = {p for p in records if p.endswith(PROV_SUFFIX)} - in_index
+    # a record is a .prov.json a row names, never a file the index describes as data
+    records = {posixpath.normpath(text_value(p)) for p in files["prov"] if text_value(p)}
+    records = {p for p in records if p.endswith(PROV_SUFFIX)} - in_index
     data = {p for p in entries if p.split("/")[0] in RELEASE_TREES and not p.endswith("_README.txt")
             and p not in records}
     out = []
