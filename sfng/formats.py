@@ -89,9 +89,10 @@ class Format:
     def recognise(self, path, headers=None) -> bool:
         """Is ``path`` mine?  ``headers``: the per-HDU headers if the caller read them, else None.
         Default: :meth:`claims_name` of the file name."""
-        from pathlib import Path
+        from pathlib import PurePath
 
-        return self.claims_name(Path(path).name)
+        # The crawler passes a Path already: building another costs more than the test.
+        return self.claims_name((path if isinstance(path, PurePath) else PurePath(path)).name)
 
     def landing(self, path) -> tuple[str, str] | None:
         """``(tree, survey)`` the product belongs in: ``data`` or ``derived`` (derived products
@@ -186,6 +187,7 @@ def _load_entry_points() -> None:
         for fmt in _as_formats(ep.load()):
             if all(f.name != fmt.name for f in _registered):
                 _registered.append(fmt)
+    _claimed.clear()
 
 
 def register(fmt, *, first: bool = False) -> list[Format]:
@@ -203,12 +205,14 @@ def register(fmt, *, first: bool = False) -> list[Format]:
             _registered.insert(0, f)
         else:
             _registered.append(f)
+    _claimed.clear()
     return added
 
 
 def unregister(name: str) -> None:
     """Forget the format called ``name`` (no error if none)."""
     _registered[:] = [f for f in _registered if f.name != name]
+    _claimed.clear()
 
 
 def registered() -> list[Format]:
@@ -227,10 +231,29 @@ def by_name(name: str) -> Format:
 def claim_name(name: str, *, indexed: bool | None = None) -> Format | None:
     """The format that may own a file called ``name`` (by name alone), else None; ``indexed``:
     only formats whose :attr:`Format.indexed` is that."""
-    for f in registered():
-        if (indexed is None or f.indexed == indexed) and f.claims_name(name):
-            return f
-    return None
+    _load_entry_points()
+    # The crawler asks twice per file (describe, then validate): remember the last few answers
+    # (register/unregister forget them all, as does a registry list swapped in whole).
+    global _claimed_for
+    if _claimed_for is not _registered:
+        _claimed.clear()
+        _claimed_for = _registered
+    got = _claimed.get(name)
+    if got is None:  # the first claimant of any kind, indexed, not indexed (one pass for all)
+        got = {None: None, True: None, False: None}
+        for f in _registered:
+            if got[bool(f.indexed)] is None and f.claims_name(name):
+                got[bool(f.indexed)] = f
+                if got[None] is None:
+                    got[None] = f
+        if len(_claimed) >= 64:
+            _claimed.clear()
+        _claimed[name] = got
+    return got[None if indexed is None else bool(indexed)]
+
+
+_claimed: dict = {}
+_claimed_for: list | None = None
 
 
 def claim(path, headers=None, *, indexed: bool | None = None) -> Format | None:

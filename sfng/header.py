@@ -144,7 +144,7 @@ class ReadmeCache:
 
         if readme_path is None:
             return Readme()
-        key = Path(readme_path)
+        key = readme_path if isinstance(readme_path, Path) else Path(readme_path)
         if key not in self._cache:
             try:
                 self._cache[key] = read_readme(key)

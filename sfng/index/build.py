@@ -291,12 +291,15 @@ def describe_chunk(items, shared: Shared | None = None):
 
     shared = shared or _WORKER["shared"]
     _, shared, vocab, readmes = _worker_state(shared)
-    rows = []
+    rows, readme_paths = [], {}
     for it in items:
         meta, err = {}, ""
         if it.readme:
+            where = readme_paths.get(it.readme)
+            if where is None:  # one Path per survey README, not one per file
+                where = readme_paths[it.readme] = Path(shared.root) / it.readme
             try:
-                meta = readmes.get(Path(shared.root) / it.readme).metadata
+                meta = readmes.get(where).metadata
             except SfngError as exc:
                 err = str(exc)
         ctx = Context(root=shared.root, relpath=it.relpath, tree=it.tree, survey=it.survey,

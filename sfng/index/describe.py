@@ -140,11 +140,11 @@ def describe_file(ctx: Context, stat=None) -> list[dict]:
         except Exception as exc:  # noqa: BLE001 - a file that cannot be read is flagged, not fatal
             _flag(base, FLAG_UNREADABLE, str(exc))
             return identify_rows(ctx, [base], None)
-    handed = None
+    handed = judged = None
     if fmt is not None and ctx.validate and fits:
         blocks, handed = fmt.index_headers(path, measure_depth=ctx.measure_depth)
     if fits:
-        _validate(ctx, base, blocks)
+        judged = _validate(ctx, base, blocks)
     if fmt is None and blocks is not None:
         fmt = formats.claim(path, blocks, indexed=True)
         handed = blocks
@@ -154,7 +154,7 @@ def describe_file(ctx: Context, stat=None) -> list[dict]:
     if blocks is None:
         _flag(base, FLAG_UNREADABLE, "not a FITS file, and no product describer reads it")
         return identify_rows(ctx, [base], fmt)
-    return identify_rows(ctx, [describe_blocks(ctx, blocks, base)], fmt)
+    return identify_rows(ctx, [describe_blocks(ctx, blocks, base, judged)], fmt)
 
 
 def identify_rows(ctx: Context, rows: list, fmt=None) -> list:
@@ -192,9 +192,10 @@ def _short(message: str, width: int = 120) -> str:
 
 def _validate(ctx, row, blocks=None):
     """Header validation for the ``valid``/``n_problems`` columns, on the blocks already read
-    (None: the validator reads the headers it needs)."""
+    (None: the validator reads the headers it needs).  Returns what the checks judged of the
+    primary HDU (:attr:`sfng.validate.FileReport.subject`) when they judged it alone, else None."""
     if not ctx.validate:
-        return
+        return None
     from ..validate import validate_file
 
     try:
@@ -202,9 +203,10 @@ def _validate(ctx, row, blocks=None):
                             blocks=blocks, tree=ctx.tree, display=ctx.relpath)
     except Exception as exc:  # noqa: BLE001 - validation trouble must not stop the index
         row["error"] = row.get("error") or _short(f"validation failed: {exc}")
-        return
+        return None
     row["valid"] = not rep.errors
     row["n_problems"] = len(rep.problems)
+    return rep.subject if rep.hdu == 0 else None
 
 
 def _plugin_rows(ctx, base, fmt, headers):
@@ -275,8 +277,12 @@ def _derivation(relpath: str, h) -> dict:
             "prov": posixpath.join(posixpath.dirname(relpath), _text(h.get("PROVFILE")))}
 
 
-def describe_blocks(ctx: Context, blocks, base: dict) -> dict:
-    """The generic FITS row for ``blocks`` over ``base`` (the common part of the row)."""
+def describe_blocks(ctx: Context, blocks, base: dict, judged=None) -> dict:
+    """The generic FITS row for ``blocks`` over ``base`` (the common part of the row).
+
+    ``judged``: what validation judged of the primary HDU (:attr:`sfng.validate.FileReport.subject`:
+    its effective header over the same README, spectral axis and beam), used when the row
+    describes that HDU too, so they are worked out once per file."""
     from ..beam import beam_from_header
     from ..header import effective_header
     from ..extras import format_extra, parse_extra
@@ -286,7 +292,10 @@ def describe_blocks(ctx: Context, blocks, base: dict) -> dict:
 
     row = dict(base)
     chosen = data_block(blocks)
-    eff = effective_header(header_cards(blocks, chosen), ctx.readme_meta)
+    if judged is None or chosen is None or chosen.index != 0:
+        judged = None
+    eff = judged.eff if judged is not None else effective_header(header_cards(blocks, chosen),
+                                                                 ctx.readme_meta)
     h = eff.values   # plain dict: the many look-ups below skip the Mapping machinery
     row["hdu"] = chosen.index if chosen is not None else 0
     row["object"] = _text(h.get("OBJECT"))
@@ -313,7 +322,8 @@ def describe_blocks(ctx: Context, blocks, base: dict) -> dict:
         row.update(_derivation(ctx.relpath, h))
 
     table = None if is_table else _beam_table(ctx, blocks, row)
-    beam = table.largest if table is not None else beam_from_header(eff)
+    beam = (table.largest if table is not None
+            else judged.header_beam if judged is not None else beam_from_header(eff))
     if beam is not None:
         if beam.ok:
             lo, hi = table.major_range if table is not None else (beam.major, beam.major)
@@ -322,7 +332,10 @@ def describe_blocks(ctx: Context, blocks, base: dict) -> dict:
                        bmaj_min=lo, bmaj_max=hi)
         else:
             row["beam_src"] = "suspect"
-    spec = None if is_table else spectral_axis(eff)
+    if is_table:
+        spec = None
+    else:  # the checks' spectral axis is that of an image HDU only (a NAXIS = 0 one has none)
+        spec = judged.spectral if judged is not None and judged.is_image else spectral_axis(eff)
     restfrq = NAN
     if spec is not None:
         restfrq = spec.restfrq

@@ -82,6 +82,8 @@ def _judge(report: FileReport, file_header, text, xtension, shape, readme_meta, 
     report.from_readme = eff.from_readme()
     subject = Subject(eff=eff, text=text, xtension=xtension, shape=tuple(shape), tree=tree,
                       beams=beams)
+    if primary_header is None and not format_cards:
+        report.subject = subject
     for check in CHECKS:
         for f in check(subject):
             if not _skip(rules_filter, f.rule_id):
@@ -192,7 +194,8 @@ def validate_file(path, store=None, deep: bool = False, *, readme_cache=None, re
     from ..header import ReadmeCache, readme_for
     from .reader import open_file
 
-    path = Path(path)
+    if not isinstance(path, Path):  # the crawler's is one already
+        path = Path(path)
     fmt = formats.claim_name(path.name)
     if hdu is None and fmt is not None:
         hdu = fmt.science_hdu(path)

@@ -60,6 +60,8 @@ class Subject:
     beams: object = None
     _spectral: object = field(default=None, repr=False)
     _spectral_done: bool = field(default=False, repr=False)
+    _beam: object = field(default=None, repr=False)
+    _beam_done: bool = field(default=False, repr=False)
 
     @property
     def is_image(self) -> bool:
@@ -79,6 +81,14 @@ class Subject:
             self._spectral = spectral_axis(self.eff) if self.is_image else None
             self._spectral_done = True
         return self._spectral
+
+    @property
+    def header_beam(self):
+        """:func:`sfng.beam.beam_from_header` of the effective header (computed once)."""
+        if not self._beam_done:
+            self._beam = beam_from_header(self.eff)
+            self._beam_done = True
+        return self._beam
 
     @property
     def single_spectrum(self) -> bool:
@@ -128,7 +138,7 @@ _WHERE = {"header": "file", "readme": "survey README", AIPS_HISTORY: "AIPS HISTO
 def check_beam(s: Subject):
     if not s.is_image or s.single_spectrum:
         return
-    beam = beam_from_header(s.eff)
+    beam = s.header_beam
     table = s.beams if s.beams is not None and not isinstance(s.beams, str) else None
     if isinstance(s.beams, str):
         yield Finding("beam-table-unreadable", {"reason": s.beams}, ())

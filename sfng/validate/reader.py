@@ -193,7 +193,8 @@ def opened_from_blocks(path, blocks) -> Opened:
     header); one whose compression cards are broken is judged as the table it is."""
     from ..fitsheader import compressed_image_block
 
-    path = Path(path)
+    if not isinstance(path, Path):
+        path = Path(path)
     out = Opened(path, "fits")
     for b in blocks:
         x = b.xtension

@@ -60,6 +60,11 @@ class FileReport:
     from_readme: list = field(default_factory=list)
     stats: dict = field(default_factory=dict)
     display: str = ""
+    #: The :class:`sfng.validate.checks.Subject` the checks judged (its effective header, and
+    #: the spectral axis and beam if a check worked them out) when that header is the primary
+    #: HDU's own cards over the README, nothing else: the index crawler, describing the same
+    #: HDU with the same README, reuses them instead of working them out again.  Else None.
+    subject: object = field(default=None, repr=False, compare=False)
 
     @property
     def errors(self) -> list:

@@ -25,6 +25,17 @@ def _kind_by_name(name: str) -> str | None:
     return info["kind"] if info else None
 
 
+_last_headers: list = [None, None]  # [headers, kind]: the object itself, so never a reused id
+
+
+def _kind_of_headers(headers) -> str | None:
+    """:func:`kind_from_headers`, once per file: the registry asks each MaNGA format in turn
+    with the same headers."""
+    if _last_headers[0] is not headers:
+        _last_headers[:] = [headers, kind_from_headers(headers)]
+    return _last_headers[1]
+
+
 class _MangaFormat(Format):
     kind = ""
 
@@ -36,7 +47,7 @@ class _MangaFormat(Format):
         if kind is not None and kind != "hdf5":
             return kind == self.kind
         if kind is None:
-            return headers is not None and kind_from_headers(headers) == self.kind
+            return headers is not None and _kind_of_headers(headers) == self.kind
         return False
 
     def landing(self, path):
