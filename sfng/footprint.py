@@ -640,12 +640,14 @@ def _sky_of(entries):
         return (*_astropy_sky(entries, parts, axes, naxes, why), "astropy: " + why)
     grid = _grid_key(parts, ctypes, axes)
     if grid is not None:
-        key, crval = grid
+        key, crval, linear = grid
         got = _GRIDS.get(key)
         if got is not None:   # the same grid elsewhere on the sky: wcslib's own set(), no parse
             cel = got[0]
             try:
                 cel.crval = crval
+                if linear is not None:   # and turned or scaled: its own matrix
+                    setattr(cel, "pc" if linear[0] == "PC" else "cd", linear[1])
                 cel.set()
             except Exception:  # noqa: BLE001 - wcslib refuses this pointing: parse afresh, as before
                 del _GRIDS[key]
@@ -681,20 +683,23 @@ def _is_wcsprm(sky) -> bool:
 
 
 def _grid_key(parts, ctypes, axes):
-    """``(grid key, [crval_a, crval_b])`` of a zenithal sky WCS, or None.
+    """``(grid key, [crval_a, crval_b], linear)`` of a zenithal sky WCS, or None; ``linear``:
+    :func:`sky_matrix` of the sky axes' PC or CD terms, or None when their values are in the key.
 
     Most files of a survey share one grid and differ only in where it points (CRVAL of the
-    sky axes): wcslib's header parser, the costly step, runs once per grid, and each file
-    gets the parsed WCS with its own CRVAL, which ``set()`` (run by ``p2s``) takes from there
-    exactly as after a fresh parse (``tests/test_footprint_grids.py`` compares both paths).
-    The key is every card that touches a sky axis (what the sky WCS is parsed from, and the
-    matrix terms that would couple it to another axis) and the global ones, but the sky
-    axes' CRVAL.  ``parts``: the split entries (:func:`_split_entries`); which pointings may
-    be shared: :func:`shared_pointing`."""
+    sky axes) and, for mosaics each made on its own, in how it is turned (the PC or CD
+    matrix of the sky axes): wcslib's header parser, the costly step, runs once per grid, and
+    each file gets the parsed WCS with its own CRVAL and matrix, which ``set()`` (run by
+    ``p2s``) takes from there exactly as after a fresh parse (``tests/test_footprint_grids.py``
+    compares both paths).  The key is every card that touches a sky axis (what the sky WCS is
+    parsed from, and the matrix terms that would couple it to another axis) and the global
+    ones, but the sky axes' CRVAL and (when :func:`sky_matrix` allows) the values of their
+    own matrix terms.  ``parts``: the split entries (:func:`_split_entries`); which pointings
+    may be shared: :func:`shared_pointing`."""
     if axes is None:
         return None
     sky = (axes[0] + 1, axes[1] + 1)
-    crvals, pv_axes, rest, seen = {}, set(), [], set()
+    crvals, pv_axes, rest, seen, block = {}, set(), [], set(), []
     for e in parts:
         stem, i, j = e[0]
         if (stem, i, j) in seen and (i is None or i in sky):
@@ -704,11 +709,65 @@ def _grid_key(parts, ctypes, axes):
             pv_axes.add(i)
         if stem == "CRVAL" and i in sky:
             crvals[i] = (e[1], e[2])
+        elif j is not None and stem in _MATRIX_STEMS and i in sky and int(j) in sky:
+            block.append(e)
         elif (i is None or i in sky
-              or (j is not None and stem in ("PC", "CD", "PC00", "CD00") and int(j) in sky)):
+              or (j is not None and stem in _MATRIX_STEMS and int(j) in sky)):
             rest.append(e)
     crval = shared_pointing(ctypes, axes, crvals, pv_axes)
-    return None if crval is None else (tuple(rest), crval)
+    if crval is None:
+        return None
+    linear = sky_matrix(block, sky)
+    if linear is None:   # its values stay in the key: parsed afresh unless seen before
+        rest.extend(block)
+    else:
+        rest.append(("sky matrix", linear[0], tuple(e[0] for e in block)))
+    return tuple(rest), crval, linear
+
+
+#: The stems of :func:`_split_key` that are linear-transformation matrix terms.
+_MATRIX_STEMS = frozenset(("PC", "CD", "PC00", "CD00"))
+
+
+def sky_matrix(block, sky) -> tuple | None:
+    """``(family, matrix)`` of the sky axes' own PC or CD terms when wcslib sets a WCS up alike
+    whatever their values: the 2x2 matrix (rows and columns in the order of ``sky``; absent
+    terms as wcslib defaults them: PC the identity, CD zero) of one family, every value a
+    finite number written as wcslib reads it, and invertible (then ``fix()`` leaves it be: its
+    ``cdfix`` only fills an axis whose row and column are all zero).  Else None.
+
+    ``block``: the split entries (:func:`_split_entries`) ``((stem, i, j), image, value)``
+    whose i and j are both in ``sky`` (1-based axis numbers), each at most once.  Shared by
+    the footprint's grids and the validator's WCSLIB verdicts."""
+    families = {e[0][0][:2] for e in block}
+    if len(families) != 1:
+        return None   # none (CDELT alone: in the key already), or PC and CD weighed together
+    family = families.pop()
+    m = [[1.0, 0.0], [0.0, 1.0]] if family == "PC" else [[0.0, 0.0], [0.0, 0.0]]
+    where = {sky[0]: 0, sky[1]: 1}
+    for (_, i, j), image, value in block:
+        v = _wcslib_number(image, value)
+        if v is None:
+            return None
+        m[where[i]][where[int(j)]] = v
+    det = m[0][0] * m[1][1] - m[0][1] * m[1][0]
+    # far from 0 as well: wcslib's LU inversion and this product need not agree on the edge
+    scale = max(abs(m[0][0]), abs(m[0][1]), abs(m[1][0]), abs(m[1][1]))
+    if not (math.isfinite(det) and abs(det) > 1e-9 * scale * scale > 0.0):
+        return None
+    return family, (tuple(m[0]), tuple(m[1]))
+
+
+def _wcslib_number(image, value) -> float | None:
+    """A card's value as a float when it is a finite number wcslib reads as Python does, else
+    None (``1_0``, ``0x10``, ``inf``: wcslib's parser reads them otherwise, or not at all)."""
+    if image is not None:
+        if not _WCSLIB_FLOAT.fullmatch(image[10:].split("/")[0].strip()):
+            return None
+        value = _entry_value(image, None)
+    if type(value) not in (int, float) or not math.isfinite(value):
+        return None
+    return float(value)
 
 
 def shared_pointing(ctypes: dict, axes, crvals: dict, pv_axes) -> list | None:
@@ -737,14 +796,10 @@ def shared_pointing(ctypes: dict, axes, crvals: dict, pv_axes) -> list | None:
     for n in sky:
         if n not in crvals:
             return None
-        image, value = crvals[n]
-        if image is not None:
-            if not _WCSLIB_FLOAT.fullmatch(image[10:].split("/")[0].strip()):
-                return None   # a value wcslib reads otherwise than Python (1_0, 0x10, inf ...)
-            value = _entry_value(image, None)
-        if type(value) not in (int, float) or not math.isfinite(value):
+        value = _wcslib_number(*crvals[n])
+        if value is None:
             return None
-        values.append(float(value))
+        values.append(value)
     if not abs(values[1] if lat_second else values[0]) < 90.0:
         return None
     return values

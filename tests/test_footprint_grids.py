@@ -132,3 +132,89 @@ def test_repeated_ctype_and_odd_crval_text_are_parsed_afresh():
     for lat in ("0.0", "30.0", "-45.0", "1_0"):
         text = "".join(cards) + f"CRVAL2  = {lat:>20}".ljust(80)
         assert _outline(text, fresh=False) == _outline(text, fresh=True)
+
+
+def _turned(text: str, rng) -> list[str]:
+    """``text`` turned, stretched and sheared a few ways (its sky axes' own PC or CD terms, or
+    a CD matrix written in place of CDELT), at new pointings; one variant is singular."""
+    h = fits.Header.fromstring(text)
+    lat_first = str(h.get("CTYPE1", "")).upper().startswith(("DEC", "GLAT", "ELAT", "SLAT"))
+    stems = [s for s in ("CD", "PC") if any(k.startswith(f"{s}1_") or k.startswith(f"{s}2_") for k in h)]
+    out = []
+    for k in range(6):
+        g = h.copy()
+        t, f = math.radians(rng.uniform(-180, 180)), rng.uniform(0.5, 2.0)
+        shear = rng.uniform(-0.2, 0.2)
+        m = [[f * math.cos(t), -math.sin(t) + shear], [math.sin(t), math.cos(t)]]
+        if k == 5:
+            m = [[1.0, 2.0], [0.5, 1.0]]   # singular: wcslib refuses it either way
+        if stems:
+            s = stems[0]
+            for i in (1, 2):
+                for j in (1, 2):
+                    g[f"{s}{i}_{j}"] = m[i - 1][j - 1] * (abs(float(h.get(f"CDELT{i}", 1) or 1))
+                                                          if s == "CD" and f"CDELT{i}" in h else 1.0)
+        else:
+            d1, d2 = float(h.get("CDELT1", 1e-3) or 1e-3), float(h.get("CDELT2", 1e-3) or 1e-3)
+            for i, d in ((1, d1), (2, d2)):
+                for j in (1, 2):
+                    g[f"CD{i}_{j}"] = d * m[i - 1][j - 1]
+        lon, lat = rng.uniform(0, 360), rng.uniform(-89, 89)
+        g["CRVAL1"], g["CRVAL2"] = (lat, lon) if lat_first else (lon, lat)
+        out.append(g.tostring())
+    return out
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_turned_grids_give_the_outline_of_a_parse_per_file(seed):
+    """Mosaics turned each their own way (the sky axes' PC or CD values) share one parse: each
+    outline equals a parse of its own header, for every real header of the corpus."""
+    rng = random.Random(seed)
+    shared_any = 0
+    for name, text in _sky_headers():
+        variants = _turned(text, rng)
+        fp._GRIDS.clear()
+        shared = [_outline(t, fresh=False) for t in variants]
+        shared_any += len(fp._GRIDS) < len(variants)
+        fresh = [_outline(t, fresh=True) for t in variants]
+        assert shared == fresh, name
+    assert shared_any > 10   # the shared path was taken, not only parses afresh
+
+
+def test_a_turned_grid_is_parsed_once(monkeypatch):
+    """50 TAN images of one grid, each turned its own way at its own place: one wcslib parse,
+    and every outline on astropy's calc_footprint."""
+    calls = []
+    real = fp._celestial_from_entries
+    monkeypatch.setattr(fp, "_celestial_from_entries", lambda *a, **k: calls.append(1) or real(*a, **k))
+    from astropy.wcs import WCS
+
+    from _grids import one_grid
+
+    def cd(i, j):
+        def value(n):
+            t = math.radians(random.Random(n).uniform(-40, 40))
+            return 5e-4 * ((-math.cos(t), math.sin(t)), (math.sin(t), math.cos(t)))[i - 1][j - 1]
+        return value
+
+    fp._GRIDS.clear()
+    for h in one_grid(50, 512, 5e-4, seed=2, **{f"CD{i}_{j}": cd(i, j) for i in (1, 2) for j in (1, 2)}):
+        del h["CDELT1"], h["CDELT2"]
+        got = fp.outline(h)
+        corners = WCS(h).calc_footprint()
+        sep = fp.separation(np.asarray(got.ra), np.asarray(got.dec), corners[:, 0], corners[:, 1])
+        assert sep.max() * 3600 < 1e-6
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("block, expected", [
+    ([(("CD", 1, "1"), None, -1e-3), (("CD", 2, "2"), None, 1e-3)], ("CD", ((-1e-3, 0.0), (0.0, 1e-3)))),
+    ([(("PC", 1, "2"), None, 0.5)], ("PC", ((1.0, 0.5), (0.0, 1.0)))),
+    ([(("CD", 1, "1"), None, 1e-3)], None),                                       # CD2_2 = 0: singular
+    ([(("PC", 1, "1"), None, 1.0), (("CD", 2, "2"), None, 1.0)], None),           # two families
+    ([(("CD", 1, "1"), "CD1_1   =                  1_0", None), (("CD", 2, "2"), None, 1.0)], None),
+    ([(("CD", 1, "1"), None, float("nan")), (("CD", 2, "2"), None, 1.0)], None),
+    ([], None),
+])
+def test_sky_matrix_shares_only_what_wcslib_sets_up_alike(block, expected):
+    assert fp.sky_matrix(block, (1, 2)) == expected

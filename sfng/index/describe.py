@@ -28,7 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import formats
+from ..beam import beam_from_header
+from ..extras import format_extra, parse_extra
+from ..header import effective_header
 from ..numbers import as_float
+from ..obstime import observation_time
+from ..polarization import stokes_states
+from ..spectral import SPECTRAL_COLUMNS, rest_frequency, spectral_axis
 from ..fitsname import fits_stem, is_fits_name
 from .schema import (FLAG_BEAM_TABLE, FLAG_DEPTH_ERROR, FLAG_NO_CELESTIAL, FLAG_NO_SIZE,
                      FLAG_PLUGIN_ERROR, FLAG_README_ERROR, FLAG_UNREADABLE, FLAG_WIDE, FOOT_MAX,
@@ -283,13 +289,6 @@ def describe_blocks(ctx: Context, blocks, base: dict, judged=None) -> dict:
     ``judged``: what validation judged of the primary HDU (:attr:`sfng.validate.FileReport.subject`:
     its effective header over the same README, spectral axis and beam), used when the row
     describes that HDU too, so they are worked out once per file."""
-    from ..beam import beam_from_header
-    from ..header import effective_header
-    from ..extras import format_extra, parse_extra
-    from ..obstime import observation_time
-    from ..polarization import stokes_states
-    from ..spectral import rest_frequency, spectral_axis
-
     row = dict(base)
     chosen = data_block(blocks)
     if judged is None or chosen is None or chosen.index != 0:
@@ -392,8 +391,6 @@ def _beam_table(ctx, blocks, row):
 def _product(is_table, chosen, eff, spec, naxis) -> str:
     if is_table:
         names = {str(eff.get(f"TTYPE{i}", "")).upper() for i in range(1, _int(eff.get("TFIELDS"), 0) + 1)}
-        from ..spectral import SPECTRAL_COLUMNS
-
         return "spectra" if names & SPECTRAL_COLUMNS else "table"
     if spec is not None and spec.naxis > 1:
         sizes = [_int(eff.get(f"NAXIS{n}"), 1) for n in range(1, naxis + 1)]

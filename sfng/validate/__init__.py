@@ -19,6 +19,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from .. import formats
+from ..errors import ReadmeError
+# light and asked for every file (a function-level import costs ~1 us a call)
+from ..header import ReadmeCache, effective_header, readme_for
 from .report import FileReport, Problem, Summary, summarize
 from .rules import BY_ID, ERROR, INFO, RULES, WARNING, Rule
 
@@ -69,7 +72,6 @@ def _judge(report: FileReport, file_header, text, xtension, shape, readme_meta, 
     ``format_cards``: ``(keyword, value)`` cards the file's format reads out of the file in its
     own convention (:meth:`sfng.formats.Format.header_defaults`); the HDU's own cards win.
     ``beams``: the file's per-channel beams (:func:`_beam_table`)."""
-    from ..header import effective_header
     from .checks import CHECKS, Subject
 
     cards = _cards(file_header)
@@ -190,8 +192,6 @@ def validate_file(path, store=None, deep: bool = False, *, readme_cache=None, re
         claims the file names (:meth:`sfng.formats.Format.science_hdu`), else the first HDU
         holding data.
     """
-    from ..errors import ReadmeError
-    from ..header import ReadmeCache, readme_for
     from .reader import open_file
 
     if not isinstance(path, Path):  # the crawler's is one already
@@ -362,8 +362,6 @@ def validate_paths(paths=None, store=None, *, tree: str | None = None, survey: s
     ``paths`` None means the whole store (``data/`` and ``derived/``, or ``tree``/``survey``).
     ``progress(done, total)`` is called after each file.
     """
-    from ..header import ReadmeCache
-
     if not paths:
         if store is None:
             from ..store import Store
