@@ -737,11 +737,14 @@ def sky_matrix(block, sky) -> tuple | None:
     ``cdfix`` only fills an axis whose row and column are all zero).  Else None.
 
     ``block``: the split entries (:func:`_split_entries`) ``((stem, i, j), image, value)``
-    whose i and j are both in ``sky`` (1-based axis numbers), each at most once.  Shared by
-    the footprint's grids and the validator's WCSLIB verdicts."""
+    whose i and j are both in ``sky`` (1-based axis numbers), each key at most once; a term
+    given in both forms (``CD1_2`` and ``CD001002``) gives None.  Shared by the footprint's
+    grids and the validator's WCSLIB verdicts."""
     families = {e[0][0][:2] for e in block}
     if len(families) != 1:
         return None   # none (CDELT alone: in the key already), or PC and CD weighed together
+    if len({(e[0][1], int(e[0][2])) for e in block}) != len(block):
+        return None   # one term twice (CD1_2 beside CD001002): which wcslib takes stays in the key
     family = families.pop()
     m = [[1.0, 0.0], [0.0, 1.0]] if family == "PC" else [[0.0, 0.0], [0.0, 0.0]]
     where = {sky[0]: 0, sky[1]: 1}

@@ -214,6 +214,8 @@ def test_a_turned_grid_is_parsed_once(monkeypatch):
     ([(("PC", 1, "1"), None, 1.0), (("CD", 2, "2"), None, 1.0)], None),           # two families
     ([(("CD", 1, "1"), "CD1_1   =                  1_0", None), (("CD", 2, "2"), None, 1.0)], None),
     ([(("CD", 1, "1"), None, float("nan")), (("CD", 2, "2"), None, 1.0)], None),
+    ([(("CD", 1, "1"), None, 1e-3), (("CD", 2, "2"), None, 1e-3),
+      (("CD00", 1, "1"), None, 2e-3)], None),                                     # CD1_1 and CD001001
     ([], None),
 ])
 def test_sky_matrix_shares_only_what_wcslib_sets_up_alike(block, expected):

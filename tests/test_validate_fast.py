@@ -292,9 +292,12 @@ def test_shared_wcslib_verdicts_equal_a_parse_per_file(data):
     spectral = data.draw(st.sampled_from([None, None, *_SPECTRAL_TYPES]))
     if spectral:
         shape = (*shape[:2], 16)
+    family = data.draw(st.sampled_from([None, None, "PC", "CD", "CD00"]))
     variants = []
     for _ in range(data.draw(st.integers(2, 5))):
         cards = {lng: data.draw(st.sampled_from(_CRVALS)), lat: data.draw(st.sampled_from(_CRVALS))}
+        if family:   # a mosaic turned its own way (or a singular, unreadable or doubled matrix)
+            cards.update(_turn(family, data.draw(st.sampled_from(_TURNS))))
         date = data.draw(st.sampled_from(_DATES))
         frame = data.draw(st.sampled_from(_FRAMES))
         if date:
@@ -312,6 +315,33 @@ def test_shared_wcslib_verdicts_equal_a_parse_per_file(data):
     shared = [_check_wcs_findings(t, shape, fresh=False) for t in variants]
     fresh = [_check_wcs_findings(t, shape, fresh=True) for t in variants]
     assert shared == fresh
+
+
+#: (angle in degrees, scale in degrees per pixel, what else): turns of a sky matrix.
+_TURNS = [(0.0, 1e-3, ""), (30.0, 1e-3, ""), (-45.0, 2.5e-4, ""), (90.0, 1e-3, ""),
+          (179.5, 1e-3, ""), (30.0, 1e-3, "singular"), (30.0, 1e-3, "text"), (30.0, 1e-3, "coupled"),
+          (10.0, 1e-3, "doubled"), (30.0, 0.0, "")]
+
+
+def _turn(family: str, turn) -> dict:
+    """The cards of a turned sky matrix of ``family`` (PC: with CDELT; CD; CD00: CD001001 ...)."""
+    import math
+
+    angle, scale, what = turn
+    c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    m = [[-c, s], [s, c]] if what != "singular" else [[c, s], [c, s]]
+    name = (lambda i, j: f"CD{i:03d}{j:03d}") if family == "CD00" else (lambda i, j: f"{family[:2]}{i}_{j}")
+    cards = {name(i + 1, j + 1): repr(m[i][j] * (1.0 if family == "PC" else scale) or 0.0)
+             for i in range(2) for j in range(2)}
+    if family == "PC":
+        cards.update({"CDELT1": repr(-scale), "CDELT2": repr(scale)})
+    if what == "text":
+        cards[name(1, 2)] = "'x'"
+    if what == "coupled":
+        cards[name(1, 3)] = "0.5"
+    if what == "doubled":   # one term in both forms
+        cards["CD001002" if family != "CD00" else "CD1_2"] = "7.0E-4"
+    return cards
 
 
 _PROJECTION_TEXTS: list = []
@@ -357,3 +387,24 @@ def test_a_fiducial_point_off_the_pole_gets_its_own_verdict():
     shared = [_check_wcs_findings(t, (64, 64), fresh=False) for t in texts]
     fresh = [_check_wcs_findings(t, (64, 64), fresh=True) for t in texts]
     assert shared == fresh
+
+
+def test_turned_mosaics_share_one_verdict_and_a_coupled_one_does_not():
+    """50 mosaics of one TAN grid, each turned its own way (CD matrix), are parsed once and
+    found good; a term coupling a sky axis to the spectral axis puts the matrix back in the key."""
+    from sfng.validate import checks
+
+    from _grids import one_grid
+
+    rng = random.Random(8)
+    checks._VERDICTS.clear()
+    for h in one_grid(50, 64, 1e-3, seed=4, max_lat=80.0):
+        text = _with_cards(h.tostring(), _turn("CD", (rng.uniform(-180, 180), 1e-3, "")))
+        assert _check_wcs_findings(text, (64, 64), fresh=False) == []
+    assert len(checks._VERDICTS) == 1
+    checks._VERDICTS.clear()
+    for h in one_grid(3, 64, 1e-3, seed=5, max_lat=80.0):
+        cards = {**_turn("CD", (rng.uniform(-180, 180), 1e-3, "coupled")), "NAXIS": "3", "NAXIS3": "4",
+                 "CTYPE3": "'FREQ    '", "CRVAL3": "1.4E9", "CDELT3": "1.0E5", "CRPIX3": "1.0"}
+        _check_wcs_findings(_with_cards(h.tostring(), cards), (64, 64, 4), fresh=False)
+    assert len(checks._VERDICTS) == 3

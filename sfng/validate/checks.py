@@ -252,7 +252,8 @@ def _verdict_key(cards: list) -> str:
     the dates of observation (unless the frame may be FK4, whose epoch they give) and, for a
     zenithal projection whose reference point is a finite position off the poles, without the
     sky axes' CRVAL (the pole is the reference point: any such CRVAL sets up alike, and
-    ``fix()`` reads CRVAL only for NCP, GLS and cylindrical projections), and without the
+    ``fix()`` reads CRVAL only for NCP, GLS and cylindrical projections) and their own PC or
+    CD terms when :func:`_turn_of` allows (a turned mosaic), and without the
     finite CRVAL of a linear spectral axis.  The files of one
     grid share one parse; ``tests/test_validate_fast.py`` checks the findings against a
     parse of every file."""
@@ -286,7 +287,7 @@ def _verdict_key(cards: list) -> str:
         crvals = {n: (by_key[k], None) for n, k in names.items() if k in by_key and k not in repeated}
         pv_axes = {int(k[2:].split("_")[0]) for k in by_key if k[:2] == "PV" and k[2:].split("_")[0].isdigit()}
         if shared_pointing(ctypes, axes, crvals, pv_axes) is not None:
-            drop = drop | set(names.values())
+            drop = drop | set(names.values()) | _turn_of(by_key, repeated, axes)
     for n, c in ctypes.items():   # a linear spectral axis sets up alike wherever it starts
         if c.upper() in _LINEAR_SPECTRAL:
             name = f"CRVAL{n}".ljust(8)
@@ -294,6 +295,29 @@ def _verdict_key(cards: list) -> str:
             if type(v) in (int, float) and math.isfinite(v):
                 drop = drop | {name}
     return "".join(c for c in cards if c[:8] not in drop) if drop else "".join(cards)
+
+
+def _turn_of(by_key: dict, repeated: set, axes) -> set:
+    """The keys (8 columns) of the sky axes' own PC or CD terms when any values of them set up
+    alike (:func:`sfng.footprint.sky_matrix`: one family of finite numbers, invertible) and no
+    term couples a sky axis to another (then the whole matrix is singular exactly when the
+    rest, kept in the key, is), else none: mosaics turned each their own way share a parse."""
+    from ..footprint import _MATRIX_STEMS, _split_key, sky_matrix
+
+    sky = (axes[0] + 1, axes[1] + 1)
+    block = []
+    for k, card in by_key.items():
+        if k[:2] != "PC" and k[:2] != "CD":
+            continue
+        sk = _split_key(k.rstrip())
+        if sk is None or sk[0] not in _MATRIX_STEMS:
+            continue
+        i, j = sk[1], int(sk[2])
+        if (i in sky) != (j in sky) or (i in sky and k in repeated):
+            return set()   # coupled to another axis, or given twice
+        if i in sky:
+            block.append((sk, card, None))
+    return {card[:8] for _, card, _ in block} if sky_matrix(block, sky) else set()
 
 
 def _wcslib(s: Subject):
