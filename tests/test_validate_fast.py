@@ -268,7 +268,8 @@ def _check_wcs_findings(text: str, shape, fresh: bool):
 _CRVALS = ["10.5", "359.999", "-45.0", "89.9999", "-89.9999", "90.0", "-90.0", "95.0", "1E300",
            "'ten'", "0", "-720.25"]
 _SPECTRAL_TYPES = ["'FREQ    '", "'VRAD    '", "'VELO    '", "'WAVE    '", "'VOPT    '", "'ZOPT    '",
-                   "'BETA    '", "'VELO-LSR'", "'FELO-HEL'", "'VOPT-F2W'", "'FREQ-LOG'", "'WAVE-TAB'"]
+                   "'BETA    '", "'VELO-LSR'", "'FELO-HEL'", "'VELO-HEL'", "'FREQ-OBS'", "'FELO-LSD'",
+                   "'VOPT-F2W'", "'FREQ-LOG'", "'WAVE-TAB'"]
 _SPECTRAL_CRVALS = ["1.4204E9", "0.0", "-3.0E8", "2.99792458E8", "4.0E8", "1E300", "-1.0",
                     "'x'", "5.0E5"]
 _DATES = [None, "'2004-03-11T05:00:00'", "'garbage!'", "'1980-01-01'"]
@@ -293,6 +294,7 @@ def test_shared_wcslib_verdicts_equal_a_parse_per_file(data):
     if spectral:
         shape = (*shape[:2], 16)
     family = data.draw(st.sampled_from([None, None, "PC", "CD", "CD00"]))
+    velref = data.draw(st.sampled_from([None, "1", "3", "257", "258"]))   # AIPS: optical, radio
     variants = []
     for _ in range(data.draw(st.integers(2, 5))):
         cards = {lng: data.draw(st.sampled_from(_CRVALS)), lat: data.draw(st.sampled_from(_CRVALS))}
@@ -309,6 +311,8 @@ def test_shared_wcslib_verdicts_equal_a_parse_per_file(data):
         if spectral:   # a third, spectral axis starting anywhere (linear or not)
             cards.update({"NAXIS": "3", "NAXIS3": "16", "CTYPE3": spectral, "CRPIX3": "8.0",
                           "CDELT3": "-2.5E4", "CRVAL3": data.draw(st.sampled_from(_SPECTRAL_CRVALS))})
+            if velref:
+                cards["VELREF"] = velref
             if data.draw(st.booleans()):
                 cards["RESTFRQ"] = data.draw(st.sampled_from(["1.420405752E9", "0.0", "-5.0"]))
         variants.append(_with_cards(text, cards))

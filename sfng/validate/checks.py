@@ -245,6 +245,11 @@ _OBSERVATION_DATES = frozenset(("DATE-OBS", "DATE-BEG", "DATE-AVG", "DATE-END", 
 #: any finite CRVAL for them.
 _LINEAR_SPECTRAL = frozenset(("FREQ", "ENER", "WAVN", "VRAD", "WAVE", "VOPT", "ZOPT", "AWAV", "VELO",
                               "BETA"))
+#: AIPS spectral types (``FREQ``, ``VELO`` or ``FELO`` and a frame code: WCSLIB's spcaips()):
+#: WCSLIB translates them, whatever CRVAL they start at, to one of Paper III's types (VOPT,
+#: VRAD, VOPT-F2W ...) or refuses them alike (measured on every code, VELREF and rest value).
+_AIPS_SPECTRAL = frozenset(f"{stem}-{frame}" for stem in ("FREQ", "VELO", "FELO")
+                           for frame in ("LSR", "HEL", "OBS", "LSD", "GEO", "SOU", "GAL"))
 
 
 def _verdict_key(cards: list) -> str:
@@ -254,7 +259,7 @@ def _verdict_key(cards: list) -> str:
     sky axes' CRVAL (the pole is the reference point: any such CRVAL sets up alike, and
     ``fix()`` reads CRVAL only for NCP, GLS and cylindrical projections) and their own PC or
     CD terms when :func:`_turn_of` allows (a turned mosaic), and without the
-    finite CRVAL of a linear spectral axis.  The files of one
+    finite CRVAL of a linear or AIPS spectral axis.  The files of one
     grid share one parse; ``tests/test_validate_fast.py`` checks the findings against a
     parse of every file."""
     from ..footprint import _celestial_axes, _entry_value, _fk4_frame, shared_pointing
@@ -289,7 +294,7 @@ def _verdict_key(cards: list) -> str:
         if shared_pointing(ctypes, axes, crvals, pv_axes) is not None:
             drop = drop | set(names.values()) | _turn_of(by_key, repeated, axes)
     for n, c in ctypes.items():   # a linear spectral axis sets up alike wherever it starts
-        if c.upper() in _LINEAR_SPECTRAL:
+        if c.upper() in _LINEAR_SPECTRAL or c.upper() in _AIPS_SPECTRAL:
             name = f"CRVAL{n}".ljust(8)
             v = value(name) if name in by_key and name not in repeated else None
             if type(v) in (int, float) and math.isfinite(v):
