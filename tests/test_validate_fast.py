@@ -138,6 +138,24 @@ def test_illegal_cards_fast_path_on_the_corpus():
         assert reader.illegal_cards(text) == _slow_illegal(text) == []
 
 
+def test_illegal_cards_remembers_only_legal_cards(monkeypatch):
+    """Legal cards are remembered; a bad card beside remembered ones is still found, every
+    time, and the memo's bound clears it rather than growing."""
+    text = _TEXTS[0]
+    reader._LEGAL_SEEN.clear()
+    assert reader.illegal_cards(text) == []
+    remembered = set(reader._LEGAL_SEEN)
+    assert remembered and all(c in text for c in remembered)
+    bad = "BAD KEY = 1".ljust(80)
+    for _ in range(2):
+        assert reader.illegal_cards(text + bad) == [bad.rstrip()] == _slow_illegal(text + bad)
+    assert bad not in reader._LEGAL_SEEN
+    monkeypatch.setattr(reader, "_LEGAL_SEEN_MAX", len(remembered))
+    other = "NEWKEY  =                    5".ljust(80)
+    assert reader.illegal_cards(text + other) == []
+    assert reader._LEGAL_SEEN == {other}
+
+
 # ----------------------------------------------------------------------------- until_image
 
 def _mef(path, extra_bitpix=None, truncate=0):

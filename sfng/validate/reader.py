@@ -112,15 +112,26 @@ def _legal_text_re():
 
 
 _LEGAL_TEXT = _legal_text_re()
+#: Value cards already found legal (a card's legality is its image's alone): the cards a survey
+#: repeats from file to file are matched once per crawl.  Bounded, cleared when full.
+_LEGAL_SEEN: set = set()
+_LEGAL_SEEN_MAX = 50_000
+#: Cards of these keywords are legal whatever printable text follows (the pattern's first branch).
+_ANY_TEXT = frozenset(_COMMENTARY)
 
 
 def illegal_cards(text: str) -> list[str]:
     """Card images (stripped) that break the FITS standard: bad keyword, non-ASCII, bad value."""
     clean = text.isascii() and text.isprintable()
     if clean and len(text) % CARD == 0:
-        # the common case, a legal header, in one regular-expression pass
-        lines = "\n".join([text[i:i + CARD] for i in range(0, len(text), CARD)]) + "\n"
-        if _LEGAL_TEXT.fullmatch(lines):
+        # the common case, a legal header: the cards not seen before, in one pattern pass
+        seen, any_text = _LEGAL_SEEN, _ANY_TEXT
+        new = [c for c in (text[i:i + CARD] for i in range(0, len(text), CARD))
+               if c[:8] not in any_text and c not in seen]
+        if not new or _LEGAL_TEXT.fullmatch("\n".join(new) + "\n"):
+            if len(seen) + len(new) > _LEGAL_SEEN_MAX:
+                seen.clear()
+            seen.update(new)
             return []
     return _illegal_each(text, clean)
 
