@@ -295,8 +295,10 @@ def _int(value) -> int:
 
 def find_spectral_axis(header: Mapping) -> int | None:
     """1-based number of the first axis whose CTYPEn is spectral, or None."""
-    n = max(_int(header.get("NAXIS")), _int(header.get("WCSAXES")))
-    n = max(n, 4) if n == 0 else n  # header-only mappings without NAXIS
+    # bounded as the standard bounds them (NAXIS <= 999, WCSAXES <= 99): a hostile WCSAXES =
+    # 1E300 is not a loop of 1E300 look-ups
+    n = max(min(_int(header.get("NAXIS")), 999), min(_int(header.get("WCSAXES")), 99))
+    n = max(n, 4) if n <= 0 else n  # header-only mappings without NAXIS
     for i in range(1, n + 1):
         ct = header.get(f"CTYPE{i}")
         if ct is not None and classify_ctype(str(ct)).spectral:

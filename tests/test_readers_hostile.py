@@ -624,3 +624,33 @@ def test_where_column_against_column_of_another_kind_is_a_message():
             expr.evaluate(lambda name: values[name])
     expr = parse_where("survey = tracer")
     assert list(expr.evaluate(lambda name: values[name])) == [False, True]
+
+
+@pytest.mark.parametrize("wcsaxes", ["1E300", "3000", "-7"])
+def test_absurd_wcsaxes_is_judged_quickly(tmp_path, wcsaxes):
+    """WCSAXES bounds loops over the axes (the spectral axis search, the WCS matrix): a hostile
+    value is weighed as the standard's limit allows (99 axes), not looped over for ever."""
+    from sfng.footprint import FootprintError, outline
+    from sfng.fitsheader import read_headers
+    from sfng.spectral import spectral_axis
+    from sfng.validate import validate_file
+
+    cards = ["SIMPLE  =                    T", "BITPIX  =                  -32", "NAXIS   =                    2",
+             "NAXIS1  =                    4", "NAXIS2  =                    4", f"WCSAXES = {wcsaxes:>20}",
+             "CTYPE1  = 'RA---TAN'", "CTYPE2  = 'DEC--TAN'", "CRVAL1  =                 10.0",
+             "CRVAL2  =                 20.0", "CD1_1   =               -0.001", "CD2_2   =                0.001"]
+    text = "".join(c.ljust(80) for c in cards) + "END".ljust(80)
+    path = tmp_path / "absurd.fits"
+    path.write_bytes(text.ljust(2880).encode() + bytes(2880))
+    t = time.perf_counter()
+    report = validate_file(path)
+    header = read_headers(path)[0].header
+    spectral_axis(header)
+    try:
+        outline(header)
+    except FootprintError:
+        pass
+    assert time.perf_counter() - t < 10
+    rules = {p.rule_id for p in report.problems}
+    if wcsaxes != "-7":
+        assert rules & {"wcs-singular", "wcs-unreadable"}, rules

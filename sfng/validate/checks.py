@@ -170,24 +170,31 @@ def check_beam(s: Subject):
 
 # ----------------------------------------------------------------------------- 3: WCS
 
+#: The most WCS axes a header may have (Paper I, WCSAXES; WCSLIB's limit too).
+_MAX_WCS_AXES = 99
+
+
 def _linear_matrix(eff, n: int):
     """``(matrix, uses_cd)``: the pixel-to-intermediate matrix of the first ``n`` axes."""
     d = eff.values if isinstance(getattr(eff, "values", None), dict) else eff   # plain dict: quicker
-    uses_cd = any(f"CD{i}_{j}" in d or f"CD{i:03d}{j:03d}" in d
-                  for i in range(1, n + 1) for j in range(1, n + 1))
-    eff = d
+    terms = _matrix_terms(n)
+    uses_cd = any(cd in d or cd00 in d for _, _, cd, cd00, _, _, _ in terms)
     m = np.zeros((n, n))
     if uses_cd:  # CDi_j, or the old CD00i00j form (WCSLIB reads it)
-        for i in range(1, n + 1):
-            for j in range(1, n + 1):
-                m[i - 1, j - 1] = _f(eff.get(f"CD{i}_{j}", eff.get(f"CD{i:03d}{j:03d}", 0.0)))
+        for i, j, cd, cd00, _, _, _ in terms:
+            m[i, j] = _f(d.get(cd, d.get(cd00, 0.0)))
         return m, True
-    for i in range(1, n + 1):
-        cdelt = _f(eff.get(f"CDELT{i}", 1.0))
-        for j in range(1, n + 1):
-            pc = _f(eff.get(f"PC{i}_{j}", eff.get(f"PC{i:03d}{j:03d}", 1.0 if i == j else 0.0)))
-            m[i - 1, j - 1] = cdelt * pc
+    for i, j, _, _, pc, pc00, cdelt in terms:
+        m[i, j] = _f(d.get(cdelt, 1.0)) * _f(d.get(pc, d.get(pc00, 1.0 if i == j else 0.0)))
     return m, False
+
+
+@lru_cache(maxsize=16)
+def _matrix_terms(n: int) -> tuple:
+    """``(i, j, CDi_j, CD00i00j, PCi_j, PC00i00j, CDELTi)`` of an ``n``-axis matrix (0-based
+    i, j; the keywords 1-based), made once per axis count."""
+    return tuple((i - 1, j - 1, f"CD{i}_{j}", f"CD{i:03d}{j:03d}", f"PC{i}_{j}", f"PC{i:03d}{j:03d}",
+                  f"CDELT{i}") for i in range(1, n + 1) for j in range(1, n + 1))
 
 
 @lru_cache(maxsize=1024)
@@ -404,6 +411,9 @@ def check_wcs(s: Subject):
         return
     n = s.naxis
     nw = max(n, int(_f(s.eff.get("WCSAXES", 0)) or 0) if math.isfinite(_f(s.eff.get("WCSAXES", 0))) else n)
+    # Paper I allows at most 99 WCS axes (WCSLIB refuses more: wcs-unreadable below); a hostile
+    # WCSAXES = 1E300 would otherwise ask for a matrix of 1E600 terms
+    nw = min(nw, _MAX_WCS_AXES)
     m, uses_cd = _linear_matrix(s.eff, nw)
     singular = ""
     if not uses_cd:
