@@ -35,6 +35,8 @@ def stokes_states(header) -> list[str] | None:
         step = _float(step if step is not None else header.get(f"CDELT{n}"), 1.0)
         if length < 1 or not math.isfinite(crval):
             return None
+        if length > len(STOKES_CODES):   # more pixels than states: a broken axis (and a hostile
+            return None                  # NAXISn = 1E15 is not a loop of 1E15 steps)
         states = []
         for p in range(1, length + 1):
             code = crval + (p - crpix) * step

@@ -33,6 +33,8 @@ def _hdr(**axes):
     ({"CTYPE4": "STOKES", "NAXIS4": 1, "CRVAL4": 0.0}, None),
     ({"CTYPE4": "STOKES", "NAXIS4": 1, "CRVAL4": 1.5}, None),
     ({"CTYPE4": "STOKES", "NAXIS4": 1}, None),
+    # more pixels than there are states (a hostile NAXIS4 must not be stepped through): unknown
+    ({"CTYPE4": "STOKES", "NAXIS4": 10**15, "CRVAL4": 1.0, "CDELT4": 0.0}, None),
     ({}, None),
 ])
 def test_stokes_states(cards, states):
