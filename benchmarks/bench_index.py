@@ -75,22 +75,22 @@ def _fresh(fn):
     return got
 
 
-def _timed(fn, *args) -> dict:
-    """Wall and CPU seconds of ``fn(*args)`` (this process and its children) and the parts."""
+def _timed(fn, *args, **kw) -> tuple[dict, object]:
+    """``(times, fn(*args, **kw))``: wall and CPU seconds (this process and its children), and
+    the CPU of each (``parent``, ``children``)."""
     before = _split_cpu()
     with Clock() as c:
-        fn(*args)
+        out = fn(*args, **kw)
     after = _split_cpu()
-    return {"wall": c.wall, "cpu": c.cpu, "parent": after[0] - before[0], "children": after[1] - before[1]}
+    return {"wall": c.wall, "cpu": c.cpu, "parent": after[0] - before[0],
+            "children": after[1] - before[1]}, out
 
 
 def _timed_build(store, **kw) -> dict:
     from sfng.index.build import build_index
 
-    got = {}
-    out = _timed(lambda: got.setdefault("rep", build_index(store, **kw)))
-    rep = got["rep"]
-    return {**out, "described": rep.described, "reused": rep.reused, "flagged": rep.flagged,
+    times, rep = _timed(build_index, store, **kw)
+    return {**times, "described": rep.described, "reused": rep.reused, "flagged": rep.flagged,
             "problems": [str(p) for p in rep.problems[:3]]}
 
 
@@ -167,7 +167,7 @@ def main(argv=None):
     assert got["described"] == 0 and got["reused"] == len(files), got
     r["incremental"] = rate(got, len(files))
     sample = random.Random(1).sample(files, min(a.sample, len(files)))
-    r["astropy"] = rate(_fresh(lambda: _timed(astropy_crawl, sample)), len(sample))
+    r["astropy"] = rate(_fresh(lambda: _timed(astropy_crawl, sample)[0]), len(sample))
     r["peak_rss_mb"] = round(max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                                  resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024)
     best = r[f"full_jobs{a.jobs}"]

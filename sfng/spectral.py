@@ -293,11 +293,15 @@ def _int(value) -> int:
         return 0
 
 
+#: The most WCS axes a header may have (Paper I's WCSAXES; WCSLIB refuses more).
+MAX_WCSAXES = 99
+
+
 def find_spectral_axis(header: Mapping) -> int | None:
     """1-based number of the first axis whose CTYPEn is spectral, or None."""
-    # bounded as the standard bounds them (NAXIS <= 999, WCSAXES <= 99): a hostile WCSAXES =
-    # 1E300 is not a loop of 1E300 look-ups
-    n = max(min(_int(header.get("NAXIS")), 999), min(_int(header.get("WCSAXES")), 99))
+    # bounded as the standard bounds them (NAXIS <= 999, as fitsheader.MAX_NAXIS; WCSAXES):
+    # a hostile WCSAXES = 1E300 is not a loop of 1E300 look-ups
+    n = max(min(_int(header.get("NAXIS")), 999), min(_int(header.get("WCSAXES")), MAX_WCSAXES))
     n = max(n, 4) if n <= 0 else n  # header-only mappings without NAXIS
     for i in range(1, n + 1):
         ct = header.get(f"CTYPE{i}")

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..beam import AIPS_BEAM_RE, AIPS_HISTORY, beam_from_header
 from ..beamtable import AGREEMENT as BEAM_AGREEMENT
-from ..spectral import FREQUENCY, VELOCITY, classify_ctype, spectral_axis
+from ..spectral import FREQUENCY, MAX_WCSAXES, VELOCITY, classify_ctype, spectral_axis
 
 CELESTIAL_PREFIXES = ("RA--", "DEC-", "GLON", "GLAT", "ELON", "ELAT", "SLON", "SLAT", "HLON", "HLAT")
 _POSITION_COLUMNS = ("RA", "DEC", "RA_DEG", "DEC_DEG", "RAJ2000", "DEJ2000", "DECJ2000", "OBJRA",
@@ -169,10 +169,6 @@ def check_beam(s: Subject):
 
 
 # ----------------------------------------------------------------------------- 3: WCS
-
-#: The most WCS axes a header may have (Paper I, WCSAXES; WCSLIB's limit too).
-_MAX_WCS_AXES = 99
-
 
 def _linear_matrix(eff, n: int):
     """``(matrix, uses_cd)``: the pixel-to-intermediate matrix of the first ``n`` axes."""
@@ -413,7 +409,7 @@ def check_wcs(s: Subject):
     nw = max(n, int(_f(s.eff.get("WCSAXES", 0)) or 0) if math.isfinite(_f(s.eff.get("WCSAXES", 0))) else n)
     # Paper I allows at most 99 WCS axes (WCSLIB refuses more: wcs-unreadable below); a hostile
     # WCSAXES = 1E300 would otherwise ask for a matrix of 1E600 terms
-    nw = min(nw, _MAX_WCS_AXES)
+    nw = min(nw, MAX_WCSAXES)
     m, uses_cd = _linear_matrix(s.eff, nw)
     singular = ""
     if not uses_cd:
